@@ -1,0 +1,96 @@
+// Errors are values with a reason code users can act on and a message that
+// names the file, object and field. Every failure Driftless reports to a user
+// (status, CLI, API, commit status) is one of these.
+
+export type ErrorReason =
+  /** A manifest or spec cannot be parsed or is invalid (file:line, field). */
+  | 'InvalidManifest'
+  /** An Application or Cluster spec is invalid. */
+  | 'InvalidSpec'
+  /** Two manifests declare the same object. */
+  | 'DuplicateObject'
+  /** An object is outside the app's allowed namespaces. */
+  | 'ForbiddenNamespace'
+  /** An object's kind is outside the app's allowed kinds. */
+  | 'ForbiddenKind'
+  /** A path leaves the repository checkout (`..`, absolute, symlink). */
+  | 'PathEscape'
+  /** The revision cannot be fetched (unknown ref, auth, network). */
+  | 'SourceUnavailable'
+  /** The cluster's API server cannot be reached. */
+  | 'ClusterUnreachable'
+  /** The cluster rejected our credentials (401). */
+  | 'Unauthorized'
+  /** The cluster refused an operation (403). */
+  | 'Forbidden'
+  /** The object (or its namespace) does not exist. */
+  | 'NotFound'
+  /** The API server does not serve the object's group/version/kind. */
+  | 'UnknownKind'
+  /** Server-side apply conflicted with another field manager. */
+  | 'ApplyConflict'
+  /** The API server rejected the object (validation, admission). */
+  | 'ApplyRejected'
+  /** A prune was refused by the prune guard. */
+  | 'PruneRefused'
+  /** A sync hook failed. */
+  | 'HookFailed'
+  /** Health did not converge within the app's timeout. */
+  | 'HealthTimeout'
+  /** Another worker holds the target's lease. */
+  | 'LeaseHeld'
+  /** A write was rejected because a newer lease holder exists. */
+  | 'LeaseLost'
+  /** Anything else: a bug or an unexpected response. */
+  | 'Internal';
+
+export interface ErrorLocation {
+  file?: string;
+  line?: number;
+  /** `kind/namespace/name` of the object concerned. */
+  object?: string;
+  /** Dotted path of the field concerned, e.g. `spec.replicas`. */
+  field?: string;
+}
+
+export class DriftlessError extends Error {
+  override name = 'DriftlessError';
+
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    readonly location: ErrorLocation = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** The message prefixed with where it happened: `apps/web.yaml:12: Deployment/prod/web: ...`. */
+  describe(): string {
+    const where = [
+      this.location.file
+        ? `${this.location.file}${this.location.line ? `:${this.location.line}` : ''}`
+        : undefined,
+      this.location.object,
+      this.location.field,
+    ]
+      .filter(Boolean)
+      .join(': ');
+    return where ? `${where}: ${this.message}` : this.message;
+  }
+
+  toJSON() {
+    return { reason: this.reason, message: this.message, ...this.location };
+  }
+}
+
+export function isDriftlessError(e: unknown): e is DriftlessError {
+  return e instanceof DriftlessError;
+}
+
+/** Wraps anything thrown into a DriftlessError, keeping known ones as they are. */
+export function asDriftlessError(e: unknown, fallback: ErrorReason = 'Internal'): DriftlessError {
+  if (e instanceof DriftlessError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new DriftlessError(fallback, message, {}, { cause: e });
+}

@@ -1,0 +1,379 @@
+// A generic Kubernetes client over @kubernetes/client-node's KubeConfig (which
+// handles kubeconfig files, client certificates, tokens and exec plugins): one
+// keep-alive HTTPS connection pool, aggregated discovery (two requests for the
+// whole API surface), LIST by label selector with pagination, server-side apply
+// (and its dry run), GET and DELETE. Every HTTP status and network failure
+// becomes a DriftlessError with a reason a user can act on, and every request
+// is counted, because a no-op drift check must stay O(kinds) requests.
+
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { DriftlessError } from '../errors.js';
+import {
+  describeRef,
+  FIELD_MANAGER,
+  groupOf,
+  type KubeObject,
+  type ObjectRef,
+  versionOf,
+} from '../model/object.js';
+import { Discovery, type ResourceInfo } from './discovery.js';
+
+export interface ListOptions {
+  labelSelector?: string;
+  /** Restrict to one namespace; all namespaces otherwise (namespaced kinds). */
+  namespace?: string;
+}
+
+export interface ApplyOptions {
+  force?: boolean;
+  dryRun?: boolean;
+  fieldManager?: string;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  dryRun?: boolean;
+  /** Delete only if the live object still has this UID. */
+  uid?: string;
+}
+
+export interface RequestStats {
+  total: number;
+  byVerb: Record<string, number>;
+}
+
+export interface KubeClientOptions {
+  /** Per-request timeout (ms). */
+  timeoutMs?: number;
+  /** Concurrent connections to the API server. */
+  maxSockets?: number;
+  /** A name for messages, e.g. the Driftless cluster name. */
+  clusterName?: string;
+}
+
+interface Status {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+  };
+}
+
+export class KubeClient {
+  readonly discovery: Discovery;
+  readonly stats: RequestStats = { total: 0, byVerb: {} };
+  readonly clusterName: string;
+  readonly server: string;
+  private readonly agent: https.Agent;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    opts: KubeClientOptions = {},
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `kubeconfig context ${kc.getCurrentContext()} has no cluster`,
+      );
+    }
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.clusterName = opts.clusterName ?? cluster.name;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 16 });
+    this.discovery = new Discovery((path, accept) =>
+      this.requestJson('GET', path, undefined, { accept }),
+    );
+  }
+
+  static fromKubeconfigFile(
+    file: string,
+    context?: string,
+    opts: KubeClientOptions = {},
+  ): KubeClient {
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(file);
+    } catch (e) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `cannot load kubeconfig ${file}: ${(e as Error).message}`,
+        {
+          file,
+        },
+      );
+    }
+    if (context) {
+      if (!kc.getContextObject(context)) {
+        throw new DriftlessError('InvalidSpec', `kubeconfig ${file} has no context ${context}`, {
+          file,
+        });
+      }
+      kc.setCurrentContext(context);
+    }
+    return new KubeClient(kc, opts);
+  }
+
+  resetStats(): void {
+    this.stats.total = 0;
+    this.stats.byVerb = {};
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
+    return this.discovery.resourceFor(groupOf(apiVersion), versionOf(apiVersion), kind);
+  }
+
+  /** Every object of one kind matching the options, across pages. */
+  async list(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<KubeObject[]> {
+    const res = await this.resource(apiVersion, kind);
+    const base = collectionPath(res, res.namespaced ? opts.namespace : undefined);
+    const items: KubeObject[] = [];
+    let cont: string | undefined;
+    do {
+      const q = new URLSearchParams({ limit: '500' });
+      if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
+      if (cont) q.set('continue', cont);
+      const page = (await this.requestJson('GET', `${base}?${q}`, undefined, { verb: 'list' })) as {
+        items?: KubeObject[];
+        metadata?: { continue?: string };
+      };
+      for (const item of page.items ?? []) {
+        // LIST responses omit each item's apiVersion/kind.
+        items.push({ ...item, apiVersion: res.apiVersion, kind: res.kind });
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return items;
+  }
+
+  async get(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    const res = await this.resource(apiVersion, kind);
+    try {
+      const obj = (await this.requestJson('GET', objectPath(res, namespace, name), undefined, {
+        verb: 'get',
+      })) as KubeObject;
+      return obj;
+    } catch (e) {
+      if (e instanceof DriftlessError && e.reason === 'NotFound') return undefined;
+      throw e;
+    }
+  }
+
+  /** Server-side apply of the whole object (the fields it sets are ours). */
+  async apply(obj: KubeObject, opts: ApplyOptions = {}): Promise<KubeObject> {
+    const res = await this.resource(obj.apiVersion, obj.kind);
+    const name = obj.metadata.name;
+    if (!name) {
+      throw new DriftlessError(
+        'InvalidManifest',
+        'metadata.name is required for server-side apply',
+        {
+          object: `${obj.kind}/${obj.metadata.namespace ?? ''}`,
+          field: 'metadata.name',
+        },
+      );
+    }
+    const namespace = res.namespaced ? (obj.metadata.namespace ?? 'default') : '';
+    const q = new URLSearchParams({ fieldManager: opts.fieldManager ?? FIELD_MANAGER });
+    if (opts.force ?? true) q.set('force', 'true');
+    if (opts.dryRun) q.set('dryRun', 'All');
+    const body = res.namespaced ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj;
+    return (await this.requestJson('PATCH', `${objectPath(res, namespace, name)}?${q}`, body, {
+      contentType: 'application/apply-patch+yaml',
+      verb: opts.dryRun ? 'apply-dry-run' : 'apply',
+      ref: { group: res.group, kind: res.kind, namespace, name },
+    })) as KubeObject;
+  }
+
+  /** Deletes; resolves false if it was already gone. */
+  async delete(
+    ref: ObjectRef & { apiVersion: string },
+    opts: DeleteOptions = {},
+  ): Promise<boolean> {
+    const res = await this.resource(ref.apiVersion, ref.kind);
+    const q = new URLSearchParams();
+    if (opts.dryRun) q.set('dryRun', 'All');
+    const body = {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      propagationPolicy: opts.propagationPolicy ?? 'Background',
+      ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+    };
+    const path = objectPath(res, res.namespaced ? ref.namespace : '', ref.name);
+    try {
+      await this.requestJson('DELETE', `${path}${q.size ? `?${q}` : ''}`, body, {
+        verb: 'delete',
+        ref,
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof DriftlessError && e.reason === 'NotFound') return false;
+      throw e;
+    }
+  }
+
+  /** One HTTP request to the API server, JSON in and out, errors mapped to reasons. */
+  async requestJson(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: { contentType?: string; accept?: string; verb?: string; ref?: ObjectRef } = {},
+  ): Promise<unknown> {
+    const verb = extra.verb ?? method.toLowerCase();
+    this.stats.total++;
+    this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
+    const opts: https.RequestOptions = { headers: {} };
+    await this.kc.applyToHTTPSOptions(opts);
+    const url = new URL(this.server + path);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = {
+      ...(opts.headers as Record<string, string>),
+      accept: extra.accept ?? 'application/json',
+      'user-agent': 'driftless',
+    };
+    if (payload) {
+      headers['content-type'] = extra.contentType ?? 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const { status, text } = await new Promise<{ status: number; text: string }>(
+      (resolve, reject) => {
+        const req = https.request(
+          {
+            protocol: url.protocol,
+            hostname: url.hostname,
+            port: url.port,
+            path: url.pathname + url.search,
+            method,
+            headers,
+            ca: opts.ca,
+            cert: opts.cert,
+            key: opts.key,
+            rejectUnauthorized: opts.rejectUnauthorized,
+            servername: opts.servername,
+            auth: opts.auth,
+            agent: this.agent,
+            timeout: this.timeoutMs,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                text: Buffer.concat(chunks).toString('utf8'),
+              }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('timeout', () =>
+          req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
+        );
+        req.on('error', reject);
+        if (payload) req.write(payload);
+        req.end();
+      },
+    ).catch((e: NodeJS.ErrnoException) => {
+      throw new DriftlessError(
+        'ClusterUnreachable',
+        `cannot reach the API server of cluster ${this.clusterName} at ${this.server}: ${e.code ?? ''} ${e.message}`.replace(
+          /\s+/g,
+          ' ',
+        ),
+        extra.ref ? { object: describeRef(extra.ref) } : {},
+        { cause: e },
+      );
+    });
+    if (status >= 200 && status < 300) return text ? JSON.parse(text) : {};
+    throw this.statusError(method, path, status, text, extra.ref);
+  }
+
+  private statusError(method: string, path: string, status: number, text: string, ref?: ObjectRef) {
+    let st: Status = {};
+    try {
+      st = JSON.parse(text) as Status;
+    } catch {
+      st = { message: text.slice(0, 500) };
+    }
+    const object = ref ? describeRef(ref) : undefined;
+    const message = st.message ?? `HTTP ${status}`;
+    const loc = object ? { object } : {};
+    switch (status) {
+      case 401:
+        return new DriftlessError(
+          'Unauthorized',
+          `the API server of cluster ${this.clusterName} rejected the credentials (401): ${message}`,
+          loc,
+        );
+      case 403:
+        return new DriftlessError(
+          'Forbidden',
+          `forbidden by cluster ${this.clusterName}: ${message}`,
+          loc,
+        );
+      case 409:
+        if (method === 'PATCH') {
+          const fields = (st.details?.causes ?? []).map((c) => c.field).filter(Boolean);
+          return new DriftlessError('ApplyConflict', message, {
+            ...loc,
+            ...(fields.length ? { field: fields.join(', ') } : {}),
+          });
+        }
+        return new DriftlessError('Internal', message, loc);
+      case 400:
+      case 422: {
+        const causes = st.details?.causes ?? [];
+        const field = causes
+          .map((c) => c.field)
+          .filter(Boolean)
+          .join(', ');
+        return new DriftlessError('ApplyRejected', message, {
+          ...loc,
+          ...(field ? { field } : {}),
+        });
+      }
+      case 404:
+        return new DriftlessError('NotFound', message, loc);
+      case 429:
+      case 500:
+      case 502:
+      case 503:
+      case 504:
+        return new DriftlessError(
+          'ClusterUnreachable',
+          `the API server of cluster ${this.clusterName} answered ${status}: ${message}`,
+          loc,
+        );
+      default:
+        return new DriftlessError('Internal', `${method} ${path}: HTTP ${status}: ${message}`, loc);
+    }
+  }
+}
+
+function collectionPath(res: ResourceInfo, namespace?: string): string {
+  const prefix = res.group ? `/apis/${res.group}/${res.version}` : `/api/${res.version}`;
+  return namespace
+    ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${res.plural}`
+    : `${prefix}/${res.plural}`;
+}
+
+function objectPath(res: ResourceInfo, namespace: string, name: string): string {
+  return `${collectionPath(res, res.namespaced ? namespace : undefined)}/${encodeURIComponent(name)}`;
+}

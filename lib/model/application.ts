@@ -1,0 +1,229 @@
+// Application and Cluster: what users declare (apiVersion driftless.dev/v1),
+// validated here and nowhere else. Errors name the file, line and field.
+
+import { z } from 'zod';
+import { DriftlessError } from '../errors.js';
+import { parseYamlDocuments, type YamlDocument } from './yaml.js';
+
+export const API_VERSION = 'driftless.dev/v1';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const name = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and -, at most 63');
+
+/** `30s`, `5m`, `1h30m`, `250ms` → milliseconds. */
+export function parseDuration(text: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index !== consumed) break;
+    const n = Number(m[1]);
+    total += n * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0].length;
+  }
+  if (consumed !== text.length || text.length === 0) {
+    throw new Error(`invalid duration "${text}" (use e.g. 30s, 5m, 1h30m)`);
+  }
+  return total;
+}
+
+const duration = z.string().transform((s, ctx) => {
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A relative path inside the repository: no absolute paths, no `..`. */
+const repoPath = z
+  .string()
+  .default('.')
+  .refine(
+    (p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..') && !p.includes('\0'),
+    'must be a relative path inside the repository (no leading /, no ..)',
+  );
+
+export const SourceSchema = z.object({
+  repoURL: z.string().refine((u) => /^(https?):\/\/[^\s]+$/.test(u), 'must be an http(s) Git URL'),
+  /** Branch, tag or commit SHA. */
+  revision: z.string().min(1).default('HEAD'),
+  path: repoPath,
+  /** Secret reference for Git credentials (name in Secrets Manager or a local file). */
+  credentials: z.string().optional(),
+});
+
+export const DestinationSchema = z.object({
+  cluster: name,
+  /** Namespace for namespaced objects that do not set one. */
+  namespace: name.optional(),
+});
+
+export const RetrySchema = z.object({
+  limit: z.number().int().min(0).max(100).default(5),
+  backoff: z
+    .object({
+      duration: duration.default(10_000),
+      factor: z.number().min(1).max(10).default(2),
+      maxDuration: duration.default(300_000),
+    })
+    .prefault({}),
+});
+
+export const SyncPolicySchema = z.object({
+  /** Sync on push and on drift sweeps; off means preview-only until a manual sync. */
+  automated: z.boolean().default(true),
+  /** Delete objects removed from Git. */
+  prune: z.boolean().default(false),
+  /** Revert changes made in the cluster outside Git. */
+  selfHeal: z.boolean().default(false),
+  /** Drift sweep interval. */
+  interval: duration.default(300_000),
+  retry: RetrySchema.prefault({}),
+  /** How long a rollout may stay Progressing before the sync is Degraded. */
+  healthTimeout: duration.default(600_000),
+  /** Refuse a prune larger than this many objects (0 = no limit). */
+  pruneLimit: z.number().int().min(0).default(20),
+  /** Kinds (`Namespace`, `PersistentVolumeClaim`, `CustomResourceDefinition`) the guard lets prune. */
+  allowPruneOf: z.array(z.string()).default([]),
+  /** Apply with force (take fields over from other managers). */
+  force: z.boolean().default(true),
+});
+
+export const IgnoreDifferenceSchema = z
+  .object({
+    group: z.string().default(''),
+    kind: z.string().min(1),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    /** RFC 6901 pointers into the object, e.g. /spec/replicas. */
+    jsonPointers: z
+      .array(
+        z.string().regex(/^(\/([^/~]|~[01])*)+$/, 'must be a JSON pointer like /spec/replicas'),
+      )
+      .default([]),
+    /** Fields owned by these field managers (e.g. an HPA's) are ignored. */
+    managedFieldsManagers: z.array(z.string().min(1)).default([]),
+  })
+  .refine(
+    (r) => r.jsonPointers.length > 0 || r.managedFieldsManagers.length > 0,
+    'needs jsonPointers or managedFieldsManagers',
+  );
+
+export const PolicySchema = z.object({
+  /** Namespaces objects may be in (globs like `team-*`); empty = any. */
+  namespaces: z.array(z.string().min(1)).default([]),
+  /** Kinds allowed, as `Kind` or `group/Kind` (globs allowed); empty = any. */
+  kinds: z.array(z.string().min(1)).default([]),
+  /** Whether cluster-scoped objects (other than Namespaces) are allowed. */
+  clusterScoped: z.boolean().default(true),
+});
+
+export const ApplicationSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Application'),
+  metadata: z.object({ name, labels: z.record(z.string(), z.string()).optional() }),
+  spec: z.object({
+    source: SourceSchema,
+    destinations: z.array(DestinationSchema).min(1),
+    syncPolicy: SyncPolicySchema.prefault({}),
+    ignoreDifferences: z.array(IgnoreDifferenceSchema).default([]),
+    policy: PolicySchema.prefault({}),
+    suspended: z.boolean().default(false),
+  }),
+});
+
+export const ClusterSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Cluster'),
+  metadata: z.object({ name }),
+  spec: z
+    .object({
+      eks: z
+        .object({
+          name: z.string().min(1),
+          region: z
+            .string()
+            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like eu-west-1'),
+          roleArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/)
+            .optional(),
+        })
+        .optional(),
+      kubeconfig: z.object({ path: z.string().min(1), context: z.string().optional() }).optional(),
+      /** Maximum concurrent reconciles against this cluster. */
+      concurrency: z.number().int().min(1).max(100).default(4),
+    })
+    .refine(
+      (s) => (s.eks ? 1 : 0) + (s.kubeconfig ? 1 : 0) === 1,
+      'set exactly one of eks or kubeconfig',
+    ),
+});
+
+export type Application = z.infer<typeof ApplicationSchema>;
+export type ApplicationInput = z.input<typeof ApplicationSchema>;
+export type SyncPolicy = z.infer<typeof SyncPolicySchema>;
+export type IgnoreDifference = z.infer<typeof IgnoreDifferenceSchema>;
+export type AppPolicy = z.infer<typeof PolicySchema>;
+export type Cluster = z.infer<typeof ClusterSchema>;
+
+type Spec = { kind: 'Application'; value: Application } | { kind: 'Cluster'; value: Cluster };
+
+/** Validates one parsed document; issues name the field and, given a YAML document, its line. */
+export function validateSpec(
+  value: unknown,
+  where: { file?: string; doc?: YamlDocument } = {},
+): Spec {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  const schema =
+    kind === 'Cluster' ? ClusterSchema : kind === 'Application' ? ApplicationSchema : undefined;
+  if (!schema) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `kind must be Application or Cluster (apiVersion ${API_VERSION}), got ${JSON.stringify(kind ?? null)}`,
+      { file: where.file, line: where.doc?.line, field: 'kind' },
+    );
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const objName = (value as { metadata?: { name?: unknown } }).metadata?.name;
+    throw new DriftlessError('InvalidSpec', issue.message, {
+      file: where.file,
+      line: where.doc?.lineOf(path),
+      object: `${kind}/${typeof objName === 'string' ? objName : '?'}`,
+      field: path.join('.') || undefined,
+    });
+  }
+  return { kind, value: result.data } as Spec;
+}
+
+/** Parses a YAML file of Application and Cluster documents. */
+export function parseSpecs(text: string, file: string): Spec[] {
+  return parseYamlDocuments(text, file)
+    .filter((d) => d.value !== null)
+    .map((doc) => validateSpec(doc.value, { file, doc }));
+}
+
+export function parseApplication(value: unknown, file?: string): Application {
+  const spec = validateSpec(value, { file });
+  if (spec.kind !== 'Application') {
+    throw new DriftlessError('InvalidSpec', 'expected an Application', { file, field: 'kind' });
+  }
+  return spec.value;
+}
+
+export function parseCluster(value: unknown, file?: string): Cluster {
+  const spec = validateSpec(value, { file });
+  if (spec.kind !== 'Cluster') {
+    throw new DriftlessError('InvalidSpec', 'expected a Cluster', { file, field: 'kind' });
+  }
+  return spec.value;
+}

@@ -1,0 +1,92 @@
+// Kubernetes objects as Driftless sees them: plain JSON with the identity
+// fields typed, and the identity (group, kind, namespace, name) as a key.
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  resourceVersion?: string;
+  generation?: number;
+  uid?: string;
+  deletionTimestamp?: string;
+  managedFields?: ManagedFieldsEntry[];
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+  [key: string]: unknown;
+}
+
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: 'Apply' | 'Update' | string;
+  apiVersion?: string;
+  time?: string;
+  fieldsType?: string;
+  fieldsV1?: Record<string, unknown>;
+  subresource?: string;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+}
+
+/** Identity of an object, independent of version. */
+export interface ObjectRef {
+  group: string;
+  kind: string;
+  namespace: string; // '' for cluster-scoped
+  name: string;
+}
+
+/** Labels and annotations Driftless reads and writes. */
+export const LABEL_APP = 'driftless.dev/app';
+export const ANNOTATION_SYNC_WAVE = 'driftless.dev/sync-wave';
+export const ANNOTATION_HOOK = 'driftless.dev/hook';
+export const ANNOTATION_HOOK_DELETE_POLICY = 'driftless.dev/hook-delete-policy';
+export const ANNOTATION_PRUNE = 'driftless.dev/prune';
+export const FIELD_MANAGER = 'driftless';
+
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+export function versionOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  return {
+    group: groupOf(obj.apiVersion),
+    kind: obj.kind,
+    namespace: obj.metadata.namespace ?? '',
+    name: obj.metadata.name ?? '',
+  };
+}
+
+/** `group/Kind/namespace/name`, stable and unique per object; the map key everywhere. */
+export function refKey(ref: ObjectRef): string {
+  return `${ref.group}/${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+export function parseRefKey(key: string): ObjectRef {
+  const [group = '', kind = '', namespace = '', ...rest] = key.split('/');
+  return { group, kind, namespace, name: rest.join('/') };
+}
+
+export function objectKey(obj: KubeObject): string {
+  return refKey(refOf(obj));
+}
+
+/** Human form for messages: `Deployment/prod/web`, `apps.Deployment/...` only when needed. */
+export function describeRef(ref: ObjectRef): string {
+  return ref.namespace ? `${ref.kind}/${ref.namespace}/${ref.name}` : `${ref.kind}/${ref.name}`;
+}
+
+export function describeObject(obj: KubeObject): string {
+  return describeRef(refOf(obj));
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { DriftlessError } from '../../lib/errors.js';
+import { parseDuration, parseSpecs } from '../../lib/model/application.js';
+import { parseYamlDocuments } from '../../lib/model/yaml.js';
+
+const app = `apiVersion: driftless.dev/v1
+kind: Application
+metadata:
+  name: web
+spec:
+  source:
+    repoURL: https://github.com/acme/deploy.git
+    revision: main
+    path: apps/web
+  destinations:
+    - cluster: prod
+      namespace: web
+`;
+
+function thrown(fn: () => unknown): DriftlessError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DriftlessError) return e;
+    throw e;
+  }
+  throw new Error('expected a DriftlessError');
+}
+
+describe('Application specs', () => {
+  it('parses with defaults filled in', () => {
+    const [spec] = parseSpecs(app, 'apps.yaml');
+    expect(spec?.kind).toBe('Application');
+    if (spec?.kind !== 'Application') return;
+    expect(spec.value.spec.syncPolicy).toMatchObject({
+      automated: true,
+      prune: false,
+      selfHeal: false,
+      interval: 300_000,
+      pruneLimit: 20,
+      retry: { limit: 5, backoff: { duration: 10_000, factor: 2, maxDuration: 300_000 } },
+    });
+    expect(spec.value.spec.policy).toEqual({ namespaces: [], kinds: [], clusterScoped: true });
+  });
+
+  it('names file, line and field of an invalid value', () => {
+    const bad = app.replace('      namespace: web', '      namespace: Web_Team');
+    const e = thrown(() => parseSpecs(bad, 'apps.yaml'));
+    expect(e.reason).toBe('InvalidSpec');
+    expect(e.describe()).toBe(
+      'apps.yaml:12: Application/web: spec.destinations.0.namespace: must be a DNS label: lowercase letters, digits and -, at most 63',
+    );
+  });
+
+  it('rejects a source path that leaves the repository', () => {
+    const e = thrown(() => parseSpecs(app.replace('path: apps/web', 'path: ../../etc'), 'a.yaml'));
+    expect(e.location).toMatchObject({ field: 'spec.source.path', line: 9 });
+  });
+
+  it('parses durations and rejects malformed ones', () => {
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(() => parseDuration('5 minutes')).toThrow(/invalid duration "5 minutes"/);
+    const e = thrown(() => parseSpecs(`${app}  syncPolicy:\n    interval: soon\n`, 'a.yaml'));
+    expect(e.location).toMatchObject({ field: 'spec.syncPolicy.interval', line: 14 });
+  });
+
+  it('requires exactly one way to reach a cluster', () => {
+    const cluster = `apiVersion: driftless.dev/v1
+kind: Cluster
+metadata: { name: prod }
+spec:
+  eks: { name: prod, region: eu-west-1 }
+  kubeconfig: { path: /tmp/kc }
+`;
+    expect(thrown(() => parseSpecs(cluster, 'c.yaml')).message).toBe(
+      'set exactly one of eks or kubeconfig',
+    );
+    const [ok] = parseSpecs(cluster.replace('  kubeconfig: { path: /tmp/kc }\n', ''), 'c.yaml');
+    expect(ok?.kind).toBe('Cluster');
+  });
+
+  it('rejects an unknown kind with the line of the document', () => {
+    const e = thrown(() => parseSpecs(`${app}---\napiVersion: v1\nkind: Pod\n`, 'x.yaml'));
+    expect(e.location).toMatchObject({ file: 'x.yaml', line: 14, field: 'kind' });
+  });
+});
+
+describe('YAML parsing', () => {
+  it('reports syntax errors with file and line', () => {
+    const e = thrown(() => parseYamlDocuments('a: 1\nb: [unclosed\nc: 3\n', 'bad.yaml'));
+    expect(e.reason).toBe('InvalidManifest');
+    expect(e.location.file).toBe('bad.yaml');
+    expect(e.location.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects duplicate keys', () => {
+    const e = thrown(() => parseYamlDocuments('---\na: 1\na: 2\n', 'dup.yaml'));
+    expect(e.location).toMatchObject({ file: 'dup.yaml', line: 3 });
+  });
+
+  it('bounds alias expansion (billion laughs)', () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      lines.push(`${cur}: &${cur} [${Array(10).fill(`*${prev}`).join(',')}]`);
+    }
+    const e = thrown(() => parseYamlDocuments(`${lines.join('\n')}\n`, 'bomb.yaml'));
+    expect(e.message).toMatch(/alias/i);
+  });
+
+  it('gives each document of a stream its starting line', () => {
+    const docs = parseYamlDocuments('a: 1\n---\nb: 2\n---\n# only a comment\n', 'multi.yaml');
+    expect(docs.map((d) => [d.line, d.value])).toEqual([
+      [1, { a: 1 }],
+      [3, { b: 2 }],
+      [4, null],
+    ]);
+  });
+});
