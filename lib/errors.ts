@@ -35,6 +35,8 @@ export type ErrorReason =
   | 'PruneRefused'
   /** A sync hook failed. */
   | 'HookFailed'
+  /** An applied object became Degraded during the sync. */
+  | 'Unhealthy'
   /** Health did not converge within the app's timeout. */
   | 'HealthTimeout'
   /** Another worker holds the target's lease. */

@@ -24,6 +24,20 @@ die() {
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# Serializes installs into the shared cache (two test runs at once must not
+# both write the same virtualenv). The lock is released when the shell exits
+# or when unlock is called.
+lock() {
+  mkdir -p "$DRIFTLESS_CACHE"
+  command -v flock >/dev/null 2>&1 || return 0
+  exec {DRIFTLESS_LOCK_FD}>"$DRIFTLESS_CACHE/.lock-$1"
+  flock "$DRIFTLESS_LOCK_FD"
+}
+unlock() {
+  [ -n "${DRIFTLESS_LOCK_FD:-}" ] && exec {DRIFTLESS_LOCK_FD}>&- || true
+  DRIFTLESS_LOCK_FD=
+}
+
 apt_install() {
   is_root || die "missing system package(s): $*" "install them with: sudo apt-get install -y $*"
   log "installing Debian package(s): $*"
@@ -52,12 +66,14 @@ ensure_node() {
   esac
   local dir="$DRIFTLESS_CACHE/node/$NODE_VERSION-$arch"
   local bin="$dir/node_modules/node-linux-$arch/bin"
+  lock node
   if [ ! -x "$bin/node" ]; then
     log "machine Node is ${major:-absent}; installing Node $NODE_VERSION into $dir"
     mkdir -p "$dir"
     npm install --silent --no-save --no-audit --no-fund --prefix "$dir" "node-linux-$arch@$NODE_VERSION" >/dev/null ||
       die "could not install node-linux-$arch@$NODE_VERSION" "check access to the npm registry"
   fi
+  unlock
   export PATH="$bin:$PATH"
   node -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' ||
     die "Node 22 at $bin does not run"
@@ -69,16 +85,22 @@ ensure_npm_deps() {
   local want
   want="$(sha256sum "$DRIFTLESS_ROOT/package-lock.json" | cut -d' ' -f1)-$(node -p process.version)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  log "installing npm dependencies (npm ci)"
-  (cd "$DRIFTLESS_ROOT" && npm ci --no-audit --no-fund --loglevel=error) ||
-    die "npm ci failed" "check access to the npm registry"
-  echo "$want" >"$stamp"
+  lock "npm-$(echo "$DRIFTLESS_ROOT" | sha256sum | cut -c1-8)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing npm dependencies (npm ci)"
+    (cd "$DRIFTLESS_ROOT" && npm ci --no-audit --no-fund --loglevel=error) ||
+      die "npm ci failed" "check access to the npm registry"
+    echo "$want" >"$stamp"
+  fi
+  unlock
 }
 
 # The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok) built from pinned Go modules, cached by content key.
 ensure_kube_binaries() {
+  lock kube
   "$DRIFTLESS_ROOT/scripts/testenv/build-kube.sh"
+  unlock
   DRIFTLESS_KUBE_BIN="$("$DRIFTLESS_ROOT/scripts/testenv/build-kube.sh" --print-dir)"
   export DRIFTLESS_KUBE_BIN
 }
@@ -90,6 +112,7 @@ ensure_moto() {
   pyver="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
   local venv="$DRIFTLESS_CACHE/moto/$MOTO_VERSION-py$pyver"
   # The marker is written last, so an interrupted install is redone, not trusted.
+  lock moto
   if [ ! -f "$venv/.driftless-complete" ]; then
     log "installing moto $MOTO_VERSION into $venv"
     rm -rf "$venv"
@@ -103,6 +126,7 @@ ensure_moto() {
       die "pip install moto==$MOTO_VERSION failed" "check access to PyPI"
     touch "$venv/.driftless-complete"
   fi
+  unlock
   DRIFTLESS_MOTO_SERVER="$venv/bin/moto_server"
   export DRIFTLESS_MOTO_SERVER
 }

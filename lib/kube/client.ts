@@ -17,6 +17,7 @@ import {
   type ObjectRef,
   versionOf,
 } from '../model/object.js';
+import type { ClusterClient } from '../ports.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
 
 export interface ListOptions {
@@ -66,7 +67,7 @@ interface Status {
   };
 }
 
-export class KubeClient {
+export class KubeClient implements ClusterClient {
   readonly discovery: Discovery;
   readonly stats: RequestStats = { total: 0, byVerb: {} };
   readonly clusterName: string;
@@ -120,6 +121,10 @@ export class KubeClient {
       kc.setCurrentContext(context);
     }
     return new KubeClient(kc, opts);
+  }
+
+  invalidateDiscovery(): void {
+    this.discovery.invalidate();
   }
 
   resetStats(): void {

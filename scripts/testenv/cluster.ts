@@ -156,7 +156,7 @@ export class TestCluster {
           '--secure-port=0',
           `--service-account-private-key-file=${this.pki.serviceAccountKey}`,
           `--root-ca-file=${this.pki.caCert}`,
-          '--use-service-account-credentials=false',
+          '--use-service-account-credentials=true',
           '--cluster-cidr=10.244.0.0/16',
           '--allocate-node-cidrs=false',
           // Fast feedback: Deployments and Jobs in tests converge in seconds.

@@ -72,8 +72,16 @@ export class TestRepo {
     return git(this.workDir, 'rev-parse', 'HEAD');
   }
 
-  async tag(name: string): Promise<void> {
-    await git(this.workDir, 'tag', name);
+  /** Tags HEAD (or `opts.commit`) and pushes the tag; with a message, an annotated tag. */
+  async tag(name: string, opts: { message?: string; commit?: string } = {}): Promise<void> {
+    const args = opts.message ? ['tag', '--annotate', '-m', opts.message, name] : ['tag', name];
+    if (opts.commit) args.push(opts.commit);
+    await git(this.workDir, ...args);
     await git(this.workDir, 'push', '--quiet', 'origin', `refs/tags/${name}`);
+  }
+
+  /** `git rev-parse` in the work tree (e.g. the SHA of an annotated tag object). */
+  async revParse(rev: string): Promise<string> {
+    return git(this.workDir, 'rev-parse', rev);
   }
 }

@@ -1,0 +1,131 @@
+// Sync hooks: objects (usually Jobs) annotated driftless.dev/hook that run
+// around a sync instead of being kept in sync: PreSync before anything is
+// applied, Sync with the waves, PostSync once everything is applied and
+// healthy, SyncFail when the sync fails. Delete policies:
+//   BeforeHookCreation (default)  delete the previous run before creating
+//   HookSucceeded / HookFailed    delete after success / failure
+// Waiting is bounded: a hook still running when the budget is spent is
+// reported as pending and checked again later, never recreated.
+
+import { DriftlessError } from '../errors.js';
+import { evaluateHealth } from '../health/index.js';
+import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
+import type { ClusterClient } from '../ports.js';
+import type { HookObject, HookPhase } from './plan.js';
+
+export type HookOutcome =
+  | { state: 'succeeded' }
+  | { state: 'failed'; message: string; key: string }
+  | { state: 'pending'; message: string; recheckAfterMs: number };
+
+export interface HookRunOptions {
+  /** Hooks of this phase already created by an earlier attempt (by key): only waited on. */
+  started: Set<string>;
+  /** How long to wait for hooks in this invocation before returning pending. */
+  waitBudgetMs: number;
+  force: boolean;
+  pollMs?: number;
+  onEvent?: (event: {
+    key: string;
+    phase: HookPhase;
+    action: 'created' | 'succeeded' | 'failed' | 'deleted';
+  }) => void;
+}
+
+function refOf(hook: HookObject) {
+  return { ...parseRefKey(hook.key), apiVersion: hook.object.apiVersion };
+}
+
+async function deleteAndWait(
+  client: ClusterClient,
+  hook: HookObject,
+  timeoutMs: number,
+): Promise<void> {
+  const ref = refOf(hook);
+  if (!(await client.delete(ref, { propagationPolicy: 'Background' }))) return;
+  const deadline = Date.now() + timeoutMs;
+  while (await client.get(ref.apiVersion, ref.kind, ref.namespace, ref.name)) {
+    if (Date.now() > deadline) {
+      throw new DriftlessError(
+        'HookFailed',
+        `previous run of hook ${describeRef(ref)} is still being deleted`,
+        {
+          object: describeRef(ref),
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Runs (or keeps waiting on) the hooks of one phase, wave by wave. */
+export async function runHooks(
+  client: ClusterClient,
+  hooks: HookObject[],
+  phase: HookPhase,
+  opts: HookRunOptions,
+): Promise<HookOutcome> {
+  const ofPhase = hooks.filter((h) => h.phases.includes(phase));
+  const deadline = Date.now() + opts.waitBudgetMs;
+  const waves = [...new Set(ofPhase.map((h) => h.wave))].sort((a, b) => a - b);
+  for (const wave of waves) {
+    const group = ofPhase.filter((h) => h.wave === wave);
+    for (const hook of group) {
+      if (opts.started.has(hook.key)) continue;
+      if (hook.deletePolicies.includes('BeforeHookCreation'))
+        await deleteAndWait(client, hook, 30_000);
+      await client.apply(hook.object, { force: opts.force });
+      opts.started.add(hook.key);
+      opts.onEvent?.({ key: hook.key, phase, action: 'created' });
+    }
+    // Wait for this wave's hooks to finish.
+    const done = new Set<string>();
+    while (done.size < group.length) {
+      for (const hook of group) {
+        if (done.has(hook.key)) continue;
+        const ref = refOf(hook);
+        const live = (await client.get(ref.apiVersion, ref.kind, ref.namespace, ref.name)) as
+          | KubeObject
+          | undefined;
+        if (!live) {
+          // Deleted under us (or by a HookSucceeded policy of an earlier attempt): it ran.
+          done.add(hook.key);
+          continue;
+        }
+        const health = evaluateHealth(live);
+        if (health.status === 'Healthy') {
+          done.add(hook.key);
+          opts.onEvent?.({ key: hook.key, phase, action: 'succeeded' });
+          if (hook.deletePolicies.includes('HookSucceeded')) {
+            await client.delete(ref, { propagationPolicy: 'Background' });
+            opts.onEvent?.({ key: hook.key, phase, action: 'deleted' });
+          }
+        } else if (health.status === 'Degraded') {
+          opts.onEvent?.({ key: hook.key, phase, action: 'failed' });
+          if (hook.deletePolicies.includes('HookFailed')) {
+            await client.delete(ref, { propagationPolicy: 'Background' });
+            opts.onEvent?.({ key: hook.key, phase, action: 'deleted' });
+          }
+          return {
+            state: 'failed',
+            key: hook.key,
+            message: `${phase} hook ${describeRef(ref)} failed${health.message ? `: ${health.message}` : ''}`,
+          };
+        }
+      }
+      if (done.size === group.length) break;
+      if (Date.now() > deadline) {
+        const waiting = group
+          .filter((h) => !done.has(h.key))
+          .map((h) => describeRef(parseRefKey(h.key)));
+        return {
+          state: 'pending',
+          message: `waiting for ${phase} hook ${waiting.join(', ')}`,
+          recheckAfterMs: 5_000,
+        };
+      }
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+    }
+  }
+  return { state: 'succeeded' };
+}

@@ -1,0 +1,239 @@
+// From parsed manifests to a sync plan, validated before anything touches the
+// cluster: the tracking label, the destination's default namespace, the app's
+// blast-radius policy (allowed namespaces and kinds), sync waves, and hooks
+// split from the resources they run around. Any error fails the whole plan.
+
+import { type DesiredObject, hashObject } from '../diff/index.js';
+import { DriftlessError } from '../errors.js';
+import type { Application } from '../model/application.js';
+import {
+  ANNOTATION_HOOK,
+  ANNOTATION_HOOK_DELETE_POLICY,
+  ANNOTATION_SYNC_WAVE,
+  describeObject,
+  groupOf,
+  type KubeObject,
+  LABEL_APP,
+  objectKey,
+} from '../model/object.js';
+
+export interface ManifestInput {
+  object: KubeObject;
+  file: string;
+  line: number;
+}
+
+export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
+export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
+const HOOK_PHASES: readonly HookPhase[] = ['PreSync', 'Sync', 'PostSync', 'SyncFail'];
+const DELETE_POLICIES: readonly HookDeletePolicy[] = [
+  'HookSucceeded',
+  'HookFailed',
+  'BeforeHookCreation',
+];
+
+export interface HookObject extends DesiredObject {
+  phases: HookPhase[];
+  deletePolicies: HookDeletePolicy[];
+}
+
+export interface SyncPlan {
+  /** Namespaces and CRDs: applied before everything else. */
+  foundation: DesiredObject[];
+  /** The rest, grouped by wave, lowest first. */
+  waves: { wave: number; objects: DesiredObject[] }[];
+  hooks: HookObject[];
+  /** All non-hook objects (foundation + waves): what the drift check compares. */
+  resources: DesiredObject[];
+}
+
+/** Scope of a kind: true namespaced, false cluster-scoped, undefined unknown. */
+export type ScopeLookup = (apiVersion: string, kind: string) => Promise<boolean | undefined>;
+
+const FOUNDATION_KINDS = new Set(['/Namespace', 'apiextensions.k8s.io/CustomResourceDefinition']);
+
+/** Globs: `*` matches any run of characters. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return re.test(value);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function fail(
+  reason: 'InvalidManifest' | 'ForbiddenNamespace' | 'ForbiddenKind',
+  m: ManifestInput,
+  field: string,
+  message: string,
+): never {
+  throw new DriftlessError(reason, message, {
+    file: m.file,
+    line: m.line,
+    object: describeObject(m.object),
+    field,
+  });
+}
+
+export async function buildPlan(
+  manifests: ManifestInput[],
+  app: Application,
+  destinationNamespace: string | undefined,
+  scopeOf: ScopeLookup,
+): Promise<SyncPlan> {
+  const appName = app.metadata.name;
+  const policy = app.spec.policy;
+
+  // CRDs in this revision define the scope of their kinds before they exist.
+  const crdScopes = new Map<string, boolean>();
+  for (const m of manifests) {
+    const o = m.object as KubeObject & {
+      spec?: { group?: string; names?: { kind?: string }; scope?: string };
+    };
+    if (o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io') {
+      if (o.spec?.group && o.spec.names?.kind) {
+        crdScopes.set(`${o.spec.group}/${o.spec.names.kind}`, o.spec.scope !== 'Cluster');
+      }
+    }
+  }
+
+  const resources: DesiredObject[] = [];
+  const hooks: HookObject[] = [];
+  const seen = new Map<string, ManifestInput>();
+  for (const m of manifests) {
+    const src = m.object;
+    const gk = `${groupOf(src.apiVersion)}/${src.kind}`;
+    let namespaced = crdScopes.get(gk) ?? (await scopeOf(src.apiVersion, src.kind));
+    if (namespaced === undefined) {
+      // Unknown kind not defined by a CRD here: it has a namespace if it says so.
+      namespaced = src.metadata.namespace !== undefined;
+    }
+    const metadata = { ...src.metadata };
+    delete metadata.creationTimestamp;
+    if (namespaced) {
+      metadata.namespace ??= destinationNamespace;
+      if (!metadata.namespace) {
+        fail(
+          'InvalidManifest',
+          m,
+          'metadata.namespace',
+          'namespaced object has no namespace and the destination sets none',
+        );
+      }
+    } else if (metadata.namespace) {
+      delete metadata.namespace; // the server ignores it for cluster-scoped kinds; so do we
+    }
+    metadata.labels = { ...(metadata.labels ?? {}), [LABEL_APP]: appName };
+    const { status: _status, ...body } = src;
+    const object: KubeObject = { ...body, metadata };
+
+    // Blast radius: namespaces and kinds the app may touch.
+    const ns = object.metadata.namespace;
+    if (policy.namespaces.length) {
+      const nsToCheck =
+        src.kind === 'Namespace' && groupOf(src.apiVersion) === '' ? object.metadata.name : ns;
+      if (nsToCheck && !policy.namespaces.some((p) => globMatch(p, nsToCheck))) {
+        fail(
+          'ForbiddenNamespace',
+          m,
+          src.kind === 'Namespace' ? 'metadata.name' : 'metadata.namespace',
+          `namespace ${nsToCheck} is not allowed for application ${appName} (allowed: ${policy.namespaces.join(', ')})`,
+        );
+      }
+    }
+    if (!namespaced && !policy.clusterScoped && src.kind !== 'Namespace') {
+      fail(
+        'ForbiddenKind',
+        m,
+        'kind',
+        `cluster-scoped ${src.kind} is not allowed for application ${appName}`,
+      );
+    }
+    if (
+      policy.kinds.length &&
+      !policy.kinds.some((p) => globMatch(p, p.includes('/') ? gk : src.kind))
+    ) {
+      fail(
+        'ForbiddenKind',
+        m,
+        'kind',
+        `kind ${gk.replace(/^\//, '')} is not allowed for application ${appName} (allowed: ${policy.kinds.join(', ')})`,
+      );
+    }
+
+    const key = objectKey(object);
+    const previous = seen.get(key);
+    if (previous) {
+      throw new DriftlessError(
+        'DuplicateObject',
+        `${describeObject(object)} is declared twice: ${previous.file}:${previous.line} and ${m.file}:${m.line}`,
+        { file: m.file, line: m.line, object: describeObject(object) },
+      );
+    }
+    seen.set(key, m);
+
+    const annotations = object.metadata.annotations ?? {};
+    const waveText = annotations[ANNOTATION_SYNC_WAVE];
+    let wave = 0;
+    if (waveText !== undefined) {
+      if (!/^-?\d+$/.test(waveText.trim())) {
+        fail(
+          'InvalidManifest',
+          m,
+          `metadata.annotations.${ANNOTATION_SYNC_WAVE}`,
+          `sync wave must be an integer, got "${waveText}"`,
+        );
+      }
+      wave = Number.parseInt(waveText, 10);
+    }
+    const desired: DesiredObject = {
+      key,
+      object,
+      hash: hashObject(object),
+      wave,
+      file: m.file,
+      line: m.line,
+    };
+    const hookText = annotations[ANNOTATION_HOOK];
+    if (hookText !== undefined) {
+      const phases = hookText.split(',').map((s) => s.trim()) as HookPhase[];
+      const bad = phases.find((p) => !HOOK_PHASES.includes(p));
+      if (bad !== undefined) {
+        fail(
+          'InvalidManifest',
+          m,
+          `metadata.annotations.${ANNOTATION_HOOK}`,
+          `unknown hook "${bad}" (use ${HOOK_PHASES.join(', ')})`,
+        );
+      }
+      const policies = (annotations[ANNOTATION_HOOK_DELETE_POLICY] ?? 'BeforeHookCreation')
+        .split(',')
+        .map((s) => s.trim()) as HookDeletePolicy[];
+      const badPolicy = policies.find((p) => !DELETE_POLICIES.includes(p));
+      if (badPolicy !== undefined) {
+        fail(
+          'InvalidManifest',
+          m,
+          `metadata.annotations.${ANNOTATION_HOOK_DELETE_POLICY}`,
+          `unknown hook delete policy "${badPolicy}" (use ${DELETE_POLICIES.join(', ')})`,
+        );
+      }
+      hooks.push({ ...desired, phases, deletePolicies: policies });
+    } else {
+      resources.push(desired);
+    }
+  }
+
+  const foundation = resources.filter((d) =>
+    FOUNDATION_KINDS.has(`${groupOf(d.object.apiVersion)}/${d.object.kind}`),
+  );
+  const rest = resources.filter((d) => !foundation.includes(d));
+  const waveNumbers = [...new Set(rest.map((d) => d.wave))].sort((a, b) => a - b);
+  return {
+    foundation,
+    waves: waveNumbers.map((wave) => ({ wave, objects: rest.filter((d) => d.wave === wave) })),
+    hooks: hooks.sort((a, b) => a.wave - b.wave || (a.key < b.key ? -1 : 1)),
+    resources,
+  };
+}

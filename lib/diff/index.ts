@@ -1,0 +1,335 @@
+// The drift check for one target: one LIST per kind (label selector), then per
+// object, cheapest test first:
+//   1. fast path: desired hash and live resourceVersion equal what the last
+//      successful sync recorded → Synced, nothing else to do;
+//   2. local compare: every value we set is still there (normalized), we still
+//      own every field we set, and we own no field we no longer set → Synced;
+//   3. otherwise a server-side dry-run apply says what applying would change:
+//      nothing → Synced (the suspicion was wrong); something → OutOfSync,
+//      with the changed paths and a readable diff.
+// A no-op check therefore costs O(kinds) requests, not O(objects).
+
+import { createHash } from 'node:crypto';
+import { DriftlessError } from '../errors.js';
+import type { IgnoreDifference } from '../model/application.js';
+import {
+  describeRef,
+  FIELD_MANAGER,
+  groupOf,
+  type KubeObject,
+  LABEL_APP,
+  objectKey,
+  parseRefKey,
+} from '../model/object.js';
+import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
+import type { ClusterClient } from '../ports.js';
+import { compareDesired } from './compare.js';
+import {
+  fieldsOwnedBy,
+  fieldsOwnedByAny,
+  ownedNotDesired,
+  unownedLeaves,
+  withoutFields,
+  withoutPointer,
+} from './fields.js';
+import { unifiedDiff, withoutServerFields } from './render.js';
+
+export interface DesiredObject {
+  key: string;
+  object: KubeObject;
+  /** sha256 of the object as prepared for apply. */
+  hash: string;
+  wave: number;
+  file?: string;
+  line?: number;
+}
+
+export interface ObjectDrift {
+  key: string;
+  state: ResourceSyncState;
+  desired?: DesiredObject;
+  live?: KubeObject;
+  /** What applying should send: desired minus ignored fields. */
+  applyObject?: KubeObject;
+  /** Why it is OutOfSync (changed paths), or how Synced was decided. */
+  reason?: string;
+  /** Unified diff live → after-apply, when requested. */
+  diff?: string;
+  /** Decided by resourceVersion alone. */
+  fastPath?: boolean;
+  /** Confirmed by a server-side dry run. */
+  dryRun?: boolean;
+}
+
+export interface DriftCheckInput {
+  client: ClusterClient;
+  app: string;
+  desired: DesiredObject[];
+  inventory: InventoryEntry[];
+  ignore: IgnoreDifference[];
+  /** Render unified diffs for OutOfSync and Missing objects (costs a dry run each). */
+  withDiff?: boolean;
+  /** Concurrent requests. */
+  concurrency?: number;
+}
+
+export interface DriftReport {
+  objects: ObjectDrift[];
+  /** Live objects by key, as listed. */
+  live: Map<string, KubeObject>;
+  /** Kinds that the cluster does not serve (yet): their objects are Missing. */
+  unknownKinds: string[];
+}
+
+/** Canonical JSON (sorted keys) → sha256: the identity of a desired object's content. */
+export function hashObject(obj: unknown): string {
+  return createHash('sha256').update(canonicalJson(obj)).digest('hex');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function appSelector(app: string): string {
+  return `${LABEL_APP}=${app}`;
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+function ignoreRulesFor(rules: IgnoreDifference[], obj: KubeObject): IgnoreDifference[] {
+  const group = groupOf(obj.apiVersion);
+  return rules.filter(
+    (r) =>
+      r.kind === obj.kind &&
+      (r.group ?? '') === group &&
+      (!r.name || r.name === obj.metadata.name) &&
+      (!r.namespace || r.namespace === (obj.metadata.namespace ?? '')),
+  );
+}
+
+/**
+ * What we apply: the desired object without the fields ignore rules hand to
+ * someone else (JSON pointers; fields owned by the named managers on the live
+ * object). On creation there is no live object and everything is applied.
+ */
+export function applyObjectFor(
+  desired: KubeObject,
+  live: KubeObject | undefined,
+  rules: IgnoreDifference[],
+): KubeObject {
+  const matching = ignoreRulesFor(rules, desired);
+  if (!live || matching.length === 0) return desired;
+  let out: unknown = desired;
+  for (const r of matching) for (const p of r.jsonPointers) out = withoutPointer(out, p);
+  const managers = matching.flatMap((r) => r.managedFieldsManagers);
+  if (managers.length) out = withoutFields(out, fieldsOwnedByAny(live, managers));
+  return out as KubeObject;
+}
+
+/** Secrets written with stringData are stored as base64 data: compare like that. */
+function comparable(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Secret' || !obj.stringData || typeof obj.stringData !== 'object') return obj;
+  const data = { ...((obj.data as Record<string, string> | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(obj.stringData as Record<string, unknown>)) {
+    data[k] = Buffer.from(String(v)).toString('base64');
+  }
+  const { stringData: _s, ...rest } = obj;
+  return { ...rest, data } as KubeObject;
+}
+
+/** The part of an object that identity covers and ownership does not. */
+function ownershipView(obj: KubeObject): Record<string, unknown> {
+  const { apiVersion: _a, kind: _k, metadata, ...rest } = obj;
+  const { name: _n, namespace: _ns, ...meta } = metadata;
+  return Object.keys(meta).length ? { ...rest, metadata: meta } : rest;
+}
+
+/** Local verdict: undefined if in sync, else the reason to suspect drift. */
+function suspectDrift(applyObject: KubeObject, live: KubeObject): string | undefined {
+  const diffs = compareDesired(ownershipView(comparable(applyObject)), live);
+  if (diffs.length) {
+    return `changed: ${diffs
+      .slice(0, 5)
+      .map((d) => d.path)
+      .join(', ')}${diffs.length > 5 ? ` and ${diffs.length - 5} more` : ''}`;
+  }
+  const ours = fieldsOwnedBy(live, FIELD_MANAGER, 'Apply');
+  if (!ours) return `not applied by ${FIELD_MANAGER} yet`;
+  const view = ownershipView(applyObject);
+  const unowned = unownedLeaves(view, ours);
+  if (unowned.length)
+    return `fields taken over by another writer: ${unowned.slice(0, 5).join(', ')}`;
+  const stale = ownedNotDesired(ours, view);
+  if (stale.length) return `fields removed from the desired state: ${stale.slice(0, 5).join(', ')}`;
+  return undefined;
+}
+
+/** Compares the dry-run result with the live object; undefined when equal. */
+function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefined {
+  const a = withoutServerFields(merged);
+  const b = withoutServerFields(live);
+  if (canonicalJson(a) === canonicalJson(b)) return undefined;
+  const diffs = compareDesired(a, b).map((d) => d.path);
+  const removed = compareDesired(b, a).map((d) => d.path);
+  const paths = [...new Set([...diffs, ...removed])];
+  return `changed: ${paths.slice(0, 5).join(', ') || 'metadata'}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`;
+}
+
+export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
+  const { client } = input;
+  const concurrency = input.concurrency ?? 8;
+  const selector = appSelector(input.app);
+
+  // One LIST per kind: the kinds we want and the kinds we applied before.
+  const kinds = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
+  const addKind = (apiVersion: string, kind: string, namespace: string) => {
+    const k = `${groupOf(apiVersion)}/${kind}`;
+    const entry = kinds.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
+    entry.namespaces.add(namespace);
+    kinds.set(k, entry);
+  };
+  for (const d of input.desired)
+    addKind(d.object.apiVersion, d.object.kind, d.object.metadata.namespace ?? '');
+  for (const i of input.inventory) {
+    const ref = parseRefKey(i.key);
+    addKind(i.apiVersion, ref.kind, ref.namespace);
+  }
+
+  const live = new Map<string, KubeObject>();
+  const unknownKinds: string[] = [];
+  await mapBounded([...kinds.values()], concurrency, async ({ apiVersion, kind, namespaces }) => {
+    let items: KubeObject[];
+    try {
+      items = await client.list(apiVersion, kind, { labelSelector: selector });
+    } catch (e) {
+      if (e instanceof DriftlessError && e.reason === 'UnknownKind') {
+        unknownKinds.push(`${apiVersion}/${kind}`);
+        return;
+      }
+      // Access limited to some namespaces: list each one we care about.
+      if (
+        e instanceof DriftlessError &&
+        e.reason === 'Forbidden' &&
+        ![...namespaces].includes('')
+      ) {
+        const perNs = await Promise.all(
+          [...namespaces].map((namespace) =>
+            client.list(apiVersion, kind, { labelSelector: selector, namespace }),
+          ),
+        );
+        items = perNs.flat();
+      } else {
+        throw e;
+      }
+    }
+    for (const item of items) live.set(objectKey(item), item);
+  });
+
+  const inventory = new Map(input.inventory.map((i) => [i.key, i]));
+  const desiredKeys = new Set(input.desired.map((d) => d.key));
+
+  const objects = await mapBounded(input.desired, concurrency, async (d): Promise<ObjectDrift> => {
+    const liveObj = live.get(d.key);
+    const rules = input.ignore;
+    if (!liveObj) {
+      const drift: ObjectDrift = {
+        key: d.key,
+        state: 'Missing',
+        desired: d,
+        applyObject: d.object,
+        reason: 'not found in the cluster',
+      };
+      if (input.withDiff && !unknownKinds.includes(`${d.object.apiVersion}/${d.object.kind}`)) {
+        const merged = await client.apply(d.object, { dryRun: true }).catch(() => d.object);
+        drift.diff = unifiedDiff(describeRef(parseRefKey(d.key)), undefined, merged);
+      }
+      return drift;
+    }
+    const applyObject = applyObjectFor(d.object, liveObj, rules);
+    const inv = inventory.get(d.key);
+    if (
+      inv &&
+      inv.desiredHash === d.hash &&
+      inv.resourceVersion === liveObj.metadata.resourceVersion
+    ) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        applyObject,
+        fastPath: true,
+      };
+    }
+    const suspicion = suspectDrift(applyObject, liveObj);
+    if (!suspicion) return { key: d.key, state: 'Synced', desired: d, live: liveObj, applyObject };
+    // Confirm with the server: what would applying leave?
+    const merged = await client.apply(applyObject, { dryRun: true });
+    const difference = dryRunDifference(merged, liveObj);
+    if (!difference) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        applyObject,
+        dryRun: true,
+        reason: suspicion,
+      };
+    }
+    return {
+      key: d.key,
+      state: 'OutOfSync',
+      desired: d,
+      live: liveObj,
+      applyObject,
+      dryRun: true,
+      reason: difference,
+      diff: input.withDiff
+        ? unifiedDiff(describeRef(parseRefKey(d.key)), liveObj, merged)
+        : undefined,
+    };
+  });
+
+  for (const [key, obj] of live) {
+    if (desiredKeys.has(key)) continue;
+    // Objects a controller made from ours may copy our label; they are not ours.
+    if (
+      !inventory.has(key) &&
+      obj.metadata.ownerReferences?.some((o) => (o as { controller?: boolean }).controller)
+    ) {
+      continue;
+    }
+    objects.push({
+      key,
+      state: 'Extra',
+      live: obj,
+      reason: 'no longer in the desired state',
+      diff: input.withDiff ? unifiedDiff(describeRef(parseRefKey(key)), obj, undefined) : undefined,
+    });
+  }
+  return { objects, live, unknownKinds };
+}

@@ -1,0 +1,40 @@
+// Clusters reached through a kubeconfig (local mode, non-EKS clusters). One
+// client per cluster, reused across reconciles so discovery and connections
+// stay warm.
+
+import { DriftlessError } from '../errors.js';
+import { KubeClient, type KubeClientOptions } from '../kube/client.js';
+import type { Cluster } from '../model/application.js';
+import type { ClusterClient, ClusterConnector } from '../ports.js';
+
+export class KubeconfigConnector implements ClusterConnector {
+  private readonly clients = new Map<string, KubeClient>();
+
+  constructor(private readonly opts: KubeClientOptions = {}) {}
+
+  async connect(cluster: Cluster): Promise<ClusterClient> {
+    const kc = cluster.spec.kubeconfig;
+    if (!kc) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `cluster ${cluster.metadata.name} is an EKS cluster; local mode reaches clusters through a kubeconfig`,
+        { object: `Cluster/${cluster.metadata.name}`, field: 'spec.kubeconfig' },
+      );
+    }
+    const key = `${cluster.metadata.name}|${kc.path}|${kc.context ?? ''}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = KubeClient.fromKubeconfigFile(kc.path, kc.context, {
+        ...this.opts,
+        clusterName: cluster.metadata.name,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

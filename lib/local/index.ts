@@ -1,0 +1,3 @@
+export { KubeconfigConnector } from './clusters.js';
+export { MemoryLeaseManager } from './lease.js';
+export { MemoryStore } from './store.js';

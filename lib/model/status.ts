@@ -1,0 +1,116 @@
+// What Driftless records about a target (one application on one cluster).
+
+import type { ErrorReason } from '../errors.js';
+
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
+
+/** Ordered from best to worst; an app's health is the worst of its objects'. */
+export const HEALTH_ORDER = [
+  'Healthy',
+  'Suspended',
+  'Progressing',
+  'Missing',
+  'Unknown',
+  'Degraded',
+] as const;
+export type HealthStatus = (typeof HEALTH_ORDER)[number];
+
+export function worstHealth(statuses: Iterable<HealthStatus>): HealthStatus {
+  let worst: HealthStatus = 'Healthy';
+  for (const s of statuses) {
+    if (HEALTH_ORDER.indexOf(s) > HEALTH_ORDER.indexOf(worst)) worst = s;
+  }
+  return worst;
+}
+
+export interface HealthResult {
+  status: HealthStatus;
+  /** Why, in words a user can act on: "2/3 replicas available". */
+  message?: string;
+  /** For Progressing: when to look again (ms), instead of blocking. */
+  recheckAfterMs?: number;
+}
+
+/** Per-object sync state from the diff. */
+export type ResourceSyncState = 'Synced' | 'OutOfSync' | 'Missing' | 'Extra';
+
+export interface ResourceStatus {
+  /** refKey: group/Kind/namespace/name */
+  key: string;
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  sync: ResourceSyncState;
+  health?: HealthResult;
+  /** Why it is not Synced: the fields that differ, an ignore rule, prune refusal. */
+  reason?: string;
+  /** Sync wave the object belongs to. */
+  wave?: number;
+  /** Whether a prune of this object was skipped (annotation or policy). */
+  pruneSkipped?: string;
+}
+
+export type OperationPhase = 'Running' | 'Succeeded' | 'Failed' | 'Error';
+
+export interface OperationResult {
+  id: string;
+  /** What started it: webhook delivery, sweep, manual sync, rollback. */
+  trigger: 'webhook' | 'sweep' | 'manual' | 'rollback' | 'health-check' | 'local';
+  revision: string;
+  phase: OperationPhase;
+  message: string;
+  reason?: ErrorReason;
+  startedAt: string;
+  finishedAt?: string;
+  attempt: number;
+  /** Counts of what the operation did. */
+  applied: number;
+  pruned: number;
+  /** Objects found drifted before the operation acted. */
+  drifted: number;
+  dryRun?: boolean;
+  /** Where a sync that spans invocations (waiting on health or hooks) stands. */
+  progress?: OperationProgress;
+}
+
+export interface OperationProgress {
+  stage: 'PreSync' | 'Waves' | 'PostSync';
+  /** Hooks created by this operation (refKeys): waited on, never recreated. */
+  startedHooks: string[];
+  /** The wave being waited on. */
+  wave?: number;
+}
+
+/** One object Driftless applied: what the next drift check compares against. */
+export interface InventoryEntry {
+  key: string;
+  apiVersion: string;
+  /** sha256 of the desired object as applied. */
+  desiredHash: string;
+  /** resourceVersion the apply (or the last confirmed check) left the object at. */
+  resourceVersion: string;
+  /** metadata.generation at that point, when the kind has one. */
+  generation?: number;
+  wave: number;
+  uid?: string;
+}
+
+export interface TargetStatus {
+  app: string;
+  cluster: string;
+  /** The revision Git says we should be at (branch/tag resolved to a commit). */
+  wantedRevision?: string;
+  /** The commit last synced successfully. */
+  syncedRevision?: string;
+  sync: SyncStatus;
+  health: HealthStatus;
+  healthMessage?: string;
+  resources: ResourceStatus[];
+  operation?: OperationResult;
+  inventory: InventoryEntry[];
+  /** Conditions users should see: errors, prune refusals, ignored drift. */
+  conditions: { type: string; reason: string; message: string; lastTransitionTime: string }[];
+  lastCheckedAt?: string;
+  suspended?: boolean;
+}

@@ -1,0 +1,819 @@
+// One reconcile of one target (an application on one cluster), written
+// against ports only. See DESIGN.md section 4:
+//   lease → resolve revision → fetch + render + validate (nothing touches the
+//   cluster before everything is valid) → drift check (O(kinds) requests) →
+//   decide → sync (PreSync hooks, Namespaces/CRDs, waves with Sync hooks,
+//   prune, PostSync hooks; SyncFail hooks on failure) → health → status,
+//   history, commit status → release.
+// Every step is idempotent. A sync that must wait (a rollout, a hook) saves
+// its progress in the target's status and asks to be called again later,
+// instead of blocking the Lambda.
+
+import { randomUUID } from 'node:crypto';
+import { runHooks } from './apply/hooks.js';
+import { applyObjects, waitForCrds } from './apply/index.js';
+import { buildPlan, type SyncPlan } from './apply/plan.js';
+import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
+import { asDriftlessError, DriftlessError, type ErrorReason } from './errors.js';
+import { appHealth, evaluateHealth } from './health/index.js';
+import type { Application } from './model/application.js';
+import {
+  ANNOTATION_HOOK,
+  ANNOTATION_PRUNE,
+  describeRef,
+  type KubeObject,
+  objectKey,
+  parseRefKey,
+} from './model/object.js';
+import type {
+  HealthResult,
+  InventoryEntry,
+  OperationResult,
+  ResourceStatus,
+  TargetStatus,
+} from './model/status.js';
+import type {
+  Clock,
+  ClusterClient,
+  ClusterConnector,
+  CommitStatusReporter,
+  GitCredentials,
+  GitSource,
+  Lease,
+  LeaseManager,
+  Store,
+  TargetId,
+} from './ports.js';
+import { systemClock } from './ports.js';
+import { decidePrune, executePrune } from './prune/index.js';
+import { loadManifests } from './source/index.js';
+
+export interface ReconcileDeps {
+  store: Store;
+  leases: LeaseManager;
+  git: GitSource;
+  clusters: ClusterConnector;
+  reporter: CommitStatusReporter;
+  clock?: Clock;
+  credentialsFor?: (app: Application) => Promise<GitCredentials | undefined>;
+  /** Link for commit statuses, e.g. the status API's URL of the app. */
+  statusUrl?: (target: TargetId) => string | undefined;
+  onEvent?: (event: ReconcileEvent) => void;
+}
+
+export type ReconcileEvent =
+  | { type: 'revision'; target: TargetId; commit: string }
+  | { type: 'drift'; target: TargetId; outOfSync: number; missing: number; extra: number }
+  | { type: 'applied'; target: TargetId; key: string; wave: number }
+  | { type: 'pruned'; target: TargetId; key: string }
+  | { type: 'hook'; target: TargetId; key: string; phase: string; action: string }
+  | { type: 'wave'; target: TargetId; wave: number; state: 'applying' | 'waiting' | 'healthy' }
+  | { type: 'done'; target: TargetId; status: TargetStatus; requeueAfterMs?: number };
+
+export interface ReconcileRequest {
+  target: TargetId;
+  trigger: OperationResult['trigger'];
+  /** An explicit revision (manual sync, rollback) instead of the app's. */
+  revision?: string;
+  /** Apply even when automation is off or nothing drifted (a manual sync). */
+  sync?: boolean;
+  /** Allow what the prune guard refuses, and prune even if the app's policy is off. */
+  allowPrune?: boolean;
+  /** Compute and report, apply nothing. */
+  dryRun?: boolean;
+  operationId?: string;
+  attempt?: number;
+}
+
+export interface ReconcileOptions {
+  /** How long one invocation may wait for health or hooks before yielding. */
+  waitBudgetMs?: number;
+  leaseTtlMs?: number;
+  /** Concurrent requests to the API server. */
+  concurrency?: number;
+  /** Render unified diffs for drifted objects. */
+  withDiff?: boolean;
+  holder?: string;
+}
+
+export interface ReconcileOutcome {
+  status: TargetStatus;
+  /** Call again after this long (a rollout or hook still in progress). */
+  requeueAfterMs?: number;
+  /** The failure, if the reconcile failed. */
+  error?: DriftlessError;
+  /** Whether retrying the same request may succeed (network, lease, cluster down). */
+  retryable?: boolean;
+  drift?: ObjectDrift[];
+}
+
+const RETRYABLE: ReadonlySet<ErrorReason> = new Set([
+  'ClusterUnreachable',
+  'SourceUnavailable',
+  'LeaseHeld',
+  'Internal',
+]);
+
+export async function reconcile(
+  deps: ReconcileDeps,
+  req: ReconcileRequest,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileOutcome> {
+  const clock = deps.clock ?? systemClock;
+  const { target } = req;
+  const app = await deps.store.getApplication(target.app);
+  if (!app) throw new DriftlessError('InvalidSpec', `application ${target.app} is not registered`);
+  const destination = app.spec.destinations.find((d) => d.cluster === target.cluster);
+  if (!destination) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `application ${target.app} has no destination cluster ${target.cluster}`,
+    );
+  }
+  const cluster = await deps.store.getCluster(target.cluster);
+  if (!cluster)
+    throw new DriftlessError('InvalidSpec', `cluster ${target.cluster} is not registered`);
+
+  const holder = opts.holder ?? req.operationId ?? randomUUID();
+  const leaseTtl = opts.leaseTtlMs ?? 5 * 60_000;
+  const lease = await deps.leases.acquire(target, holder, leaseTtl);
+  if (!lease) {
+    const error = new DriftlessError(
+      'LeaseHeld',
+      `another worker is reconciling ${target.app} on ${target.cluster}`,
+    );
+    const prev = await deps.store.getTargetStatus(target);
+    return { status: prev ?? emptyStatus(target), error, retryable: true };
+  }
+  try {
+    const run = new TargetRun(deps, req, opts, app, destination.namespace, lease, clock);
+    const outcome = await run.execute(cluster);
+    deps.onEvent?.({
+      type: 'done',
+      target,
+      status: outcome.status,
+      requeueAfterMs: outcome.requeueAfterMs,
+    });
+    return outcome;
+  } finally {
+    await deps.leases.release(lease).catch(() => {});
+  }
+}
+
+export function emptyStatus(target: TargetId): TargetStatus {
+  return {
+    app: target.app,
+    cluster: target.cluster,
+    sync: 'Unknown',
+    health: 'Unknown',
+    resources: [],
+    inventory: [],
+    conditions: [],
+  };
+}
+
+class TargetRun {
+  private readonly target: TargetId;
+  private prev: TargetStatus | undefined;
+  private readonly waitBudgetMs: number;
+  private readonly startedAtMs: number;
+
+  constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly req: ReconcileRequest,
+    private readonly opts: ReconcileOptions,
+    private readonly app: Application,
+    private readonly defaultNamespace: string | undefined,
+    private readonly lease: Lease,
+    private readonly clock: Clock,
+  ) {
+    this.target = req.target;
+    this.waitBudgetMs = opts.waitBudgetMs ?? 20_000;
+    this.startedAtMs = clock.now();
+  }
+
+  private iso(ms = this.clock.now()): string {
+    return new Date(ms).toISOString();
+  }
+
+  private context(): string {
+    return `driftless/${this.target.app}/${this.target.cluster}`;
+  }
+
+  private async report(
+    commit: string,
+    state: 'pending' | 'success' | 'failure' | 'error',
+    description: string,
+  ) {
+    if (this.req.dryRun) return;
+    await this.deps.reporter.report({
+      repoURL: this.app.spec.source.repoURL,
+      commit,
+      context: this.context(),
+      state,
+      description,
+      targetUrl: this.deps.statusUrl?.(this.target),
+    });
+  }
+
+  async execute(
+    clusterSpec: Parameters<ClusterConnector['connect']>[0],
+  ): Promise<ReconcileOutcome> {
+    this.prev = await this.deps.store.getTargetStatus(this.target);
+    const base: TargetStatus = this.prev
+      ? { ...this.prev, conditions: [] }
+      : emptyStatus(this.target);
+    base.suspended = this.app.spec.suspended;
+    let commit: string | undefined;
+    let plan: SyncPlan;
+    let client: ClusterClient;
+    try {
+      // 1. Resolve and fetch the revision; render and validate it all before any cluster write.
+      const source = this.app.spec.source;
+      const credentials = await this.deps.credentialsFor?.(this.app);
+      commit = await this.deps.git.resolve(
+        source.repoURL,
+        this.req.revision ?? source.revision,
+        credentials,
+      );
+      this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
+      base.wantedRevision = commit;
+      const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
+      const manifests = await loadManifests(checkout.dir, source.path);
+      client = await this.deps.clusters.connect(clusterSpec);
+      plan = await buildPlan(
+        manifests,
+        this.app,
+        this.defaultNamespace,
+        async (apiVersion, kind) => {
+          try {
+            return (await client.resource(apiVersion, kind)).namespaced;
+          } catch (e) {
+            if (e instanceof DriftlessError && e.reason === 'UnknownKind') return undefined;
+            throw e;
+          }
+        },
+      );
+    } catch (e) {
+      return this.fail(base, asDriftlessError(e), commit);
+    }
+
+    try {
+      // 2. Drift check.
+      const drift = await checkDrift({
+        client,
+        app: this.app.metadata.name,
+        desired: plan.resources,
+        inventory: this.prev?.inventory ?? [],
+        ignore: this.app.spec.ignoreDifferences,
+        withDiff: this.opts.withDiff ?? this.req.dryRun,
+        concurrency: this.opts.concurrency,
+      });
+      // Hooks are not kept in sync, and never pruned as extras.
+      const hookKeys = new Set(plan.hooks.map((h) => h.key));
+      drift.objects = drift.objects.filter(
+        (o) => !(o.state === 'Extra' && (hookKeys.has(o.key) || isHook(o.live))),
+      );
+      const outOfSync = drift.objects.filter((o) => o.state === 'OutOfSync');
+      const missing = drift.objects.filter((o) => o.state === 'Missing');
+      const extra = drift.objects.filter((o) => o.state === 'Extra');
+      this.deps.onEvent?.({
+        type: 'drift',
+        target: this.target,
+        outOfSync: outOfSync.length,
+        missing: missing.length,
+        extra: extra.length,
+      });
+
+      // 3. Decide.
+      const policy = this.app.spec.syncPolicy;
+      const running = this.prev?.operation;
+      const resuming =
+        running?.phase === 'Running' && running.revision === commit && !!running.progress;
+      const revisionChanged = this.prev?.syncedRevision !== commit;
+      const work =
+        outOfSync.length +
+        missing.length +
+        (policy.prune || this.req.allowPrune ? extra.length : 0);
+      const manual =
+        this.req.sync === true || this.req.trigger === 'manual' || this.req.trigger === 'rollback';
+      const automatic =
+        policy.automated &&
+        !this.app.spec.suspended &&
+        work > 0 &&
+        (revisionChanged || policy.selfHeal || this.prev === undefined);
+      const shouldSync = !this.req.dryRun && (manual || resuming || automatic);
+      if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
+      return await this.sync(base, drift, plan, commit, client, resuming ? running : undefined);
+    } catch (e) {
+      return this.fail(base, asDriftlessError(e), commit);
+    }
+  }
+
+  /** No sync: record what is, and keep the inventory's fast path warm. */
+  private async observe(
+    base: TargetStatus,
+    drift: DriftReport,
+    plan: SyncPlan,
+    commit: string,
+    revisionChanged: boolean,
+  ): Promise<ReconcileOutcome> {
+    const drifted = drift.objects.filter((o) => o.state !== 'Synced');
+    const prunable = drifted.filter((o) => o.state !== 'Extra' || !isPruneDisabled(o.live));
+    const status: TargetStatus = {
+      ...base,
+      sync: prunable.length ? 'OutOfSync' : 'Synced',
+      lastCheckedAt: this.iso(),
+    };
+    // Nothing to do for a new revision with no changes: it is synced as it stands.
+    if (!prunable.length && revisionChanged && !this.req.dryRun) status.syncedRevision = commit;
+    status.inventory = this.inventoryAfter(drift, plan, new Map(), this.prev?.inventory ?? []);
+    const health = this.healthOf(drift.objects, new Map());
+    this.applyHealth(status, health.app);
+    status.resources = this.resourceStatuses(drift.objects, plan, health.byKey, new Map());
+    if (prunable.length) {
+      const { automated, selfHeal } = this.app.spec.syncPolicy;
+      const why = this.req.dryRun
+        ? 'preview'
+        : this.app.spec.suspended
+          ? 'the application is suspended'
+          : !automated
+            ? 'automated sync is off'
+            : !selfHeal
+              ? 'selfHeal is off'
+              : 'prune is off';
+      status.conditions.push(
+        this.condition(
+          'OutOfSync',
+          'DriftDetected',
+          `${prunable.length} objects differ from Git (${why})`,
+        ),
+      );
+    }
+    if (!this.req.dryRun) await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+    return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
+  }
+
+  private condition(type: string, reason: string, message: string) {
+    return { type, reason, message, lastTransitionTime: this.iso() };
+  }
+
+  private async sync(
+    base: TargetStatus,
+    drift: DriftReport,
+    plan: SyncPlan,
+    commit: string,
+    client: ClusterClient,
+    resumed: OperationResult | undefined,
+  ): Promise<ReconcileOutcome> {
+    const policy = this.app.spec.syncPolicy;
+    const op: OperationResult = resumed
+      ? { ...resumed, attempt: resumed.attempt }
+      : {
+          id: this.req.operationId ?? randomUUID(),
+          trigger: this.req.trigger,
+          revision: commit,
+          phase: 'Running',
+          message: 'syncing',
+          startedAt: this.iso(),
+          attempt: this.req.attempt ?? 1,
+          applied: 0,
+          pruned: 0,
+          drifted: drift.objects.filter((o) => o.state !== 'Synced').length,
+          progress: { stage: 'PreSync', startedHooks: [] },
+        };
+    const progress = op.progress ?? { stage: 'PreSync', startedHooks: [] };
+    op.progress = progress;
+    const started = new Set(progress.startedHooks);
+    const applied = new Map<string, KubeObject>();
+    const byKey = new Map(drift.objects.map((o) => [o.key, o]));
+    if (!resumed) await this.report(commit, 'pending', `syncing ${shortSha(commit)}`);
+
+    const hookEvents = (e: { key: string; phase: string; action: string }) =>
+      this.deps.onEvent?.({ type: 'hook', target: this.target, ...e });
+    const hookOpts = () => ({
+      started,
+      waitBudgetMs: Math.max(0, this.waitBudgetMs - (this.clock.now() - this.startedAtMs)),
+      force: policy.force,
+      onEvent: hookEvents,
+    });
+    const yieldFor = async (message: string, recheckAfterMs: number): Promise<ReconcileOutcome> => {
+      if (this.clock.now() - Date.parse(op.startedAt) > policy.healthTimeout) {
+        throw new DriftlessError(
+          'HealthTimeout',
+          `${message}; gave up after ${policy.healthTimeout / 1000}s`,
+        );
+      }
+      progress.startedHooks = [...started];
+      op.message = message;
+      const status = this.statusWith(base, drift, plan, applied, commit, op, 'OutOfSync');
+      await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+      return { status, requeueAfterMs: recheckAfterMs, drift: drift.objects };
+    };
+
+    try {
+      // PreSync hooks.
+      if (progress.stage === 'PreSync') {
+        const pre = await runHooks(client, plan.hooks, 'PreSync', hookOpts());
+        if (pre.state === 'pending') return await yieldFor(pre.message, pre.recheckAfterMs);
+        if (pre.state === 'failed')
+          throw new DriftlessError('HookFailed', pre.message, {
+            object: describeRef(parseRefKey(pre.key)),
+          });
+        progress.stage = 'Waves';
+      }
+
+      if (progress.stage === 'Waves') {
+        // Namespaces and CRDs first; CRDs must be Established before their kinds resolve.
+        const foundation = plan.foundation.filter((d) => needsApply(byKey.get(d.key)));
+        const foundationApplied = await this.applyGroup(client, foundation, byKey, applied, 0);
+        op.applied += foundationApplied;
+        const crds = plan.foundation.filter((d) => d.object.kind === 'CustomResourceDefinition');
+        if (crds.length)
+          await waitForCrds(
+            client,
+            crds.map((d) => applied.get(d.key) ?? d.object),
+          );
+
+        for (const { wave, objects } of plan.waves) {
+          if (progress.wave !== undefined && wave < progress.wave) continue;
+          this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'applying' });
+          const todo = objects.filter((d) => needsApply(byKey.get(d.key)));
+          op.applied += await this.applyGroup(client, todo, byKey, applied, wave);
+          // Sync hooks of this wave run with it.
+          const waveHooks = plan.hooks.filter((h) => h.wave === wave);
+          const syncHooks = await runHooks(client, waveHooks, 'Sync', hookOpts());
+          if (syncHooks.state === 'pending') {
+            progress.wave = wave;
+            return await yieldFor(syncHooks.message, syncHooks.recheckAfterMs);
+          }
+          if (syncHooks.state === 'failed')
+            throw new DriftlessError('HookFailed', syncHooks.message);
+          // Each wave healthy before the next.
+          const waveHealth = await this.waitWaveHealthy(client, objects, byKey, applied);
+          if (waveHealth.status === 'Degraded') {
+            throw new DriftlessError(
+              'Unhealthy',
+              `wave ${wave} is degraded: ${waveHealth.message ?? ''}`,
+            );
+          }
+          if (
+            waveHealth.status !== 'Healthy' &&
+            waveHealth.status !== 'Suspended' &&
+            waveHealth.status !== 'Missing'
+          ) {
+            progress.wave = wave;
+            this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'waiting' });
+            return await yieldFor(
+              `waiting for wave ${wave}: ${waveHealth.message ?? waveHealth.status}`,
+              waveHealth.recheckAfterMs ?? 5_000,
+            );
+          }
+          this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'healthy' });
+        }
+
+        // Prune what Git no longer has.
+        const extras = drift.objects.filter((o) => o.state === 'Extra' && o.live);
+        const decision = decidePrune(
+          extras.map((o) => ({ key: o.key, live: o.live as KubeObject })),
+          this.prev?.inventory ?? [],
+          policy,
+          { allowGuarded: this.req.allowPrune },
+        );
+        const pruned = await executePrune(
+          client,
+          decision,
+          this.prev?.inventory ?? [],
+          this.opts.concurrency,
+          (key) => this.deps.onEvent?.({ type: 'pruned', target: this.target, key }),
+        );
+        op.pruned += pruned.length;
+        for (const key of pruned) {
+          const o = byKey.get(key);
+          if (o) o.reason = 'pruned';
+          drift.objects = drift.objects.filter((x) => x.key !== key);
+        }
+        for (const k of decision.kept) {
+          const o = byKey.get(k.key);
+          if (o) o.reason = k.reason;
+        }
+        if (decision.refusal) {
+          base.conditions.push(this.condition('PruneRefused', 'PruneRefused', decision.refusal));
+          op.reason = 'PruneRefused';
+          op.message = decision.refusal;
+        }
+        progress.stage = 'PostSync';
+        progress.wave = undefined;
+      }
+
+      // PostSync hooks, once everything is applied and healthy.
+      const post = await runHooks(client, plan.hooks, 'PostSync', hookOpts());
+      if (post.state === 'pending') return await yieldFor(post.message, post.recheckAfterMs);
+      if (post.state === 'failed') throw new DriftlessError('HookFailed', post.message);
+    } catch (e) {
+      const err = asDriftlessError(e);
+      // SyncFail hooks, best effort, within what is left of the budget.
+      try {
+        await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: new Set() });
+      } catch {
+        // the sync failure is what the user needs to see
+      }
+      op.phase = 'Failed';
+      op.reason = err.reason;
+      op.message = err.describe();
+      op.finishedAt = this.iso();
+      op.progress = undefined;
+      const status = this.statusWith(base, drift, plan, applied, commit, op, 'OutOfSync');
+      status.conditions.push(this.condition('SyncFailed', err.reason, err.describe()));
+      await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+      await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
+      await this.report(commit, 'failure', `sync failed: ${err.describe()}`);
+      return { status, error: err, retryable: RETRYABLE.has(err.reason), drift: drift.objects };
+    }
+
+    op.phase = op.reason === 'PruneRefused' ? 'Failed' : 'Succeeded';
+    if (op.phase === 'Succeeded') op.message = `applied ${op.applied}, pruned ${op.pruned}`;
+    op.finishedAt = this.iso();
+    op.progress = undefined;
+    const remainingExtras = drift.objects.filter(
+      (o) => o.state === 'Extra' && !isPruneDisabled(o.live),
+    );
+    const status = this.statusWith(
+      base,
+      drift,
+      plan,
+      applied,
+      commit,
+      op,
+      remainingExtras.length ? 'OutOfSync' : 'Synced',
+    );
+    status.syncedRevision = commit;
+    await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+    await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
+    await this.report(
+      commit,
+      op.phase === 'Succeeded' ? 'success' : 'failure',
+      op.phase === 'Succeeded'
+        ? `synced ${shortSha(commit)}: ${op.message}; ${status.health}`
+        : op.message,
+    );
+    return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
+  }
+
+  private async applyGroup(
+    client: ClusterClient,
+    objects: { key: string; object: KubeObject; file?: string; line?: number; wave: number }[],
+    byKey: Map<string, ObjectDrift>,
+    applied: Map<string, KubeObject>,
+    wave: number,
+  ): Promise<number> {
+    if (!objects.length) return 0;
+    const items = objects.map((d) => ({
+      key: d.key,
+      object: byKey.get(d.key)?.applyObject ?? d.object,
+      file: d.file,
+      line: d.line,
+    }));
+    const result = await applyObjects(client, items, {
+      force: this.app.spec.syncPolicy.force,
+      concurrency: this.opts.concurrency,
+      onApplied: (key) => this.deps.onEvent?.({ type: 'applied', target: this.target, key, wave }),
+    });
+    for (const [k, v] of result) {
+      applied.set(k, v);
+      const o = byKey.get(k);
+      if (o) {
+        o.state = 'Synced';
+        o.live = v;
+        o.reason = 'applied';
+      }
+    }
+    return result.size;
+  }
+
+  /** Polls the wave's objects (one LIST per kind) until healthy, degraded or out of budget. */
+  private async waitWaveHealthy(
+    client: ClusterClient,
+    objects: { key: string; object: KubeObject }[],
+    byKey: Map<string, ObjectDrift>,
+    applied: Map<string, KubeObject>,
+  ): Promise<HealthResult> {
+    const keys = new Set(objects.map((o) => o.key));
+    const evaluate = () =>
+      appHealth(
+        objects.map((o) => {
+          const live = applied.get(o.key) ?? byKey.get(o.key)?.live;
+          return {
+            key: o.key,
+            health: live ? evaluateHealth(live) : { status: 'Missing' as const },
+          };
+        }),
+      );
+    let health = evaluate();
+    while (health.status === 'Progressing' || health.status === 'Unknown') {
+      const left = this.waitBudgetMs - (this.clock.now() - this.startedAtMs);
+      if (left <= 0) return health;
+      await new Promise((r) =>
+        setTimeout(r, Math.min(health.recheckAfterMs ?? 1_000, 1_000, left)),
+      );
+      const kinds = new Map(
+        objects.map((o) => [`${o.object.apiVersion}/${o.object.kind}`, o.object]),
+      );
+      for (const obj of kinds.values()) {
+        const items = await client.list(obj.apiVersion, obj.kind, {
+          labelSelector: appSelector(this.app.metadata.name),
+        });
+        for (const item of items) {
+          const k = objectKey(item);
+          if (keys.has(k)) applied.set(k, item);
+        }
+      }
+      health = evaluate();
+    }
+    return health;
+  }
+
+  private healthOf(objects: ObjectDrift[], applied: Map<string, KubeObject>) {
+    const byKey = new Map<string, HealthResult>();
+    for (const o of objects) {
+      if (o.state === 'Extra') continue;
+      const live = applied.get(o.key) ?? o.live;
+      byKey.set(
+        o.key,
+        live ? evaluateHealth(live) : { status: 'Missing', message: 'not found in the cluster' },
+      );
+    }
+    return { byKey, app: appHealth([...byKey].map(([key, health]) => ({ key, health }))) };
+  }
+
+  private applyHealth(status: TargetStatus, health: HealthResult) {
+    status.health = health.status;
+    status.healthMessage = health.message;
+  }
+
+  private statusWith(
+    base: TargetStatus,
+    drift: DriftReport,
+    plan: SyncPlan,
+    applied: Map<string, KubeObject>,
+    commit: string,
+    op: OperationResult,
+    sync: TargetStatus['sync'],
+  ): TargetStatus {
+    const health = this.healthOf(drift.objects, applied);
+    const status: TargetStatus = {
+      ...base,
+      wantedRevision: commit,
+      sync,
+      operation: { ...op },
+      lastCheckedAt: this.iso(),
+    };
+    this.applyHealth(status, health.app);
+    status.resources = this.resourceStatuses(drift.objects, plan, health.byKey, applied);
+    status.inventory = this.inventoryAfter(drift, plan, applied, this.prev?.inventory ?? []);
+    return status;
+  }
+
+  private resourceStatuses(
+    objects: ObjectDrift[],
+    plan: SyncPlan,
+    health: Map<string, HealthResult>,
+    applied: Map<string, KubeObject>,
+  ): ResourceStatus[] {
+    const waves = new Map(plan.resources.map((d) => [d.key, d.wave]));
+    return objects.map((o) => {
+      const ref = parseRefKey(o.key);
+      const live = applied.get(o.key) ?? o.live;
+      return {
+        key: o.key,
+        apiVersion: (o.desired?.object ?? live)?.apiVersion ?? '',
+        kind: ref.kind,
+        namespace: ref.namespace,
+        name: ref.name,
+        sync: applied.has(o.key) ? 'Synced' : o.state,
+        health: health.get(o.key),
+        reason: o.reason,
+        wave: waves.get(o.key),
+        ...(o.state === 'Extra' && isPruneDisabled(o.live) ? { pruneSkipped: o.reason } : {}),
+      };
+    });
+  }
+
+  /**
+   * The inventory the next drift check starts from: every desired object with
+   * the hash and resourceVersion it is known to be in sync at. An object seen
+   * OutOfSync keeps its old entry (so it is checked again, not fast-pathed);
+   * extras not pruned stay tracked.
+   */
+  private inventoryAfter(
+    drift: DriftReport,
+    plan: SyncPlan,
+    applied: Map<string, KubeObject>,
+    previous: InventoryEntry[],
+  ): InventoryEntry[] {
+    const prevByKey = new Map(previous.map((i) => [i.key, i]));
+    const out: InventoryEntry[] = [];
+    const byKey = new Map(drift.objects.map((o) => [o.key, o]));
+    for (const d of plan.resources) {
+      const o = byKey.get(d.key);
+      const live = applied.get(d.key) ?? (o?.state === 'Synced' ? o.live : undefined);
+      if (live?.metadata.resourceVersion) {
+        out.push({
+          key: d.key,
+          apiVersion: d.object.apiVersion,
+          desiredHash: d.hash,
+          resourceVersion: live.metadata.resourceVersion,
+          generation: live.metadata.generation,
+          wave: d.wave,
+          uid: live.metadata.uid,
+        });
+      } else {
+        const old = prevByKey.get(d.key);
+        if (old) out.push(old);
+      }
+    }
+    for (const o of drift.objects) {
+      if (o.state !== 'Extra') continue;
+      const old = prevByKey.get(o.key);
+      if (old) out.push(old);
+      else if (o.live) {
+        out.push({
+          key: o.key,
+          apiVersion: o.live.apiVersion,
+          desiredHash: '',
+          resourceVersion: o.live.metadata.resourceVersion ?? '',
+          wave: 0,
+          uid: o.live.metadata.uid,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The reconcile failed before or outside a sync; the last known health is kept. */
+  private async fail(
+    base: TargetStatus,
+    err: DriftlessError,
+    commit: string | undefined,
+  ): Promise<ReconcileOutcome> {
+    const op: OperationResult = {
+      id: this.req.operationId ?? randomUUID(),
+      trigger: this.req.trigger,
+      revision: commit ?? this.req.revision ?? this.app.spec.source.revision,
+      phase: RETRYABLE.has(err.reason) ? 'Error' : 'Failed',
+      reason: err.reason,
+      message: err.describe(),
+      startedAt: this.iso(this.startedAtMs),
+      finishedAt: this.iso(),
+      attempt: this.req.attempt ?? 1,
+      applied: 0,
+      pruned: 0,
+      drifted: 0,
+    };
+    const status: TargetStatus = {
+      ...base,
+      sync: 'Unknown',
+      operation: op,
+      lastCheckedAt: this.iso(),
+    };
+    status.conditions.push(
+      this.condition(
+        RETRYABLE.has(err.reason) ? 'ReconcileError' : 'InvalidRevision',
+        err.reason,
+        err.describe(),
+      ),
+    );
+    if (!this.req.dryRun) {
+      await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+      await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
+      if (commit)
+        await this.report(commit, RETRYABLE.has(err.reason) ? 'error' : 'failure', err.describe());
+    }
+    return { status, error: err, retryable: RETRYABLE.has(err.reason) };
+  }
+}
+
+function needsApply(o: ObjectDrift | undefined): boolean {
+  return !o || o.state === 'Missing' || o.state === 'OutOfSync';
+}
+
+function isHook(obj: KubeObject | undefined): boolean {
+  return !!obj?.metadata.annotations?.[ANNOTATION_HOOK];
+}
+
+function isPruneDisabled(obj: KubeObject | undefined): boolean {
+  return obj?.metadata.annotations?.[ANNOTATION_PRUNE] === 'false';
+}
+
+/** The soonest recheck among Progressing objects. */
+function recheckOf(status: TargetStatus): number | undefined {
+  if (status.health !== 'Progressing') return undefined;
+  const delays = status.resources
+    .filter((r) => r.health?.status === 'Progressing')
+    .map((r) => r.health?.recheckAfterMs ?? 10_000);
+  return delays.length ? Math.min(...delays) : 10_000;
+}
+
+function shortSha(sha: string): string {
+  return sha.slice(0, 8);
+}

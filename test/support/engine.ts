@@ -1,0 +1,132 @@
+// A reconcile engine wired to the real servers with the embedded adapters:
+// the test Git server, the test API server, an in-memory store and leases.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { KubeconfigConnector, MemoryLeaseManager, MemoryStore } from '../../lib/local/index.js';
+import {
+  type ApplicationInput,
+  ApplicationSchema,
+  ClusterSchema,
+} from '../../lib/model/application.js';
+import type { CommitStatusReporter, TargetId } from '../../lib/ports.js';
+import {
+  type ReconcileEvent,
+  type ReconcileOptions,
+  type ReconcileRequest,
+  reconcile,
+} from '../../lib/reconcile.js';
+import { IsomorphicGitSource } from '../../lib/source/index.js';
+import { testenv } from './env.js';
+import { TestRepo } from './git.js';
+
+export type CommitReport = Parameters<CommitStatusReporter['report']>[0];
+
+/** A collaborator of the engine, not the system under test: records what would go to GitHub. */
+export class RecordingReporter implements CommitStatusReporter {
+  readonly reports: CommitReport[] = [];
+  async report(input: CommitReport): Promise<void> {
+    this.reports.push(input);
+  }
+}
+
+type AppSpecOverrides = Partial<ApplicationInput['spec']>;
+
+export class EngineHarness {
+  readonly store = new MemoryStore();
+  readonly leases = new MemoryLeaseManager();
+  readonly connector = new KubeconfigConnector();
+  readonly reporter = new RecordingReporter();
+  readonly events: ReconcileEvent[] = [];
+  private constructor(
+    readonly appName: string,
+    readonly repo: TestRepo,
+    readonly git: IsomorphicGitSource,
+    readonly kubeconfig: string,
+  ) {}
+
+  static async create(
+    appName: string,
+    opts: { kubeconfig?: string; repo?: TestRepo } = {},
+  ): Promise<EngineHarness> {
+    const cacheRoot = await mkdtemp(path.join(os.tmpdir(), 'driftless-gitcache-'));
+    const repo = opts.repo ?? (await TestRepo.create(appName));
+    const h = new EngineHarness(
+      appName,
+      repo,
+      new IsomorphicGitSource({ cacheRoot }),
+      opts.kubeconfig ?? testenv().kube.kubeconfig,
+    );
+    await h.store.putCluster(
+      ClusterSchema.parse({
+        apiVersion: 'driftless.dev/v1',
+        kind: 'Cluster',
+        metadata: { name: 'local' },
+        spec: { kubeconfig: { path: h.kubeconfig } },
+      }),
+    );
+    afterAll(async () => {
+      h.connector.close();
+      await rm(cacheRoot, { recursive: true, force: true });
+    });
+    return h;
+  }
+
+  get target(): TargetId {
+    return { app: this.appName, cluster: 'local' };
+  }
+
+  /** Registers (or replaces) the application; defaults: path `.`, destination `local`. */
+  async setApp(spec: AppSpecOverrides & { namespace?: string } = {}): Promise<void> {
+    const { namespace, ...rest } = spec;
+    await this.store.putApplication(
+      ApplicationSchema.parse({
+        apiVersion: 'driftless.dev/v1',
+        kind: 'Application',
+        metadata: { name: this.appName },
+        spec: {
+          source: { repoURL: this.repo.url, revision: 'main', path: '.' },
+          destinations: [{ cluster: 'local', namespace }],
+          ...rest,
+        },
+      }),
+    );
+  }
+
+  async client(): Promise<KubeClient> {
+    const cluster = await this.store.getCluster('local');
+    return (await this.connector.connect(cluster!)) as KubeClient;
+  }
+
+  async reconcile(req: Partial<ReconcileRequest> = {}, opts: ReconcileOptions = {}) {
+    return reconcile(
+      {
+        store: this.store,
+        leases: this.leases,
+        git: this.git,
+        clusters: this.connector,
+        reporter: this.reporter,
+        onEvent: (e) => this.events.push(e),
+      },
+      { target: this.target, trigger: 'sweep', ...req },
+      { waitBudgetMs: 30_000, ...opts },
+    );
+  }
+
+  /** Reconciles, following requeues (rollouts, hooks) until nothing is pending. */
+  async reconcileUntilSettled(
+    req: Partial<ReconcileRequest> = {},
+    opts: ReconcileOptions = {},
+    max = 20,
+  ) {
+    let outcome = await this.reconcile(req, opts);
+    for (let i = 0; i < max && outcome.requeueAfterMs !== undefined && !outcome.error; i++) {
+      await new Promise((r) => setTimeout(r, Math.min(outcome.requeueAfterMs ?? 0, 2_000)));
+      outcome = await this.reconcile({ ...req, trigger: 'health-check' }, opts);
+    }
+    return outcome;
+  }
+}
