@@ -412,6 +412,20 @@ class TargetRun {
     };
 
     try {
+      // Namespaces and CRDs first (hooks need their namespace); CRDs must be
+      // Established before their kinds resolve.
+      if (progress.stage !== 'PostSync') {
+        const foundation = plan.foundation.filter((d) => needsApply(byKey.get(d.key)));
+        op.applied += await this.applyGroup(client, foundation, byKey, applied, 0);
+        const crds = plan.foundation.filter((d) => d.object.kind === 'CustomResourceDefinition');
+        if (crds.length) {
+          await waitForCrds(
+            client,
+            crds.map((d) => applied.get(d.key) ?? d.object),
+          );
+        }
+      }
+
       // PreSync hooks.
       if (progress.stage === 'PreSync') {
         const pre = await runHooks(client, plan.hooks, 'PreSync', hookOpts());
@@ -424,17 +438,6 @@ class TargetRun {
       }
 
       if (progress.stage === 'Waves') {
-        // Namespaces and CRDs first; CRDs must be Established before their kinds resolve.
-        const foundation = plan.foundation.filter((d) => needsApply(byKey.get(d.key)));
-        const foundationApplied = await this.applyGroup(client, foundation, byKey, applied, 0);
-        op.applied += foundationApplied;
-        const crds = plan.foundation.filter((d) => d.object.kind === 'CustomResourceDefinition');
-        if (crds.length)
-          await waitForCrds(
-            client,
-            crds.map((d) => applied.get(d.key) ?? d.object),
-          );
-
         for (const { wave, objects } of plan.waves) {
           if (progress.wave !== undefined && wave < progress.wave) continue;
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'applying' });

@@ -1,4 +1,10 @@
-import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { afterAll } from 'vitest';
 import { testenv, uniqueName } from './env.js';
 
@@ -43,4 +49,59 @@ export async function eventually<T>(
   throw new Error(
     `timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${last}` : ''}`,
   );
+}
+
+/**
+ * Plays the kubelet for a Job whose pod template carries the annotation
+ * `kwok.x-k8s.io/status: custom` (kwok leaves such pods alone): once its pod
+ * is scheduled, marks it Failed with exit code 1, so the real Job controller
+ * fails the Job. Resolves with the pod's name.
+ */
+export async function failJobPod(
+  namespace: string,
+  job: string,
+  message = 'exit 1',
+): Promise<string> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const pod = await eventually(`a scheduled pod of Job ${job}`, async () => {
+    const pods = await core.listNamespacedPod({
+      namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${job}`,
+    });
+    return pods.items.find((p) => p.spec?.nodeName && p.status?.phase !== 'Failed');
+  });
+  const now = new Date();
+  const name = pod.metadata?.name as string;
+  await core.patchNamespacedPodStatus(
+    {
+      name,
+      namespace,
+      body: {
+        status: {
+          phase: 'Failed',
+          conditions: [
+            { type: 'Ready', status: 'False', reason: 'PodFailed', lastTransitionTime: now },
+          ],
+          containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+            name: c.name,
+            image: c.image ?? '',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: {
+              terminated: {
+                exitCode: 1,
+                reason: 'Error',
+                message,
+                startedAt: now,
+                finishedAt: now,
+              },
+            },
+          })),
+        },
+      },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  return name;
 }
