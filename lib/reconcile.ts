@@ -521,7 +521,7 @@ class TargetRun {
       } catch {
         // the sync failure is what the user needs to see
       }
-      op.phase = 'Failed';
+      op.phase = RETRYABLE.has(err.reason) ? 'Error' : 'Failed';
       op.reason = err.reason;
       op.message = err.describe();
       op.finishedAt = this.iso();

@@ -253,3 +253,30 @@ describe('ignoreDifferences', () => {
     expect(cm.data?.greeting).toBe('tuned live');
   });
 });
+
+describe('rollouts', () => {
+  it('does not block on a rollout: reports Progressing with a recheck, then Healthy when asked again', async () => {
+    const ns = uniqueName('roll');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit(manifests(ns));
+    await h.setApp({ namespace: ns });
+    // No time to wait at all: the sync applies, sees the Deployment Progressing and yields.
+    const first = await h.reconcile({}, { waitBudgetMs: 0 });
+    expect(first.error).toBeUndefined();
+    expect(first.requeueAfterMs).toBeGreaterThan(0);
+    expect(first.status.operation?.phase).toBe('Running');
+    expect(first.status.operation?.message).toMatch(
+      /^waiting for wave 0: .*Deployment\/.*\/web Progressing/,
+    );
+    expect(first.status.health).toBe('Progressing');
+    const deployment = first.status.resources.find((r) => r.kind === 'Deployment');
+    expect(deployment?.health?.status).toBe('Progressing');
+    // The delayed health check resumes the same operation and finishes it.
+    await new Promise((r) => setTimeout(r, first.requeueAfterMs));
+    const done = await h.reconcileUntilSettled({ trigger: 'health-check' }, { waitBudgetMs: 0 });
+    expect(done.status.operation?.id).toBe(first.status.operation?.id);
+    expect(done.status.operation?.phase).toBe('Succeeded');
+    expect(done.status.health).toBe('Healthy');
+    expect(h.reporter.reports.map((r) => r.state)).toEqual(['pending', 'success']);
+  });
+});

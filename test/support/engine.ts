@@ -41,6 +41,8 @@ export class EngineHarness {
   readonly connector = new KubeconfigConnector();
   readonly reporter = new RecordingReporter();
   readonly events: ReconcileEvent[] = [];
+  /** Called with every engine event as it happens (fault injection, progress). */
+  listener: ((e: ReconcileEvent) => void) | undefined;
   private constructor(
     readonly appName: string,
     readonly repo: TestRepo,
@@ -109,7 +111,10 @@ export class EngineHarness {
         git: this.git,
         clusters: this.connector,
         reporter: this.reporter,
-        onEvent: (e) => this.events.push(e),
+        onEvent: (e) => {
+          this.events.push(e);
+          this.listener?.(e);
+        },
       },
       { target: this.target, trigger: 'sweep', ...req },
       { waitBudgetMs: 30_000, ...opts },
