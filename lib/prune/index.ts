@@ -10,6 +10,7 @@ import { asDriftlessError, DriftlessError } from '../errors.js';
 import type { SyncPolicy } from '../model/application.js';
 import {
   ANNOTATION_PRUNE,
+  describeObject,
   describeRef,
   groupOf,
   type KubeObject,
@@ -81,7 +82,7 @@ export function decidePrune(
       return kind !== undefined && !policy.allowPruneOf.includes(kind);
     });
     if (guarded.length) {
-      const names = guarded.map((c) => describeRef(parseRefKey(c.key)));
+      const names = guarded.map((c) => describeObject(c.live));
       refusal =
         `refused to prune ${names.join(', ')}: deleting a Namespace, PersistentVolumeClaim or CRD destroys data. ` +
         'Add the kind to spec.syncPolicy.allowPruneOf or run a manual sync that allows the prune.';

@@ -1,0 +1,301 @@
+import { describe, expect, it } from 'vitest';
+import { buildPlan, globMatch, type ManifestInput } from '../../lib/apply/plan.js';
+import { DriftlessError } from '../../lib/errors.js';
+import { type ApplicationInput, ApplicationSchema } from '../../lib/model/application.js';
+import type { KubeObject } from '../../lib/model/object.js';
+import { decidePrune } from '../../lib/prune/index.js';
+
+function app(spec: Partial<ApplicationInput['spec']> = {}) {
+  return ApplicationSchema.parse({
+    apiVersion: 'driftless.dev/v1',
+    kind: 'Application',
+    metadata: { name: 'web' },
+    spec: {
+      source: { repoURL: 'https://git.example/acme/deploy.git' },
+      destinations: [{ cluster: 'prod', namespace: 'web' }],
+      ...spec,
+    },
+  });
+}
+
+const scopes: Record<string, boolean> = {
+  'v1/ConfigMap': true,
+  'v1/Namespace': false,
+  'apps/v1/Deployment': true,
+  'batch/v1/Job': true,
+  'rbac.authorization.k8s.io/v1/ClusterRole': false,
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': false,
+};
+const scopeOf = async (apiVersion: string, kind: string) => scopes[`${apiVersion}/${kind}`];
+
+let line = 0;
+function m(
+  apiVersion: string,
+  kind: string,
+  name: string,
+  extra: Partial<KubeObject['metadata']> = {},
+  body = {},
+): ManifestInput {
+  return {
+    object: { apiVersion, kind, metadata: { name, ...extra }, ...body },
+    file: 'app.yaml',
+    line: ++line,
+  };
+}
+
+async function planError(p: Promise<unknown>): Promise<DriftlessError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof DriftlessError) return e;
+    throw e;
+  }
+  throw new Error('expected a DriftlessError');
+}
+
+describe('buildPlan', () => {
+  it('labels objects, fills the destination namespace, drops it from cluster-scoped kinds', async () => {
+    const plan = await buildPlan(
+      [
+        m('v1', 'ConfigMap', 'c'),
+        m('rbac.authorization.k8s.io/v1', 'ClusterRole', 'r', { namespace: 'ignored' }),
+      ],
+      app(),
+      'web',
+      scopeOf,
+    );
+    const [cm, role] = plan.resources.map((r) => r.object);
+    expect(cm?.metadata).toEqual({
+      name: 'c',
+      namespace: 'web',
+      labels: { 'driftless.dev/app': 'web' },
+    });
+    expect(role?.metadata.namespace).toBeUndefined();
+    expect(plan.resources[0]?.key).toBe('/ConfigMap/web/c');
+  });
+
+  it('puts Namespaces and CRDs first and groups the rest by wave, lowest first', async () => {
+    const plan = await buildPlan(
+      [
+        m('apps/v1', 'Deployment', 'late', { annotations: { 'driftless.dev/sync-wave': '5' } }),
+        m('v1', 'ConfigMap', 'early', { annotations: { 'driftless.dev/sync-wave': '-2' } }),
+        m('v1', 'ConfigMap', 'default'),
+        m('v1', 'Namespace', 'web', { annotations: { 'driftless.dev/sync-wave': '9' } }),
+      ],
+      app(),
+      'web',
+      scopeOf,
+    );
+    expect(plan.foundation.map((d) => d.object.metadata.name)).toEqual(['web']);
+    expect(plan.waves.map((w) => [w.wave, w.objects.map((o) => o.object.metadata.name)])).toEqual([
+      [-2, ['early']],
+      [0, ['default']],
+      [5, ['late']],
+    ]);
+  });
+
+  it('learns the scope of custom kinds from CRDs in the same revision', async () => {
+    const crd = m(
+      'apiextensions.k8s.io/v1',
+      'CustomResourceDefinition',
+      'widgets.acme.io',
+      {},
+      {
+        spec: { group: 'acme.io', scope: 'Namespaced', names: { kind: 'Widget' } },
+      },
+    );
+    const plan = await buildPlan([crd, m('acme.io/v1', 'Widget', 'w')], app(), 'web', scopeOf);
+    expect(plan.resources.find((r) => r.object.kind === 'Widget')?.object.metadata.namespace).toBe(
+      'web',
+    );
+  });
+
+  it('splits hooks from resources, with phases and delete policies', async () => {
+    const plan = await buildPlan(
+      [
+        m('batch/v1', 'Job', 'migrate', {
+          annotations: {
+            'driftless.dev/hook': 'PreSync,SyncFail',
+            'driftless.dev/hook-delete-policy': 'HookSucceeded',
+          },
+        }),
+        m('v1', 'ConfigMap', 'c'),
+      ],
+      app(),
+      'web',
+      scopeOf,
+    );
+    expect(plan.resources).toHaveLength(1);
+    expect(plan.hooks[0]).toMatchObject({
+      phases: ['PreSync', 'SyncFail'],
+      deletePolicies: ['HookSucceeded'],
+    });
+  });
+
+  it.each([
+    [
+      { 'driftless.dev/sync-wave': 'soon' },
+      'metadata.annotations.driftless.dev/sync-wave',
+      /sync wave must be an integer/,
+    ],
+    [
+      { 'driftless.dev/hook': 'PreInstall' },
+      'metadata.annotations.driftless.dev/hook',
+      /unknown hook "PreInstall"/,
+    ],
+    [
+      { 'driftless.dev/hook': 'PostSync', 'driftless.dev/hook-delete-policy': 'Never' },
+      'metadata.annotations.driftless.dev/hook-delete-policy',
+      /unknown hook delete policy "Never"/,
+    ],
+  ])('rejects bad annotations %o naming the field', async (annotations, field, message) => {
+    const e = await planError(
+      buildPlan([m('v1', 'ConfigMap', 'c', { annotations })], app(), 'web', scopeOf),
+    );
+    expect(e.reason).toBe('InvalidManifest');
+    expect(e.location.field).toBe(field);
+    expect(e.message).toMatch(message);
+  });
+
+  it('enforces allowed namespaces (globs), kinds and cluster scope', async () => {
+    const policyApp = app({
+      policy: { namespaces: ['team-*'], kinds: ['ConfigMap', 'apps/*'], clusterScoped: false },
+    });
+    expect(
+      (
+        await planError(
+          buildPlan(
+            [m('v1', 'ConfigMap', 'c', { namespace: 'kube-system' })],
+            policyApp,
+            undefined,
+            scopeOf,
+          ),
+        )
+      ).reason,
+    ).toBe('ForbiddenNamespace');
+    expect(
+      (await planError(buildPlan([m('v1', 'Namespace', 'prod')], policyApp, undefined, scopeOf)))
+        .location.field,
+    ).toBe('metadata.name');
+    expect(
+      (await planError(buildPlan([m('batch/v1', 'Job', 'j')], policyApp, 'team-a', scopeOf)))
+        .reason,
+    ).toBe('ForbiddenKind');
+    const crole = await planError(
+      buildPlan(
+        [m('rbac.authorization.k8s.io/v1', 'ClusterRole', 'r')],
+        policyApp,
+        'team-a',
+        scopeOf,
+      ),
+    );
+    expect(crole.message).toMatch(/cluster-scoped ClusterRole is not allowed/);
+    const ok = await buildPlan(
+      [m('v1', 'ConfigMap', 'c'), m('apps/v1', 'Deployment', 'd')],
+      policyApp,
+      'team-a',
+      scopeOf,
+    );
+    expect(ok.resources).toHaveLength(2);
+  });
+
+  it('rejects duplicates after namespace defaulting', async () => {
+    const e = await planError(
+      buildPlan(
+        [m('v1', 'ConfigMap', 'c'), m('v1', 'ConfigMap', 'c', { namespace: 'web' })],
+        app(),
+        'web',
+        scopeOf,
+      ),
+    );
+    expect(e.reason).toBe('DuplicateObject');
+    expect(e.message).toMatch(
+      /ConfigMap\/web\/c is declared twice: app\.yaml:\d+ and app\.yaml:\d+/,
+    );
+  });
+
+  it('requires a namespace for namespaced objects when the destination has none', async () => {
+    const e = await planError(buildPlan([m('v1', 'ConfigMap', 'c')], app(), undefined, scopeOf));
+    expect(e.location.field).toBe('metadata.namespace');
+  });
+
+  it('matches globs whole', () => {
+    expect(globMatch('team-*', 'team-a')).toBe(true);
+    expect(globMatch('team-*', 'my-team-a')).toBe(false);
+    expect(globMatch('a.b', 'axb')).toBe(false);
+  });
+});
+
+describe('decidePrune', () => {
+  const live = (kind: string, name: string, annotations?: Record<string, string>): KubeObject => ({
+    apiVersion:
+      kind === 'Namespace' || kind === 'ConfigMap' || kind === 'PersistentVolumeClaim'
+        ? 'v1'
+        : 'apps/v1',
+    kind,
+    metadata: { name, annotations },
+  });
+  const policy = { prune: true, pruneLimit: 20, allowPruneOf: [] as string[] };
+
+  it('deletes in reverse wave order, Namespaces last', () => {
+    const decision = decidePrune(
+      [
+        { key: '/Namespace//web', live: live('Namespace', 'web') },
+        { key: '/ConfigMap/web/a', live: live('ConfigMap', 'a') },
+        { key: 'apps/Deployment/web/d', live: live('Deployment', 'd') },
+      ],
+      [
+        {
+          key: '/ConfigMap/web/a',
+          apiVersion: 'v1',
+          desiredHash: '',
+          resourceVersion: '1',
+          wave: -1,
+        },
+        {
+          key: 'apps/Deployment/web/d',
+          apiVersion: 'apps/v1',
+          desiredHash: '',
+          resourceVersion: '1',
+          wave: 3,
+        },
+      ],
+      { ...policy, allowPruneOf: ['Namespace'] },
+    );
+    expect(decision.toDelete.map((c) => c.key)).toEqual([
+      'apps/Deployment/web/d',
+      '/ConfigMap/web/a',
+      '/Namespace//web',
+    ]);
+    expect(decision.refusal).toBeUndefined();
+  });
+
+  it('keeps annotated objects, and everything when prune is off', () => {
+    const candidates = [
+      { key: 'a', live: live('ConfigMap', 'a', { 'driftless.dev/prune': 'false' }) },
+      { key: 'b', live: live('ConfigMap', 'b') },
+    ];
+    expect(decidePrune(candidates, [], policy).toDelete.map((c) => c.key)).toEqual(['b']);
+    const off = decidePrune(candidates, [], { ...policy, prune: false });
+    expect(off.toDelete).toEqual([]);
+    expect(off.kept.map((k) => k.reason)).toEqual([
+      'annotated driftless.dev/prune: "false"',
+      'would be pruned, but prune is off for this application',
+    ]);
+  });
+
+  it('refuses protected kinds and oversized prunes unless allowed', () => {
+    const pvc = { key: 'p', live: live('PersistentVolumeClaim', 'data') };
+    const guarded = decidePrune([pvc, { key: 'b', live: live('ConfigMap', 'b') }], [], policy);
+    expect(guarded.toDelete.map((c) => c.key)).toEqual(['b']);
+    expect(guarded.refusal).toMatch(/refused to prune PersistentVolumeClaim\/data/);
+    expect(decidePrune([pvc], [], policy, { allowGuarded: true }).toDelete).toHaveLength(1);
+    const many = Array.from({ length: 3 }, (_, i) => ({
+      key: `c${i}`,
+      live: live('ConfigMap', `c${i}`),
+    }));
+    const limited = decidePrune(many, [], { ...policy, pruneLimit: 2 });
+    expect(limited.toDelete).toEqual([]);
+    expect(limited.refusal).toMatch(/more than the application's pruneLimit of 2/);
+  });
+});
