@@ -2,6 +2,8 @@
 // client per cluster, reused across reconciles so discovery and connections
 // stay warm.
 
+import os from 'node:os';
+import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import type { Cluster } from '../model/application.js';
@@ -24,7 +26,8 @@ export class KubeconfigConnector implements ClusterConnector {
     const key = `${cluster.metadata.name}|${kc.path}|${kc.context ?? ''}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = KubeClient.fromKubeconfigFile(kc.path, kc.context, {
+      const file = kc.path.startsWith('~/') ? path.join(os.homedir(), kc.path.slice(2)) : kc.path;
+      client = KubeClient.fromKubeconfigFile(file, kc.context, {
         ...this.opts,
         clusterName: cluster.metadata.name,
       });
