@@ -103,3 +103,82 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** A reconcile request on the queue: one target, and why. */
+export interface ReconcileJob {
+  app: string;
+  cluster: string;
+  trigger: OperationResult['trigger'];
+  /** An explicit revision (manual sync or rollback) instead of the app's. */
+  revision?: string;
+  /** A manual sync: apply even when automation is off. */
+  sync?: boolean;
+  allowPrune?: boolean;
+  /** The GitHub delivery or operation that caused it, for logs. */
+  deliveryId?: string;
+  enqueuedAt: string;
+}
+
+export interface QueuedJob {
+  job: ReconcileJob;
+  /** Jobs with the same id within the queue's deduplication window are sent once. */
+  dedupId: string;
+}
+
+export interface JobQueue {
+  /** FIFO per target (group = app#cluster); sent in batches. */
+  enqueue(jobs: QueuedJob[]): Promise<void>;
+  /** A later look at a target (a rollout or hook in progress), not before delaySeconds. */
+  enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void>;
+}
+
+/** What the webhook and the sweep need to know about a target without reading its status. */
+export interface TargetRecord extends TargetId {
+  repoURL: string;
+  /** The app's source revision (branch, tag, SHA). */
+  revision: string;
+  suspended: boolean;
+  intervalMs: number;
+  /** When the sweep should next look at it (epoch ms). */
+  nextDueAt: number;
+  /** The newest commit a push announced, and when. */
+  wantedRevision?: string;
+  wantedAt?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  next?: string;
+}
+
+/** The Store plus everything the API, the webhook and the sweep read and write. */
+export interface Catalog extends Store {
+  putApplication(app: Application): Promise<void>;
+  deleteApplication(name: string): Promise<void>;
+  listApplications(limit?: number, next?: string): Promise<Page<Application>>;
+  putCluster(cluster: Cluster): Promise<void>;
+  deleteCluster(name: string): Promise<void>;
+  listClusters(limit?: number, next?: string): Promise<Page<Cluster>>;
+  /** Targets of apps whose source repository is `repoURL` (normalized). */
+  targetsForRepo(repoURL: string): Promise<TargetRecord[]>;
+  /** Targets whose nextDueAt is at or before `now`, a page at a time. */
+  dueTargets(now: number, limit?: number, next?: string): Promise<Page<TargetRecord>>;
+  /** Records the newest commit a push announced (never moves backwards in time). */
+  recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
+  /** Schedules the target's next sweep. */
+  setNextDue(target: TargetId, nextDueAt: number): Promise<void>;
+  getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+}
+
+/** `https://github.com/Acme/Deploy.git/` → `github.com/acme/deploy`: how repositories are matched. */
+export function normalizeRepoURL(url: string): string {
+  return url
+    .trim()
+    .replace(/^[a-z+]+:\/\//i, '')
+    .replace(/^[^@/]*@/, '')
+    .replace(/^([^/:]+):(?!\d)/, '$1/') // scp-like git@host:owner/repo
+    .replace(/\/+$/, '')
+    .replace(/\.git$/i, '')
+    .toLowerCase();
+}
