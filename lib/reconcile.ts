@@ -224,6 +224,7 @@ class TargetRun {
       ? { ...this.prev, conditions: [] }
       : emptyStatus(this.target);
     base.suspended = this.app.spec.suspended;
+    base.checkStartedAt = this.iso(this.startedAtMs);
     let commit: string | undefined;
     let plan: SyncPlan;
     let client: ClusterClient;

@@ -4,28 +4,97 @@
 import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
-import { type Store, type TargetId, targetKey } from '../ports.js';
+import {
+  type Catalog,
+  normalizeRepoURL,
+  type Page,
+  type TargetId,
+  type TargetRecord,
+  targetKey,
+} from '../ports.js';
 
-export class MemoryStore implements Store {
+export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();
   private readonly clusters = new Map<string, Cluster>();
   private readonly statuses = new Map<string, TargetStatus>();
   private readonly history = new Map<string, OperationResult[]>();
   /** Highest fencing token that has written, per target. */
   private readonly fences = new Map<string, number>();
+  private readonly records = new Map<string, TargetRecord>();
 
   constructor(private readonly historyLimit = 50) {}
 
   async putApplication(app: Application): Promise<void> {
-    this.apps.set(app.metadata.name, structuredClone(app));
+    const name = app.metadata.name;
+    this.apps.set(name, structuredClone(app));
+    const clusters = new Set(app.spec.destinations.map((d) => d.cluster));
+    for (const [key, r] of this.records) {
+      if (r.app === name && !clusters.has(r.cluster)) this.records.delete(key);
+    }
+    for (const cluster of clusters) {
+      const key = targetKey({ app: name, cluster });
+      const old = this.records.get(key);
+      this.records.set(key, {
+        app: name,
+        cluster,
+        repoURL: app.spec.source.repoURL,
+        revision: app.spec.source.revision,
+        suspended: app.spec.suspended,
+        intervalMs: app.spec.syncPolicy.interval,
+        nextDueAt: old?.nextDueAt ?? 0,
+        wantedRevision: old?.wantedRevision,
+        wantedAt: old?.wantedAt,
+      });
+    }
   }
 
   async deleteApplication(name: string): Promise<void> {
     this.apps.delete(name);
+    for (const [key, r] of this.records) if (r.app === name) this.records.delete(key);
   }
 
-  async listApplications(): Promise<Application[]> {
-    return [...this.apps.values()].map((a) => structuredClone(a));
+  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+    return page([...this.apps.values()].sort(byName), limit, next);
+  }
+
+  async deleteCluster(name: string): Promise<void> {
+    this.clusters.delete(name);
+  }
+
+  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+    return page([...this.clusters.values()].sort(byName), limit, next);
+  }
+
+  async targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
+    const want = normalizeRepoURL(repoURL);
+    return [...this.records.values()]
+      .filter((r) => normalizeRepoURL(r.repoURL) === want)
+      .map((r) => ({ ...r }));
+  }
+
+  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+    const due = [...this.records.values()]
+      .filter((r) => r.nextDueAt <= now && !r.suspended)
+      .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));
+    return page(due, limit, next);
+  }
+
+  async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
+    const r = this.records.get(targetKey(target));
+    if (r && (r.wantedAt ?? 0) <= at) {
+      r.wantedRevision = commit;
+      r.wantedAt = at;
+    }
+  }
+
+  async setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
+    const r = this.records.get(targetKey(target));
+    if (r) r.nextDueAt = nextDueAt;
+  }
+
+  async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
+    const r = this.records.get(targetKey(target));
+    return r && { ...r };
   }
 
   async getApplication(name: string): Promise<Application | undefined> {
@@ -80,4 +149,15 @@ export class MemoryStore implements Store {
   async listHistory(target: TargetId, limit = this.historyLimit): Promise<OperationResult[]> {
     return structuredClone((this.history.get(targetKey(target)) ?? []).slice(0, limit));
   }
+}
+
+function byName(a: { metadata: { name: string } }, b: { metadata: { name: string } }): number {
+  return a.metadata.name.localeCompare(b.metadata.name);
+}
+
+/** Offset pagination over a snapshot; `next` is the offset of the next page. */
+function page<T>(items: T[], limit: number, next?: string): Page<T> {
+  const start = next ? Number.parseInt(next, 10) || 0 : 0;
+  const slice = items.slice(start, start + limit).map((i) => structuredClone(i));
+  return { items: slice, next: start + limit < items.length ? String(start + limit) : undefined };
 }

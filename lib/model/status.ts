@@ -112,5 +112,7 @@ export interface TargetStatus {
   /** Conditions users should see: errors, prune refusals, ignored drift. */
   conditions: { type: string; reason: string; message: string; lastTransitionTime: string }[];
   lastCheckedAt?: string;
+  /** When the last reconcile began: jobs queued before it are already covered. */
+  checkStartedAt?: string;
   suspended?: boolean;
 }

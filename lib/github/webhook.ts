@@ -1,0 +1,206 @@
+// GitHub webhooks: verify before anything else, then route a push to the
+// targets that follow the pushed branch or tag, record the newest wanted
+// revision (so bursts of pushes collapse into one reconcile), enqueue, and
+// report `pending`. Nothing is enqueued unless every step before succeeded.
+//
+// Responses: 401 bad or missing signature, 413 body over the cap, 400
+// malformed body or headers, 200 ping, 202 accepted (with what was routed)
+// or ignored (other events, branch deletions).
+
+import { verifyWithFallback } from '@octokit/webhooks-methods';
+import { z } from 'zod';
+import {
+  type Catalog,
+  type Clock,
+  type CommitStatusReporter,
+  type JobQueue,
+  normalizeRepoURL,
+  systemClock,
+  type TargetRecord,
+} from '../ports.js';
+
+export interface WebhookRequest {
+  /** Header names in any case. */
+  headers: Record<string, string | undefined>;
+  /** The raw body, exactly as received (the signature covers these bytes). */
+  body: string;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface WebhookDeps {
+  catalog: Pick<Catalog, 'targetsForRepo' | 'recordWantedRevision'>;
+  queue: JobQueue;
+  reporter: CommitStatusReporter;
+  /** Current secret first; older ones still accepted during a rotation. */
+  secrets: () => Promise<string[]>;
+  clock?: Clock;
+  /** Largest body accepted (bytes). GitHub caps payloads at 25 MB. */
+  maxBodyBytes?: number;
+  /** Link for the pending commit status. */
+  statusUrl?: (target: TargetRecord) => string | undefined;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+const ZERO_SHA = /^0{40}$/;
+
+const PushPayload = z.object({
+  ref: z.string().min(1),
+  after: z.string().regex(/^[0-9a-f]{40}$/),
+  deleted: z.boolean().optional(),
+  repository: z.object({
+    clone_url: z.string().optional(),
+    html_url: z.string().optional(),
+    full_name: z.string().optional(),
+    default_branch: z.string().optional(),
+  }),
+});
+export type PushEvent = z.infer<typeof PushPayload>;
+
+function header(req: WebhookRequest, name: string): string | undefined {
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(req.headers)) if (k.toLowerCase() === want) return v;
+  return undefined;
+}
+
+/** Constant-time HMAC SHA-256 check of the raw body against any configured secret. */
+export async function verifyDelivery(req: WebhookRequest, secrets: string[]): Promise<boolean> {
+  const signature = header(req, 'x-hub-signature-256');
+  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature) || secrets.length === 0) return false;
+  const [first, ...rest] = secrets as [string, ...string[]];
+  try {
+    return Boolean(await verifyWithFallback(first, req.body, signature, rest));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether an app following `revision` follows the pushed ref. */
+export function followsRef(revision: string, push: PushEvent): boolean {
+  const ref = push.ref;
+  if (revision === ref) return true;
+  if (ref.startsWith('refs/heads/')) {
+    const branch = ref.slice('refs/heads/'.length);
+    return (
+      revision === branch || (revision === 'HEAD' && branch === push.repository.default_branch)
+    );
+  }
+  if (ref.startsWith('refs/tags/')) return revision === ref.slice('refs/tags/'.length);
+  return false;
+}
+
+/** The dedup id of one target's job for one delivery: a redelivery is sent once. */
+export function deliveryDedupId(deliveryId: string, target: TargetRecord): string {
+  return `push:${deliveryId}:${target.app}#${target.cluster}`;
+}
+
+/** Verifies and routes one delivery. Throws only for infrastructure failures (then nothing was enqueued). */
+export async function handleWebhook(
+  deps: WebhookDeps,
+  req: WebhookRequest,
+): Promise<WebhookResponse> {
+  const max = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const declared = Number(header(req, 'content-length') ?? Number.NaN);
+  if (Buffer.byteLength(req.body) > max || declared > max) {
+    return { status: 413, body: { code: 'PayloadTooLarge', message: `body over ${max} bytes` } };
+  }
+  if (!(await verifyDelivery(req, await deps.secrets()))) {
+    return {
+      status: 401,
+      body: { code: 'BadSignature', message: 'missing or invalid X-Hub-Signature-256' },
+    };
+  }
+  const event = header(req, 'x-github-event');
+  const deliveryId = header(req, 'x-github-delivery');
+  if (!event || !deliveryId || !/^[A-Za-z0-9-]{1,100}$/.test(deliveryId)) {
+    return {
+      status: 400,
+      body: { code: 'BadRequest', message: 'X-GitHub-Event and X-GitHub-Delivery are required' },
+    };
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(req.body);
+  } catch {
+    return { status: 400, body: { code: 'BadRequest', message: 'body is not JSON' } };
+  }
+  if (event === 'ping') return { status: 200, body: { event, delivery: deliveryId, pong: true } };
+  if (event !== 'push')
+    return { status: 202, body: { event, delivery: deliveryId, ignored: `event ${event}` } };
+
+  const parsed = PushPayload.safeParse(payload);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      status: 400,
+      body: {
+        code: 'BadRequest',
+        message: `push payload: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+      },
+    };
+  }
+  const push = parsed.data;
+  if (push.deleted || ZERO_SHA.test(push.after)) {
+    return { status: 202, body: { event, delivery: deliveryId, ignored: `${push.ref} deleted` } };
+  }
+
+  // Route: every target of an app on this repository following this ref.
+  const urls = [push.repository.clone_url, push.repository.html_url].filter(
+    (u): u is string => !!u,
+  );
+  const seen = new Set<string>();
+  const targets: TargetRecord[] = [];
+  for (const url of new Set(urls.map(normalizeRepoURL))) {
+    for (const t of await deps.catalog.targetsForRepo(url)) {
+      const key = `${t.app}#${t.cluster}`;
+      if (seen.has(key) || t.suspended || !followsRef(t.revision, push)) continue;
+      seen.add(key);
+      targets.push(t);
+    }
+  }
+  if (targets.length === 0) {
+    return { status: 202, body: { event, delivery: deliveryId, ref: push.ref, targets: [] } };
+  }
+
+  const clock = deps.clock ?? systemClock;
+  const now = clock.now();
+  for (const t of targets) await deps.catalog.recordWantedRevision(t, push.after, now);
+  await deps.queue.enqueue(
+    targets.map((t) => ({
+      dedupId: deliveryDedupId(deliveryId, t),
+      job: {
+        app: t.app,
+        cluster: t.cluster,
+        trigger: 'webhook' as const,
+        deliveryId,
+        enqueuedAt: new Date(now).toISOString(),
+      },
+    })),
+  );
+  // Reporting never fails the delivery: the reporter logs and swallows its errors.
+  await Promise.all(
+    targets.map((t) =>
+      deps.reporter.report({
+        repoURL: t.repoURL,
+        commit: push.after,
+        context: `driftless/${t.app}/${t.cluster}`,
+        state: 'pending',
+        description: `queued ${push.after.slice(0, 8)} for ${t.cluster}`,
+        targetUrl: deps.statusUrl?.(t),
+      }),
+    ),
+  );
+  return {
+    status: 202,
+    body: {
+      event,
+      delivery: deliveryId,
+      ref: push.ref,
+      commit: push.after,
+      targets: targets.map((t) => ({ app: t.app, cluster: t.cluster })),
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// What the worker does with one job from the queue, independent of Lambda:
+// skip it if a reconcile that began after it was queued already covered it
+// (so fifty quick pushes cost one or two reconciles), otherwise reconcile,
+// then decide what happens to the message: done, a delayed health check,
+// a retry with exponential backoff, or — past the app's retry limit — the
+// dead-letter queue, with the target marked Degraded and the last error.
+
+import { asDriftlessError, DriftlessError } from './errors.js';
+import type { Application } from './model/application.js';
+import type { TargetStatus } from './model/status.js';
+import type { Catalog, JobQueue, ReconcileJob } from './ports.js';
+import { emptyStatus, type ReconcileDeps, type ReconcileOptions, reconcile } from './reconcile.js';
+
+export interface WorkerDeps extends ReconcileDeps {
+  catalog: Catalog;
+  queue: JobQueue;
+}
+
+export type JobOutcome =
+  /** Finished (or nothing to do): delete the message. */
+  | { kind: 'done'; status?: TargetStatus; requeuedAfterSeconds?: number }
+  | { kind: 'skipped'; reason: string }
+  /** Leave the message on the queue and let it come back after delaySeconds. */
+  | { kind: 'retry'; delaySeconds: number; error: DriftlessError }
+  /** Past the retry limit: the caller moves the message to the dead-letter queue. */
+  | { kind: 'dead'; error: DriftlessError };
+
+/** Longest visibility timeout SQS allows is 12 h; backoff stays far below. */
+const MAX_DELAY_SECONDS = 15 * 60;
+
+export function backoffSeconds(app: Application | undefined, attempt: number): number {
+  const b = app?.spec.syncPolicy.retry.backoff ?? {
+    duration: 10_000,
+    factor: 2,
+    maxDuration: 300_000,
+  };
+  const ms = Math.min(b.duration * b.factor ** Math.max(0, attempt - 1), b.maxDuration);
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
+}
+
+/**
+ * Processes one job. `attempt` is how many times this message was received
+ * (SQS ApproximateReceiveCount), starting at 1.
+ */
+export async function processJob(
+  deps: WorkerDeps,
+  job: ReconcileJob,
+  attempt: number,
+  opts: ReconcileOptions = {},
+): Promise<JobOutcome> {
+  const target = { app: job.app, cluster: job.cluster };
+  const app = await deps.catalog.getApplication(job.app);
+  if (!app || !app.spec.destinations.some((d) => d.cluster === job.cluster)) {
+    return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
+  }
+  if (app.spec.suspended && job.trigger !== 'manual' && job.trigger !== 'rollback') {
+    return { kind: 'skipped', reason: `${job.app} is suspended` };
+  }
+  const prev = await deps.catalog.getTargetStatus(target);
+  // Coalescing: a reconcile that began after this job was queued resolved the
+  // branch after the push that queued it, so it already covered this job.
+  if (
+    (job.trigger === 'webhook' || job.trigger === 'sweep') &&
+    prev?.checkStartedAt &&
+    Date.parse(prev.checkStartedAt) > Date.parse(job.enqueuedAt) &&
+    prev.operation?.phase !== 'Error' &&
+    prev.operation?.phase !== 'Running'
+  ) {
+    return { kind: 'skipped', reason: 'covered by a later reconcile' };
+  }
+
+  let outcome: Awaited<ReturnType<typeof reconcile>>;
+  try {
+    outcome = await reconcile(
+      deps,
+      {
+        target,
+        trigger: job.trigger,
+        revision: job.revision,
+        sync: job.sync,
+        allowPrune: job.allowPrune,
+        operationId: job.deliveryId,
+        attempt,
+      },
+      opts,
+    );
+  } catch (e) {
+    outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
+  }
+
+  if (outcome.error) {
+    if (!outcome.retryable) return { kind: 'done', status: outcome.status };
+    const limit = app.spec.syncPolicy.retry.limit;
+    if (attempt > limit) {
+      await markDegraded(deps, outcome.status, outcome.error, attempt);
+      return { kind: 'dead', error: outcome.error };
+    }
+    return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
+  }
+
+  // The next drift sweep; a rollout in progress gets a delayed health check instead.
+  await deps.catalog.setNextDue(
+    target,
+    (deps.clock?.now() ?? Date.now()) + app.spec.syncPolicy.interval,
+  );
+  if (outcome.requeueAfterMs !== undefined) {
+    const seconds = Math.max(1, Math.ceil(outcome.requeueAfterMs / 1000));
+    await deps.queue.enqueueDelayed(
+      {
+        app: job.app,
+        cluster: job.cluster,
+        trigger: 'health-check',
+        enqueuedAt: new Date().toISOString(),
+      },
+      seconds,
+    );
+    return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
+  }
+  return { kind: 'done', status: outcome.status };
+}
+
+/** After the last retry: the target is Degraded with the error that kept failing. */
+async function markDegraded(
+  deps: WorkerDeps,
+  status: TargetStatus,
+  error: DriftlessError,
+  attempts: number,
+) {
+  const target = { app: status.app, cluster: status.cluster };
+  const lease = await deps.leases.acquire(target, `dead-letter:${attempts}`, 30_000);
+  if (!lease) return; // someone else is working on it: their status stands
+  try {
+    const now = new Date(deps.clock?.now() ?? Date.now()).toISOString();
+    await deps.catalog.putTargetStatus(
+      {
+        ...status,
+        health: 'Degraded',
+        healthMessage: `gave up after ${attempts} attempts: ${error.describe()}`,
+        conditions: [
+          ...status.conditions.filter((c) => c.type !== 'RetriesExhausted'),
+          {
+            type: 'RetriesExhausted',
+            reason: error.reason,
+            message: error.describe(),
+            lastTransitionTime: now,
+          },
+        ],
+      },
+      lease.fencingToken,
+    );
+  } catch (e) {
+    if (!(e instanceof DriftlessError && e.reason === 'LeaseLost')) throw e;
+  } finally {
+    await deps.leases.release(lease);
+  }
+}

@@ -1,0 +1,229 @@
+// Webhook verification and routing with real GitHub example payloads
+// (@octokit/webhooks-examples), signed as GitHub signs them.
+
+import { createHmac } from 'node:crypto';
+import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  followsRef,
+  handleWebhook,
+  type PushEvent,
+  type WebhookDeps,
+} from '../../lib/github/webhook.js';
+import { MemoryStore } from '../../lib/local/store.js';
+import { ApplicationSchema } from '../../lib/model/application.js';
+import type { CommitStatusReporter, JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports.js';
+
+type Example = { name: string; examples: Record<string, unknown>[] };
+const byName = (name: string) =>
+  (examples as unknown as Example[]).find((e) => e.name === name)?.examples ?? [];
+const pushToBranch = byName('push').find(
+  (p) => p.ref === 'refs/heads/master' && !p.deleted,
+) as Record<string, unknown>;
+const pushTag = byName('push').find(
+  (p) => p.ref === 'refs/tags/simple-tag' && !p.deleted,
+) as Record<string, unknown>;
+const pushDeleted = byName('push').find((p) => p.deleted) as Record<string, unknown>;
+const ping = byName('ping')[0] as Record<string, unknown>;
+
+const SECRET = 'It’s a Secret to Everybody';
+
+function sign(body: string, secret = SECRET): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+function request(
+  event: string,
+  payload: unknown,
+  opts: { delivery?: string; signature?: string | null; body?: string } = {},
+) {
+  const body = opts.body ?? JSON.stringify(payload);
+  const headers: Record<string, string | undefined> = {
+    'X-GitHub-Event': event,
+    'X-GitHub-Delivery': opts.delivery ?? '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    'Content-Type': 'application/json',
+  };
+  if (opts.signature !== null) headers['X-Hub-Signature-256'] = opts.signature ?? sign(body);
+  return { headers, body };
+}
+
+class RecordingQueue implements JobQueue {
+  sent: QueuedJob[] = [];
+  delayed: { job: ReconcileJob; delaySeconds: number }[] = [];
+  async enqueue(jobs: QueuedJob[]) {
+    this.sent.push(...jobs);
+  }
+  async enqueueDelayed(job: ReconcileJob, delaySeconds: number) {
+    this.delayed.push({ job, delaySeconds });
+  }
+}
+
+class RecordingReporter implements CommitStatusReporter {
+  reports: Parameters<CommitStatusReporter['report']>[0][] = [];
+  async report(input: Parameters<CommitStatusReporter['report']>[0]) {
+    this.reports.push(input);
+  }
+}
+
+function app(
+  name: string,
+  repoURL: string,
+  revision: string,
+  clusters = ['prod'],
+  suspended = false,
+) {
+  return ApplicationSchema.parse({
+    apiVersion: 'driftless.dev/v1',
+    kind: 'Application',
+    metadata: { name },
+    spec: {
+      source: { repoURL, revision },
+      destinations: clusters.map((cluster) => ({ cluster })),
+      suspended,
+    },
+  });
+}
+
+describe('webhook', () => {
+  let store: MemoryStore;
+  let queue: RecordingQueue;
+  let reporter: RecordingReporter;
+  let deps: WebhookDeps;
+  beforeEach(async () => {
+    store = new MemoryStore();
+    queue = new RecordingQueue();
+    reporter = new RecordingReporter();
+    deps = {
+      catalog: store,
+      queue,
+      reporter,
+      secrets: async () => [SECRET],
+      clock: { now: () => 1_700_000_000_000 },
+    };
+    await store.putApplication(
+      app('web', 'https://github.com/Codertocat/Hello-World', 'master', ['prod', 'staging']),
+    );
+    await store.putApplication(
+      app('docs', 'https://GitHub.com/codertocat/hello-world.git/', 'HEAD'),
+    );
+    await store.putApplication(
+      app('release', 'https://github.com/Codertocat/Hello-World.git', 'simple-tag'),
+    );
+    await store.putApplication(app('other', 'https://github.com/acme/else.git', 'master'));
+    await store.putApplication(
+      app('paused', 'https://github.com/Codertocat/Hello-World.git', 'master', ['prod'], true),
+    );
+  });
+
+  it('routes a branch push to every target following it, records the wanted revision, enqueues and reports pending', async () => {
+    const res = await handleWebhook(deps, request('push', pushToBranch));
+    expect(res.status).toBe(202);
+    const after = pushToBranch.after as string;
+    expect(res.body).toMatchObject({ event: 'push', ref: 'refs/heads/master', commit: after });
+    const routed = (res.body.targets as { app: string; cluster: string }[])
+      .map((t) => `${t.app}#${t.cluster}`)
+      .sort();
+    // docs follows HEAD, and master is the example repository's default branch.
+    expect(routed).toEqual(['docs#prod', 'web#prod', 'web#staging']);
+    expect(queue.sent.map((q) => q.job.app).sort()).toEqual(['docs', 'web', 'web']);
+    expect(queue.sent[0]?.dedupId).toMatch(/^push:72d3162e-cc78-11e3-81ab-4c9367dc0958:/);
+    expect(queue.sent[0]?.job).toMatchObject({
+      trigger: 'webhook',
+      deliveryId: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    });
+    expect((await store.getTargetRecord({ app: 'web', cluster: 'prod' }))?.wantedRevision).toBe(
+      after,
+    );
+    expect(reporter.reports.map((r) => [r.context, r.state, r.commit])).toContainEqual([
+      'driftless/web/prod',
+      'pending',
+      after,
+    ]);
+  });
+
+  it('routes a tag push to apps following that tag', async () => {
+    const res = await handleWebhook(deps, request('push', pushTag));
+    expect((res.body.targets as { app: string }[]).map((t) => t.app)).toEqual(['release']);
+  });
+
+  it('ignores branch and tag deletions, other events, and answers pings', async () => {
+    expect((await handleWebhook(deps, request('push', pushDeleted))).status).toBe(202);
+    expect((await handleWebhook(deps, request('issues', { action: 'opened' }))).body).toMatchObject(
+      { ignored: 'event issues' },
+    );
+    const pong = await handleWebhook(deps, request('ping', ping));
+    expect(pong).toMatchObject({ status: 200, body: { pong: true } });
+    expect(queue.sent).toHaveLength(0);
+  });
+
+  it('rejects forged, missing and wrong-secret signatures with 401 and enqueues nothing', async () => {
+    const body = JSON.stringify(pushToBranch);
+    const forged = body.replace('"master"', '"evil"');
+    expect(
+      (await handleWebhook(deps, request('push', null, { body: forged, signature: sign(body) })))
+        .status,
+    ).toBe(401);
+    expect(
+      (await handleWebhook(deps, request('push', pushToBranch, { signature: null }))).status,
+    ).toBe(401);
+    expect(
+      (await handleWebhook(deps, request('push', pushToBranch, { signature: sign(body, 'guess') })))
+        .status,
+    ).toBe(401);
+    expect(
+      (await handleWebhook(deps, request('push', pushToBranch, { signature: 'sha1=abc' }))).status,
+    ).toBe(401);
+    expect(queue.sent).toHaveLength(0);
+    expect(reporter.reports).toHaveLength(0);
+  });
+
+  it('accepts a previous secret during rotation', async () => {
+    deps.secrets = async () => ['new-secret', SECRET];
+    expect((await handleWebhook(deps, request('push', pushToBranch))).status).toBe(202);
+  });
+
+  it('caps the body size before verifying (413) and rejects malformed bodies (400)', async () => {
+    deps.maxBodyBytes = 1024;
+    expect((await handleWebhook(deps, request('push', pushToBranch))).status).toBe(413);
+    deps.maxBodyBytes = undefined;
+    const notJson = '{"ref": "refs/heads/master",';
+    expect((await handleWebhook(deps, request('push', null, { body: notJson }))).status).toBe(400);
+    const missing = await handleWebhook(
+      deps,
+      request('push', { ref: 'refs/heads/master', repository: {} }),
+    );
+    expect(missing).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^push payload: after:/) },
+    });
+    expect(
+      (await handleWebhook(deps, request('push', pushToBranch, { delivery: '../../etc' }))).status,
+    ).toBe(400);
+    expect(queue.sent).toHaveLength(0);
+  });
+
+  it('enqueues nothing when recording the wanted revision fails', async () => {
+    deps.catalog = {
+      targetsForRepo: (url) => store.targetsForRepo(url),
+      recordWantedRevision: async () => {
+        throw new Error('DynamoDB is down');
+      },
+    };
+    await expect(handleWebhook(deps, request('push', pushToBranch))).rejects.toThrow(
+      'DynamoDB is down',
+    );
+    expect(queue.sent).toHaveLength(0);
+  });
+
+  it('matches refs to app revisions', () => {
+    const push = (ref: string) =>
+      ({ ref, after: 'a'.repeat(40), repository: { default_branch: 'main' } }) as PushEvent;
+    expect(followsRef('main', push('refs/heads/main'))).toBe(true);
+    expect(followsRef('refs/heads/main', push('refs/heads/main'))).toBe(true);
+    expect(followsRef('HEAD', push('refs/heads/main'))).toBe(true);
+    expect(followsRef('HEAD', push('refs/heads/dev'))).toBe(false);
+    expect(followsRef('v1', push('refs/tags/v1'))).toBe(true);
+    expect(followsRef('v1', push('refs/heads/v1-branch'))).toBe(false);
+    expect(followsRef('a'.repeat(40), push('refs/heads/main'))).toBe(false);
+  });
+});
