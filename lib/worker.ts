@@ -50,7 +50,7 @@ export async function processJob(
 ): Promise<JobOutcome> {
   const target = { app: job.app, cluster: job.cluster };
   const app = await deps.catalog.getApplication(job.app);
-  if (!app || !app.spec.destinations.some((d) => d.cluster === job.cluster)) {
+  if (!app?.spec.destinations.some((d) => d.cluster === job.cluster)) {
     return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
   }
   if (app.spec.suspended && job.trigger !== 'manual' && job.trigger !== 'rollback') {

@@ -29,7 +29,13 @@ export function parseYamlDocuments(
   opts: YamlParseOptions = {},
 ): YamlDocument[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // merge: `<<` keys, as kubectl (go-yaml) applies them.
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
   if (!Array.isArray(docs)) return []; // an empty stream
   const lineAt = (offset: number) => lineCounter.linePos(offset).line;
   const out: YamlDocument[] = [];
