@@ -21,6 +21,8 @@ export interface ManifestInput {
   object: KubeObject;
   file: string;
   line: number;
+  /** Line of a field, when the source knows it. */
+  lineOf?: (fieldPath: readonly (string | number)[]) => number;
 }
 
 export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
@@ -62,17 +64,18 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Fails the plan naming the file, the field's line, the object and the field. */
 function fail(
   reason: 'InvalidManifest' | 'ForbiddenNamespace' | 'ForbiddenKind',
   m: ManifestInput,
-  field: string,
+  fieldPath: string[],
   message: string,
 ): never {
   throw new DriftlessError(reason, message, {
     file: m.file,
-    line: m.line,
+    line: m.lineOf?.(fieldPath) ?? m.line,
     object: describeObject(m.object),
-    field,
+    field: fieldPath.join('.'),
   });
 }
 
@@ -117,7 +120,7 @@ export async function buildPlan(
         fail(
           'InvalidManifest',
           m,
-          'metadata.namespace',
+          ['metadata', 'namespace'],
           'namespaced object has no namespace and the destination sets none',
         );
       }
@@ -137,7 +140,7 @@ export async function buildPlan(
         fail(
           'ForbiddenNamespace',
           m,
-          src.kind === 'Namespace' ? 'metadata.name' : 'metadata.namespace',
+          src.kind === 'Namespace' ? ['metadata', 'name'] : ['metadata', 'namespace'],
           `namespace ${nsToCheck} is not allowed for application ${appName} (allowed: ${policy.namespaces.join(', ')})`,
         );
       }
@@ -146,7 +149,7 @@ export async function buildPlan(
       fail(
         'ForbiddenKind',
         m,
-        'kind',
+        ['kind'],
         `cluster-scoped ${src.kind} is not allowed for application ${appName}`,
       );
     }
@@ -157,7 +160,7 @@ export async function buildPlan(
       fail(
         'ForbiddenKind',
         m,
-        'kind',
+        ['kind'],
         `kind ${gk.replace(/^\//, '')} is not allowed for application ${appName} (allowed: ${policy.kinds.join(', ')})`,
       );
     }
@@ -181,7 +184,7 @@ export async function buildPlan(
         fail(
           'InvalidManifest',
           m,
-          `metadata.annotations.${ANNOTATION_SYNC_WAVE}`,
+          ['metadata', 'annotations', ANNOTATION_SYNC_WAVE],
           `sync wave must be an integer, got "${waveText}"`,
         );
       }
@@ -203,7 +206,7 @@ export async function buildPlan(
         fail(
           'InvalidManifest',
           m,
-          `metadata.annotations.${ANNOTATION_HOOK}`,
+          ['metadata', 'annotations', ANNOTATION_HOOK],
           `unknown hook "${bad}" (use ${HOOK_PHASES.join(', ')})`,
         );
       }
@@ -215,7 +218,7 @@ export async function buildPlan(
         fail(
           'InvalidManifest',
           m,
-          `metadata.annotations.${ANNOTATION_HOOK_DELETE_POLICY}`,
+          ['metadata', 'annotations', ANNOTATION_HOOK_DELETE_POLICY],
           `unknown hook delete policy "${badPolicy}" (use ${DELETE_POLICIES.join(', ')})`,
         );
       }

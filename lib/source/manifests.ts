@@ -25,6 +25,8 @@ export interface Manifest {
   line: number;
   /** 1-based index of the document in the file. */
   documentIndex: number;
+  /** 1-based line of a field of the object (keys and list indexes), for later errors. */
+  lineOf: (fieldPath: readonly (string | number)[]) => number;
 }
 
 export interface LoadManifestsOptions {
@@ -97,9 +99,15 @@ export async function loadManifests(
         : parseYamlDocuments(text, rel, { maxAliasCount: limits.maxAliasCount });
 
     for (const doc of docs) {
-      for (const { object, line } of objectsOf(doc)) {
+      for (const { object, line, at } of objectsOf(doc)) {
         applyScope(object, opts);
-        const manifest: Manifest = { object, file: rel, line, documentIndex: doc.index };
+        const manifest: Manifest = {
+          object,
+          file: rel,
+          line,
+          documentIndex: doc.index,
+          lineOf: (fieldPath) => doc.lineOf([...at, ...fieldPath]),
+        };
         const key = objectKey(object);
         const previous = byKey.get(key);
         if (previous) {
@@ -292,7 +300,9 @@ function parseJsonDocument(text: string, file: string, maxAliasCount: number): Y
 }
 
 /** The objects of one document: itself, or the items of a v1 List. */
-function objectsOf(doc: YamlDocument): { object: KubeObject; line: number }[] {
+function objectsOf(
+  doc: YamlDocument,
+): { object: KubeObject; line: number; at: (string | number)[] }[] {
   const value = doc.value;
   if (value === null) return []; // an empty document
   if (!isMapping(value)) {
@@ -321,10 +331,10 @@ function objectsOf(doc: YamlDocument): { object: KubeObject; line: number }[] {
           field: `items[${i}]`,
         });
       }
-      return { object: validateObject(item, doc, at), line: doc.lineOf(at) };
+      return { object: validateObject(item, doc, at), line: doc.lineOf(at), at };
     });
   }
-  return [{ object: validateObject(value, doc, []), line: doc.line }];
+  return [{ object: validateObject(value, doc, []), line: doc.line, at: [] }];
 }
 
 /** Checks the fields Driftless relies on; the API server validates the rest. */

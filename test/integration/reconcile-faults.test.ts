@@ -80,7 +80,7 @@ describe('invalid revisions apply nothing', () => {
     const outcome = await h.reconcile();
     expect(outcome.error?.reason).toBe('ForbiddenNamespace');
     expect(outcome.error?.describe()).toBe(
-      `z.yaml:7: ConfigMap/kube-system/sneaky: metadata.namespace: namespace kube-system is not allowed for application ${h.appName} (allowed: ${ns})`,
+      `z.yaml:11: ConfigMap/kube-system/sneaky: metadata.namespace: namespace kube-system is not allowed for application ${h.appName} (allowed: ${ns})`,
     );
     expect(await labelled(h.appName)).toBe(0);
   });
