@@ -1,0 +1,366 @@
+// The status API, independent of Lambda: a request in, a JSON response out.
+// Inputs are validated with the model's schemas; errors are JSON with a code
+// and a message; lists paginate with `limit` and an opaque `next`.
+//
+//   GET    /apps                       apps with their targets' sync and health
+//   GET    /apps/{name}                spec and per-target status with resources
+//   GET    /apps/{name}/history        operations, newest first (?cluster=&limit=)
+//   GET    /apps/{name}/diff           what a sync would change (?cluster=&revision=)
+//   POST   /apps/{name}/sync           queue a sync {cluster?, revision?, prune?}
+//   POST   /apps/{name}/suspend|resume
+//   PUT    /apps/{name}                register or update (Application JSON)
+//   DELETE /apps/{name}
+//   GET    /clusters, GET|PUT|DELETE /clusters/{name}
+
+import { randomUUID } from 'node:crypto';
+import { DriftlessError, isDriftlessError } from './errors.js';
+import { type Application, parseApplication, parseCluster } from './model/application.js';
+import type { TargetStatus } from './model/status.js';
+import type { Catalog, Clock, JobQueue } from './ports.js';
+import { systemClock } from './ports.js';
+import type { ReconcileDeps } from './reconcile.js';
+import { reconcile } from './reconcile.js';
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query?: Record<string, string | undefined>;
+  /** Raw body (JSON). */
+  body?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface ApiDeps {
+  catalog: Catalog;
+  queue: JobQueue;
+  /** For previews (diff): the engine with its cluster access. */
+  engine?: Omit<ReconcileDeps, 'store'>;
+  clock?: Clock;
+  maxBodyBytes?: number;
+}
+
+const NAME = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
+type Handler = (deps: ApiDeps, req: ApiRequest, params: string[]) => Promise<ApiResponse>;
+const routes: [string, RegExp, Handler][] = [
+  ['GET', /^\/apps\/?$/, listApps],
+  ['GET', new RegExp(`^/apps/(${NAME})$`), getApp],
+  ['PUT', new RegExp(`^/apps/(${NAME})$`), putApp],
+  ['DELETE', new RegExp(`^/apps/(${NAME})$`), deleteApp],
+  ['GET', new RegExp(`^/apps/(${NAME})/history$`), history],
+  ['GET', new RegExp(`^/apps/(${NAME})/diff$`), diff],
+  ['POST', new RegExp(`^/apps/(${NAME})/sync$`), sync],
+  ['POST', new RegExp(`^/apps/(${NAME})/(suspend|resume)$`), suspendResume],
+  ['GET', /^\/clusters\/?$/, listClusters],
+  ['GET', new RegExp(`^/clusters/(${NAME})$`), getCluster],
+  ['PUT', new RegExp(`^/clusters/(${NAME})$`), putCluster],
+  ['DELETE', new RegExp(`^/clusters/(${NAME})$`), deleteCluster],
+];
+
+function error(
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): ApiResponse {
+  return { status, body: { code, message, ...extra } };
+}
+
+export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const path = req.path.replace(/\/+$/, '') || '/';
+  const candidates = routes.filter(([, re]) => re.test(path));
+  if (candidates.length === 0) return error(404, 'NotFound', `no route for ${path}`);
+  const route = candidates.find(([m]) => m === req.method.toUpperCase());
+  if (!route) {
+    return error(405, 'MethodNotAllowed', `${req.method} not allowed on ${path}`, {
+      allowed: candidates.map(([m]) => m),
+    });
+  }
+  if (req.body && Buffer.byteLength(req.body) > (deps.maxBodyBytes ?? 256 * 1024)) {
+    return error(413, 'PayloadTooLarge', 'request body too large');
+  }
+  const params = (route[1].exec(path) ?? []).slice(1) as string[];
+  try {
+    return await route[2](deps, req, params);
+  } catch (e) {
+    if (isDriftlessError(e)) {
+      const status =
+        e.reason === 'InvalidSpec' || e.reason === 'InvalidManifest'
+          ? 400
+          : e.reason === 'NotFound'
+            ? 404
+            : 502;
+      return error(
+        status,
+        e.reason,
+        e.describe(),
+        e.location.field ? { field: e.location.field } : {},
+      );
+    }
+    throw e;
+  }
+}
+
+function jsonBody(req: ApiRequest): unknown {
+  if (!req.body) return {};
+  try {
+    return JSON.parse(req.body);
+  } catch {
+    throw new DriftlessError('InvalidSpec', 'request body is not valid JSON');
+  }
+}
+
+function limitOf(req: ApiRequest): number {
+  const n = Number(req.query?.limit ?? 50);
+  return Number.isInteger(n) && n > 0 && n <= 500 ? n : 50;
+}
+
+async function requireApp(deps: ApiDeps, name: string): Promise<Application> {
+  const app = await deps.catalog.getApplication(name);
+  if (!app) throw new DriftlessError('NotFound', `application ${name} is not registered`);
+  return app;
+}
+
+function clustersOf(app: Application, req: ApiRequest): string[] {
+  const all = app.spec.destinations.map((d) => d.cluster);
+  const one = req.query?.cluster;
+  if (one === undefined) return all;
+  if (!all.includes(one))
+    throw new DriftlessError(
+      'NotFound',
+      `application ${app.metadata.name} has no destination ${one}`,
+    );
+  return [one];
+}
+
+function summary(cluster: string, s: TargetStatus | undefined) {
+  return {
+    cluster,
+    sync: s?.sync ?? 'Unknown',
+    health: s?.health ?? 'Unknown',
+    healthMessage: s?.healthMessage,
+    syncedRevision: s?.syncedRevision,
+    wantedRevision: s?.wantedRevision,
+    lastCheckedAt: s?.lastCheckedAt,
+    operation: s?.operation && {
+      id: s.operation.id,
+      phase: s.operation.phase,
+      message: s.operation.message,
+      reason: s.operation.reason,
+      startedAt: s.operation.startedAt,
+      finishedAt: s.operation.finishedAt,
+      revision: s.operation.revision,
+    },
+    conditions: s?.conditions ?? [],
+  };
+}
+
+async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const page = await deps.catalog.listApplications(limitOf(req), req.query?.next);
+  const items = await Promise.all(
+    page.items.map(async (app) => ({
+      name: app.metadata.name,
+      repoURL: app.spec.source.repoURL,
+      revision: app.spec.source.revision,
+      path: app.spec.source.path,
+      suspended: app.spec.suspended,
+      targets: await Promise.all(
+        app.spec.destinations.map(async (d) =>
+          summary(
+            d.cluster,
+            await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster }),
+          ),
+        ),
+      ),
+    })),
+  );
+  return { status: 200, body: { items, next: page.next } };
+}
+
+async function getApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  const targets = await Promise.all(
+    app.spec.destinations.map(async (d) => {
+      const s = await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster });
+      return { ...summary(d.cluster, s), resources: s?.resources ?? [] };
+    }),
+  );
+  return { status: 200, body: { app, targets } };
+}
+
+async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = parseApplication(jsonBody(req));
+  if (app.metadata.name !== name) {
+    return error(
+      400,
+      'InvalidSpec',
+      `metadata.name ${app.metadata.name} does not match the path (${name})`,
+      {
+        field: 'metadata.name',
+      },
+    );
+  }
+  for (const d of app.spec.destinations) {
+    if (!(await deps.catalog.getCluster(d.cluster))) {
+      return error(400, 'InvalidSpec', `destination cluster ${d.cluster} is not registered`, {
+        field: 'spec.destinations',
+      });
+    }
+  }
+  const existed = !!(await deps.catalog.getApplication(name as string));
+  await deps.catalog.putApplication(app);
+  return { status: existed ? 200 : 201, body: { app } };
+}
+
+async function deleteApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  await requireApp(deps, name as string);
+  await deps.catalog.deleteApplication(name as string);
+  return { status: 204, body: null };
+}
+
+async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  const limit = limitOf(req);
+  const targets = await Promise.all(
+    clustersOf(app, req).map(async (cluster) => ({
+      cluster,
+      operations: await deps.catalog.listHistory({ app: app.metadata.name, cluster }, limit),
+    })),
+  );
+  return { status: 200, body: { app: app.metadata.name, targets } };
+}
+
+async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  if (!deps.engine) return error(501, 'NotImplemented', 'diff previews are not configured');
+  const engine = deps.engine;
+  const targets = await Promise.all(
+    clustersOf(app, req).map(async (cluster) => {
+      const outcome = await reconcile(
+        { ...engine, store: deps.catalog },
+        {
+          target: { app: app.metadata.name, cluster },
+          trigger: 'manual',
+          dryRun: true,
+          revision: req.query?.revision,
+        },
+        { withDiff: true, holder: `preview-${randomUUID()}` },
+      );
+      return {
+        cluster,
+        sync: outcome.error ? 'Unknown' : outcome.status.sync,
+        revision: outcome.status.wantedRevision,
+        error: outcome.error?.toJSON(),
+        objects: (outcome.drift ?? [])
+          .filter((o) => o.state !== 'Synced')
+          .map((o) => ({ key: o.key, state: o.state, reason: o.reason, diff: o.diff })),
+      };
+    }),
+  );
+  return { status: 200, body: { app: app.metadata.name, targets } };
+}
+
+async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  const body = jsonBody(req) as { cluster?: unknown; revision?: unknown; prune?: unknown };
+  if (
+    body.revision !== undefined &&
+    (typeof body.revision !== 'string' || !/^[\w./-]{1,200}$/.test(body.revision))
+  ) {
+    return error(400, 'InvalidSpec', 'revision must be a branch, tag or commit SHA', {
+      field: 'revision',
+    });
+  }
+  if (body.cluster !== undefined && typeof body.cluster !== 'string') {
+    return error(400, 'InvalidSpec', 'cluster must be a string', { field: 'cluster' });
+  }
+  const clusters = clustersOf(app, {
+    ...req,
+    query: { ...req.query, cluster: body.cluster as string | undefined },
+  });
+  const now = new Date((deps.clock ?? systemClock).now()).toISOString();
+  const revision = body.revision as string | undefined;
+  const operations = clusters.map((cluster) => ({ cluster, operationId: randomUUID() }));
+  await deps.queue.enqueue(
+    operations.map(({ cluster, operationId }) => ({
+      dedupId: `sync:${operationId}`,
+      job: {
+        app: app.metadata.name,
+        cluster,
+        trigger: revision ? ('rollback' as const) : ('manual' as const),
+        revision,
+        sync: true,
+        allowPrune: body.prune === true,
+        deliveryId: operationId,
+        enqueuedAt: now,
+      },
+    })),
+  );
+  return { status: 202, body: { app: app.metadata.name, revision, operations } };
+}
+
+async function suspendResume(
+  deps: ApiDeps,
+  _req: ApiRequest,
+  [name, verb]: string[],
+): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  app.spec.suspended = verb === 'suspend';
+  await deps.catalog.putApplication(app);
+  return { status: 200, body: { app: app.metadata.name, suspended: app.spec.suspended } };
+}
+
+async function listClusters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const page = await deps.catalog.listClusters(limitOf(req), req.query?.next);
+  return { status: 200, body: { items: page.items, next: page.next } };
+}
+
+async function getCluster(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const cluster = await deps.catalog.getCluster(name as string);
+  if (!cluster) return error(404, 'NotFound', `cluster ${name} is not registered`);
+  return { status: 200, body: { cluster } };
+}
+
+async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const cluster = parseCluster(jsonBody(req));
+  if (cluster.metadata.name !== name) {
+    return error(
+      400,
+      'InvalidSpec',
+      `metadata.name ${cluster.metadata.name} does not match the path (${name})`,
+      {
+        field: 'metadata.name',
+      },
+    );
+  }
+  const existed = !!(await deps.catalog.getCluster(name as string));
+  await deps.catalog.putCluster(cluster);
+  return { status: existed ? 200 : 201, body: { cluster } };
+}
+
+async function deleteCluster(
+  deps: ApiDeps,
+  _req: ApiRequest,
+  [name]: string[],
+): Promise<ApiResponse> {
+  if (!(await deps.catalog.getCluster(name as string)))
+    return error(404, 'NotFound', `cluster ${name} is not registered`);
+  let next: string | undefined;
+  do {
+    const page = await deps.catalog.listApplications(100, next);
+    const user = page.items.find((a) => a.spec.destinations.some((d) => d.cluster === name));
+    if (user) {
+      return error(
+        409,
+        'Conflict',
+        `cluster ${name} is a destination of application ${user.metadata.name}`,
+      );
+    }
+    next = page.next;
+  } while (next);
+  await deps.catalog.deleteCluster(name as string);
+  return { status: 204, body: null };
+}

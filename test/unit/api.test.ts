@@ -1,0 +1,143 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type ApiDeps, handleApiRequest } from '../../lib/api.js';
+import { MemoryStore } from '../../lib/local/store.js';
+import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports.js';
+
+class RecordingQueue implements JobQueue {
+  sent: QueuedJob[] = [];
+  async enqueue(jobs: QueuedJob[]) {
+    this.sent.push(...jobs);
+  }
+  async enqueueDelayed(_job: ReconcileJob, _delaySeconds: number) {}
+}
+
+const cluster = (name: string) => ({
+  apiVersion: 'driftless.dev/v1',
+  kind: 'Cluster',
+  metadata: { name },
+  spec: { eks: { name, region: 'eu-west-1' } },
+});
+const app = (name: string, clusters = ['prod']) => ({
+  apiVersion: 'driftless.dev/v1',
+  kind: 'Application',
+  metadata: { name },
+  spec: {
+    source: {
+      repoURL: 'https://github.com/acme/deploy.git',
+      revision: 'main',
+      path: `apps/${name}`,
+    },
+    destinations: clusters.map((c) => ({ cluster: c, namespace: name })),
+  },
+});
+
+describe('status API', () => {
+  let deps: ApiDeps;
+  let queue: RecordingQueue;
+  const call = (method: string, path: string, body?: unknown, query?: Record<string, string>) =>
+    handleApiRequest(deps, {
+      method,
+      path,
+      query,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  beforeEach(async () => {
+    queue = new RecordingQueue();
+    deps = {
+      catalog: new MemoryStore(),
+      queue,
+      clock: { now: () => Date.parse('2026-11-22T00:00:00Z') },
+    };
+    expect((await call('PUT', '/clusters/prod', cluster('prod'))).status).toBe(201);
+  });
+
+  it('registers, lists with pagination, reads and deletes applications', async () => {
+    for (const n of ['a', 'b', 'c'])
+      expect((await call('PUT', `/apps/${n}`, app(n))).status).toBe(201);
+    expect((await call('PUT', '/apps/a', app('a'))).status).toBe(200);
+    const first = await call('GET', '/apps', undefined, { limit: '2' });
+    const body = first.body as {
+      items: { name: string; targets: { sync: string }[] }[];
+      next?: string;
+    };
+    expect(body.items.map((i) => i.name)).toEqual(['a', 'b']);
+    expect(body.items[0]?.targets[0]).toMatchObject({
+      cluster: 'prod',
+      sync: 'Unknown',
+      health: 'Unknown',
+    });
+    const second = (
+      await call('GET', '/apps', undefined, { limit: '2', next: body.next as string })
+    ).body as { items: { name: string }[]; next?: string };
+    expect(second.items.map((i) => i.name)).toEqual(['c']);
+    expect(second.next).toBeUndefined();
+    expect(
+      ((await call('GET', '/apps/b')).body as { app: { metadata: { name: string } } }).app.metadata
+        .name,
+    ).toBe('b');
+    expect((await call('DELETE', '/apps/b')).status).toBe(204);
+    expect(await call('GET', '/apps/b')).toMatchObject({ status: 404, body: { code: 'NotFound' } });
+  });
+
+  it('validates input with the model and names the field', async () => {
+    const bad = app('web');
+    (bad.spec.destinations[0] as { namespace: string }).namespace = 'Not_Valid';
+    expect(await call('PUT', '/apps/web', bad)).toMatchObject({
+      status: 400,
+      body: { code: 'InvalidSpec', field: 'spec.destinations.0.namespace' },
+    });
+    expect(await call('PUT', '/apps/other', app('web'))).toMatchObject({
+      status: 400,
+      body: { field: 'metadata.name' },
+    });
+    expect(await call('PUT', '/apps/web', app('web', ['nowhere']))).toMatchObject({
+      status: 400,
+      body: { message: 'destination cluster nowhere is not registered' },
+    });
+    expect(
+      await handleApiRequest(deps, { method: 'PUT', path: '/apps/web', body: '{oops' }),
+    ).toMatchObject({
+      status: 400,
+      body: { message: 'request body is not valid JSON' },
+    });
+    expect((await call('GET', '/apps/UPPER')).status).toBe(404);
+    expect(await call('PATCH', '/apps/web')).toMatchObject({
+      status: 405,
+      body: { allowed: ['GET', 'PUT', 'DELETE'] },
+    });
+  });
+
+  it('queues a manual sync, and a rollback when a revision is given', async () => {
+    await call('PUT', '/apps/web', app('web'));
+    const res = await call('POST', '/apps/web/sync', { revision: 'a'.repeat(40), prune: true });
+    expect(res.status).toBe(202);
+    expect(queue.sent).toHaveLength(1);
+    expect(queue.sent[0]?.job).toMatchObject({
+      app: 'web',
+      cluster: 'prod',
+      trigger: 'rollback',
+      revision: 'a'.repeat(40),
+      sync: true,
+      allowPrune: true,
+    });
+    expect((await call('POST', '/apps/web/sync', { revision: '$(reboot)' })).status).toBe(400);
+    expect((await call('POST', '/apps/web/sync', { cluster: 'elsewhere' })).status).toBe(404);
+  });
+
+  it('suspends and resumes', async () => {
+    await call('PUT', '/apps/web', app('web'));
+    expect((await call('POST', '/apps/web/suspend')).body).toEqual({ app: 'web', suspended: true });
+    expect((await deps.catalog.getTargetRecord({ app: 'web', cluster: 'prod' }))?.suspended).toBe(
+      true,
+    );
+    expect((await call('POST', '/apps/web/resume')).body).toEqual({ app: 'web', suspended: false });
+  });
+
+  it('will not delete a cluster an application deploys to', async () => {
+    await call('PUT', '/apps/web', app('web'));
+    expect((await call('DELETE', '/clusters/prod')).status).toBe(409);
+    await call('DELETE', '/apps/web');
+    expect((await call('DELETE', '/clusters/prod')).status).toBe(204);
+  });
+});
