@@ -136,7 +136,10 @@ export async function reconcile(
 
   const holder = opts.holder ?? req.operationId ?? randomUUID();
   const leaseTtl = opts.leaseTtlMs ?? 5 * 60_000;
-  const lease = await deps.leases.acquire(target, holder, leaseTtl);
+  // A preview writes nothing, so it neither needs nor disturbs the lease.
+  const lease = req.dryRun
+    ? { target, holder, fencingToken: 0, expiresAt: clock.now() + leaseTtl }
+    : await deps.leases.acquire(target, holder, leaseTtl);
   if (!lease) {
     const error = new DriftlessError(
       'LeaseHeld',
@@ -156,7 +159,7 @@ export async function reconcile(
     });
     return outcome;
   } finally {
-    await deps.leases.release(lease).catch(() => {});
+    if (!req.dryRun) await deps.leases.release(lease).catch(() => {});
   }
 }
 
