@@ -46,7 +46,10 @@ import type {
 } from './ports.js';
 import { systemClock } from './ports.js';
 import { decidePrune, executePrune } from './prune/index.js';
-import { loadManifests } from './source/index.js';
+import { ManifestCache } from './source/index.js';
+
+/** Shared by reconciles in this process (a warm Lambda, local mode). */
+const manifestCache = new ManifestCache();
 
 export interface ReconcileDeps {
   store: Store;
@@ -149,7 +152,7 @@ export async function reconcile(
     return { status: prev ?? emptyStatus(target), error, retryable: true };
   }
   try {
-    const run = new TargetRun(deps, req, opts, app, destination.namespace, lease, clock);
+    const run = new TargetRun(deps, req, opts, app, destination.namespace, lease, clock, leaseTtl);
     const outcome = await run.execute(cluster);
     deps.onEvent?.({
       type: 'done',
@@ -187,8 +190,9 @@ class TargetRun {
     private readonly opts: ReconcileOptions,
     private readonly app: Application,
     private readonly defaultNamespace: string | undefined,
-    private readonly lease: Lease,
+    private lease: Lease,
     private readonly clock: Clock,
+    private readonly leaseTtlMs: number,
   ) {
     this.target = req.target;
     this.waitBudgetMs = opts.waitBudgetMs ?? 20_000;
@@ -243,7 +247,7 @@ class TargetRun {
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
       base.wantedRevision = commit;
       const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
-      const manifests = await loadManifests(checkout.dir, source.path);
+      const manifests = await manifestCache.load(checkout.dir, source.path);
       client = await this.deps.clusters.connect(clusterSpec);
       plan = await buildPlan(
         manifests,
@@ -358,6 +362,15 @@ class TargetRun {
     return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
   }
 
+  /**
+   * Renews the lease before each step that writes to the cluster: a worker
+   * whose lease was taken over (it stalled past the TTL) stops here with
+   * LeaseLost instead of applying over the newer holder's work.
+   */
+  private async holdLease(): Promise<void> {
+    this.lease = await this.deps.leases.renew(this.lease, this.leaseTtlMs);
+  }
+
   private condition(type: string, reason: string, message: string) {
     return { type, reason, message, lastTransitionTime: this.iso() };
   }
@@ -416,6 +429,7 @@ class TargetRun {
     };
 
     try {
+      await this.holdLease();
       // Namespaces and CRDs first (hooks need their namespace); CRDs must be
       // Established before their kinds resolve.
       if (progress.stage !== 'PostSync') {
@@ -444,6 +458,7 @@ class TargetRun {
       if (progress.stage === 'Waves') {
         for (const { wave, objects } of plan.waves) {
           if (progress.wave !== undefined && wave < progress.wave) continue;
+          await this.holdLease();
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'applying' });
           const todo = objects.filter((d) => needsApply(byKey.get(d.key)));
           op.applied += await this.applyGroup(client, todo, byKey, applied, wave);
@@ -480,6 +495,7 @@ class TargetRun {
         }
 
         // Prune what Git no longer has.
+        await this.holdLease();
         const extras = drift.objects.filter((o) => o.state === 'Extra' && o.live);
         const decision = decidePrune(
           extras.map((o) => ({ key: o.key, live: o.live as KubeObject })),
@@ -519,6 +535,8 @@ class TargetRun {
       if (post.state === 'failed') throw new DriftlessError('HookFailed', post.message);
     } catch (e) {
       const err = asDriftlessError(e);
+      // Another worker holds the target now: it owns the cluster and the status.
+      if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
       // SyncFail hooks, best effort, within what is left of the budget.
       try {
         await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: new Set() });

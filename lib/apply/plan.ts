@@ -80,7 +80,7 @@ function fail(
 }
 
 export async function buildPlan(
-  manifests: ManifestInput[],
+  manifests: readonly ManifestInput[],
   app: Application,
   destinationNamespace: string | undefined,
   scopeOf: ScopeLookup,

@@ -2,4 +2,9 @@
 // Kubernetes objects they declare.
 
 export { IsomorphicGitSource, type IsomorphicGitSourceOptions } from './git.js';
-export { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
+export {
+  type LoadManifestsOptions,
+  loadManifests,
+  type Manifest,
+  ManifestCache,
+} from './manifests.js';

@@ -473,3 +473,32 @@ function formatBytes(n: number): string {
   if (n >= 1024) return `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} KiB`;
   return `${n} bytes`;
 }
+
+/**
+ * Parsed manifests of recently seen commits, by checkout directory and path.
+ * A checkout directory holds exactly one commit and never changes, so a warm
+ * worker re-checking an unchanged app skips reading and parsing its YAML
+ * (most of a no-op drift check's CPU). Callers must not mutate the result.
+ */
+export class ManifestCache {
+  private readonly entries = new Map<string, Promise<readonly Manifest[]>>();
+
+  constructor(private readonly maxEntries = 32) {}
+
+  load(checkoutDir: string, appPath: string): Promise<readonly Manifest[]> {
+    const key = `${checkoutDir}\0${appPath}`;
+    let hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key); // most recently used last
+    } else {
+      hit = loadManifests(checkoutDir, appPath);
+      // A failure is not cached: the next attempt reports it afresh.
+      hit.catch(() => this.entries.delete(key));
+    }
+    this.entries.set(key, hit);
+    while (this.entries.size > this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    return hit;
+  }
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DriftlessError } from '../../lib/errors.js';
-import { type LoadManifestsOptions, loadManifests } from '../../lib/source/index.js';
+import { type LoadManifestsOptions, loadManifests, ManifestCache } from '../../lib/source/index.js';
 
 const scratch: string[] = [];
 afterAll(async () => {
@@ -611,5 +611,34 @@ describe('loadManifests: limits', () => {
     const err = await failure(dir, '.', { maxAliasCount: 1 });
     expect(err.reason).toBe('InvalidManifest');
     expect(err.location.file).toBe('anchors.yaml');
+  });
+});
+
+describe('ManifestCache', () => {
+  it('parses a checkout once, re-reads after a failure, and evicts the least recently used', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'driftless-mcache-'));
+    try {
+      await mkdir(path.join(dir, 'a'), { recursive: true });
+      await writeFile(
+        path.join(dir, 'a/cm.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n',
+      );
+      const cache = new ManifestCache(1);
+      const first = await cache.load(dir, 'a');
+      expect(await cache.load(dir, 'a')).toBe(first);
+      await expect(cache.load(dir, 'missing')).rejects.toThrow();
+      // 'missing' evicted 'a' (size 1): a fresh parse, equal but not the same array.
+      const again = await cache.load(dir, 'a');
+      expect(again).not.toBe(first);
+      expect(again.map((m) => m.object.metadata.name)).toEqual(['c']);
+      await mkdir(path.join(dir, 'missing'));
+      await writeFile(
+        path.join(dir, 'missing/x.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n',
+      );
+      expect((await cache.load(dir, 'missing')).length).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
