@@ -17,9 +17,13 @@ export type ErrorReason =
   | 'PathEscape'
   /** The revision cannot be fetched (unknown ref, auth, network). */
   | 'SourceUnavailable'
+  /** Kustomize or Helm failed to render the source (their message, the file it names). */
+  | 'RenderFailed'
   /** The cluster's API server cannot be reached. */
   | 'ClusterUnreachable'
-  /** The cluster rejected our credentials (401). */
+  /** The EKS cluster a Cluster names does not exist (in that region, for that account). */
+  | 'ClusterNotFound'
+  /** The cluster, or AWS, rejected our credentials (401, expired or invalid AWS keys). */
   | 'Unauthorized'
   /** The cluster refused an operation (403). */
   | 'Forbidden'

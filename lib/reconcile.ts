@@ -781,6 +781,8 @@ class TargetRun {
     err: DriftlessError,
     commit: string | undefined,
   ): Promise<ReconcileOutcome> {
+    // Another worker holds the target now: its status stands, ours is not written.
+    if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
     const op: OperationResult = {
       id: this.req.operationId ?? randomUUID(),
       trigger: this.req.trigger,

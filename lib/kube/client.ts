@@ -328,11 +328,7 @@ export class KubeClient implements ClusterClient {
           loc,
         );
       case 403:
-        return new DriftlessError(
-          'Forbidden',
-          `forbidden by cluster ${this.clusterName}: ${message}`,
-          loc,
-        );
+        return new DriftlessError('Forbidden', forbiddenMessage(message, this.clusterName), loc);
       case 409:
         if (method === 'PATCH') {
           const fields = (st.details?.causes ?? []).map((c) => c.field).filter(Boolean);
@@ -370,6 +366,21 @@ export class KubeClient implements ClusterClient {
         return new DriftlessError('Internal', `${method} ${path}: HTTP ${status}: ${message}`, loc);
     }
   }
+}
+
+// RBAC's wording: `configmaps is forbidden: User "u" cannot list resource
+// "configmaps" in API group "" in the namespace "ns"` (or `at the cluster scope`).
+const RBAC_DENIAL =
+  /User "([^"]*)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)"| at the cluster scope)?/;
+
+/** `forbidden: user U cannot VERB RESOURCE in namespace NS on cluster C (<the API server's words>)`. */
+export function forbiddenMessage(serverMessage: string, clusterName: string): string {
+  const m = RBAC_DENIAL.exec(serverMessage);
+  if (!m) return `forbidden by cluster ${clusterName}: ${serverMessage}`;
+  const [, user, verb, resource, group, namespace] = m;
+  const what = group ? `${resource}.${group}` : resource;
+  const where = namespace ? `in namespace ${namespace}` : 'at the cluster scope';
+  return `forbidden: user ${user} cannot ${verb} ${what} ${where} on cluster ${clusterName} (${serverMessage})`;
 }
 
 function collectionPath(res: ResourceInfo, namespace?: string): string {

@@ -172,6 +172,7 @@ export type SyncPolicy = z.infer<typeof SyncPolicySchema>;
 export type IgnoreDifference = z.infer<typeof IgnoreDifferenceSchema>;
 export type AppPolicy = z.infer<typeof PolicySchema>;
 export type Cluster = z.infer<typeof ClusterSchema>;
+export type ClusterInput = z.input<typeof ClusterSchema>;
 
 type Spec = { kind: 'Application'; value: Application } | { kind: 'Cluster'; value: Cluster };
 

@@ -24,6 +24,8 @@ export interface ClusterOptions {
   apiserverPort?: number;
   /** Number of kwok fake nodes in the workloads profile. */
   nodes?: number;
+  /** Extra kube-apiserver flags, after the defaults (e.g. a token webhook). */
+  apiserverArgs?: string[];
 }
 
 export interface ClusterInfo {
@@ -109,6 +111,7 @@ export class TestCluster {
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       '--v=1',
+      ...(opts.apiserverArgs ?? []),
     ];
     let apiserver: ManagedProcess;
     try {

@@ -10,9 +10,10 @@ import { KubeconfigConnector, MemoryLeaseManager, MemoryStore } from '../../lib/
 import {
   type ApplicationInput,
   ApplicationSchema,
+  type ClusterInput,
   ClusterSchema,
 } from '../../lib/model/application.js';
-import type { CommitStatusReporter, TargetId } from '../../lib/ports.js';
+import type { ClusterConnector, CommitStatusReporter, TargetId } from '../../lib/ports.js';
 import {
   type ReconcileEvent,
   type ReconcileOptions,
@@ -25,12 +26,34 @@ import { TestRepo } from './git.js';
 
 export type CommitReport = Parameters<CommitStatusReporter['report']>[0];
 
-/** A collaborator of the engine, not the system under test: records what would go to GitHub. */
+/**
+ * A collaborator of the engine, not the system under test: records what would
+ * go to GitHub, and passes it on to a real reporter when a test has one.
+ */
 export class RecordingReporter implements CommitStatusReporter {
   readonly reports: CommitReport[] = [];
+  constructor(private readonly next?: CommitStatusReporter) {}
   async report(input: CommitReport): Promise<void> {
     this.reports.push(input);
+    await this.next?.report(input);
   }
+}
+
+/** A connector the harness can close after its tests. */
+export type HarnessConnector = ClusterConnector & { close(): void };
+
+export interface EngineHarnessOptions {
+  /** Kubeconfig of the default `local` cluster (default: the shared test cluster). */
+  kubeconfig?: string;
+  repo?: TestRepo;
+  /** Reaches the clusters (default: a KubeconfigConnector). */
+  connector?: HarnessConnector;
+  /** The cluster the app targets, instead of `local` through the kubeconfig. */
+  cluster?: ClusterInput;
+  /** Also sends every commit status here (e.g. a real GitHub reporter). */
+  reporter?: CommitStatusReporter;
+  /** Link for commit statuses. */
+  statusUrl?: (target: TargetId) => string | undefined;
 }
 
 type AppSpecOverrides = Partial<ApplicationInput['spec']>;
@@ -38,22 +61,27 @@ type AppSpecOverrides = Partial<ApplicationInput['spec']>;
 export class EngineHarness {
   readonly store = new MemoryStore();
   readonly leases = new MemoryLeaseManager();
-  readonly connector = new KubeconfigConnector();
-  readonly reporter = new RecordingReporter();
+  readonly reporter: RecordingReporter;
   readonly events: ReconcileEvent[] = [];
   /** Called with every engine event as it happens (fault injection, progress). */
   listener: ((e: ReconcileEvent) => void) | undefined;
+  readonly connector: HarnessConnector;
+  readonly clusterName: string;
+  private readonly statusUrl: ((target: TargetId) => string | undefined) | undefined;
   private constructor(
     readonly appName: string,
     readonly repo: TestRepo,
     readonly git: IsomorphicGitSource,
     readonly kubeconfig: string,
-  ) {}
+    opts: EngineHarnessOptions,
+  ) {
+    this.connector = opts.connector ?? new KubeconfigConnector();
+    this.reporter = new RecordingReporter(opts.reporter);
+    this.clusterName = opts.cluster?.metadata.name ?? 'local';
+    this.statusUrl = opts.statusUrl;
+  }
 
-  static async create(
-    appName: string,
-    opts: { kubeconfig?: string; repo?: TestRepo } = {},
-  ): Promise<EngineHarness> {
+  static async create(appName: string, opts: EngineHarnessOptions = {}): Promise<EngineHarness> {
     const cacheRoot = await mkdtemp(path.join(os.tmpdir(), 'driftless-gitcache-'));
     const repo = opts.repo ?? (await TestRepo.create(appName));
     const h = new EngineHarness(
@@ -61,14 +89,17 @@ export class EngineHarness {
       repo,
       new IsomorphicGitSource({ cacheRoot }),
       opts.kubeconfig ?? testenv().kube.kubeconfig,
+      opts,
     );
     await h.store.putCluster(
-      ClusterSchema.parse({
-        apiVersion: 'driftless.dev/v1',
-        kind: 'Cluster',
-        metadata: { name: 'local' },
-        spec: { kubeconfig: { path: h.kubeconfig } },
-      }),
+      ClusterSchema.parse(
+        opts.cluster ?? {
+          apiVersion: 'driftless.dev/v1',
+          kind: 'Cluster',
+          metadata: { name: 'local' },
+          spec: { kubeconfig: { path: h.kubeconfig } },
+        },
+      ),
     );
     afterAll(async () => {
       h.connector.close();
@@ -78,10 +109,10 @@ export class EngineHarness {
   }
 
   get target(): TargetId {
-    return { app: this.appName, cluster: 'local' };
+    return { app: this.appName, cluster: this.clusterName };
   }
 
-  /** Registers (or replaces) the application; defaults: path `.`, destination `local`. */
+  /** Registers (or replaces) the application; defaults: path `.`, destination the harness's cluster. */
   async setApp(spec: AppSpecOverrides & { namespace?: string } = {}): Promise<void> {
     const { namespace, ...rest } = spec;
     await this.store.putApplication(
@@ -91,7 +122,7 @@ export class EngineHarness {
         metadata: { name: this.appName },
         spec: {
           source: { repoURL: this.repo.url, revision: 'main', path: '.' },
-          destinations: [{ cluster: 'local', namespace }],
+          destinations: [{ cluster: this.clusterName, namespace }],
           ...rest,
         },
       }),
@@ -99,7 +130,7 @@ export class EngineHarness {
   }
 
   async client(): Promise<KubeClient> {
-    const cluster = await this.store.getCluster('local');
+    const cluster = await this.store.getCluster(this.clusterName);
     return (await this.connector.connect(cluster!)) as KubeClient;
   }
 
@@ -111,6 +142,7 @@ export class EngineHarness {
         git: this.git,
         clusters: this.connector,
         reporter: this.reporter,
+        statusUrl: this.statusUrl,
         onEvent: (e) => {
           this.events.push(e);
           this.listener?.(e);

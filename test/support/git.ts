@@ -35,10 +35,16 @@ export class TestRepo {
     readonly workDir: string,
   ) {}
 
-  /** A new repository; `private: true` makes the server demand basic auth. */
-  static async create(prefix: string, opts: { private?: boolean } = {}): Promise<TestRepo> {
+  /**
+   * A new repository; `private: true` makes the server demand basic auth, and
+   * `owner` puts it under `<owner>/` (a URL shaped like GitHub's).
+   */
+  static async create(
+    prefix: string,
+    opts: { private?: boolean; owner?: string } = {},
+  ): Promise<TestRepo> {
     const { git: server } = testenv();
-    const name = `${opts.private ? 'private-' : ''}${uniqueName(prefix)}.git`;
+    const name = `${opts.owner ? `${opts.owner}/` : ''}${opts.private ? 'private-' : ''}${uniqueName(prefix)}.git`;
     const bareDir = path.join(server.root, name);
     await mkdir(bareDir, { recursive: true });
     await git(bareDir, 'init', '--bare', '--initial-branch=main', '--quiet');

@@ -1,0 +1,46 @@
+// The status API (HTTP API with IAM authorization): routes to lib/api.ts.
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handleApiRequest } from '../lib/api.js';
+import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+
+const config = configFromEnv(process.env);
+const plane = createDataPlane(config);
+const { logger, metrics, tracer } = observability('api');
+
+export const handler = middy(
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const body =
+      event.isBase64Encoded && event.body
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+    const method = event.requestContext.http.method;
+    const path = event.rawPath;
+    const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } })
+      .authorizer?.iam?.userArn;
+    logger.appendKeys({ method, path, caller });
+    const res = await handleApiRequest(plane.apiDeps(), {
+      method,
+      path,
+      query: event.queryStringParameters ?? {},
+      body: body ?? undefined,
+    });
+    metrics.addMetric(
+      `Api${res.status < 400 ? 'Ok' : res.status < 500 ? 'ClientError' : 'ServerError'}`,
+      'Count',
+      1,
+    );
+    return {
+      statusCode: res.status,
+      headers: { 'content-type': 'application/json' },
+      body: res.body === null ? '' : JSON.stringify(res.body),
+    };
+  },
+)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -1,0 +1,35 @@
+// The scheduled drift sweep (EventBridge Scheduler): enqueue the targets whose
+// interval is due, bounded per cluster, suspended ones skipped.
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { sweep } from '../lib/sweep.js';
+
+const config = configFromEnv(process.env);
+const plane = createDataPlane(config);
+const { logger, metrics, tracer } = observability('sweep');
+
+export const handler = middy(async () => {
+  const result = await sweep(
+    { catalog: plane.catalog, queue: plane.queue },
+    { perClusterLimit: config.sweepPerClusterLimit },
+  );
+  metrics.addMetric('SweepEnqueued', 'Count', result.enqueued.length);
+  metrics.addMetric('SweepDeferred', 'Count', result.deferred);
+  logger.info('sweep done', {
+    enqueued: result.enqueued.length,
+    deferred: result.deferred,
+    skippedSuspended: result.skippedSuspended,
+  });
+  return {
+    enqueued: result.enqueued.length,
+    deferred: result.deferred,
+    skippedSuspended: result.skippedSuspended,
+  };
+})
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

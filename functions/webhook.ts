@@ -1,0 +1,94 @@
+// GitHub webhook receiver (Lambda Function URL or HTTP API). The signature is
+// the authentication: it is verified before anything is parsed, and then each
+// delivery is processed at most once (Powertools idempotency on DynamoDB,
+// keyed by X-GitHub-Delivery), so a redelivery enqueues nothing twice.
+
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import {
+  handleWebhook,
+  verifyDelivery,
+  type WebhookRequest,
+  type WebhookResponse,
+} from '../lib/github/webhook.js';
+
+const config = configFromEnv(process.env);
+const plane = createDataPlane(config);
+const { logger, metrics, tracer } = observability('webhook');
+
+const idempotency = new IdempotencyConfig({
+  eventKeyJmesPath: 'deliveryId',
+  expiresAfterSeconds: 24 * 3600,
+});
+const processDelivery = makeIdempotent(
+  async (input: { deliveryId: string; request: WebhookRequest }): Promise<WebhookResponse> => {
+    const res = await handleWebhook(plane.webhookDeps(), input.request);
+    const routed = (res.body.targets as unknown[] | undefined)?.length ?? 0;
+    metrics.addMetric('TargetsRouted', 'Count', routed);
+    return res;
+  },
+  {
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: config.tableName,
+      keyAttr: 'pk',
+      sortKeyAttr: 'sk',
+      staticPkValue: 'IDEMPOTENCY',
+    }),
+    config: idempotency,
+  },
+);
+
+function respond(res: WebhookResponse): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: res.status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(res.body),
+  };
+}
+
+export const handler = middy(
+  async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    idempotency.registerLambdaContext(context);
+    const body = event.isBase64Encoded
+      ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+      : (event.body ?? '');
+    const request: WebhookRequest = { headers: event.headers ?? {}, body };
+    const deliveryId = request.headers['x-github-delivery'] ?? '';
+    logger.appendKeys({ deliveryId, event: request.headers['x-github-event'] });
+    // Unauthenticated or oversized requests are answered without touching the
+    // idempotency store (a forged request must not create records).
+    if (
+      Buffer.byteLength(body) > plane.maxWebhookBytes ||
+      !(await verifyDelivery(request, await plane.webhookSecrets()))
+    ) {
+      const res = await handleWebhook(
+        { ...plane.webhookDeps(), secrets: plane.webhookSecrets },
+        request,
+      );
+      metrics.addMetric('WebhookRejected', 'Count', 1);
+      logger.warn('webhook rejected', { status: res.status });
+      return respond(res);
+    }
+    if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId))
+      return respond(await handleWebhook(plane.webhookDeps(), request));
+    const res = await processDelivery({ deliveryId, request });
+    logger.info('webhook processed', { status: res.status, targets: res.body.targets });
+    return respond(res);
+  },
+)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -1,0 +1,117 @@
+// The reconcile worker: SQS events from the FIFO job queue (one group per
+// target) and from the delayed health-check queue. Each record is one job;
+// partial batch failures keep one bad target from failing the others, and a
+// failing FIFO group stops there so its order is kept. A retry comes back
+// after the app's backoff (the message's visibility timeout); past the retry
+// limit the target is Degraded and the message goes to the dead-letter queue.
+
+import {
+  BatchProcessor,
+  EventType,
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseJob } from '../lib/aws/queue.js';
+import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { processJob } from '../lib/worker.js';
+
+const config = configFromEnv(process.env);
+const plane = createDataPlane(config);
+const { logger, metrics, tracer } = observability('worker');
+
+async function handleRecord(record: SQSRecord): Promise<void> {
+  const job = parseJob(record.body);
+  const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
+  logger.appendKeys({
+    app: job.app,
+    cluster: job.cluster,
+    trigger: job.trigger,
+    deliveryId: job.deliveryId,
+    attempt,
+  });
+  const started = Date.now();
+  const deps = plane.workerDeps((e) => {
+    if (e.type === 'revision') logger.appendKeys({ revision: e.commit });
+  });
+  const outcome = await processJob(deps, job, attempt, { waitBudgetMs: config.waitBudgetMs });
+  metrics.addMetric('ReconcileDuration', 'Milliseconds', Date.now() - started);
+  switch (outcome.kind) {
+    case 'skipped':
+      logger.info('job skipped', { reason: outcome.reason });
+      metrics.addMetric('JobsSkipped', 'Count', 1);
+      return;
+    case 'done': {
+      const op = outcome.status?.operation;
+      logger.info('reconciled', {
+        revision: outcome.status?.wantedRevision,
+        operationId: op?.id,
+        sync: outcome.status?.sync,
+        health: outcome.status?.health,
+        phase: op?.phase,
+        requeuedAfterSeconds: outcome.requeuedAfterSeconds,
+      });
+      metrics.addMetric('Reconciles', 'Count', 1);
+      const drifted = outcome.status?.resources.filter((r) => r.sync !== 'Synced').length ?? 0;
+      if (drifted) metrics.addMetric('DriftDetected', 'Count', drifted);
+      if (op?.phase === 'Failed') metrics.addMetric(`Errors${op.reason ?? 'Unknown'}`, 'Count', 1);
+      return;
+    }
+    case 'retry':
+      logger.warn('reconcile failed, retrying', {
+        reason: outcome.error.reason,
+        error: outcome.error.describe(),
+        delaySeconds: outcome.delaySeconds,
+      });
+      metrics.addMetric(`Errors${outcome.error.reason}`, 'Count', 1);
+      await plane.messages.defer(record.eventSourceARN, record.receiptHandle, outcome.delaySeconds);
+      throw outcome.error; // reported as a batch item failure: the message comes back after the delay
+    case 'dead':
+      logger.error('retries exhausted: dead-lettered', {
+        reason: outcome.error.reason,
+        error: outcome.error.describe(),
+      });
+      metrics.addMetric('DeadLettered', 'Count', 1);
+      await plane.messages.deadLetter(record.body, outcome.error.toJSON());
+      return;
+  }
+}
+
+export const handler = middy(
+  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const fifo = event.Records.filter((r) => r.eventSourceARN.endsWith('.fifo'));
+    const standard = event.Records.filter((r) => !r.eventSourceARN.endsWith('.fifo'));
+    const failures: SQSBatchResponse['batchItemFailures'] = [];
+    if (fifo.length) {
+      const res = await processPartialResponse(
+        { Records: fifo },
+        handleRecord,
+        new SqsFifoPartialProcessorAsync(),
+        {
+          context,
+          skipGroupOnError: true,
+        },
+      );
+      failures.push(...res.batchItemFailures);
+    }
+    if (standard.length) {
+      const res = await processPartialResponse(
+        { Records: standard },
+        handleRecord,
+        new BatchProcessor(EventType.SQS),
+        {
+          context,
+        },
+      );
+      failures.push(...res.batchItemFailures);
+    }
+    return { batchItemFailures: failures };
+  },
+)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

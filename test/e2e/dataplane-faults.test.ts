@@ -1,0 +1,401 @@
+// The data plane under load and faults, against the real servers: two workers
+// racing on one target, a burst of fifty pushes, a poison target that keeps
+// failing, and the drift sweep. DynamoDB and SQS are moto's; requests to
+// DynamoDB go through a proxy that applies them one at a time, as DynamoDB
+// applies conditional writes to one item (moto's threaded server does not).
+
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoCatalog } from '../../lib/aws/catalog.js';
+import { DynamoLeaseManager } from '../../lib/aws/lease.js';
+import { targetRecordKey } from '../../lib/aws/table.js';
+import { DriftlessError } from '../../lib/errors.js';
+import { KubeconfigConnector } from '../../lib/local/clusters.js';
+import type { ReconcileEvent } from '../../lib/reconcile.js';
+import { reconcile } from '../../lib/reconcile.js';
+import { IsomorphicGitSource } from '../../lib/source/index.js';
+import { awsClientConfig } from '../support/aws.js';
+import { createDriftlessTable, serializingProxy } from '../support/dynamo.js';
+import { testenv, uniqueName } from '../support/env.js';
+import { TestRepo } from '../support/git.js';
+import { kubeConfig } from '../support/kube.js';
+import {
+  drain,
+  type HttpHandler,
+  httpEvent,
+  lambdaContext,
+  pollOnce,
+  type SqsHandler,
+} from '../support/lambda.js';
+
+const SECRET = `faults-${randomUUID()}`;
+let sqs: SQSClient;
+let ddb: DynamoDBClient;
+let tableName: string;
+let queueUrl: string;
+let delayUrl: string;
+let dlqUrl: string;
+let webhook: HttpHandler;
+let worker: SqsHandler;
+let api: HttpHandler;
+let sweepHandler: (
+  event: unknown,
+  context: unknown,
+) => Promise<{ enqueued: number; skippedSuspended: number }>;
+let closeProxy: () => Promise<void>;
+
+async function call(method: string, p: string, body?: unknown) {
+  const res = await api(
+    httpEvent(method, p, { body: body === undefined ? undefined : JSON.stringify(body) }),
+    lambdaContext('api'),
+  );
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
+}
+
+function appSpec(
+  name: string,
+  repo: TestRepo,
+  cluster: string,
+  ns: string,
+  syncPolicy: Record<string, unknown> = {},
+  extra = {},
+) {
+  return {
+    apiVersion: 'driftless.dev/v1',
+    kind: 'Application',
+    metadata: { name },
+    spec: {
+      source: { repoURL: repo.url, revision: 'main', path: '.' },
+      destinations: [{ cluster, namespace: ns }],
+      syncPolicy,
+      ...extra,
+    },
+  };
+}
+
+function configMaps(ns: string, value: string): Record<string, string> {
+  return {
+    'ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`,
+    'cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { value: "${value}" }\n`,
+  };
+}
+
+function push(repo: TestRepo, commit: string) {
+  const body = JSON.stringify({
+    ref: 'refs/heads/main',
+    after: commit,
+    repository: { clone_url: repo.url, default_branch: 'main' },
+  });
+  return httpEvent('POST', '/', {
+    body,
+    headers: {
+      'X-GitHub-Event': 'push',
+      'X-GitHub-Delivery': randomUUID(),
+      'X-Hub-Signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+    },
+  });
+}
+
+/** The lease token only grows, once per reconcile that took the lease. */
+async function leaseToken(app: string, cluster: string): Promise<number> {
+  const out = await ddb.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: targetRecordKey({ app, cluster }),
+      ConsistentRead: true,
+    }),
+  );
+  return Number(out.Item?.leaseToken?.N ?? 0);
+}
+
+beforeAll(async () => {
+  const aws = awsClientConfig();
+  const proxy = await serializingProxy(aws.endpoint);
+  closeProxy = proxy.close;
+  sqs = new SQSClient(aws);
+  ({ client: ddb, tableName } = await createDriftlessTable('faults'));
+  const fifo = { FifoQueue: 'true', VisibilityTimeout: '30' };
+  queueUrl = (
+    await sqs.send(
+      new CreateQueueCommand({ QueueName: `${uniqueName('jobs')}.fifo`, Attributes: fifo }),
+    )
+  ).QueueUrl as string;
+  dlqUrl = (
+    await sqs.send(
+      new CreateQueueCommand({ QueueName: `${uniqueName('dlq')}.fifo`, Attributes: fifo }),
+    )
+  ).QueueUrl as string;
+  delayUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('delayed') })))
+    .QueueUrl as string;
+  const secretId = uniqueName('webhook-secret');
+  await new SecretsManagerClient(aws).send(
+    new CreateSecretCommand({ Name: secretId, SecretString: SECRET }),
+  );
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: aws.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
+    DRIFTLESS_TABLE: tableName,
+    DRIFTLESS_QUEUE_URL: queueUrl,
+    DRIFTLESS_DELAY_QUEUE_URL: delayUrl,
+    DRIFTLESS_DLQ_URL: dlqUrl,
+    DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
+    DRIFTLESS_WAIT_BUDGET_MS: '20000',
+    DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), 'driftless-faults-git-')),
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  webhook = (await import('../../functions/webhook.js')).handler as unknown as HttpHandler;
+  worker = (await import('../../functions/worker.js')).handler as unknown as SqsHandler;
+  api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  sweepHandler = (await import('../../functions/sweep.js'))
+    .handler as unknown as typeof sweepHandler;
+  const local = {
+    apiVersion: 'driftless.dev/v1',
+    kind: 'Cluster',
+    metadata: { name: 'local' },
+    spec: { kubeconfig: { path: testenv().kube.kubeconfig } },
+  };
+  expect((await call('PUT', '/clusters/local', local)).status).toBe(201);
+  // A cluster whose API server is gone: the same credentials, a closed port.
+  const dead = path.join(await mkdtemp(path.join(os.tmpdir(), 'driftless-dead-')), 'kubeconfig');
+  await writeFile(
+    dead,
+    (await readFile(testenv().kube.kubeconfig, 'utf8')).replace(
+      /server: https:\/\/127\.0\.0\.1:\d+/,
+      'server: https://127.0.0.1:1',
+    ),
+  );
+  const deadCluster = {
+    ...local,
+    metadata: { name: 'gone' },
+    spec: { kubeconfig: { path: dead } },
+  };
+  expect((await call('PUT', '/clusters/gone', deadCluster)).status).toBe(201);
+});
+
+afterAll(async () => {
+  await closeProxy?.();
+});
+
+describe('racing workers', () => {
+  it('lets exactly one of two workers apply; a stalled one loses its lease and writes nothing', async () => {
+    const repo = await TestRepo.create('race');
+    const ns = uniqueName('race');
+    await repo.commit(configMaps(ns, 'one'));
+    expect((await call('PUT', '/apps/race', appSpec('race', repo, 'local', ns))).status).toBe(201);
+    const aws = awsClientConfig();
+    const dynamo = new DynamoDBClient({ ...aws, endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
+    const catalog = new DynamoCatalog({ client: dynamo, tableName });
+    const leases = new DynamoLeaseManager({ client: dynamo, tableName });
+    const connector = new KubeconfigConnector();
+    const git = new IsomorphicGitSource({
+      cacheRoot: await mkdtemp(path.join(os.tmpdir(), 'driftless-race-git-')),
+    });
+    const applied: Record<string, number> = { A: 0, B: 0 };
+    let releaseA: () => void = () => {};
+    const stalled = new Promise<void>((r) => {
+      releaseA = r;
+    });
+    const deps = (who: 'A' | 'B') => ({
+      store: catalog,
+      leases,
+      git,
+      clusters: connector,
+      reporter: { report: async () => {} },
+      onEvent: (e: ReconcileEvent) => {
+        if (e.type === 'applied') applied[who] = (applied[who] ?? 0) + 1;
+      },
+    });
+    const target = { app: 'race', cluster: 'local' };
+    // A takes the lease, then stalls (a GC pause, a slow network) past its TTL
+    // before it reads the cluster.
+    const stallingConnector = {
+      connect: async (c: Parameters<KubeconfigConnector['connect']>[0]) => {
+        await stalled;
+        return connector.connect(c);
+      },
+    };
+    const a = reconcile(
+      { ...deps('A'), clusters: stallingConnector },
+      { target, trigger: 'webhook' },
+      { leaseTtlMs: 1_000, holder: 'worker-a' },
+    );
+    // While A holds an unexpired lease, B is turned away.
+    await new Promise((r) => setTimeout(r, 300));
+    const early = await reconcile(
+      deps('B'),
+      { target, trigger: 'webhook' },
+      { holder: 'worker-b' },
+    );
+    expect(early.error?.reason).toBe('LeaseHeld');
+    // After A's lease expired, B takes over and applies.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const b = await reconcile(deps('B'), { target, trigger: 'webhook' }, { holder: 'worker-b' });
+    expect(b.error).toBeUndefined();
+    expect(b.status.operation?.phase).toBe('Succeeded');
+    releaseA();
+    const outcomeA = await a;
+    // A found B's work in sync and went to record that: its status write was
+    // refused by the fencing token.
+    expect(outcomeA.error?.reason).toBe('LeaseLost');
+    expect(applied).toEqual({ A: 0, B: 2 });
+    const status = await catalog.getTargetStatus(target);
+    expect(status?.operation?.id).toBe(b.status.operation?.id);
+    await expect(
+      catalog.putTargetStatus({ ...(status as NonNullable<typeof status>), sync: 'Unknown' }, 1),
+    ).rejects.toSatisfy((e: unknown) => e instanceof DriftlessError && e.reason === 'LeaseLost');
+    connector.close();
+  });
+});
+
+describe('a burst of pushes', () => {
+  it('reconciles the newest of fifty pushed commits with at most three reconciles', async () => {
+    const repo = await TestRepo.create('burst');
+    const ns = uniqueName('burst');
+    let commit = await repo.commit(configMaps(ns, 'v0'));
+    expect((await call('PUT', '/apps/burst', appSpec('burst', repo, 'local', ns))).status).toBe(
+      201,
+    );
+    const before = await leaseToken('burst', 'local');
+    for (let i = 1; i <= 50; i++) {
+      commit = await repo.commit(
+        { 'cm.yaml': configMaps(ns, `v${i}`)['cm.yaml'] as string },
+        `push ${i}`,
+      );
+      expect((await webhook(push(repo, commit), lambdaContext('webhook'))).statusCode).toBe(202);
+    }
+    await drain(sqs, [queueUrl, delayUrl], worker);
+    const reconciles = (await leaseToken('burst', 'local')) - before;
+    expect(reconciles).toBeGreaterThanOrEqual(1);
+    expect(reconciles).toBeLessThanOrEqual(3);
+    const { body } = await call('GET', '/apps/burst');
+    expect(body.targets[0]).toMatchObject({ sync: 'Synced', syncedRevision: commit });
+    const cm = await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: 'settings', namespace: ns });
+    expect(cm.data?.value).toBe('v50');
+  });
+});
+
+describe('a poison target', () => {
+  it('retries with growing delays, then is Degraded and dead-lettered, without blocking other targets', async () => {
+    const repo = await TestRepo.create('poison');
+    const ns = uniqueName('poison');
+    await repo.commit(configMaps(ns, 'x'));
+    const retry = { limit: 2, backoff: { duration: '1s', factor: 2, maxDuration: '10s' } };
+    expect(
+      (await call('PUT', '/apps/poison', appSpec('poison', repo, 'gone', ns, { retry }))).status,
+    ).toBe(201);
+    expect(
+      (await call('PUT', '/apps/healthy', appSpec('healthy', repo, 'local', `${ns}-ok`))).status,
+    ).toBe(201);
+    expect((await call('POST', '/apps/poison/sync', {})).status).toBe(202);
+    expect((await call('POST', '/apps/healthy/sync', {})).status).toBe(202);
+
+    // One batch with both targets: the poison one fails alone.
+    const firstPollAt = Date.now();
+    const first = await pollOnce(sqs, queueUrl, worker);
+    expect(first.received).toBe(2);
+    expect(first.failed).toHaveLength(1);
+    expect((await call('GET', '/apps/healthy')).body.targets[0].sync).toBe('Synced');
+
+    // When each attempt's poll began: a message deferred during a poll cannot
+    // come back before that poll began plus the delay.
+    const seen: number[] = [firstPollAt];
+    let deadLettered = false;
+    const deadline = Date.now() + 30_000;
+    while (!deadLettered && Date.now() < deadline) {
+      const pollAt = Date.now();
+      const r = await pollOnce(sqs, queueUrl, worker);
+      if (r.received) {
+        seen.push(pollAt);
+        deadLettered = r.failed.length === 0;
+      } else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(deadLettered).toBe(true);
+    // Attempts 2 and 3 came back after the app's growing backoff: 1 s, then 2 s.
+    const gaps = seen.slice(1).map((t, i) => t - (seen[i] as number));
+    expect(gaps).toHaveLength(2);
+    expect(gaps[0]).toBeGreaterThanOrEqual(1_000);
+    expect(gaps[1]).toBeGreaterThanOrEqual(2_000);
+
+    const { body } = await call('GET', '/apps/poison');
+    expect(body.targets[0].health).toBe('Degraded');
+    expect(body.targets[0].healthMessage).toMatch(
+      /^gave up after 3 attempts: .*cannot reach the API server of cluster gone/,
+    );
+    const dead = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(dead.Messages).toHaveLength(1);
+    expect(JSON.parse(dead.Messages?.[0]?.Body as string)).toMatchObject({
+      job: { app: 'poison', cluster: 'gone' },
+      error: { reason: 'ClusterUnreachable' },
+    });
+  });
+});
+
+describe('the drift sweep', () => {
+  it('enqueues only due, unsuspended targets, and heals drift with selfHeal on', async () => {
+    await drain(sqs, [queueUrl, delayUrl], worker);
+    const repo = await TestRepo.create('sweep');
+    const ns = uniqueName('sweep');
+    await repo.commit(configMaps(ns, 'from-git'));
+    expect(
+      (
+        await call(
+          'PUT',
+          '/apps/heal',
+          appSpec('heal', repo, 'local', ns, { selfHeal: true, interval: '5s' }),
+        )
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await call(
+          'PUT',
+          '/apps/paused',
+          appSpec('paused', repo, 'local', `${ns}-p`, {}, { suspended: true }),
+        )
+      ).status,
+    ).toBe(201);
+    const first = await sweepHandler({}, lambdaContext('sweep'));
+    expect(first.skippedSuspended).toBe(0); // suspended targets are not even due (sparse index)
+    await drain(sqs, [queueUrl, delayUrl], worker, { quietMs: 500 });
+    expect((await call('GET', '/apps/heal')).body.targets[0].sync).toBe('Synced');
+    expect((await call('GET', '/apps/paused')).body.targets[0].sync).toBe('Unknown');
+
+    // Nothing is due right after a reconcile.
+    expect((await sweepHandler({}, lambdaContext('sweep'))).enqueued).toBe(0);
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .patchNamespacedConfigMap(
+        {
+          name: 'settings',
+          namespace: ns,
+          body: { data: { value: 'edited by hand' } },
+          fieldManager: 'kubectl-edit',
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await new Promise((r) => setTimeout(r, 6_000));
+    const due = await sweepHandler({}, lambdaContext('sweep'));
+    expect(due.enqueued).toBe(1);
+    await drain(sqs, [queueUrl, delayUrl], worker, { quietMs: 500 });
+    const cm = await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: 'settings', namespace: ns });
+    expect(cm.data?.value).toBe('from-git');
+  });
+});

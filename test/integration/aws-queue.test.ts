@@ -1,0 +1,180 @@
+// SqsJobQueue against moto's SQS: FIFO deduplication and groups, batching
+// (counted with a client middleware), the delayed standard queue, and
+// parseJob on what actually comes off the queue.
+
+import {
+  CreateQueueCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseJob, SqsJobQueue } from '../../lib/aws/queue.js';
+import type { QueuedJob, ReconcileJob } from '../../lib/ports.js';
+import { awsClientConfig } from '../support/aws.js';
+import { uniqueName } from '../support/env.js';
+
+function job(app: string, cluster = 'prod', extra: Partial<ReconcileJob> = {}): ReconcileJob {
+  return {
+    app,
+    cluster,
+    trigger: 'webhook',
+    deliveryId: 'd-1',
+    enqueuedAt: '2026-03-01T12:00:00.000Z',
+    ...extra,
+  };
+}
+
+describe('SqsJobQueue', () => {
+  let sqs: SQSClient;
+  let queueUrl: string;
+  let delayedQueueUrl: string;
+  let queue: SqsJobQueue;
+  let calls: string[];
+
+  beforeEach(async () => {
+    sqs = new SQSClient(awsClientConfig());
+    calls = [];
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+    const name = uniqueName('jobs');
+    queueUrl = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${name}.fifo`,
+          Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
+        }),
+      )
+    ).QueueUrl as string;
+    delayedQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-delayed` })))
+      .QueueUrl as string;
+    calls = [];
+    queue = new SqsJobQueue({ client: sqs, queueUrl, delayedQueueUrl });
+  });
+
+  async function receiveAll(url: string, waitSeconds = 1): Promise<Message[]> {
+    const out: Message[] = [];
+    for (;;) {
+      const res = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: waitSeconds,
+          VisibilityTimeout: 60,
+          MessageSystemAttributeNames: ['MessageGroupId', 'MessageDeduplicationId'],
+        }),
+      );
+      if (!res.Messages?.length) return out;
+      out.push(...res.Messages);
+    }
+  }
+
+  it('sends 25 jobs in 3 batches, grouped by target, bodies that parseJob accepts', async () => {
+    const jobs: QueuedJob[] = Array.from({ length: 25 }, (_, i) => ({
+      dedupId: `push:d-1:app-${i}#prod`,
+      job: job(`app-${i}`),
+    }));
+    await queue.enqueue(jobs);
+    expect(calls).toEqual(Array(3).fill('SendMessageBatchCommand'));
+    const received = await receiveAll(queueUrl);
+    expect(received).toHaveLength(25);
+    const byGroup = new Map(received.map((m) => [m.Attributes?.MessageGroupId, m]));
+    for (const { job: j, dedupId } of jobs) {
+      const m = byGroup.get(`${j.app}#${j.cluster}`);
+      expect(m?.Attributes?.MessageDeduplicationId).toBe(dedupId);
+      expect(parseJob(m?.Body ?? '')).toEqual(j);
+    }
+  });
+
+  it('sends a job once for one dedup id, within a call and across calls', async () => {
+    const once = { dedupId: 'push:delivery-7:web#prod', job: job('web') };
+    await queue.enqueue([once, once]);
+    await queue.enqueue([once]);
+    expect(calls).toEqual(['SendMessageBatchCommand', 'SendMessageBatchCommand']);
+    expect(await receiveAll(queueUrl)).toHaveLength(1);
+  });
+
+  it('keeps one target’s jobs in order in its group', async () => {
+    const triggers = ['webhook', 'sweep', 'manual'] as const;
+    await queue.enqueue(
+      triggers.map((trigger, i) => ({ dedupId: `d-${i}`, job: job('web', 'eu', { trigger }) })),
+    );
+    const received = await receiveAll(queueUrl);
+    expect(received.map((m) => parseJob(m.Body ?? '').trigger)).toEqual([...triggers]);
+    expect(new Set(received.map((m) => m.Attributes?.MessageGroupId))).toEqual(new Set(['web#eu']));
+  });
+
+  it('hashes dedup ids SQS would refuse, so they still deduplicate', async () => {
+    const long = `sweep:${'x'.repeat(200)}`;
+    const spaced = 'manual sync by Zoë';
+    await queue.enqueue([
+      { dedupId: long, job: job('a') },
+      { dedupId: spaced, job: job('b') },
+    ]);
+    await queue.enqueue([
+      { dedupId: long, job: job('a') },
+      { dedupId: spaced, job: job('b') },
+    ]);
+    const received = await receiveAll(queueUrl);
+    expect(received).toHaveLength(2);
+    for (const m of received) {
+      expect(m.Attributes?.MessageDeduplicationId).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('sends nothing for no jobs', async () => {
+    await queue.enqueue([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('delays a job on the standard queue, and caps delays SQS cannot take', async () => {
+    const recheck = job('web', 'prod', { trigger: 'health-check', deliveryId: undefined });
+    const { deliveryId: _, ...expected } = recheck;
+    await queue.enqueueDelayed(recheck, 2);
+    expect(calls).toEqual(['SendMessageCommand']);
+    expect(await receiveAll(delayedQueueUrl, 0)).toHaveLength(0);
+    const later = await receiveAll(delayedQueueUrl, 4);
+    expect(later.map((m) => parseJob(m.Body ?? ''))).toEqual([expected]);
+    expect(await receiveAll(queueUrl, 0)).toHaveLength(0);
+
+    // Over 900 s SQS would refuse the message: it is sent with 900 s instead.
+    await queue.enqueueDelayed(job('web', 'prod', { trigger: 'health-check' }), 3_600);
+    expect(await receiveAll(delayedQueueUrl, 1)).toHaveLength(0);
+  });
+
+  it('fails with the queue and the cause when the queue does not exist', async () => {
+    const missing = new SqsJobQueue({
+      client: sqs,
+      queueUrl: `${queueUrl.replace(/[^/]+$/, '')}no-such-queue.fifo`,
+      delayedQueueUrl: `${queueUrl.replace(/[^/]+$/, '')}no-such-queue`,
+    });
+    await expect(missing.enqueue([{ dedupId: 'x', job: job('web') }])).rejects.toMatchObject({
+      reason: 'Internal',
+      message: expect.stringContaining('no-such-queue.fifo'),
+    });
+    await expect(missing.enqueueDelayed(job('web'), 5)).rejects.toMatchObject({
+      reason: 'Internal',
+      message: expect.stringContaining('web#prod'),
+    });
+  });
+
+  it('parseJob rejects malformed bodies with a clear error instead of crashing', () => {
+    expect(() => parseJob('{not json')).toThrow(/not JSON/);
+    expect(() => parseJob('{"app":"web"}')).toThrow(/malformed reconcile job: cluster/);
+    expect(() => parseJob(JSON.stringify({ ...job('web'), trigger: 'cron' }))).toThrow(/trigger/);
+    expect(() => parseJob(JSON.stringify({ ...job('Web_App') }))).toThrow(
+      /app: must be a DNS label/,
+    );
+    try {
+      parseJob(JSON.stringify({ ...job('web'), enqueuedAt: 'yesterday' }));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({ reason: 'InvalidSpec', location: { field: 'enqueuedAt' } });
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseGitHubRepo, statusDescription } from '../../lib/github/status.js';
+
+describe('parseGitHubRepo', () => {
+  it('reads owner and repo from GitHub URLs', () => {
+    expect(parseGitHubRepo('https://github.com/acme/web.git')).toEqual({
+      owner: 'acme',
+      repo: 'web',
+    });
+    expect(parseGitHubRepo('https://github.com/acme/web')).toEqual({ owner: 'acme', repo: 'web' });
+    expect(parseGitHubRepo('https://GitHub.com/acme/web.js/')).toEqual({
+      owner: 'acme',
+      repo: 'web.js',
+    });
+  });
+
+  it('reads GitHub Enterprise URLs on the configured host', () => {
+    expect(parseGitHubRepo('https://ghe.example.com/team/infra.git', 'ghe.example.com')).toEqual({
+      owner: 'team',
+      repo: 'infra',
+    });
+    expect(parseGitHubRepo('https://ghe.example.com/team/infra.git')).toBeUndefined();
+  });
+
+  it('refuses what is not owner/repo on that host', () => {
+    expect(parseGitHubRepo('https://gitlab.com/acme/web.git')).toBeUndefined();
+    expect(parseGitHubRepo('https://github.com/acme')).toBeUndefined();
+    expect(parseGitHubRepo('https://github.com/acme/web/tree/main')).toBeUndefined();
+    expect(parseGitHubRepo('git@github.com:acme/web.git')).toBeUndefined();
+    expect(parseGitHubRepo('not a url')).toBeUndefined();
+  });
+});
+
+describe('statusDescription', () => {
+  it('keeps short text as one line', () => {
+    expect(statusDescription('synced abc1234:\n  3 objects')).toBe('synced abc1234: 3 objects');
+  });
+
+  it('cuts long text to 140 characters at a word, marked with …', () => {
+    const text = `sync failed: ${'word '.repeat(40)}`;
+    const d = statusDescription(text);
+    expect(d.length).toBeLessThanOrEqual(140);
+    expect(d.endsWith('word…')).toBe(true);
+  });
+
+  it('cuts inside a long token when no word break is near', () => {
+    const d = statusDescription(`x ${'y'.repeat(300)}`);
+    expect(d).toHaveLength(140);
+    expect(d.endsWith('y…')).toBe(true);
+  });
+});
