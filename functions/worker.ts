@@ -8,6 +8,7 @@
 import {
   BatchProcessor,
   EventType,
+  FullBatchFailureError,
   processPartialResponse,
   SqsFifoPartialProcessorAsync,
 } from '@aws-lambda-powertools/batch';
@@ -81,33 +82,35 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   }
 }
 
+/** Processes a batch; every record failing is still a partial response (each carries its own backoff). */
+async function processBatch(
+  records: SQSRecord[],
+  processor: SqsFifoPartialProcessorAsync | BatchProcessor,
+  context: Context,
+): Promise<SQSBatchResponse['batchItemFailures']> {
+  try {
+    // skipGroupOnError: after a failure, the rest of that FIFO group waits (order kept).
+    const res = await processPartialResponse({ Records: records }, handleRecord, processor, {
+      context,
+      skipGroupOnError: true,
+    });
+    return res.batchItemFailures;
+  } catch (e) {
+    if (e instanceof FullBatchFailureError)
+      return records.map((r) => ({ itemIdentifier: r.messageId }));
+    throw e;
+  }
+}
+
 export const handler = middy(
   async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const fifo = event.Records.filter((r) => r.eventSourceARN.endsWith('.fifo'));
     const standard = event.Records.filter((r) => !r.eventSourceARN.endsWith('.fifo'));
     const failures: SQSBatchResponse['batchItemFailures'] = [];
-    if (fifo.length) {
-      const res = await processPartialResponse(
-        { Records: fifo },
-        handleRecord,
-        new SqsFifoPartialProcessorAsync(),
-        {
-          context,
-          skipGroupOnError: true,
-        },
-      );
-      failures.push(...res.batchItemFailures);
-    }
+    if (fifo.length)
+      failures.push(...(await processBatch(fifo, new SqsFifoPartialProcessorAsync(), context)));
     if (standard.length) {
-      const res = await processPartialResponse(
-        { Records: standard },
-        handleRecord,
-        new BatchProcessor(EventType.SQS),
-        {
-          context,
-        },
-      );
-      failures.push(...res.batchItemFailures);
+      failures.push(...(await processBatch(standard, new BatchProcessor(EventType.SQS), context)));
     }
     return { batchItemFailures: failures };
   },

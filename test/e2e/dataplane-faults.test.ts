@@ -166,7 +166,8 @@ beforeAll(async () => {
     metadata: { name: 'local' },
     spec: { kubeconfig: { path: testenv().kube.kubeconfig } },
   };
-  expect((await call('PUT', '/clusters/local', local)).status).toBe(201);
+  const put = await call('PUT', '/clusters/local', local);
+  expect(put, JSON.stringify(put.body)).toMatchObject({ status: 201 });
   // A cluster whose API server is gone: the same credentials, a closed port.
   const dead = path.join(await mkdtemp(path.join(os.tmpdir(), 'driftless-dead-')), 'kubeconfig');
   await writeFile(
@@ -297,9 +298,10 @@ describe('a poison target', () => {
     expect(
       (await call('PUT', '/apps/poison', appSpec('poison', repo, 'gone', ns, { retry }))).status,
     ).toBe(201);
-    expect(
-      (await call('PUT', '/apps/healthy', appSpec('healthy', repo, 'local', `${ns}-ok`))).status,
-    ).toBe(201);
+    const healthyRepo = await TestRepo.create('healthy');
+    await healthyRepo.commit(configMaps(`${ns}-ok`, 'y'));
+    const healthySpec = appSpec('healthy', healthyRepo, 'local', `${ns}-ok`);
+    expect((await call('PUT', '/apps/healthy', healthySpec)).status).toBe(201);
     expect((await call('POST', '/apps/poison/sync', {})).status).toBe(202);
     expect((await call('POST', '/apps/healthy/sync', {})).status).toBe(202);
 
@@ -308,7 +310,8 @@ describe('a poison target', () => {
     const first = await pollOnce(sqs, queueUrl, worker);
     expect(first.received).toBe(2);
     expect(first.failed).toHaveLength(1);
-    expect((await call('GET', '/apps/healthy')).body.targets[0].sync).toBe('Synced');
+    const healthy = (await call('GET', '/apps/healthy')).body.targets[0];
+    expect(healthy.sync, JSON.stringify(healthy)).toBe('Synced');
 
     // When each attempt's poll began: a message deferred during a poll cannot
     // come back before that poll began plus the delay.

@@ -57,7 +57,10 @@ export async function serializingProxy(
         try {
           const headers = new Headers();
           for (const [k, v] of Object.entries(req.headers)) {
-            if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers.set(k, v);
+            // fetch sets content-length from the body itself (and some undici versions reject it).
+            if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) {
+              headers.set(k, v);
+            }
           }
           const upstream = await fetch(new URL(req.url ?? '/', target), {
             method: req.method,
@@ -73,7 +76,10 @@ export async function serializingProxy(
           out['content-length'] = String(body.byteLength);
           res.writeHead(upstream.status, out).end(body);
         } catch (e) {
-          res.writeHead(502).end(String(e));
+          const err = e as Error & { cause?: unknown };
+          res
+            .writeHead(502)
+            .end(`${String(err)}${err.cause ? ` (cause: ${String(err.cause)})` : ''}`);
         }
       });
     });
