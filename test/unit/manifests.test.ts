@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DriftlessError } from '../../lib/errors.js';
-import { type LoadManifestsOptions, loadManifests, ManifestCache } from '../../lib/source/index.js';
+import { type LoadManifestsOptions, loadManifests, SourceCache } from '../../lib/source/index.js';
 
 const scratch: string[] = [];
 afterAll(async () => {
@@ -614,7 +614,7 @@ describe('loadManifests: limits', () => {
   });
 });
 
-describe('ManifestCache', () => {
+describe('SourceCache', () => {
   it('parses a checkout once, re-reads after a failure, and evicts the least recently used', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'driftless-mcache-'));
     try {
@@ -623,12 +623,21 @@ describe('ManifestCache', () => {
         path.join(dir, 'a/cm.yaml'),
         'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n',
       );
-      const cache = new ManifestCache(1);
-      const first = await cache.load(dir, 'a');
-      expect(await cache.load(dir, 'a')).toBe(first);
-      await expect(cache.load(dir, 'missing')).rejects.toThrow();
+      const cache = new SourceCache({}, 1);
+      const load = (appPath: string) =>
+        cache.render(
+          dir,
+          {
+            metadata: { name: 'web' },
+            spec: { source: { repoURL: 'https://x/r.git', revision: 'main', path: appPath } },
+          },
+          'web',
+        );
+      const first = await load('a');
+      expect(await load('a')).toBe(first);
+      await expect(load('missing')).rejects.toThrow();
       // 'missing' evicted 'a' (size 1): a fresh parse, equal but not the same array.
-      const again = await cache.load(dir, 'a');
+      const again = await load('a');
       expect(again).not.toBe(first);
       expect(again.map((m) => m.object.metadata.name)).toEqual(['c']);
       await mkdir(path.join(dir, 'missing'));
@@ -636,7 +645,7 @@ describe('ManifestCache', () => {
         path.join(dir, 'missing/x.yaml'),
         'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n',
       );
-      expect((await cache.load(dir, 'missing')).length).toBe(1);
+      expect((await load('missing')).length).toBe(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,199 @@
+// From an application's source in a checkout to manifests, whatever the
+// source type: a directory of YAML (loadManifests), a Kustomization
+// (`kubectl kustomize`) or a Helm chart (`helm template`). Rendered output is
+// parsed and validated exactly as files are, so everything after this point
+// (plan, diff, apply) is the same for all three.
+
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DriftlessError } from '../errors.js';
+import type { Application, ApplicationSource, SourceType } from '../model/application.js';
+import { renderHelm } from './helm.js';
+import { findKustomization, renderKustomize } from './kustomize.js';
+import { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
+import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
+import { locateRenderTools, type RenderTools } from './render-tools.js';
+
+export interface SourceRenderOptions {
+  /** kubectl and helm. Default: located at each render (env vars, else the Lambda layer at /opt). */
+  tools?: RenderTools;
+  /** Wall-clock limit of one kustomize or helm run. Default 60 s. */
+  timeoutMs?: number;
+  /** Output of one kustomize or helm run. Default 50 MiB (the limit of a directory's files). */
+  maxOutputBytes?: number;
+  /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
+  tempRoot?: string;
+}
+
+/** What a Kustomize or Helm render needs; built per render. */
+export interface RenderContext {
+  /** The checkout's real path. */
+  root: string;
+  /** The app path's real directory. */
+  appDir: string;
+  /** The app path, checkout-relative, `/`-separated; `.` for the root. */
+  appRel: string;
+  tools: RenderTools;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  maxAliasCount: number;
+  /** An empty directory for this render only (the tool's HOME and temp files). */
+  tempDir: string;
+  manifestOptions: LoadManifestsOptions;
+}
+
+export interface RenderTarget {
+  /** The application's name: Helm's default release name. */
+  appName: string;
+  /** The destination's namespace: Helm's `.Release.Namespace` (default `default`). */
+  namespace: string | undefined;
+}
+
+const MiB = 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_OUTPUT_BYTES = 50 * MiB;
+const MAX_ALIAS_COUNT = 100;
+
+const DETECTED_BECAUSE: Record<SourceType, string> = {
+  directory: 'it has no kustomization file or Chart.yaml',
+  kustomize: 'it has a kustomization file',
+  helm: 'it has a Chart.yaml',
+};
+
+/** kustomization.yaml (or .yml, or Kustomization) → kustomize; Chart.yaml → helm; else directory. */
+export async function detectSourceType(dir: string): Promise<SourceType> {
+  const stats = await stat(dir).catch(() => undefined);
+  if (!stats?.isDirectory()) return 'directory';
+  if (await findKustomization(dir)) return 'kustomize';
+  const chart = await stat(path.join(dir, 'Chart.yaml')).catch(() => undefined);
+  if (chart?.isFile()) return 'helm';
+  return 'directory';
+}
+
+/** The manifests of an application's source in a checkout. */
+export async function renderSource(
+  checkoutDir: string,
+  source: ApplicationSource,
+  target: RenderTarget,
+  opts: SourceRenderOptions = {},
+): Promise<Manifest[]> {
+  const segments = confinedSegments(source.path);
+  const appRel = segments.join('/') || '.';
+  const root = await checkoutRoot(checkoutDir);
+  const appDir = await realPathInside(root, path.join(root, ...segments), appRel);
+  if (appDir === undefined) {
+    throw new DriftlessError('InvalidSpec', `path "${appRel}" does not exist in the revision`, {
+      file: appRel,
+      field: 'source.path',
+    });
+  }
+  const type = source.type ?? (await detectSourceType(appDir));
+  for (const option of ['helm', 'kustomize'] as const) {
+    if (source[option] !== undefined && type !== option) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `source.${option} is set, but "${appRel}" is a ${type} source` +
+          (source.type ? '' : ` (detected: ${DETECTED_BECAUSE[type]}; set source.type to choose)`),
+        { file: appRel, field: `source.${option}` },
+      );
+    }
+  }
+  if (type === 'directory') return loadManifests(checkoutDir, source.path);
+
+  if (!(await stat(appDir)).isDirectory()) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `source type is ${type}, but "${appRel}" is a file, not a directory`,
+      { file: appRel, field: 'source.path' },
+    );
+  }
+  const tempDir = await mkdtemp(path.join(opts.tempRoot ?? os.tmpdir(), 'driftless-render-'));
+  try {
+    const ctx: RenderContext = {
+      root,
+      appDir,
+      appRel,
+      tools: opts.tools ?? locateRenderTools(),
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      maxAliasCount: MAX_ALIAS_COUNT,
+      tempDir,
+      manifestOptions: { maxAliasCount: MAX_ALIAS_COUNT },
+    };
+    if (type === 'kustomize') return await renderKustomize(ctx);
+    return await renderHelm(ctx, {
+      releaseName: source.helm?.releaseName ?? target.appName,
+      namespace: target.namespace ?? 'default',
+      valueFiles: source.helm?.valueFiles ?? [],
+      values: source.helm?.values ?? {},
+    });
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Rendered manifests of recently seen sources, by checkout directory, path
+ * and a hash of everything else that shapes the output (type, options,
+ * release name, namespace). A checkout directory holds exactly one commit
+ * and never changes, so a warm worker re-checking an unchanged app skips the
+ * render (for Kustomize and Helm, a process each) and the parse. Concurrent
+ * callers share one render. Callers must not mutate the result.
+ */
+export class SourceCache {
+  private readonly entries = new Map<string, Promise<readonly Manifest[]>>();
+
+  constructor(
+    private readonly opts: SourceRenderOptions = {},
+    private readonly maxEntries = 32,
+  ) {}
+
+  render(
+    checkoutDir: string,
+    app: { metadata: Pick<Application['metadata'], 'name'>; spec: { source: ApplicationSource } },
+    namespace: string | undefined,
+  ): Promise<readonly Manifest[]> {
+    const source = app.spec.source;
+    const target: RenderTarget = { appName: app.metadata.name, namespace };
+    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target)}`;
+    let hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key); // most recently used last
+    } else {
+      hit = renderSource(checkoutDir, source, target, this.opts);
+      // A failure is not cached: the next attempt reports it afresh.
+      hit.catch(() => this.entries.delete(key));
+    }
+    this.entries.set(key, hit);
+    while (this.entries.size > this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    return hit;
+  }
+}
+
+/** A hash of what, besides the files, shapes a source's manifests. */
+export function renderOptionsHash(source: ApplicationSource, target: RenderTarget): string {
+  const shaping = {
+    type: source.type ?? null,
+    helm: source.helm ?? null,
+    kustomize: source.kustomize ?? null,
+    releaseName: source.helm?.releaseName ?? target.appName,
+    namespace: target.namespace ?? null,
+  };
+  return createHash('sha256').update(stableJson(shaping)).digest('hex').slice(0, 32);
+}
+
+/** JSON with object keys sorted, so equal options hash equally whatever their order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
