@@ -277,6 +277,14 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
   if (body.cluster !== undefined && typeof body.cluster !== 'string') {
     return error(400, 'InvalidSpec', 'cluster must be a string', { field: 'cluster' });
   }
+  if (body.revision !== undefined && app.spec.syncPolicy.automated && !app.spec.suspended) {
+    return error(
+      409,
+      'Conflict',
+      `application ${app.metadata.name} syncs automatically: the next sync would undo a sync to ${body.revision}. ` +
+        `Suspend it first (POST /apps/${app.metadata.name}/suspend), then resume when Git has caught up.`,
+    );
+  }
   const clusters = clustersOf(app, {
     ...req,
     query: { ...req.query, cluster: body.cluster as string | undefined },

@@ -9,7 +9,6 @@
 // Clusters declared with a kubeconfig go to the KubeconfigConnector, so one
 // connector serves both kinds.
 
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import {
   DescribeClusterCommand,
   type DescribeClusterCommandOutput,
@@ -18,6 +17,7 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 import { KubeconfigConnector } from '../local/clusters.js';
 import type { Cluster } from '../model/application.js';
@@ -45,34 +45,6 @@ export interface AwsCredentials {
 }
 
 export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
-
-/** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape SignatureV4 wants. */
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  constructor(private readonly secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined
-      ? createHash('sha256')
-      : createHmac('sha256', toBuffer(this.secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
 
 /** RFC 3986 encoding, as SigV4 canonicalizes query strings. */
 function rfc3986(s: string): string {

@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import { mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import git, { type GitAuth, type HttpClient, type ServerRef } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { DriftlessError, isDriftlessError } from '../errors.js';
@@ -34,6 +35,11 @@ import type { Checkout, GitCredentials, GitSource } from '../ports.js';
 import { CheckoutCache, urlWithoutCredentials } from './cache.js';
 
 export interface IsomorphicGitSourceOptions {
+  /**
+   * Accept file:///path URLs of repositories on this machine (local mode):
+   * read directly from their git directory, never written. Off in Lambda.
+   */
+  allowLocalRepositories?: boolean;
   /** Where git dirs and extracted trees are cached. Default: `$TMPDIR/driftless-git`. */
   cacheRoot?: string;
   /** Extracted commits kept per repository. Default 5. */
@@ -63,12 +69,14 @@ const EXTRACT_CONCURRENCY = 8;
 const inflight = new Map<string, Promise<string>>();
 
 export class IsomorphicGitSource implements GitSource {
+  private readonly allowLocalRepositories: boolean;
   private readonly cache: CheckoutCache;
   private readonly http: HttpClient;
   private readonly maxCheckoutBytes: number;
   private readonly maxCheckoutFiles: number;
 
   constructor(opts: IsomorphicGitSourceOptions = {}) {
+    this.allowLocalRepositories = opts.allowLocalRepositories ?? false;
     this.cache = new CheckoutCache(opts.cacheRoot ?? path.join(os.tmpdir(), 'driftless-git'), {
       maxCommitsPerRepo: opts.maxCommitsPerRepo ?? 5,
       maxCacheBytes: opts.maxCacheBytes ?? 256 * MiB,
@@ -86,6 +94,7 @@ export class IsomorphicGitSource implements GitSource {
    * without fetching, checkout will).
    */
   async resolve(repoURL: string, revision: string, credentials?: GitCredentials): Promise<string> {
+    if (this.isLocal(repoURL)) return resolveLocal(localGitDir(repoURL), repoURL, revision.trim());
     const url = checkRepoURL(repoURL);
     const rev = revision.trim();
     if (FULL_SHA.test(rev)) return rev.toLowerCase();
@@ -116,7 +125,8 @@ export class IsomorphicGitSource implements GitSource {
   }
 
   async checkout(repoURL: string, commit: string, credentials?: GitCredentials): Promise<Checkout> {
-    const url = checkRepoURL(repoURL);
+    const local = this.isLocal(repoURL);
+    const url = local ? repoURL : checkRepoURL(repoURL);
     if (!FULL_SHA.test(commit)) {
       throw new DriftlessError(
         'SourceUnavailable',
@@ -131,7 +141,9 @@ export class IsomorphicGitSource implements GitSource {
     const treeDir = this.cache.treeDir(key, sha);
     let flight = inflight.get(treeDir);
     if (!flight) {
-      flight = this.materialize(url, key, sha, credentials).finally(() => inflight.delete(treeDir));
+      flight = (
+        local ? this.materializeLocal(url, key, sha) : this.materialize(url, key, sha, credentials)
+      ).finally(() => inflight.delete(treeDir));
       inflight.set(treeDir, flight);
     }
     return { dir: await flight, commit: sha };
@@ -161,6 +173,36 @@ export class IsomorphicGitSource implements GitSource {
         }
       }
     });
+    await this.cache.evict(dir);
+    return dir;
+  }
+
+  private isLocal(repoURL: string): boolean {
+    if (!repoURL.startsWith('file:')) return false;
+    if (!this.allowLocalRepositories) {
+      throw new DriftlessError(
+        'SourceUnavailable',
+        `${repoURL}: local repositories (file://) are only read in local mode (driftless dev)`,
+      );
+    }
+    return true;
+  }
+
+  /** A local repository's commit, extracted straight from its git directory (read only). */
+  private async materializeLocal(url: string, key: string, sha: string): Promise<string> {
+    const gitdir = localGitDir(url);
+    const temp = await this.cache.tempDir(sha.slice(0, 12));
+    let bytes: number;
+    try {
+      bytes = await this.extract(gitdir, sha, temp, url, {});
+    } catch (e) {
+      await rm(temp, { recursive: true, force: true });
+      if (isCode(e, 'NotFoundError')) {
+        throw new DriftlessError('SourceUnavailable', `commit ${sha} not found in ${url}`);
+      }
+      throw e;
+    }
+    const dir = await this.cache.publishTree(key, sha, temp, bytes);
     await this.cache.evict(dir);
     return dir;
   }
@@ -499,4 +541,50 @@ async function forEachConcurrently<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.error;
+}
+
+/** The git directory of a file:/// repository: `<path>/.git`, or the path itself when bare. */
+function localGitDir(repoURL: string): string {
+  let dir: string;
+  try {
+    dir = fileURLToPath(repoURL);
+  } catch {
+    throw new DriftlessError('SourceUnavailable', `"${repoURL}" is not a file:/// URL`);
+  }
+  const dotGit = path.join(dir, '.git');
+  if (fs.existsSync(path.join(dotGit, 'HEAD'))) return dotGit;
+  if (fs.existsSync(path.join(dir, 'HEAD')) && fs.existsSync(path.join(dir, 'objects'))) return dir;
+  throw new DriftlessError('SourceUnavailable', `${dir} is not a git repository`);
+}
+
+/** A branch, tag, HEAD or full SHA of a local repository → the commit it names. */
+async function resolveLocal(gitdir: string, url: string, rev: string): Promise<string> {
+  if (FULL_SHA.test(rev)) return rev.toLowerCase();
+  if (!isRefName(rev)) {
+    throw new DriftlessError(
+      'SourceUnavailable',
+      `revision "${rev}" of ${url} is not a branch, tag, HEAD or full commit SHA`,
+    );
+  }
+  const candidates =
+    rev === 'HEAD' || rev.startsWith('refs/') ? [rev] : [`refs/heads/${rev}`, `refs/tags/${rev}`];
+  for (const ref of candidates) {
+    let oid: string;
+    try {
+      oid = await git.resolveRef({ fs, gitdir, ref });
+    } catch {
+      continue;
+    }
+    // Annotated tags are peeled to the commit they point at.
+    for (let i = 0; i < 10; i++) {
+      const obj = await git.readObject({ fs, gitdir, oid, format: 'parsed' });
+      if (obj.type !== 'tag') break;
+      oid = (obj.object as { object: string }).object;
+    }
+    return oid;
+  }
+  throw new DriftlessError(
+    'SourceUnavailable',
+    `revision "${rev}" not found in ${url}: no such branch or tag`,
+  );
 }

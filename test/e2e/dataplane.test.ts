@@ -262,6 +262,9 @@ describe('push to sync, end to end', () => {
   });
 
   it('rolls back through POST /apps/{name}/sync with an older revision, recorded in history', async () => {
+    // An automated app refuses: its next sync would undo the rollback.
+    expect((await call('POST', '/apps/web/sync', { revision: first })).status).toBe(409);
+    expect((await call('POST', '/apps/web/suspend')).status).toBe(200);
     const res = await call('POST', '/apps/web/sync', { revision: first });
     expect(res.status).toBe(202);
     await drain(sqs, [queueUrl, delayUrl], worker);

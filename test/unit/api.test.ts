@@ -110,6 +110,11 @@ describe('status API', () => {
 
   it('queues a manual sync, and a rollback when a revision is given', async () => {
     await call('PUT', '/apps/web', app('web'));
+    expect(await call('POST', '/apps/web/sync', { revision: 'a'.repeat(40) })).toMatchObject({
+      status: 409,
+      body: { code: 'Conflict' },
+    });
+    await call('POST', '/apps/web/suspend');
     const res = await call('POST', '/apps/web/sync', { revision: 'a'.repeat(40), prune: true });
     expect(res.status).toBe(202);
     expect(queue.sent).toHaveLength(1);

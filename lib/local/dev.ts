@@ -1,0 +1,206 @@
+// Local mode: the whole data plane in one process on the embedded adapters —
+// a status API and a webhook receiver on one loopback HTTP server, the
+// in-process queue, the worker, and a sweep — against a kubeconfig context.
+// Repositories on this machine (file:///…) are watched: a new commit on the
+// followed branch is picked up within a second, like a push.
+
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { handleApiRequest } from '../api.js';
+import { DriftlessError } from '../errors.js';
+import { handleWebhook } from '../github/webhook.js';
+import { type Application, ClusterSchema } from '../model/application.js';
+import type { CommitStatusReporter } from '../ports.js';
+import type { ReconcileEvent } from '../reconcile.js';
+import { IsomorphicGitSource } from '../source/index.js';
+import { sweep } from '../sweep.js';
+import { processJob } from '../worker.js';
+import { KubeconfigConnector } from './clusters.js';
+import { MemoryLeaseManager } from './lease.js';
+import { LocalJobQueue } from './queue.js';
+import { MemoryStore } from './store.js';
+
+export interface LocalModeOptions {
+  kubeconfig: string;
+  context?: string;
+  /** Name of the cluster registered for the kubeconfig. */
+  clusterName?: string;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  apps?: Application[];
+  /** Secret for POST /webhook (GitHub-style HMAC). */
+  webhookSecret?: string;
+  /** How often local repositories are checked for new commits. */
+  watchIntervalMs?: number;
+  /** How often the sweep looks for due targets. */
+  sweepIntervalMs?: number;
+  /** How long one reconcile may wait for a rollout before yielding. */
+  waitBudgetMs?: number;
+  gitCacheDir?: string;
+  onEvent?: (e: ReconcileEvent) => void;
+  onLog?: (message: string) => void;
+}
+
+export interface LocalMode {
+  url: string;
+  store: MemoryStore;
+  queue: LocalJobQueue;
+  stop(): Promise<void>;
+}
+
+const reporter: CommitStatusReporter = { report: async () => {} };
+
+export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
+  const store = new MemoryStore();
+  const leases = new MemoryLeaseManager();
+  const queue = new LocalJobQueue();
+  const clusters = new KubeconfigConnector();
+  const git = new IsomorphicGitSource({
+    allowLocalRepositories: true,
+    cacheRoot: opts.gitCacheDir ?? path.join(os.tmpdir(), 'driftless-dev-git'),
+  });
+  const log = opts.onLog ?? (() => {});
+  const clusterName = opts.clusterName ?? 'local';
+  await store.putCluster(
+    ClusterSchema.parse({
+      apiVersion: 'driftless.dev/v1',
+      kind: 'Cluster',
+      metadata: { name: clusterName },
+      spec: { kubeconfig: { path: opts.kubeconfig, context: opts.context } },
+    }),
+  );
+  for (const app of opts.apps ?? []) await store.putApplication(app);
+
+  const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
+  const workerDeps = { ...engine, store, catalog: store, queue };
+  queue.start((job, attempt) =>
+    processJob(workerDeps, job, attempt, { waitBudgetMs: opts.waitBudgetMs ?? 30_000 }),
+  );
+
+  // Local repositories: look for new commits on the followed revision.
+  const seen = new Map<string, string>();
+  const watch = async () => {
+    const page = await store.listApplications(500);
+    for (const app of page.items) {
+      const { repoURL, revision } = app.spec.source;
+      if (!repoURL.startsWith('file:') || app.spec.suspended) continue;
+      let commit: string;
+      try {
+        commit = await git.resolve(repoURL, revision);
+      } catch (e) {
+        log(`cannot read ${repoURL}: ${e instanceof DriftlessError ? e.describe() : String(e)}`);
+        continue;
+      }
+      const key = `${app.metadata.name}|${repoURL}|${revision}`;
+      if (seen.get(key) === commit) continue;
+      const first = !seen.has(key);
+      seen.set(key, commit);
+      if (!first) log(`${app.metadata.name}: new commit ${commit.slice(0, 8)} on ${revision}`);
+      await queue.enqueue(
+        app.spec.destinations.map((d) => ({
+          dedupId: `local:${app.metadata.name}#${d.cluster}:${commit}`,
+          job: {
+            app: app.metadata.name,
+            cluster: d.cluster,
+            trigger: 'local' as const,
+            enqueuedAt: new Date().toISOString(),
+          },
+        })),
+      );
+    }
+  };
+  const timers: NodeJS.Timeout[] = [];
+  let stopping = false;
+  const every = (ms: number, fn: () => Promise<unknown>) => {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || stopping) return;
+      running = true;
+      fn()
+        .catch((e) => log(`background task failed: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    timers.push(t);
+  };
+  every(opts.watchIntervalMs ?? 1_000, watch);
+  every(opts.sweepIntervalMs ?? 5_000, () => sweep({ catalog: store, queue }));
+
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 6 * 1024 * 1024) {
+        res.writeHead(413).end();
+        return;
+      }
+      chunks.push(c as Buffer);
+    }
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const out =
+        url.pathname === '/webhook' && req.method === 'POST'
+          ? await handleWebhook(
+              {
+                catalog: store,
+                queue,
+                reporter,
+                secrets: async () => (opts.webhookSecret ? [opts.webhookSecret] : []),
+              },
+              { headers: req.headers as Record<string, string>, body },
+            )
+          : await handleApiRequest(
+              { catalog: store, queue, engine },
+              {
+                method: req.method ?? 'GET',
+                path: url.pathname,
+                query: Object.fromEntries(url.searchParams),
+                body: body || undefined,
+              },
+            );
+      res.writeHead(out.status, { 'content-type': 'application/json' });
+      res.end(out.body === null ? '' : JSON.stringify(out.body));
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ code: 'Internal', message: e instanceof Error ? e.message : String(e) }),
+      );
+    }
+  });
+  server.listen(opts.port ?? 7777, opts.host ?? '127.0.0.1');
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([e]) => {
+      const err = e as NodeJS.ErrnoException;
+      throw new DriftlessError(
+        'InvalidSpec',
+        err.code === 'EADDRINUSE'
+          ? `port ${opts.port ?? 7777} is in use (is another driftless dev running?); choose one with --port`
+          : err.message,
+      );
+    }),
+  ]);
+  const { port } = server.address() as AddressInfo;
+  await watch();
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    store,
+    queue,
+    stop: async () => {
+      stopping = true;
+      for (const t of timers) clearInterval(t);
+      queue.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await queue.idle();
+      clusters.close();
+    },
+  };
+}

@@ -1,0 +1,199 @@
+// The driftless command as users run it: the real binary (scripts/driftless.mjs)
+// in a child process, against local mode (lib/local/dev.ts) syncing a
+// repository on the test Git server into the real API server.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalMode, startLocalMode } from '../../lib/local/dev.js';
+import { testenv, uniqueName } from '../support/env.js';
+import { TestRepo } from '../support/git.js';
+import { eventually, kubeConfig } from '../support/kube.js';
+
+const exec = promisify(execFile);
+const BIN = path.resolve('scripts/driftless.mjs');
+
+let local: LocalMode;
+let dir: string;
+
+async function driftless(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      [BIN, ...args, '--endpoint', local.url],
+      {
+        env: { ...process.env, NO_COLOR: '1', DRIFTLESS_CONFIG: path.join(dir, 'none.json') },
+        timeout: 120_000,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+const deployment = (replicas: number) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: api }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec: { containers: [{ name: api, image: "api:1" }] }
+`;
+
+describe('driftless CLI against local mode', () => {
+  let ns: string;
+  let repo: TestRepo;
+  let first: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'driftless-cli-'));
+    local = await startLocalMode({
+      kubeconfig: testenv().kube.kubeconfig,
+      port: 0,
+      sweepIntervalMs: 500,
+      waitBudgetMs: 30_000,
+    });
+    ns = uniqueName('cli');
+    repo = await TestRepo.create('cli');
+    first = await repo.commit({
+      'app/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`,
+      'app/api.yaml': deployment(2),
+    });
+    await writeFile(
+      path.join(dir, 'app.yaml'),
+      `apiVersion: driftless.dev/v1
+kind: Application
+metadata: { name: api }
+spec:
+  source: { repoURL: "${repo.url}", revision: main, path: app }
+  destinations: [{ cluster: local, namespace: ${ns} }]
+  syncPolicy: { automated: true, selfHeal: false, interval: 1h }
+`,
+    );
+  });
+  afterAll(async () => {
+    await local?.stop();
+  });
+
+  it('registers an application from YAML and shows it converge', async () => {
+    const applied = await driftless('apps', 'apply', '-f', path.join(dir, 'app.yaml'));
+    expect(applied).toMatchObject({ code: 0 });
+    expect(applied.stdout).toContain('application api applied');
+    const status = await eventually('api Synced and Healthy', async () => {
+      const r = await driftless('status', 'api', '-o', 'json');
+      const rows = JSON.parse(r.stdout) as {
+        sync: string;
+        health: string;
+        syncedRevision: string;
+      }[];
+      return rows[0]?.sync === 'Synced' && rows[0].health === 'Healthy' ? rows[0] : undefined;
+    });
+    expect(status.syncedRevision).toBe(first);
+    const table = await driftless('status');
+    expect(table.stdout).toMatch(
+      /^APP\s+CLUSTER\s+SYNC\s+HEALTH\s+REVISION\s+LAST OPERATION\s+AGE$/m,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^api\\s+local\\s+Synced\\s+Healthy\\s+${first.slice(0, 8)}`, 'm'),
+    );
+    const get = await driftless('get', 'app', 'api');
+    expect(get.stdout).toMatch(/^Deployment\s+\S+\s+api\s+Synced\s+Healthy/m);
+  });
+
+  it('exits 0 from diff when in sync and 1 when drifted, and syncs it back', async () => {
+    expect((await driftless('diff', 'api')).code).toBe(0);
+    await kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .patchNamespacedDeploymentScale(
+        {
+          name: 'api',
+          namespace: ns,
+          body: { spec: { replicas: 5 } },
+          fieldManager: 'kubectl-scale',
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    const drifted = await driftless('diff', 'api');
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('changed: spec.replicas');
+    expect(drifted.stdout).toContain('-  replicas: 5');
+    expect(drifted.stdout).toContain('+  replicas: 2');
+    const synced = await driftless('sync', 'api', '--wait');
+    expect(synced).toMatchObject({ code: 0 });
+    expect(synced.stdout).toMatch(/api on local: Succeeded applied 1/);
+    expect((await driftless('diff', 'api')).code).toBe(0);
+  });
+
+  it('rolls back to the previous revision once the app is suspended, and shows it in history', async () => {
+    await repo.commit({ 'app/api.yaml': deployment(3) }, 'three replicas');
+    // A push would queue it; here a manual sync does.
+    expect((await driftless('sync', 'api', '--wait')).code).toBe(0);
+    const refused = await driftless('rollback', 'api');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/syncs automatically.*Suspend it first/);
+    expect((await driftless('suspend', 'api')).stdout).toContain('api suspended');
+    const rolled = await driftless('rollback', 'api', '--wait');
+    expect(rolled.code).toBe(0);
+    expect(rolled.stdout).toContain(`rolling api back to ${first.slice(0, 8)}`);
+    const d = await kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'api', namespace: ns });
+    expect(d.spec?.replicas).toBe(2);
+    const history = JSON.parse((await driftless('history', 'api', '-o', 'json')).stdout) as {
+      trigger: string;
+      revision: string;
+    }[];
+    expect(history[0]).toMatchObject({ trigger: 'rollback', revision: first });
+  });
+
+  it('validates manifests and app specs offline, with file and line', async () => {
+    const bad = await mkdtemp(path.join(dir, 'bad-'));
+    await writeFile(path.join(bad, 'ok.yaml'), deployment(1));
+    await writeFile(
+      path.join(bad, 'broken.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n',
+    );
+    const invalid = await driftless('validate', bad);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^invalid .*bad-\w+: broken\.yaml:\d+: invalid YAML: /);
+    const good = await driftless('validate', path.join(bad, 'ok.yaml'), path.join(dir, 'app.yaml'));
+    expect(good).toMatchObject({ code: 0 });
+    expect(good.stdout).toContain('valid: 1 objects, 1 Driftless specs');
+  });
+
+  it('refuses an invalid app spec with the field and line, registering nothing', async () => {
+    const file = path.join(dir, 'bad-app.yaml');
+    await writeFile(
+      file,
+      `apiVersion: driftless.dev/v1\nkind: Application\nmetadata: { name: broken }\nspec:\n  source: { repoURL: "ftp://nope" }\n  destinations: [{ cluster: local }]\n`,
+    );
+    const r = await driftless('apps', 'apply', '-f', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^error: .*bad-app\.yaml:5: Application\/broken: spec\.source\.repoURL: must be an http\(s\) Git URL/,
+    );
+    expect((await driftless('apps', 'list', '-o', 'json')).stdout).not.toContain('broken');
+  });
+
+  it('says what went wrong in one line, with a hint', async () => {
+    const unknown = await driftless('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('error: unknown command: frobnicate\nhint: driftless --help\n');
+    const missing = await driftless('get', 'app', 'nope');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /^error: application nope is not registered\nhint: driftless apps list\n$/,
+    );
+    const { stdout } = await exec(process.execPath, [BIN, '--help']);
+    expect(stdout).toMatch(/^driftless — GitOps for EKS, serverless/);
+  });
+});
