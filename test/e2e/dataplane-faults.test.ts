@@ -9,8 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoCatalog } from '../../lib/aws/catalog.js';
@@ -22,42 +21,17 @@ import type { ReconcileEvent } from '../../lib/reconcile.js';
 import { reconcile } from '../../lib/reconcile.js';
 import { IsomorphicGitSource } from '../../lib/source/index.js';
 import { awsClientConfig } from '../support/aws.js';
-import { createDriftlessTable, serializingProxy } from '../support/dynamo.js';
+import { type DataPlane, startDataPlane } from '../support/dataplane.js';
+import { serializingProxy } from '../support/dynamo.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { kubeConfig } from '../support/kube.js';
-import {
-  drain,
-  type HttpHandler,
-  httpEvent,
-  lambdaContext,
-  pollOnce,
-  type SqsHandler,
-} from '../support/lambda.js';
+import { drain, httpEvent, lambdaContext, pollOnce } from '../support/lambda.js';
 
-const SECRET = `faults-${randomUUID()}`;
-let sqs: SQSClient;
+let plane: DataPlane;
 let ddb: DynamoDBClient;
-let tableName: string;
-let queueUrl: string;
-let delayUrl: string;
-let dlqUrl: string;
-let webhook: HttpHandler;
-let worker: SqsHandler;
-let api: HttpHandler;
-let sweepHandler: (
-  event: unknown,
-  context: unknown,
-) => Promise<{ enqueued: number; skippedSuspended: number }>;
 let closeProxy: () => Promise<void>;
-
-async function call(method: string, p: string, body?: unknown) {
-  const res = await api(
-    httpEvent(method, p, { body: body === undefined ? undefined : JSON.stringify(body) }),
-    lambdaContext('api'),
-  );
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
-}
+const call: DataPlane['call'] = (...args) => plane.call(...args);
 
 function appSpec(
   name: string,
@@ -98,7 +72,7 @@ function push(repo: TestRepo, commit: string) {
     headers: {
       'X-GitHub-Event': 'push',
       'X-GitHub-Delivery': randomUUID(),
-      'X-Hub-Signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+      'X-Hub-Signature-256': `sha256=${createHmac('sha256', plane.webhookSecret).update(body).digest('hex')}`,
     },
   });
 }
@@ -107,7 +81,7 @@ function push(repo: TestRepo, commit: string) {
 async function leaseToken(app: string, cluster: string): Promise<number> {
   const out = await ddb.send(
     new GetItemCommand({
-      TableName: tableName,
+      TableName: plane.tableName,
       Key: targetRecordKey({ app, cluster }),
       ConsistentRead: true,
     }),
@@ -119,47 +93,8 @@ beforeAll(async () => {
   const aws = awsClientConfig();
   const proxy = await serializingProxy(aws.endpoint);
   closeProxy = proxy.close;
-  sqs = new SQSClient(aws);
-  ({ client: ddb, tableName } = await createDriftlessTable('faults'));
-  const fifo = { FifoQueue: 'true', VisibilityTimeout: '30' };
-  queueUrl = (
-    await sqs.send(
-      new CreateQueueCommand({ QueueName: `${uniqueName('jobs')}.fifo`, Attributes: fifo }),
-    )
-  ).QueueUrl as string;
-  dlqUrl = (
-    await sqs.send(
-      new CreateQueueCommand({ QueueName: `${uniqueName('dlq')}.fifo`, Attributes: fifo }),
-    )
-  ).QueueUrl as string;
-  delayUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('delayed') })))
-    .QueueUrl as string;
-  const secretId = uniqueName('webhook-secret');
-  await new SecretsManagerClient(aws).send(
-    new CreateSecretCommand({ Name: secretId, SecretString: SECRET }),
-  );
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
-    DRIFTLESS_TABLE: tableName,
-    DRIFTLESS_QUEUE_URL: queueUrl,
-    DRIFTLESS_DELAY_QUEUE_URL: delayUrl,
-    DRIFTLESS_DLQ_URL: dlqUrl,
-    DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
-    DRIFTLESS_WAIT_BUDGET_MS: '20000',
-    DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), 'driftless-faults-git-')),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  });
-  webhook = (await import('../../functions/webhook.js')).handler as unknown as HttpHandler;
-  worker = (await import('../../functions/worker.js')).handler as unknown as SqsHandler;
-  api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
-  sweepHandler = (await import('../../functions/sweep.js'))
-    .handler as unknown as typeof sweepHandler;
+  ddb = new DynamoDBClient(aws);
+  plane = await startDataPlane('faults', { dynamoEndpoint: proxy.endpoint, waitBudgetMs: 20_000 });
   const local = {
     apiVersion: 'driftless.dev/v1',
     kind: 'Cluster',
@@ -197,8 +132,8 @@ describe('racing workers', () => {
     expect((await call('PUT', '/apps/race', appSpec('race', repo, 'local', ns))).status).toBe(201);
     const aws = awsClientConfig();
     const dynamo = new DynamoDBClient({ ...aws, endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
-    const catalog = new DynamoCatalog({ client: dynamo, tableName });
-    const leases = new DynamoLeaseManager({ client: dynamo, tableName });
+    const catalog = new DynamoCatalog({ client: dynamo, tableName: plane.tableName });
+    const leases = new DynamoLeaseManager({ client: dynamo, tableName: plane.tableName });
     const connector = new KubeconfigConnector();
     const git = new IsomorphicGitSource({
       cacheRoot: await mkdtemp(path.join(os.tmpdir(), 'driftless-race-git-')),
@@ -274,9 +209,11 @@ describe('a burst of pushes', () => {
         { 'cm.yaml': configMaps(ns, `v${i}`)['cm.yaml'] as string },
         `push ${i}`,
       );
-      expect((await webhook(push(repo, commit), lambdaContext('webhook'))).statusCode).toBe(202);
+      expect((await plane.webhook(push(repo, commit), lambdaContext('webhook'))).statusCode).toBe(
+        202,
+      );
     }
-    await drain(sqs, [queueUrl, delayUrl], worker);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     const reconciles = (await leaseToken('burst', 'local')) - before;
     expect(reconciles).toBeGreaterThanOrEqual(1);
     expect(reconciles).toBeLessThanOrEqual(3);
@@ -307,7 +244,7 @@ describe('a poison target', () => {
 
     // One batch with both targets: the poison one fails alone.
     const firstPollAt = Date.now();
-    const first = await pollOnce(sqs, queueUrl, worker);
+    const first = await pollOnce(plane.sqs, plane.queueUrl, plane.worker);
     expect(first.received).toBe(2);
     expect(first.failed).toHaveLength(1);
     const healthy = (await call('GET', '/apps/healthy')).body.targets[0];
@@ -320,7 +257,7 @@ describe('a poison target', () => {
     const deadline = Date.now() + 30_000;
     while (!deadLettered && Date.now() < deadline) {
       const pollAt = Date.now();
-      const r = await pollOnce(sqs, queueUrl, worker);
+      const r = await pollOnce(plane.sqs, plane.queueUrl, plane.worker);
       if (r.received) {
         seen.push(pollAt);
         deadLettered = r.failed.length === 0;
@@ -338,8 +275,8 @@ describe('a poison target', () => {
     expect(body.targets[0].healthMessage).toMatch(
       /^gave up after 3 attempts: .*cannot reach the API server of cluster gone/,
     );
-    const dead = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }),
+    const dead = await plane.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: plane.dlqUrl, MaxNumberOfMessages: 10 }),
     );
     expect(dead.Messages).toHaveLength(1);
     expect(JSON.parse(dead.Messages?.[0]?.Body as string)).toMatchObject({
@@ -351,7 +288,7 @@ describe('a poison target', () => {
 
 describe('the drift sweep', () => {
   it('enqueues only due, unsuspended targets, and heals drift with selfHeal on', async () => {
-    await drain(sqs, [queueUrl, delayUrl], worker);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     const repo = await TestRepo.create('sweep');
     const ns = uniqueName('sweep');
     await repo.commit(configMaps(ns, 'from-git'));
@@ -373,14 +310,14 @@ describe('the drift sweep', () => {
         )
       ).status,
     ).toBe(201);
-    const first = await sweepHandler({}, lambdaContext('sweep'));
+    const first = await plane.sweep({}, lambdaContext('sweep'));
     expect(first.skippedSuspended).toBe(0); // suspended targets are not even due (sparse index)
-    await drain(sqs, [queueUrl, delayUrl], worker, { quietMs: 500 });
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
     expect((await call('GET', '/apps/heal')).body.targets[0].sync).toBe('Synced');
     expect((await call('GET', '/apps/paused')).body.targets[0].sync).toBe('Unknown');
 
     // Nothing is due right after a reconcile.
-    expect((await sweepHandler({}, lambdaContext('sweep'))).enqueued).toBe(0);
+    expect((await plane.sweep({}, lambdaContext('sweep'))).enqueued).toBe(0);
     await kubeConfig()
       .makeApiClient(CoreV1Api)
       .patchNamespacedConfigMap(
@@ -393,9 +330,9 @@ describe('the drift sweep', () => {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     await new Promise((r) => setTimeout(r, 6_000));
-    const due = await sweepHandler({}, lambdaContext('sweep'));
+    const due = await plane.sweep({}, lambdaContext('sweep'));
     expect(due.enqueued).toBe(1);
-    await drain(sqs, [queueUrl, delayUrl], worker, { quietMs: 500 });
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
     const cm = await kubeConfig()
       .makeApiClient(CoreV1Api)
       .readNamespacedConfigMap({ name: 'settings', namespace: ns });

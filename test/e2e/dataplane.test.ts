@@ -5,47 +5,17 @@
 // operation in its history. DynamoDB, SQS and Secrets Manager are moto's.
 
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { awsClientConfig } from '../support/aws.js';
-import { createDriftlessTable } from '../support/dynamo.js';
+import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { kubeConfig } from '../support/kube.js';
-import {
-  drain,
-  type HttpHandler,
-  httpEvent,
-  lambdaContext,
-  type SqsHandler,
-} from '../support/lambda.js';
+import { drain, httpEvent, lambdaContext } from '../support/lambda.js';
 
-const SECRET = `e2e-${randomUUID()}`;
-
-let sqs: SQSClient;
-let queueUrl: string;
-let delayUrl: string;
-let dlqUrl: string;
-let webhook: HttpHandler;
-let worker: SqsHandler;
-let api: HttpHandler;
-
-async function call(method: string, p: string, body?: unknown, query?: Record<string, string>) {
-  const res = await api(
-    httpEvent(method, p, {
-      body: body === undefined ? undefined : JSON.stringify(body),
-      query,
-      iamUser: 'arn:aws:iam::123456789012:user/ops',
-    }),
-    lambdaContext('driftless-api'),
-  );
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
-}
+let plane: DataPlane;
+const call: DataPlane['call'] = (...args) => plane.call(...args);
 
 function pushEvent(
   repo: TestRepo,
@@ -69,7 +39,7 @@ function pushEvent(
     pusher: { name: 'dev', email: 'dev@example.com' },
     commits: [],
   });
-  const signature = `sha256=${createHmac('sha256', opts.secret ?? SECRET)
+  const signature = `sha256=${createHmac('sha256', opts.secret ?? plane.webhookSecret)
     .update(body)
     .digest('hex')}`;
   return httpEvent('POST', '/', {
@@ -84,7 +54,7 @@ function pushEvent(
 }
 
 async function queueDepth(url: string): Promise<number> {
-  const a = await sqs.send(
+  const a = await plane.sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: url,
       AttributeNames: [
@@ -122,52 +92,7 @@ spec:
 });
 
 beforeAll(async () => {
-  const aws = awsClientConfig();
-  sqs = new SQSClient(aws);
-  const { tableName } = await createDriftlessTable('e2e');
-  const fifo = { FifoQueue: 'true', VisibilityTimeout: '60' };
-  queueUrl = (
-    await sqs.send(
-      new CreateQueueCommand({ QueueName: `${uniqueName('jobs')}.fifo`, Attributes: fifo }),
-    )
-  ).QueueUrl as string;
-  dlqUrl = (
-    await sqs.send(
-      new CreateQueueCommand({ QueueName: `${uniqueName('dlq')}.fifo`, Attributes: fifo }),
-    )
-  ).QueueUrl as string;
-  delayUrl = (
-    await sqs.send(
-      new CreateQueueCommand({
-        QueueName: uniqueName('delayed'),
-        Attributes: { VisibilityTimeout: '60' },
-      }),
-    )
-  ).QueueUrl as string;
-  const secretId = uniqueName('webhook-secret');
-  await new SecretsManagerClient(aws).send(
-    new CreateSecretCommand({ Name: secretId, SecretString: SECRET }),
-  );
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
-    DRIFTLESS_TABLE: tableName,
-    DRIFTLESS_QUEUE_URL: queueUrl,
-    DRIFTLESS_DELAY_QUEUE_URL: delayUrl,
-    DRIFTLESS_DLQ_URL: dlqUrl,
-    DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
-    DRIFTLESS_WAIT_BUDGET_MS: '30000',
-    DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), 'driftless-e2e-git-')),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_NAMESPACE: 'DriftlessE2E',
-    POWERTOOLS_DEV: 'false',
-  });
-  webhook = (await import('../../functions/webhook.js')).handler as unknown as HttpHandler;
-  worker = (await import('../../functions/worker.js')).handler as unknown as SqsHandler;
-  api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  plane = await startDataPlane('e2e');
   const cluster = {
     apiVersion: 'driftless.dev/v1',
     kind: 'Cluster',
@@ -199,13 +124,13 @@ describe('push to sync, end to end', () => {
   });
 
   it('syncs a pushed commit and reports it Synced and Healthy through the status API', async () => {
-    const res = await webhook(
+    const res = await plane.webhook(
       pushEvent(repo, first, randomUUID()),
       lambdaContext('driftless-webhook'),
     );
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body as string).targets).toEqual([{ app: 'web', cluster: 'local' }]);
-    await drain(sqs, [queueUrl, delayUrl], worker);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
 
     const { body } = await call('GET', '/apps/web');
     expect(body.targets[0]).toMatchObject({
@@ -237,27 +162,29 @@ describe('push to sync, end to end', () => {
       'not via webhook yet',
     );
     const forged = pushEvent(repo, commit, randomUUID(), { secret: 'guessed' });
-    expect((await webhook(forged, lambdaContext('driftless-webhook'))).statusCode).toBe(401);
+    expect((await plane.webhook(forged, lambdaContext('driftless-webhook'))).statusCode).toBe(401);
     const unsigned = pushEvent(repo, commit, randomUUID());
     delete unsigned.headers['x-hub-signature-256'];
-    expect((await webhook(unsigned, lambdaContext('driftless-webhook'))).statusCode).toBe(401);
-    expect(await queueDepth(queueUrl)).toBe(0);
+    expect((await plane.webhook(unsigned, lambdaContext('driftless-webhook'))).statusCode).toBe(
+      401,
+    );
+    expect(await queueDepth(plane.queueUrl)).toBe(0);
 
     const delivery = randomUUID();
-    const firstTime = await webhook(
+    const firstTime = await plane.webhook(
       pushEvent(repo, commit, delivery),
       lambdaContext('driftless-webhook'),
     );
     expect(firstTime.statusCode).toBe(202);
-    expect(await queueDepth(queueUrl)).toBe(1);
-    const replay = await webhook(
+    expect(await queueDepth(plane.queueUrl)).toBe(1);
+    const replay = await plane.webhook(
       pushEvent(repo, commit, delivery),
       lambdaContext('driftless-webhook'),
     );
     expect(replay.statusCode).toBe(202);
     expect(JSON.parse(replay.body as string)).toEqual(JSON.parse(firstTime.body as string));
-    expect(await queueDepth(queueUrl)).toBe(1);
-    await drain(sqs, [queueUrl, delayUrl], worker);
+    expect(await queueDepth(plane.queueUrl)).toBe(1);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     expect((await call('GET', '/apps/web')).body.targets[0].syncedRevision).toBe(commit);
   });
 
@@ -267,7 +194,7 @@ describe('push to sync, end to end', () => {
     expect((await call('POST', '/apps/web/suspend')).status).toBe(200);
     const res = await call('POST', '/apps/web/sync', { revision: first });
     expect(res.status).toBe(202);
-    await drain(sqs, [queueUrl, delayUrl], worker);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     const { body } = await call('GET', '/apps/web');
     expect(body.targets[0]).toMatchObject({ sync: 'Synced', syncedRevision: first });
     const cm = await kubeConfig()

@@ -1,0 +1,101 @@
+// The deployed data plane, in-process: a table, the FIFO job queue, its
+// dead-letter queue, the delayed queue and the webhook secret in moto, the
+// environment the functions read, and the functions/ handlers themselves.
+// One per test file (the handlers read their environment once, at import).
+
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig } from './aws.js';
+import { createDriftlessTable } from './dynamo.js';
+import { uniqueName } from './env.js';
+import { type HttpHandler, httpEvent, lambdaContext, type SqsHandler } from './lambda.js';
+
+export interface DataPlane {
+  sqs: SQSClient;
+  tableName: string;
+  queueUrl: string;
+  delayUrl: string;
+  dlqUrl: string;
+  webhookSecret: string;
+  webhook: HttpHandler;
+  worker: SqsHandler;
+  api: HttpHandler;
+  sweep: (
+    event: unknown,
+    context: unknown,
+  ) => Promise<{ enqueued: number; deferred: number; skippedSuspended: number }>;
+  /** Calls the status API function; the body parsed. */
+  call(
+    method: string,
+    p: string,
+    body?: unknown,
+    query?: Record<string, string>,
+    // biome-ignore lint/suspicious/noExplicitAny: tests read JSON responses ad hoc
+  ): Promise<{ status: number; body: any }>;
+}
+
+export async function startDataPlane(
+  prefix: string,
+  opts: { dynamoEndpoint?: string; waitBudgetMs?: number } = {},
+): Promise<DataPlane> {
+  const aws = awsClientConfig();
+  const sqs = new SQSClient(aws);
+  const { tableName } = await createDriftlessTable(prefix);
+  const createQueue = async (name: string, attributes: Record<string, string>) =>
+    (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })))
+      .QueueUrl as string;
+  const fifo = { FifoQueue: 'true', VisibilityTimeout: '60' };
+  const queueUrl = await createQueue(`${uniqueName('jobs')}.fifo`, fifo);
+  const dlqUrl = await createQueue(`${uniqueName('dlq')}.fifo`, fifo);
+  const delayUrl = await createQueue(uniqueName('delayed'), { VisibilityTimeout: '60' });
+  const webhookSecret = `${prefix}-${randomUUID()}`;
+  const secretId = uniqueName('webhook-secret');
+  await new SecretsManagerClient(aws).send(
+    new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }),
+  );
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: aws.endpoint,
+    ...(opts.dynamoEndpoint ? { AWS_ENDPOINT_URL_DYNAMODB: opts.dynamoEndpoint } : {}),
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
+    DRIFTLESS_TABLE: tableName,
+    DRIFTLESS_QUEUE_URL: queueUrl,
+    DRIFTLESS_DELAY_QUEUE_URL: delayUrl,
+    DRIFTLESS_DLQ_URL: dlqUrl,
+    DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
+    DRIFTLESS_WAIT_BUDGET_MS: String(opts.waitBudgetMs ?? 30_000),
+    DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  const api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  return {
+    sqs,
+    tableName,
+    queueUrl,
+    delayUrl,
+    dlqUrl,
+    webhookSecret,
+    webhook: (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
+    worker: (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
+    api,
+    sweep: (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'],
+    call: async (method, p, body, query) => {
+      const res = await api(
+        httpEvent(method, p, {
+          body: body === undefined ? undefined : JSON.stringify(body),
+          query,
+          iamUser: 'arn:aws:iam::123456789012:user/ops',
+        }),
+        lambdaContext('driftless-api'),
+      );
+      return { status: res.statusCode as number, body: res.body ? JSON.parse(res.body) : null };
+    },
+  };
+}
