@@ -371,8 +371,12 @@ class TargetRun {
     this.lease = await this.deps.leases.renew(this.lease, this.leaseTtlMs);
   }
 
+  /** A condition; one that persists keeps the time it first appeared (and the status stays byte-identical). */
   private condition(type: string, reason: string, message: string) {
-    return { type, reason, message, lastTransitionTime: this.iso() };
+    const same = this.prev?.conditions.find(
+      (c) => c.type === type && c.reason === reason && c.message === message,
+    );
+    return { type, reason, message, lastTransitionTime: same?.lastTransitionTime ?? this.iso() };
   }
 
   private async sync(
