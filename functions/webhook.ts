@@ -43,6 +43,8 @@ const processDelivery = makeIdempotent(
       keyAttr: 'pk',
       sortKeyAttr: 'sk',
       staticPkValue: 'IDEMPOTENCY',
+      // The table's TTL attribute, so DynamoDB deletes expired records.
+      expiryAttr: 'ttl',
     }),
     config: idempotency,
   },

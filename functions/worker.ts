@@ -19,6 +19,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseJob } from '../lib/aws/queue.js';
 import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { DriftlessError } from '../lib/errors.js';
 import { processJob } from '../lib/worker.js';
 
 const config = configFromEnv(process.env);
@@ -26,7 +27,19 @@ const plane = createDataPlane(config);
 const { logger, metrics, tracer } = observability('worker');
 
 async function handleRecord(record: SQSRecord): Promise<void> {
-  const job = parseJob(record.body);
+  let job: ReturnType<typeof parseJob>;
+  try {
+    job = parseJob(record.body);
+  } catch (e) {
+    // Retrying cannot fix a message that is not a job: dead-letter it now.
+    const error = e instanceof DriftlessError ? e : new DriftlessError('InvalidSpec', String(e));
+    logger.error('unparseable message dead-lettered', {
+      error: error.describe(),
+      messageId: record.messageId,
+    });
+    await plane.messages.deadLetter(record.body, error.toJSON());
+    return;
+  }
   const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
   logger.appendKeys({
     app: job.app,

@@ -48,7 +48,20 @@ export class MessageControl {
         'no dead-letter queue configured (DRIFTLESS_DLQ_URL)',
       );
     }
-    const job = parseJob(body);
+    // A message that is not a job at all is kept as it came, under one group.
+    let job:
+      | ReturnType<typeof parseJob>
+      | { raw: string; app: string; cluster: string; enqueuedAt: string };
+    try {
+      job = parseJob(body);
+    } catch {
+      job = {
+        raw: body.slice(0, 200_000),
+        app: 'invalid',
+        cluster: 'message',
+        enqueuedAt: new Date().toISOString(),
+      };
+    }
     const fifo = this.deadLetterQueueUrl.endsWith('.fifo');
     await this.client.send(
       new SendMessageCommand({

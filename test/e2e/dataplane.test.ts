@@ -205,3 +205,29 @@ describe('push to sync, end to end', () => {
     expect(ops[0]).toMatchObject({ trigger: 'rollback', revision: first, phase: 'Succeeded' });
   });
 });
+
+describe('a message that is not a job', () => {
+  it('goes to the dead-letter queue at once instead of coming back', async () => {
+    const { SendMessageCommand, ReceiveMessageCommand } = await import('@aws-sdk/client-sqs');
+    await plane.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: plane.queueUrl,
+        MessageBody: '{"app": 42}',
+        MessageGroupId: 'garbage',
+        MessageDeduplicationId: randomUUID(),
+      }),
+    );
+    const processed = await drain(plane.sqs, [plane.queueUrl], plane.worker, { quietMs: 500 });
+    expect(processed).toBe(1);
+    const dead = await plane.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: plane.dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    const bodies = (dead.Messages ?? []).map((m) => JSON.parse(m.Body as string));
+    expect(bodies).toContainEqual(
+      expect.objectContaining({
+        job: expect.objectContaining({ raw: '{"app": 42}' }),
+        error: expect.objectContaining({ reason: 'InvalidSpec' }),
+      }),
+    );
+  });
+});

@@ -1,0 +1,215 @@
+// Alarms and the dashboard. Alarms say something needs a person: a job was
+// dead-lettered, jobs wait too long, a function fails or is throttled. The
+// dashboard shows what the worker does (its Powertools metrics: Reconciles,
+// DriftDetected, ReconcileDuration, JobsSkipped, DeadLettered and
+// Errors<Reason>, dimension `service`) next to the queues and the functions.
+
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface DriftlessMonitoringProps {
+  functions: Record<'webhook' | 'worker' | 'sweep' | 'api', lambda.IFunction>;
+  jobQueue: sqs.IQueue;
+  delayQueue: sqs.IQueue;
+  deadLetterQueues: sqs.IQueue[];
+  metricsNamespace: string;
+  maxQueueAgeSeconds: number;
+  topic?: sns.ITopic;
+}
+
+export class DriftlessMonitoring extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: DriftlessMonitoringProps) {
+    super(scope, id);
+    const fiveMinutes = Duration.minutes(5);
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, opts: AlarmOptions) => {
+      const a = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: opts.threshold,
+        evaluationPeriods: opts.evaluationPeriods ?? 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: opts.description,
+      });
+      if (props.topic) {
+        a.addAlarmAction(new actions.SnsAction(props.topic));
+        a.addOkAction(new actions.SnsAction(props.topic));
+      }
+      this.alarms.push(a);
+      return a;
+    };
+
+    const [jobDlq, delayDlq] = props.deadLetterQueues;
+    for (const [name, dlq] of [
+      ['JobDeadLetterQueueNotEmpty', jobDlq],
+      ['DelayDeadLetterQueueNotEmpty', delayDlq],
+    ] as const) {
+      if (!dlq) continue;
+      alarm(
+        name,
+        dlq.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        {
+          threshold: 1,
+          description:
+            'A job was dead-lettered: its target is Degraded with the last error (GET /apps/{name}). Inspect the message, fix the cause, then redrive or purge.',
+        },
+      );
+    }
+    alarm(
+      'JobQueueOldestMessage',
+      props.jobQueue.metricApproximateAgeOfOldestMessage({
+        period: fiveMinutes,
+        statistic: 'Maximum',
+      }),
+      {
+        threshold: props.maxQueueAgeSeconds,
+        evaluationPeriods: 2,
+        description:
+          'Jobs wait too long: the worker is failing, throttled or at its maximum concurrency.',
+      },
+    );
+    for (const [name, fn] of Object.entries(props.functions)) {
+      const label = name.charAt(0).toUpperCase() + name.slice(1);
+      alarm(`${label}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), {
+        threshold: 1,
+        description: `The ${name} function failed (an unhandled error, timeout or out of memory); see its log group.`,
+      });
+      alarm(`${label}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), {
+        threshold: 1,
+        description: `The ${name} function was throttled: raise the account's concurrency or lower Driftless's.`,
+      });
+    }
+
+    // Dashboard.
+    const ns = props.metricsNamespace;
+    const worker = (metricName: string, statistic = 'Sum', label?: string) =>
+      new cloudwatch.Metric({
+        namespace: ns,
+        metricName,
+        dimensionsMap: { service: 'driftless-worker' },
+        statistic,
+        period: fiveMinutes,
+        label: label ?? metricName,
+      });
+    const service = (svc: string, metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: ns,
+        metricName,
+        dimensionsMap: { service: `driftless-${svc}` },
+        statistic: 'Sum',
+        period: fiveMinutes,
+      });
+    const fns = Object.entries(props.functions);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Reconciles and drift',
+            left: [worker('Reconciles'), worker('DriftDetected'), worker('JobsSkipped')],
+            right: [worker('DeadLettered')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Reconcile duration (ms)',
+            left: [
+              worker('ReconcileDuration', 'p50', 'p50'),
+              worker('ReconcileDuration', 'p90', 'p90'),
+              worker('ReconcileDuration', 'Maximum', 'max'),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Errors by reason',
+            // One series per Errors<Reason> metric the worker has emitted.
+            left: [
+              new cloudwatch.SearchExpression({
+                expression: `SEARCH('{"${ns}",service} service="driftless-worker" Errors', 'Sum', 300)`,
+                label: '',
+                period: fiveMinutes,
+              }),
+            ],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Job queue',
+            left: [
+              props.jobQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes }),
+              props.jobQueue.metricApproximateNumberOfMessagesNotVisible({ period: fiveMinutes }),
+              props.delayQueue.metricApproximateNumberOfMessagesDelayed({ period: fiveMinutes }),
+            ],
+            right: [
+              props.jobQueue.metricApproximateAgeOfOldestMessage({
+                period: fiveMinutes,
+                statistic: 'Maximum',
+              }),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead-letter queues',
+            left: props.deadLetterQueues.map((q) =>
+              q.metricApproximateNumberOfMessagesVisible({
+                period: fiveMinutes,
+                statistic: 'Maximum',
+              }),
+            ),
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Webhook, sweep and API',
+            left: [
+              service('webhook', 'TargetsRouted'),
+              service('webhook', 'WebhookRejected'),
+              service('sweep', 'SweepEnqueued'),
+              service('sweep', 'SweepDeferred'),
+            ],
+            right: [
+              service('api', 'ApiOk'),
+              service('api', 'ApiClientError'),
+              service('api', 'ApiServerError'),
+            ],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Function errors and throttles',
+            left: fns.map(([name, fn]) =>
+              fn.metricErrors({ period: fiveMinutes, label: `${name} errors` }),
+            ),
+            right: fns.map(([name, fn]) =>
+              fn.metricThrottles({ period: fiveMinutes, label: `${name} throttles` }),
+            ),
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function duration p90 (ms)',
+            left: fns.map(([name, fn]) =>
+              fn.metricDuration({ period: fiveMinutes, statistic: 'p90', label: name }),
+            ),
+            width: 12,
+          }),
+        ],
+      ],
+    });
+  }
+}
+
+interface AlarmOptions {
+  threshold: number;
+  evaluationPeriods?: number;
+  description: string;
+}

@@ -1,0 +1,648 @@
+// Driftless in one stack: the table, the job queues, the four Lambda functions,
+// the webhook endpoint, the status API, the sweep schedule, secrets, EKS
+// access entries, alarms and a dashboard. Every role is written out by hand:
+// each function may do exactly what its code path does, on exactly its
+// resources (the comments name the lib/ calls each permission is for).
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
+import {
+  Annotations,
+  Aws,
+  CfnCondition,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { DUE_INDEX, LIST_INDEX, TABLE_DEFINITION, type TableDefinition } from '../lib/aws/table.js';
+import {
+  type ClusterAccess,
+  type DriftlessConfig,
+  DriftlessConfigSchema,
+  delayedQueueConcurrency,
+} from './config.js';
+import { DriftlessMonitoring } from './monitoring.js';
+
+/** The repository root: functions/*.ts are bundled from here. */
+export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api';
+
+/**
+ * SQS receives before SQS itself dead-letters a job. The worker dead-letters a
+ * job itself (marking the target Degraded) once the app's retry limit is
+ * passed (lib/worker.ts: attempt > limit, limit at most 100), so the queue's
+ * redrive must never come first: it is only the backstop for a message that
+ * kills the worker (timeout, out of memory) every time.
+ */
+export const MAX_RECEIVE_COUNT = 101;
+
+/** Worker time beyond the wait budget: fetch, render, diff and apply of one target. */
+const WORKER_WORK_SECONDS = 100;
+
+/** ESM bundles for Node 22; `require` for the CommonJS dependencies esbuild wraps. */
+export const BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourceMap: false,
+  banner:
+    "import{createRequire as __driftlessRequire}from'node:module';const require=__driftlessRequire(import.meta.url);",
+  // The SDK is bundled too: the versions in package-lock.json are the ones tested.
+  bundleAwsSDK: true,
+  externalModules: [],
+  forceDockerBundling: false,
+  charset: nodejs.Charset.UTF8,
+  logLevel: nodejs.LogLevel.WARNING,
+};
+
+export interface DriftlessStackProps extends StackProps {
+  config?: Partial<DriftlessConfig>;
+  /** The table definition (lib/aws/table.ts); tests may pass another. */
+  table?: TableDefinition;
+}
+
+export class DriftlessStack extends Stack {
+  readonly config: DriftlessConfig;
+  readonly table: dynamodb.Table;
+  readonly jobQueue: sqs.Queue;
+  readonly jobDeadLetterQueue: sqs.Queue;
+  readonly delayQueue: sqs.Queue;
+  readonly delayDeadLetterQueue: sqs.Queue;
+  readonly functions: Record<FunctionName, lambda.Function>;
+  readonly roles: Record<FunctionName, iam.Role>;
+  readonly webhookSecret: secretsmanager.Secret;
+  readonly githubSecret: secretsmanager.Secret;
+  readonly httpApi: apigw.HttpApi;
+  readonly webhookUrl: lambda.FunctionUrl;
+  readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: DriftlessStackProps = {}) {
+    super(scope, id, props);
+    const config = DriftlessConfigSchema.parse(props.config ?? {});
+    this.config = config;
+    const tableDef = props.table ?? TABLE_DEFINITION;
+
+    // ---------------------------------------------------------------------
+    // Data: one table, from the data plane's own definition.
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: keyAttribute(tableDef.partitionKey),
+      sortKey: keyAttribute(tableDef.sortKey),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: tableDef.timeToLiveAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of tableDef.globalSecondaryIndexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: keyAttribute(index.partitionKey),
+        sortKey: keyAttribute(index.sortKey),
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...index.nonKeyAttributes],
+      });
+    }
+
+    // ---------------------------------------------------------------------
+    // Queues. The worker's timeout bounds one reconcile (batch size 1 on the
+    // FIFO queue), and the queues' visibility timeout is 6× that, as SQS
+    // advises for Lambda event sources: a batch whose invocation is throttled
+    // is retried by the event source while its messages stay in flight, and a
+    // shorter timeout would let them come back (and count a receive towards
+    // the dead-letter limit) before they were ever processed. The long
+    // default only matters when a worker dies: retries set their own backoff
+    // with ChangeMessageVisibility (lib/aws/messages.ts), and successes are
+    // deleted.
+
+    const workerTimeout = Duration.seconds(
+      Math.max(120, Math.ceil(config.waitBudgetMs / 1000) + WORKER_WORK_SECONDS),
+    );
+    const visibilityTimeout = Duration.seconds(workerTimeout.toSeconds() * 6);
+    const queueDefaults = {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    } as const;
+
+    this.jobDeadLetterQueue = new sqs.Queue(this, 'JobDeadLetterQueue', {
+      ...queueDefaults,
+      fifo: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.jobQueue = new sqs.Queue(this, 'JobQueue', {
+      ...queueDefaults,
+      fifo: true,
+      // Deduplication ids come from the trigger (delivery id, sweep window).
+      contentBasedDeduplication: false,
+      // High-throughput FIFO: groups are targets (app#cluster), and a sweep
+      // or a push to a repo followed by many targets fans out across them.
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      visibilityTimeout,
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.jobDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    this.delayDeadLetterQueue = new sqs.Queue(this, 'DelayDeadLetterQueue', {
+      ...queueDefaults,
+      retentionPeriod: Duration.days(14),
+    });
+    // Health re-checks: a FIFO queue cannot delay one message (lib/aws/queue.ts).
+    this.delayQueue = new sqs.Queue(this, 'DelayQueue', {
+      ...queueDefaults,
+      visibilityTimeout,
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+
+    // ---------------------------------------------------------------------
+    // Secrets: values are set by the user (README, "Deploy").
+
+    this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      description:
+        'Driftless: GitHub webhook secret (generated; give GitHub this value, or put your own). During a rotation: {"secrets": ["new", "old"]}.',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    const githubApp = config.githubAppId !== undefined;
+    this.githubSecret = new secretsmanager.Secret(this, 'GitHubCredentials', {
+      description: githubApp
+        ? `Driftless: PEM private key of GitHub App ${config.githubAppId} (placeholder until you put it)`
+        : 'Driftless: GitHub token with commit statuses: write (placeholder until you put it)',
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+    });
+    for (const secret of [this.webhookSecret, this.githubSecret]) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Rotation needs the other side changed too (the GitHub webhook or App configuration), which Secrets Manager cannot do; the webhook accepts {"secrets": [new, old]} so a manual rotation has no gap.',
+      });
+    }
+
+    // ---------------------------------------------------------------------
+    // Functions.
+
+    const renderTools = config.renderTools ? new KubectlV34Layer(this, 'KubectlLayer') : undefined;
+    const common: Record<string, string> = {
+      DRIFTLESS_TABLE: this.table.tableName,
+      // configFromEnv requires both queue URLs in every function.
+      DRIFTLESS_QUEUE_URL: this.jobQueue.queueUrl,
+      DRIFTLESS_DELAY_QUEUE_URL: this.delayQueue.queueUrl,
+      POWERTOOLS_METRICS_NAMESPACE: config.metricsNamespace,
+      POWERTOOLS_LOG_LEVEL: config.logLevel,
+    };
+    const github: Record<string, string> = {
+      ...(githubApp
+        ? {
+            DRIFTLESS_GITHUB_APP_ID: String(config.githubAppId),
+            DRIFTLESS_GITHUB_INSTALLATION_ID: String(config.githubInstallationId),
+            DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: this.githubSecret.secretArn,
+          }
+        : { DRIFTLESS_GITHUB_TOKEN_SECRET_ID: this.githubSecret.secretArn }),
+      ...(config.githubApiUrl ? { DRIFTLESS_GITHUB_API_URL: config.githubApiUrl } : {}),
+    };
+    const tools: Record<string, string> = renderTools
+      ? { DRIFTLESS_KUBECTL: '/opt/kubectl/kubectl', DRIFTLESS_HELM: '/opt/helm/helm' }
+      : {};
+
+    const make = (
+      name: FunctionName,
+      opts: {
+        description: string;
+        memorySize: number;
+        timeout: Duration;
+        environment?: Record<string, string>;
+        clusterAccess?: boolean;
+        reservedConcurrentExecutions?: number;
+      },
+    ) => {
+      const id = capitalize(name);
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Driftless ${name} function`,
+      });
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: config.logRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Explicit log permissions on the function's own log group (instead of
+      // AWSLambdaBasicExecutionRole, which allows every log group).
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      // The kubectl layer's binaries are x86_64 only.
+      const layered = !!renderTools && !!opts.clusterAccess;
+      const fn = new nodejs.NodejsFunction(this, `${id}Function`, {
+        entry: path.join(PROJECT_ROOT, 'functions', `${name}.ts`),
+        handler: 'handler',
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: layered ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
+        description: opts.description,
+        memorySize: opts.memorySize,
+        timeout: opts.timeout,
+        role,
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        reservedConcurrentExecutions: opts.reservedConcurrentExecutions,
+        layers: layered && renderTools ? [renderTools] : undefined,
+        environment: {
+          ...common,
+          POWERTOOLS_SERVICE_NAME: `driftless-${name}`,
+          ...opts.environment,
+          ...(layered ? tools : {}),
+        },
+        bundling: BUNDLING,
+      });
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'Node.js 22 is the runtime Driftless is built and tested on (package.json engines, the test toolchain); Lambda supports it until 2027. Moving to a newer runtime goes together with the toolchain.',
+      });
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray (tracing: Active) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords are allowed on "*" only.',
+      });
+      return { fn, role };
+    };
+
+    const webhook = make('webhook', {
+      description: 'Driftless: GitHub webhook (HMAC verified) → wanted revision → job queue',
+      memorySize: 512,
+      // GitHub gives up on a delivery after 10 s; pending commit statuses may take a little longer.
+      timeout: Duration.seconds(30),
+      environment: { DRIFTLESS_WEBHOOK_SECRET_ID: this.webhookSecret.secretArn, ...github },
+    });
+    const worker = make('worker', {
+      description: 'Driftless: reconcile worker (job queue and delayed health checks)',
+      memorySize: config.workerMemoryMb,
+      timeout: workerTimeout,
+      clusterAccess: true,
+      reservedConcurrentExecutions: config.workerReservedConcurrency,
+      environment: {
+        DRIFTLESS_DLQ_URL: this.jobDeadLetterQueue.queueUrl,
+        DRIFTLESS_WAIT_BUDGET_MS: String(config.waitBudgetMs),
+        DRIFTLESS_GIT_CACHE: '/tmp/driftless-git',
+        ...github,
+      },
+    });
+    const sweep = make('sweep', {
+      description: 'Driftless: scheduled drift sweep (due targets → job queue)',
+      // CPU scales with memory: 512 MB keeps a cold start of the 3 MB bundle short.
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      environment: { DRIFTLESS_SWEEP_PER_CLUSTER: String(config.sweepPerCluster) },
+    });
+    const api = make('api', {
+      description: 'Driftless: status API (apps, clusters, history, diff previews, sync)',
+      memorySize: 1024,
+      // An HTTP API waits at most 30 s for its integration.
+      timeout: Duration.seconds(29),
+      clusterAccess: true,
+      environment: { DRIFTLESS_GIT_CACHE: '/tmp/driftless-git' },
+    });
+    this.functions = { webhook: webhook.fn, worker: worker.fn, sweep: sweep.fn, api: api.fn };
+    this.roles = { webhook: webhook.role, worker: worker.role, sweep: sweep.role, api: api.role };
+
+    // ---------------------------------------------------------------------
+    // Permissions, per code path. DynamoDB item writes are confined to the
+    // partitions a function owns with dynamodb:LeadingKeys.
+
+    const tableArn = this.table.tableArn;
+    const indexArn = (name: string) => `${tableArn}/index/${name}`;
+    const onlyPartitions = (...patterns: string[]) => ({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
+    });
+
+    // webhook: lib/github/webhook.ts → catalog.targetsForRepo (Query `list`),
+    // catalog.recordWantedRevision (UpdateItem TARGET#…), queue.enqueue
+    // (SendMessage[Batch] to the job queue), webhook secret, pending statuses;
+    // Powertools idempotency records (pk=IDEMPOTENCY): Get/Put/Update/DeleteItem.
+    allow(webhook.role, 'RouteByRepository', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
+    allow(webhook.role, 'RecordWantedRevision', ['dynamodb:UpdateItem'], [tableArn], {
+      ...onlyPartitions('TARGET#*'),
+    });
+    allow(
+      webhook.role,
+      'Idempotency',
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      [tableArn],
+      onlyPartitions('IDEMPOTENCY'),
+    );
+    allow(webhook.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+    allow(
+      webhook.role,
+      'Secrets',
+      ['secretsmanager:GetSecretValue'],
+      [this.webhookSecret.secretArn, this.githubSecret.secretArn],
+    );
+
+    // sweep: lib/sweep.ts → catalog.dueTargets (Query `due`), catalog.setNextDue
+    // (UpdateItem TARGET#…), queue.enqueue.
+    allow(sweep.role, 'DueTargets', ['dynamodb:Query'], [indexArn(DUE_INDEX)]);
+    allow(
+      sweep.role,
+      'SetNextDue',
+      ['dynamodb:UpdateItem'],
+      [tableArn],
+      onlyPartitions('TARGET#*'),
+    );
+    allow(sweep.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+
+    // api: lib/api.ts → the whole catalog (specs, target records, status,
+    // history; deleting a target batch-deletes its status and history), the
+    // `list` index for listings, queue.enqueue for sync; diff previews read
+    // the catalog and the cluster and write nothing (no lease).
+    allow(
+      api.role,
+      'Catalog',
+      [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+        'dynamodb:BatchWriteItem',
+      ],
+      [tableArn],
+    );
+    allow(api.role, 'Listings', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
+    allow(api.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+
+    // worker: lib/worker.ts + lib/reconcile.ts → reads specs, clusters, status
+    // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),
+    // status (UpdateItem, PutItem), history (PutItem, DeleteItem of the oldest),
+    // next due (UpdateItem). Delayed health checks; dead-lettering; retries via
+    // ChangeMessageVisibility (granted with the event sources below); statuses.
+    allow(worker.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
+    allow(
+      worker.role,
+      'WriteTargets',
+      ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      [tableArn],
+      onlyPartitions('TARGET#*'),
+    );
+    allow(
+      worker.role,
+      'EnqueueHealthCheckAndDeadLetter',
+      ['sqs:SendMessage'],
+      [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
+    );
+    allow(
+      worker.role,
+      'CommitStatusCredentials',
+      ['secretsmanager:GetSecretValue'],
+      [this.githubSecret.secretArn],
+    );
+
+    // Event sources: batch size 1 on the FIFO queue (one reconcile per
+    // invocation, so the timeout bounds one target, and a slow target never
+    // holds up others in the same batch); the delayed queue's checks run in
+    // parallel (Powertools BatchProcessor), five at a time.
+    worker.fn.addEventSource(
+      new SqsEventSource(this.jobQueue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.workerConcurrency,
+      }),
+    );
+    worker.fn.addEventSource(
+      new SqsEventSource(this.delayQueue, {
+        batchSize: 5,
+        maxBatchingWindow: Duration.seconds(0),
+        reportBatchItemFailures: true,
+        maxConcurrency: delayedQueueConcurrency(config),
+      }),
+    );
+
+    // ---------------------------------------------------------------------
+    // Endpoints.
+
+    // Webhook: a Function URL with auth NONE. The HMAC signature is the
+    // authentication (verified before parsing, lib/github/webhook.ts); GitHub
+    // cannot sign requests with SigV4, and an API Gateway in front would add
+    // cost and a 10 MB limit for nothing.
+    this.webhookUrl = webhook.fn.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.BUFFERED,
+    });
+
+    // Status API: HTTP API, IAM (SigV4) authorization on every route.
+    const apiAccessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.httpApi = new apigw.HttpApi(this, 'StatusApi', {
+      description: 'Driftless status API (IAM authorization)',
+      defaultIntegration: new HttpLambdaIntegration('ApiIntegration', api.fn, {
+        payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+      }),
+      defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: false,
+    });
+    this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: { destination: new apigw.LogGroupLogDestination(apiAccessLogs) },
+    });
+    const statusUrl = this.httpApi.apiEndpoint;
+    worker.fn.addEnvironment('DRIFTLESS_STATUS_URL', statusUrl);
+    webhook.fn.addEnvironment('DRIFTLESS_STATUS_URL', statusUrl);
+
+    // Sweep schedule: EventBridge Scheduler with its own role, which may
+    // invoke the sweep function (unqualified) and nothing else. A missed sweep
+    // is not retried: the next one comes within the rate.
+    const scheduleRole = new iam.Role(this, 'SweepScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'Driftless: EventBridge Scheduler invokes the sweep',
+    });
+    allow(scheduleRole, 'InvokeSweep', ['lambda:InvokeFunction'], [sweep.fn.functionArn]);
+    const rate = config.sweepRateMinutes;
+    const schedule = new scheduler.CfnSchedule(this, 'SweepSchedule', {
+      description: 'Driftless drift sweep: enqueue the targets that are due',
+      scheduleExpression: `rate(${rate} ${rate === 1 ? 'minute' : 'minutes'})`,
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: sweep.fn.functionArn,
+        roleArn: scheduleRole.roleArn,
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 * rate },
+      },
+    });
+    schedule.node.addDependency(scheduleRole);
+
+    // ---------------------------------------------------------------------
+    // Clusters.
+
+    for (const [i, cluster] of config.clusters.entries()) {
+      const principals: iam.Role[] = [worker.role, ...(cluster.previews ? [api.role] : [])];
+      this.grantCluster(`Cluster${i}`, cluster, principals);
+    }
+
+    // ---------------------------------------------------------------------
+    // Alarms and dashboard.
+
+    if (config.alarmEmails.length) {
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        displayName: 'Driftless alarms',
+        enforceSSL: true,
+      });
+      for (const email of config.alarmEmails) {
+        this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+      }
+      Validations.of(this.alarmTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'Alarm notifications carry alarm names and states only; CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and a customer managed key would cost money at rest for no protected data.',
+      });
+    }
+    new DriftlessMonitoring(this, 'Monitoring', {
+      functions: this.functions,
+      jobQueue: this.jobQueue,
+      delayQueue: this.delayQueue,
+      deadLetterQueues: [this.jobDeadLetterQueue, this.delayDeadLetterQueue],
+      metricsNamespace: config.metricsNamespace,
+      maxQueueAgeSeconds: config.maxQueueAgeSeconds,
+      topic: this.alarmTopic,
+    });
+
+    // ---------------------------------------------------------------------
+    // Outputs (the CLI reads them).
+
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    out(
+      'WebhookUrl',
+      this.webhookUrl.url,
+      'GitHub webhook payload URL (content type application/json)',
+    );
+    out('ApiEndpoint', this.httpApi.apiEndpoint, 'Status API (SigV4, service execute-api)');
+    out('TableName', this.table.tableName, 'DynamoDB table');
+    out('QueueUrl', this.jobQueue.queueUrl, 'Job queue (FIFO)');
+    out('DelayQueueUrl', this.delayQueue.queueUrl, 'Delayed health-check queue');
+    out('DeadLetterQueueUrl', this.jobDeadLetterQueue.queueUrl, 'Dead-letter queue of jobs');
+    out(
+      'DelayDeadLetterQueueUrl',
+      this.delayDeadLetterQueue.queueUrl,
+      'Dead-letter queue of health checks',
+    );
+    out('WebhookSecretArn', this.webhookSecret.secretArn, 'GitHub webhook secret');
+    out(
+      'GitHubCredentialsSecretArn',
+      this.githubSecret.secretArn,
+      githubApp ? 'GitHub App private key (PEM)' : 'GitHub token for commit statuses',
+    );
+    out('WorkerRoleArn', worker.role.roleArn, 'Worker role (EKS access entries)');
+    out('ApiRoleArn', api.role.roleArn, 'Status API role (EKS access entries for previews)');
+  }
+
+  /**
+   * EKS access for one cluster: an access entry per principal with the
+   * configured policy (namespace-scoped when namespaces are given), and
+   * eks:DescribeCluster on exactly that cluster. A cluster reached through a
+   * role in its own account needs sts:AssumeRole on that role instead.
+   */
+  private grantCluster(id: string, cluster: ClusterAccess, principals: iam.Role[]) {
+    if (cluster.roleArn) {
+      for (const role of principals) {
+        allow(role, `${id}AssumeRole`, ['sts:AssumeRole'], [cluster.roleArn]);
+      }
+      return;
+    }
+    const clusterArn = `arn:${Aws.PARTITION}:eks:${cluster.region}:${this.account}:cluster/${cluster.name}`;
+    for (const role of principals) {
+      allow(role, `${id}Describe`, ['eks:DescribeCluster'], [clusterArn]);
+    }
+    // An access entry is a resource of the cluster's region: this stack can
+    // create it only when it is deployed there.
+    let condition: CfnCondition | undefined;
+    if (Token.isUnresolved(this.region)) {
+      condition = new CfnCondition(this, `${id}InStackRegion`, {
+        expression: Fn.conditionEquals(Aws.REGION, cluster.region),
+      });
+    } else if (this.region !== cluster.region) {
+      Annotations.of(this).addWarningV2(
+        'driftless:cluster-region',
+        `EKS cluster ${cluster.name} is in ${cluster.region}, not in this stack's region ${this.region}: create its access entries there (principals: the WorkerRoleArn and ApiRoleArn outputs)`,
+      );
+      return;
+    }
+    const policyArn = `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/${cluster.accessPolicy}`;
+    for (const role of principals) {
+      const entry = new eks.CfnAccessEntry(this, `${id}${role.node.id}Access`, {
+        clusterName: cluster.name,
+        principalArn: role.roleArn,
+        type: 'STANDARD',
+        kubernetesGroups: cluster.kubernetesGroups,
+        accessPolicies: [
+          {
+            policyArn,
+            accessScope: cluster.namespaces
+              ? { type: 'namespace', namespaces: cluster.namespaces }
+              : { type: 'cluster' },
+          },
+        ],
+      });
+      if (condition) entry.cfnOptions.condition = condition;
+    }
+  }
+}
+
+function allow(
+  role: iam.Role,
+  sid: string,
+  actions: string[],
+  resources: string[],
+  conditions?: Record<string, unknown>,
+) {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: sid.replace(/[^A-Za-z0-9]/g, ''),
+      actions,
+      resources,
+      conditions,
+    }),
+  );
+}
+
+function keyAttribute(k: { name: string; type: 'S' | 'N' }): dynamodb.Attribute {
+  return {
+    name: k.name,
+    type: k.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+  };
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

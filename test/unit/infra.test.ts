@@ -1,0 +1,790 @@
+// The CDK stack, synthesized in-process (bundling skipped: the functions' code
+// is bundled by `cdk synth` in test/integration/infra-synth.test.ts) and
+// checked with aws-cdk-lib/assertions and cdk-nag's AwsSolutions pack.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, type CfnElement, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, configFromContext, type DriftlessConfig } from '../../infra/config.js';
+import { BUNDLING, DriftlessStack, MAX_RECEIVE_COUNT } from '../../infra/stack.js';
+import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/table.js';
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+
+function synth(
+  config: Partial<DriftlessConfig> = {},
+  env: { account?: string; region?: string } | null = { account: ACCOUNT, region: REGION },
+) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new DriftlessStack(app, 'Driftless', {
+    config,
+    ...(env ? { env } : {}),
+  });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+type Json = Record<string, unknown>;
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Json;
+  Principal?: unknown;
+};
+
+const asList = <T>(v: T | T[] | undefined): T[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+/** A resource reference as text: {"Fn::GetAtt": ["X", "Arn"]} → X.Arn, {Ref: X} → X, joins joined. */
+function ref(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const o = v as Json;
+  if (o['Fn::GetAtt']) return (o['Fn::GetAtt'] as string[]).join('.');
+  if (o.Ref) return String(o.Ref);
+  if (o['Fn::Join']) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return parts.map(ref).join(sep);
+  }
+  return JSON.stringify(v);
+}
+
+/** Every policy statement in the template: identity policies, inline role policies, resource policies. */
+function allStatements(template: Template): { owner: string; statement: Statement }[] {
+  const out: { owner: string; statement: Statement }[] = [];
+  for (const [id, r] of Object.entries(template.toJSON().Resources as Record<string, Json>)) {
+    const props = (r.Properties ?? {}) as Json;
+    const docs: unknown[] = [];
+    if (props.PolicyDocument) docs.push(props.PolicyDocument);
+    for (const p of asList(props.Policies as Json[] | undefined)) docs.push(p.PolicyDocument);
+    for (const doc of docs) {
+      for (const statement of asList((doc as Json).Statement as Statement[])) {
+        out.push({ owner: id, statement });
+      }
+    }
+  }
+  return out;
+}
+
+/** role logical id → ["action resource [condition]"] of its identity policies. */
+function permissions(template: Template): Map<string, Set<string>> {
+  const byRole = new Map<string, Set<string>>();
+  const policies = template.findResources('AWS::IAM::Policy');
+  for (const policy of Object.values(policies)) {
+    const props = policy.Properties as Json;
+    for (const role of asList(props.Roles as unknown[])) {
+      const set = byRole.get(ref(role)) ?? new Set<string>();
+      byRole.set(ref(role), set);
+      for (const s of asList((props.PolicyDocument as Json).Statement as Statement[])) {
+        expect(s.Effect).toBe('Allow');
+        const condition = s.Condition ? ` if ${JSON.stringify(s.Condition)}` : '';
+        for (const a of asList(s.Action))
+          for (const r of asList(s.Resource)) set.add(`${a} ${ref(r)}${condition}`);
+      }
+    }
+  }
+  return byRole;
+}
+
+function id(stack: DriftlessStack, c: IConstruct): string {
+  return stack.getLogicalId(c.node.defaultChild as CfnElement);
+}
+
+describe('configuration from context', () => {
+  const ctx = (values: Record<string, unknown>) => (key: string) => values[key];
+
+  it('has defaults that deploy without any context', () => {
+    const c = configFromContext(ctx({}));
+    expect(c).toMatchObject({
+      clusters: [],
+      alarmEmails: [],
+      sweepRateMinutes: 1,
+      workerConcurrency: 10,
+      waitBudgetMs: 20_000,
+      logRetentionDays: 30,
+      metricsNamespace: 'Driftless',
+      renderTools: false,
+    });
+  });
+
+  it('reads clusters as an array, a JSON string (from -c) or a JSON file', () => {
+    const clusters = [{ name: 'prod', region: 'eu-west-1', namespaces: ['web'] }];
+    const fromArray = configFromContext(ctx({ 'driftless:clusters': clusters }));
+    expect(fromArray.clusters).toEqual([
+      {
+        name: 'prod',
+        region: 'eu-west-1',
+        namespaces: ['web'],
+        accessPolicy: 'AmazonEKSEditPolicy',
+        previews: true,
+      },
+    ]);
+    const fromString = configFromContext(
+      ctx({ 'driftless:clusters': JSON.stringify(clusters), 'driftless:workerConcurrency': '4' }),
+    );
+    expect(fromString.clusters).toEqual(fromArray.clusters);
+    expect(fromString.workerConcurrency).toBe(4);
+    const dir = mkdtempSync(path.join(tmpdir(), 'driftless-config-'));
+    try {
+      writeFileSync(path.join(dir, 'clusters.json'), JSON.stringify(clusters));
+      const fromFile = configFromContext(ctx({ 'driftless:clusters': 'clusters.json' }), dir);
+      expect(fromFile.clusters).toEqual(fromArray.clusters);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads alarm emails as a list or comma-separated', () => {
+    expect(
+      configFromContext(ctx({ 'driftless:alarmEmail': 'a@example.com, b@example.com' }))
+        .alarmEmails,
+    ).toEqual(['a@example.com', 'b@example.com']);
+  });
+
+  it.each([
+    [{ 'driftless:clusters': [{ name: 'prod', region: 'Ireland' }] }, /clusters\[0\]\.\[region\]/],
+    [
+      { 'driftless:clusters': [{ name: 'prod', region: 'eu-west-1', accesPolicy: 'x' }] },
+      /clusters\[0\].*[Uu]nrecognized key/,
+    ],
+    [
+      {
+        'driftless:clusters': [
+          { name: 'prod', region: 'eu-west-1' },
+          { name: 'prod', region: 'eu-west-1' },
+        ],
+      },
+      /listed twice/,
+    ],
+    [
+      {
+        'driftless:clusters': [
+          {
+            name: 'prod',
+            region: 'eu-west-1',
+            accessPolicy: 'AmazonEKSClusterAdminPolicy',
+            namespaces: ['web'],
+          },
+        ],
+      },
+      /cluster-wide/,
+    ],
+    [{ 'driftless:clusters': '[{' }, /not valid JSON/],
+    [{ 'driftless:clusters': 'missing.json' }, /cannot read/],
+    [{ 'driftless:logRetentionDays': 31 }, /logRetentionDays: must be one of/],
+    [{ 'driftless:alarmEmail': 'not-an-email' }, /alarmEmail/],
+    [{ 'driftless:githubAppId': '123' }, /go together/],
+    [{ 'driftless:workerReservedConcurrency': 5 }, /below the worker's event source concurrency/],
+  ])('rejects %j', (values, message) => {
+    expect(() => configFromContext(ctx(values))).toThrow(ConfigError);
+    expect(() => configFromContext(ctx(values))).toThrow(message);
+  });
+});
+
+describe('DriftlessStack', { timeout: 60_000 }, () => {
+  let stack: DriftlessStack;
+  let template: Template;
+
+  beforeAll(() => {
+    ({ stack, template } = synth({
+      clusters: [
+        {
+          name: 'prod',
+          region: REGION,
+          accessPolicy: 'AmazonEKSEditPolicy',
+          namespaces: ['web', 'api'],
+          previews: true,
+        },
+        { name: 'ops', region: REGION, accessPolicy: 'AmazonEKSViewPolicy', previews: false },
+      ],
+      alarmEmails: ['ops@example.com'],
+    }));
+    // The first synth in a process loads CDK's CloudFormation validator (WebAssembly).
+  }, 120_000);
+
+  it('has a FIFO job queue with a FIFO dead-letter queue, and a delayed queue with its own', () => {
+    const worker = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('reconcile worker') },
+    });
+    const workerTimeout = Number(
+      (Object.values(worker)[0]?.Properties as Json | undefined)?.Timeout,
+    );
+    expect(workerTimeout).toBe(120);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: 6 * workerTimeout,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [id(stack, stack.jobDeadLetterQueue), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
+    });
+    expect(
+      template.toJSON().Resources[id(stack, stack.jobDeadLetterQueue)].Properties,
+    ).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 86400 });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: Match.absent(),
+      VisibilityTimeout: 6 * workerTimeout,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [id(stack, stack.delayDeadLetterQueue), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
+    });
+    // The redrive never preempts the worker's own dead-lettering (retry limit ≤ 100).
+    expect(MAX_RECEIVE_COUNT).toBeGreaterThan(100);
+    // Every queue refuses plain HTTP.
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+  });
+
+  it('gives the worker both queues as event sources with partial batch responses', () => {
+    const worker = id(stack, stack.functions.worker);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: worker },
+      EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.jobQueue), 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: worker },
+      EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.delayQueue), 'Arn'] },
+      BatchSize: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  });
+
+  it('builds the table from lib/aws/table.ts, retained, with PITR, TTL and deletion protection', () => {
+    const expected = createTableInput('ignored');
+    const tables = template.findResources('AWS::DynamoDB::Table');
+    expect(Object.keys(tables)).toHaveLength(1);
+    const table = Object.values(tables)[0] as Json;
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    const p = table.Properties as Json;
+    expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(p.DeletionProtectionEnabled).toBe(true);
+    expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(p.TimeToLiveSpecification).toEqual({
+      AttributeName: TABLE_DEFINITION.timeToLiveAttribute,
+      Enabled: true,
+    });
+    expect(p.KeySchema).toEqual(expected.KeySchema);
+    const byName = <T extends { AttributeName?: string; IndexName?: string }>(a: T[]) =>
+      [...a].sort((x, y) =>
+        String(x.AttributeName ?? x.IndexName).localeCompare(
+          String(y.AttributeName ?? y.IndexName),
+        ),
+      );
+    expect(byName(p.AttributeDefinitions as { AttributeName: string }[])).toEqual(
+      byName(expected.AttributeDefinitions ?? []),
+    );
+    const gsis = (p.GlobalSecondaryIndexes as Json[]).map((g) => ({
+      IndexName: g.IndexName as string,
+      KeySchema: g.KeySchema,
+      Projection: {
+        ProjectionType: (g.Projection as Json).ProjectionType,
+        NonKeyAttributes: [...((g.Projection as Json).NonKeyAttributes as string[])].sort(),
+      },
+    }));
+    expect(byName(gsis)).toEqual(
+      byName(
+        (expected.GlobalSecondaryIndexes ?? []).map((g) => ({
+          IndexName: g.IndexName as string,
+          KeySchema: g.KeySchema,
+          Projection: {
+            ProjectionType: g.Projection?.ProjectionType,
+            NonKeyAttributes: [...(g.Projection?.NonKeyAttributes ?? [])].sort(),
+          },
+        })),
+      ),
+    );
+  });
+
+  it('runs every function on Node.js 22, arm64, traced, with its own log group and Powertools settings', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(4);
+    for (const [name, fn] of Object.entries(stack.functions)) {
+      const p = functions[id(stack, fn)]?.Properties as Json;
+      expect(p.Runtime).toBe('nodejs22.x');
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.Handler).toBe('index.handler');
+      expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(p.Layers).toBeUndefined();
+      const logGroup = ((p.LoggingConfig as Json).LogGroup as Json).Ref as string;
+      expect(template.toJSON().Resources[logGroup].Properties.RetentionInDays).toBe(30);
+      const env = (p.Environment as Json).Variables as Record<string, unknown>;
+      expect(env).toMatchObject({
+        DRIFTLESS_TABLE: { Ref: id(stack, stack.table) },
+        DRIFTLESS_QUEUE_URL: { Ref: id(stack, stack.jobQueue) },
+        DRIFTLESS_DELAY_QUEUE_URL: { Ref: id(stack, stack.delayQueue) },
+        POWERTOOLS_SERVICE_NAME: `driftless-${name}`,
+        POWERTOOLS_METRICS_NAMESPACE: 'Driftless',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      });
+      expect(env.DRIFTLESS_KUBECTL).toBeUndefined();
+    }
+    const env = (name: keyof typeof stack.functions) =>
+      (functions[id(stack, stack.functions[name])]?.Properties as Json | undefined)
+        ?.Environment as Json;
+    expect(env('worker').Variables).toMatchObject({
+      DRIFTLESS_DLQ_URL: { Ref: id(stack, stack.jobDeadLetterQueue) },
+      DRIFTLESS_WAIT_BUDGET_MS: '20000',
+      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+      DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
+    });
+    expect(env('webhook').Variables).toMatchObject({
+      DRIFTLESS_WEBHOOK_SECRET_ID: { Ref: id(stack, stack.webhookSecret) },
+      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+      DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
+    });
+    // Previews report no commit statuses; the sweep reads no secrets.
+    for (const name of ['api', 'sweep'] as const) {
+      expect(Object.keys(env(name).Variables as Json).filter((k) => k.includes('SECRET'))).toEqual(
+        [],
+      );
+    }
+    expect(env('sweep').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
+  });
+
+  it('bundles ESM with esbuild locally, minified, SDK included, never with Docker', () => {
+    expect(BUNDLING).toMatchObject({
+      format: 'esm',
+      target: 'node22',
+      minify: true,
+      sourceMap: false,
+      bundleAwsSDK: true,
+      externalModules: [],
+      forceDockerBundling: false,
+    });
+    expect(BUNDLING.banner).toMatch(/createRequire.*import\.meta\.url/);
+  });
+
+  it('serves the webhook on a Function URL and the status API with IAM auth on every route', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [id(stack, stack.functions.webhook), 'Arn'] },
+    });
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    const routes = template.findResources('AWS::ApiGatewayV2::Route');
+    expect(Object.keys(routes).length).toBeGreaterThan(0);
+    for (const route of Object.values(routes)) {
+      expect((route.Properties as Json).AuthorizationType).toBe('AWS_IAM');
+    }
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      DefaultRouteSettings: { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+    });
+  });
+
+  it('schedules the sweep with EventBridge Scheduler and a role that can only invoke it', () => {
+    const schedules = template.findResources('AWS::Scheduler::Schedule');
+    const schedule = Object.values(schedules)[0]?.Properties as Json;
+    expect(Object.keys(schedules)).toHaveLength(1);
+    expect(schedule.ScheduleExpression).toBe('rate(1 minute)');
+    const target = schedule.Target as Json;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [id(stack, stack.functions.sweep), 'Arn'] });
+    const role = (target.RoleArn as Json)['Fn::GetAtt'] as string[];
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+          }),
+        ],
+      },
+    });
+    expect(permissions(template).get(role[0] as string)).toEqual(
+      new Set([`lambda:InvokeFunction ${id(stack, stack.functions.sweep)}.Arn`]),
+    );
+    expect(synth({ sweepRateMinutes: 5 }).template.toJSON().Resources).toSatisfy(
+      (resources: Record<string, Json>) =>
+        Object.values(resources).some(
+          (r) => (r.Properties as Json | undefined)?.ScheduleExpression === 'rate(5 minutes)',
+        ),
+    );
+  });
+
+  it('creates the secrets, with the webhook secret generated', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('webhook secret'),
+      GenerateSecretString: Match.objectLike({ ExcludePunctuation: true }),
+    });
+  });
+
+  it('creates access entries per cluster and principal, namespace-scoped where namespaces are given', () => {
+    const worker = id(stack, stack.roles.worker);
+    const api = id(stack, stack.roles.api);
+    const entries = Object.values(template.findResources('AWS::EKS::AccessEntry')).map(
+      (r) => r.Properties as Json,
+    );
+    const summary = entries.map((e) => ({
+      cluster: e.ClusterName,
+      principal: ref(e.PrincipalArn),
+      type: e.Type,
+      policies: e.AccessPolicies,
+    }));
+    const policy = (name: string) => ({
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, `:eks::aws:cluster-access-policy/${name}`],
+      ],
+    });
+    const prodAccess = [
+      {
+        PolicyArn: policy('AmazonEKSEditPolicy'),
+        AccessScope: { Type: 'namespace', Namespaces: ['web', 'api'] },
+      },
+    ];
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        { cluster: 'prod', principal: `${worker}.Arn`, type: 'STANDARD', policies: prodAccess },
+        { cluster: 'prod', principal: `${api}.Arn`, type: 'STANDARD', policies: prodAccess },
+        {
+          cluster: 'ops',
+          principal: `${worker}.Arn`,
+          type: 'STANDARD',
+          policies: [
+            { PolicyArn: policy('AmazonEKSViewPolicy'), AccessScope: { Type: 'cluster' } },
+          ],
+        },
+      ]),
+    );
+    // previews: false → no access for the API on `ops`.
+    expect(summary).toHaveLength(3);
+  });
+
+  it('allows eks:DescribeCluster on exactly the configured clusters', () => {
+    const describe = allStatements(template).filter(({ statement }) =>
+      asList(statement.Action).some((a) => a.startsWith('eks:')),
+    );
+    for (const { statement } of describe) {
+      expect(asList(statement.Action)).toEqual(['eks:DescribeCluster']);
+    }
+    const perms = permissions(template);
+    const arn = (name: string) => `arn:AWS::Partition:eks:${REGION}:${ACCOUNT}:cluster/${name}`;
+    const eksOf = (role: string) =>
+      [...(perms.get(role) ?? [])].filter((p) => p.startsWith('eks:')).sort();
+    expect(eksOf(id(stack, stack.roles.worker))).toEqual(
+      [`eks:DescribeCluster ${arn('ops')}`, `eks:DescribeCluster ${arn('prod')}`].sort(),
+    );
+    expect(eksOf(id(stack, stack.roles.api))).toEqual([`eks:DescribeCluster ${arn('prod')}`]);
+    expect(eksOf(id(stack, stack.roles.webhook))).toEqual([]);
+    expect(eksOf(id(stack, stack.roles.sweep))).toEqual([]);
+  });
+
+  it('gives each function exactly the permissions its code path needs', () => {
+    const perms = permissions(template);
+    const table = `${id(stack, stack.table)}.Arn`;
+    const jobQueue = `${id(stack, stack.jobQueue)}.Arn`;
+    const delayQueue = `${id(stack, stack.delayQueue)}.Arn`;
+    const jobDlq = `${id(stack, stack.jobDeadLetterQueue)}.Arn`;
+    const webhookSecret = id(stack, stack.webhookSecret);
+    const githubSecret = id(stack, stack.githubSecret);
+    const partitions = (...p: string[]) =>
+      ` if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': p } })}`;
+    const base = (name: keyof typeof stack.functions) => {
+      const logs = stack.node.findChild(`${name[0]?.toUpperCase()}${name.slice(1)}Logs`);
+      return [
+        `logs:CreateLogStream ${id(stack, logs)}.Arn`,
+        `logs:PutLogEvents ${id(stack, logs)}.Arn`,
+        'xray:PutTraceSegments *',
+        'xray:PutTelemetryRecords *',
+      ];
+    };
+    const consume = (queue: string) =>
+      [
+        'sqs:ReceiveMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueUrl',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+      ].map((a) => `${a} ${queue}`);
+    const describeCluster = (name: string) =>
+      `eks:DescribeCluster arn:AWS::Partition:eks:${REGION}:${ACCOUNT}:cluster/${name}`;
+
+    const expected: Record<keyof typeof stack.functions, string[]> = {
+      webhook: [
+        ...base('webhook'),
+        `dynamodb:Query ${table}/index/list`,
+        `dynamodb:UpdateItem ${table}${partitions('TARGET#*')}`,
+        ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].map(
+          (a) => `dynamodb:${a} ${table}${partitions('IDEMPOTENCY')}`,
+        ),
+        `sqs:SendMessage ${jobQueue}`,
+        `secretsmanager:GetSecretValue ${webhookSecret}`,
+        `secretsmanager:GetSecretValue ${githubSecret}`,
+      ],
+      sweep: [
+        ...base('sweep'),
+        `dynamodb:Query ${table}/index/due`,
+        `dynamodb:UpdateItem ${table}${partitions('TARGET#*')}`,
+        `sqs:SendMessage ${jobQueue}`,
+      ],
+      api: [
+        ...base('api'),
+        ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'].map(
+          (a) => `dynamodb:${a} ${table}`,
+        ),
+        `dynamodb:Query ${table}/index/list`,
+        `sqs:SendMessage ${jobQueue}`,
+        describeCluster('prod'),
+      ],
+      worker: [
+        ...base('worker'),
+        `dynamodb:GetItem ${table}`,
+        `dynamodb:Query ${table}`,
+        ...['PutItem', 'UpdateItem', 'DeleteItem'].map(
+          (a) => `dynamodb:${a} ${table}${partitions('TARGET#*')}`,
+        ),
+        `sqs:SendMessage ${delayQueue}`,
+        `sqs:SendMessage ${jobDlq}`,
+        `secretsmanager:GetSecretValue ${githubSecret}`,
+        ...consume(jobQueue),
+        ...consume(delayQueue),
+        describeCluster('prod'),
+        describeCluster('ops'),
+      ],
+    };
+    for (const [name, role] of Object.entries(stack.roles)) {
+      const actual = [...(perms.get(id(stack, role)) ?? [])].sort();
+      expect(actual, name).toEqual(expected[name as keyof typeof expected].sort());
+      // Lambda assumes the role; no managed policies (AWSLambdaBasicExecutionRole allows every log group).
+      const r = template.toJSON().Resources[id(stack, role)].Properties as Json;
+      expect(r.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('has no wildcard actions in any policy, and "*" resources only for X-Ray', () => {
+    const statements = allStatements(template);
+    expect(statements.length).toBeGreaterThan(20);
+    for (const { owner, statement } of statements) {
+      if (statement.Effect !== 'Allow') continue; // TLS-only denials are `sqs:*`/`sns:*` Deny
+      for (const action of asList(statement.Action)) {
+        expect(action, `${owner}: ${action}`).not.toContain('*');
+        expect(action, owner).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
+      }
+      const resources = asList(statement.Resource).map(ref);
+      if (resources.some((r) => r === '*' || r.endsWith(':*') || r.endsWith('/*'))) {
+        expect(
+          asList(statement.Action).every((a) => a.startsWith('xray:')),
+          owner,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('alarms on dead letters, job age, errors and throttles, notifying the SNS topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties as Json,
+    );
+    const topic = stack.alarmTopic;
+    expect(topic).toBeDefined();
+    const topicRef = { Ref: id(stack, topic as IConstruct) };
+    for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef]);
+    const find = (metric: string, dimension: Json) =>
+      alarms.filter(
+        (a) =>
+          a.MetricName === metric &&
+          JSON.stringify(a.Dimensions).includes(JSON.stringify(dimension)),
+      );
+    for (const dlq of [stack.jobDeadLetterQueue, stack.delayDeadLetterQueue]) {
+      const [alarm] = find('ApproximateNumberOfMessagesVisible', {
+        'Fn::GetAtt': [id(stack, dlq), 'QueueName'],
+      });
+      expect(alarm).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Statistic: 'Maximum',
+      });
+    }
+    expect(
+      find('ApproximateAgeOfOldestMessage', {
+        'Fn::GetAtt': [id(stack, stack.jobQueue), 'QueueName'],
+      })[0],
+    ).toMatchObject({ Threshold: 900 });
+    for (const fn of Object.values(stack.functions)) {
+      expect(find('Errors', { Ref: id(stack, fn) })).toHaveLength(1);
+      expect(find('Throttles', { Ref: id(stack, fn) })).toHaveLength(1);
+    }
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('has a dashboard of the worker metrics (worker.ts names) and the queues', () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties);
+    for (const metric of [
+      'Reconciles',
+      'DriftDetected',
+      'ReconcileDuration',
+      'JobsSkipped',
+      'DeadLettered',
+    ]) {
+      expect(body).toContain(`\\"${metric}\\"`);
+    }
+    expect(body).toContain('service=\\\\\\"driftless-worker\\\\\\" Errors');
+    expect(body).toContain('ApproximateAgeOfOldestMessage');
+  });
+
+  it('outputs what the CLI reads', () => {
+    for (const name of [
+      'WebhookUrl',
+      'ApiEndpoint',
+      'TableName',
+      'QueueUrl',
+      'DelayQueueUrl',
+      'DeadLetterQueueUrl',
+      'DelayDeadLetterQueueUrl',
+      'WebhookSecretArn',
+      'GitHubCredentialsSecretArn',
+    ]) {
+      template.hasOutput(name, {});
+    }
+  });
+
+  it("passes cdk-nag's AwsSolutions checks, every acknowledgement with a reason", () => {
+    const report = new AwsSolutionsChecks(stack, { verbose: true }).validateScope(stack);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources[0]?.constructPath}`),
+    ).toEqual([]);
+    expect(report.success).toBe(true);
+    const reasons: string[] = [];
+    for (const c of stack.node.findAll()) {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [rule, reason] of Object.entries(entry.data as Record<string, unknown>)) {
+          reasons.push(rule);
+          expect(
+            String((reason as { reason?: string }).reason ?? reason).length,
+            rule,
+          ).toBeGreaterThan(40);
+        }
+      }
+    }
+    expect(reasons.length).toBeGreaterThan(0);
+  });
+});
+
+describe('DriftlessStack variants', { timeout: 60_000 }, () => {
+  it('attaches the kubectl/helm layer to the worker and API (x86_64: the layer has no arm64 binaries)', () => {
+    const { stack, template } = synth({ renderTools: true });
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const name of ['worker', 'api'] as const) {
+      const p = functions[id(stack, stack.functions[name])]?.Properties as Json;
+      expect(p.Architectures).toEqual(['x86_64']);
+      expect(asList(p.Layers)).toHaveLength(1);
+      expect((p.Environment as Json).Variables).toMatchObject({
+        DRIFTLESS_KUBECTL: '/opt/kubectl/kubectl',
+        DRIFTLESS_HELM: '/opt/helm/helm',
+      });
+    }
+    for (const name of ['webhook', 'sweep'] as const) {
+      const p = functions[id(stack, stack.functions[name])]?.Properties as Json;
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.Layers).toBeUndefined();
+    }
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+  });
+
+  it('uses a GitHub App when configured', () => {
+    const { stack, template } = synth({ githubAppId: '42', githubInstallationId: 7 });
+    const p = template.toJSON().Resources[id(stack, stack.functions.worker)].Properties as Json;
+    expect((p.Environment as Json).Variables).toMatchObject({
+      DRIFTLESS_GITHUB_APP_ID: '42',
+      DRIFTLESS_GITHUB_INSTALLATION_ID: '7',
+      DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+    });
+    expect(
+      ((p.Environment as Json).Variables as Json).DRIFTLESS_GITHUB_TOKEN_SECRET_ID,
+    ).toBeUndefined();
+  });
+
+  it('has no alarm actions without an alarm email', () => {
+    const { stack, template } = synth({});
+    expect(stack.alarmTopic).toBeUndefined();
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect((a.Properties as Json).AlarmActions).toBeUndefined();
+    }
+    template.resourceCountIs('AWS::EKS::AccessEntry', 0);
+  });
+
+  it('sets the worker timeout (and so the visibility timeout) from the wait budget', () => {
+    const { stack, template } = synth({ waitBudgetMs: 200_000, workerReservedConcurrency: 20 });
+    const p = template.toJSON().Resources[id(stack, stack.functions.worker)].Properties as Json;
+    expect(p.Timeout).toBe(300);
+    expect(p.ReservedConcurrentExecutions).toBe(20);
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, VisibilityTimeout: 1800 });
+  });
+
+  it('assumes a cluster role instead of an access entry for a cross-account cluster', () => {
+    const roleArn = 'arn:aws:iam::210987654321:role/driftless';
+    const { stack, template } = synth({
+      clusters: [
+        {
+          name: 'far',
+          region: REGION,
+          roleArn,
+          accessPolicy: 'AmazonEKSEditPolicy',
+          previews: true,
+        },
+      ],
+    });
+    template.resourceCountIs('AWS::EKS::AccessEntry', 0);
+    const perms = permissions(template);
+    for (const role of [stack.roles.worker, stack.roles.api]) {
+      const set = [...(perms.get(id(stack, role)) ?? [])];
+      expect(set).toContain(`sts:AssumeRole ${roleArn}`);
+      expect(set.filter((p) => p.startsWith('eks:'))).toEqual([]);
+    }
+  });
+
+  it('skips (with a warning) access entries of a cluster in another region', () => {
+    const { stack, template } = synth({
+      clusters: [
+        { name: 'us', region: 'us-east-1', accessPolicy: 'AmazonEKSEditPolicy', previews: true },
+      ],
+    });
+    template.resourceCountIs('AWS::EKS::AccessEntry', 0);
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('us-east-1'));
+    const perms = [...(permissions(template).get(id(stack, stack.roles.worker)) ?? [])];
+    expect(perms).toContain(
+      `eks:DescribeCluster arn:AWS::Partition:eks:us-east-1:${ACCOUNT}:cluster/us`,
+    );
+  });
+
+  it('creates access entries on a condition when the stack is environment-agnostic', () => {
+    const { template } = synth(
+      {
+        clusters: [
+          { name: 'prod', region: REGION, accessPolicy: 'AmazonEKSEditPolicy', previews: false },
+        ],
+      },
+      null,
+    );
+    const conditions = template.toJSON().Conditions as Record<string, Json>;
+    const [name, condition] =
+      Object.entries(conditions).find(([k]) => k.includes('InStackRegion')) ?? [];
+    expect(condition).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, REGION] });
+    const entries = Object.values(template.findResources('AWS::EKS::AccessEntry'));
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.Condition).toBe(name);
+  });
+});
