@@ -98,11 +98,14 @@ export async function processJob(
     return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
   }
 
-  // The next drift sweep; a rollout in progress gets a delayed health check instead.
-  await deps.catalog.setNextDue(
-    target,
-    (deps.clock?.now() ?? Date.now()) + app.spec.syncPolicy.interval,
-  );
+  // The next drift sweep (the sweep already set a jittered one for the jobs it
+  // queued); a rollout in progress gets a delayed health check instead.
+  if (job.trigger !== 'sweep') {
+    await deps.catalog.setNextDue(
+      target,
+      (deps.clock?.now() ?? Date.now()) + app.spec.syncPolicy.interval,
+    );
+  }
   if (outcome.requeueAfterMs !== undefined) {
     const seconds = Math.max(1, Math.ceil(outcome.requeueAfterMs / 1000));
     await deps.queue.enqueueDelayed(
