@@ -359,7 +359,7 @@ async function startEnv(dir: string): Promise<Env> {
     path.join(dir, 'kubectl-cache'),
     home,
   );
-  const admin = KubeClient.fromKubeconfigFile(cluster.info.kubeconfig);
+  const admin = await KubeClient.fromKubeconfigFile(cluster.info.kubeconfig);
   const version = JSON.parse((await kubectl.run(['version', '--client', '-o', 'json'])).stdout) as {
     clientVersion: { gitVersion: string };
   };

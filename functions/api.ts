@@ -6,10 +6,11 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleApiRequest } from '../lib/api.js';
-import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { apiPlane } from '../lib/aws/plane/api.js';
+import { configFromEnv, observability } from '../lib/aws/runtime.js';
 
 const config = configFromEnv(process.env);
-const plane = createDataPlane(config);
+const plane = apiPlane(config);
 const { logger, metrics, tracer } = observability('api');
 
 export const handler = middy(

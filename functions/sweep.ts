@@ -5,11 +5,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { sweepPlane } from '../lib/aws/plane/sweep.js';
+import { configFromEnv, observability } from '../lib/aws/runtime.js';
 import { sweep } from '../lib/sweep.js';
 
 const config = configFromEnv(process.env);
-const plane = createDataPlane(config);
+const plane = sweepPlane(config);
 const { logger, metrics, tracer } = observability('sweep');
 
 export const handler = middy(async () => {

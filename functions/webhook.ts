@@ -14,7 +14,8 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { webhookPlane } from '../lib/aws/plane/webhook.js';
+import { configFromEnv, observability } from '../lib/aws/runtime.js';
 import {
   handleWebhook,
   verifyDelivery,
@@ -23,7 +24,7 @@ import {
 } from '../lib/github/webhook.js';
 
 const config = configFromEnv(process.env);
-const plane = createDataPlane(config);
+const plane = webhookPlane(config);
 const { logger, metrics, tracer } = observability('webhook');
 
 const idempotency = new IdempotencyConfig({

@@ -17,13 +17,14 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { workerPlane } from '../lib/aws/plane/worker.js';
 import { parseJob } from '../lib/aws/queue.js';
-import { configFromEnv, createDataPlane, observability } from '../lib/aws/runtime.js';
+import { configFromEnv, observability } from '../lib/aws/runtime.js';
 import { DriftlessError } from '../lib/errors.js';
 import { processJob } from '../lib/worker.js';
 
 const config = configFromEnv(process.env);
-const plane = createDataPlane(config);
+const plane = workerPlane(config);
 const { logger, metrics, tracer } = observability('worker');
 
 async function handleRecord(record: SQSRecord): Promise<void> {

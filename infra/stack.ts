@@ -74,7 +74,9 @@ export const BUNDLING: nodejs.BundlingOptions = {
     "import{createRequire as __driftlessRequire}from'node:module';const require=__driftlessRequire(import.meta.url);",
   // The SDK is bundled too: the versions in package-lock.json are the ones tested.
   bundleAwsSDK: true,
-  externalModules: [],
+  // client-node reads kubeconfig files, which only local mode has; lib/kube
+  // imports it at run time, so leaving it out cuts the bundles' start-up.
+  externalModules: ['@kubernetes/client-node'],
   forceDockerBundling: false,
   charset: nodejs.Charset.UTF8,
   logLevel: nodejs.LogLevel.WARNING,

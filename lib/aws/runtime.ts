@@ -1,26 +1,16 @@
-// The production data plane, assembled from configuration: the adapters each
-// Lambda needs behind the engine's ports. Functions read their environment
-// into a DataPlaneConfig and call into this; nothing here knows about Lambda.
+// Configuration and observability shared by every Lambda. The adapters each
+// one needs behind the engine's ports are assembled in lib/aws/plane/, one
+// module per function: a module's static imports are what esbuild bundles and
+// what Node initializes at a cold start, so the sweep does not load git or
+// the EKS client, and the webhook does not load the engine. Nothing here
+// knows about Lambda.
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import type { ApiDeps } from '../api.js';
 import { DriftlessError } from '../errors.js';
-import { type GitHubAuth, GitHubCommitStatusReporter } from '../github/status.js';
-import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../github/webhook.js';
-import { EksConnector } from '../kube/eks.js';
-import type { CommitStatusReporter, TargetId } from '../ports.js';
-import type { ReconcileEvent } from '../reconcile.js';
-import { IsomorphicGitSource } from '../source/index.js';
-import type { WorkerDeps } from '../worker.js';
-import { DynamoCatalog } from './catalog.js';
-import { DynamoLeaseManager } from './lease.js';
-import { MessageControl } from './messages.js';
-import { SqsJobQueue } from './queue.js';
-import { SecretsManagerSource } from './secrets.js';
+import type { GitHubAuth } from '../github/status.js';
+import type { TargetId } from '../ports.js';
 
 export interface DataPlaneConfig {
   tableName: string;
@@ -89,82 +79,10 @@ export function observability(service: string) {
   };
 }
 
-export function createDataPlane(config: DataPlaneConfig) {
-  // Endpoints come from the SDK's own configuration (AWS_REGION, AWS_ENDPOINT_URL).
-  const dynamo = new DynamoDBClient({});
-  const sqs = new SQSClient({});
-  const secrets = new SecretsManagerSource({});
-  const catalog = new DynamoCatalog({ client: dynamo, tableName: config.tableName });
-  const leases = new DynamoLeaseManager({ client: dynamo, tableName: config.tableName });
-  const queue = new SqsJobQueue({
-    client: sqs,
-    queueUrl: config.queueUrl,
-    delayedQueueUrl: config.delayQueueUrl,
-  });
-  const messages = new MessageControl(
-    sqs,
-    [config.queueUrl, config.delayQueueUrl],
-    config.deadLetterQueueUrl,
-  );
-  const git = new IsomorphicGitSource({ cacheRoot: config.gitCacheDir });
-  const clusters = new EksConnector({});
-  const reporter: CommitStatusReporter = config.githubAuth
-    ? new GitHubCommitStatusReporter({
-        auth: config.githubAuth,
-        secrets,
-        apiBaseUrl: config.githubApiUrl,
-      })
-    : { report: async () => {} };
-  const statusUrl = (t: TargetId) =>
+/** The status API's page for one target, linked from commit statuses. */
+export function statusUrlFor(config: DataPlaneConfig): (t: TargetId) => string | undefined {
+  return (t) =>
     config.statusBaseUrl
       ? `${config.statusBaseUrl.replace(/\/+$/, '')}/apps/${t.app}?cluster=${t.cluster}`
       : undefined;
-  const webhookSecrets = async (): Promise<string[]> => {
-    if (!config.webhookSecretId) return [];
-    const raw = await secrets.getSecretString(config.webhookSecretId);
-    try {
-      const parsed = JSON.parse(raw) as { secrets?: unknown };
-      if (Array.isArray(parsed.secrets))
-        return parsed.secrets.filter((s): s is string => typeof s === 'string');
-    } catch {
-      // a plain string secret
-    }
-    return [raw];
-  };
-  return {
-    catalog,
-    leases,
-    queue,
-    messages,
-    git,
-    clusters,
-    reporter,
-    webhookSecrets,
-    maxWebhookBytes: DEFAULT_MAX_BODY_BYTES,
-    webhookDeps: (): WebhookDeps => ({
-      catalog,
-      queue,
-      reporter,
-      secrets: webhookSecrets,
-      statusUrl,
-    }),
-    workerDeps: (onEvent?: (e: ReconcileEvent) => void): WorkerDeps => ({
-      store: catalog,
-      catalog,
-      leases,
-      queue,
-      git,
-      clusters,
-      reporter,
-      statusUrl,
-      onEvent,
-    }),
-    apiDeps: (): ApiDeps => ({
-      catalog,
-      queue,
-      engine: { leases, git, clusters, reporter, statusUrl },
-    }),
-  };
 }
-
-export type DataPlane = ReturnType<typeof createDataPlane>;

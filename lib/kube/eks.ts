@@ -7,7 +7,9 @@
 // Lambda keeps one per cluster and presigns a new one at 14 minutes, or
 // earlier when the credentials that signed it are about to expire.
 // Clusters declared with a kubeconfig go to the KubeconfigConnector, so one
-// connector serves both kinds.
+// connector serves both kinds. That connector (and @kubernetes/client-node
+// behind it) is imported only when such a cluster shows up: the worker Lambda
+// starts without it, which is most of its cold start.
 
 import {
   DescribeClusterCommand,
@@ -15,11 +17,10 @@ import {
   EKSClient,
 } from '@aws-sdk/client-eks';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { KubeConfig } from '@kubernetes/client-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
-import { KubeconfigConnector } from '../local/clusters.js';
+import type { KubeconfigConnector } from '../local/clusters.js';
 import type { Cluster } from '../model/application.js';
 import { type Clock, type ClusterClient, type ClusterConnector, systemClock } from '../ports.js';
 import { KubeClient, type KubeClientOptions } from './client.js';
@@ -137,21 +138,6 @@ export class EksTokenSource {
   }
 }
 
-const EKS_AUTH_PROVIDER = 'driftless-eks-token';
-type KubeAuthenticator = Parameters<KubeConfig['addAuthenticator']>[0];
-
-/** Puts a current token on every request, so a long-lived client never sends a stale one. */
-class EksTokenAuthenticator implements KubeAuthenticator {
-  constructor(private readonly tokens: EksTokenSource) {}
-  isAuthProvider(user: { authProvider?: { name?: string } }): boolean {
-    return user.authProvider?.name === EKS_AUTH_PROVIDER;
-  }
-  async applyAuthentication(_user: unknown, opts: { headers?: unknown }): Promise<void> {
-    const token = await this.tokens.token();
-    opts.headers = { ...(opts.headers as object | undefined), Authorization: `Bearer ${token}` };
-  }
-}
-
 /** Where an EKS cluster's API server is. */
 export interface EksEndpoint {
   server: string;
@@ -196,7 +182,7 @@ interface AssumedRole {
 export class EksConnector implements ClusterConnector {
   readonly stats: EksConnectorStats = { describeCluster: 0, assumeRole: 0, tokensPresigned: 0 };
   private readonly clock: Clock;
-  private readonly kubeconfig: KubeconfigConnector;
+  private kubeconfig: Promise<KubeconfigConnector> | undefined;
   private readonly clients = new Map<string, Promise<KubeClient>>();
   private readonly stsClients = new Map<string, STSClient>();
   private readonly eksClients = new Map<string, EKSClient>();
@@ -204,12 +190,12 @@ export class EksConnector implements ClusterConnector {
 
   constructor(private readonly opts: EksConnectorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
-    this.kubeconfig = opts.kubeconfig ?? new KubeconfigConnector(opts.kube);
+    if (opts.kubeconfig) this.kubeconfig = Promise.resolve(opts.kubeconfig);
   }
 
   async connect(cluster: Cluster): Promise<ClusterClient> {
     const eks = cluster.spec.eks;
-    if (!eks) return this.kubeconfig.connect(cluster);
+    if (!eks) return (await this.kubeconfigConnector()).connect(cluster);
     const key = [cluster.metadata.name, eks.name, eks.region, eks.roleArn ?? ''].join('|');
     let client = this.clients.get(key);
     if (!client) {
@@ -227,7 +213,15 @@ export class EksConnector implements ClusterConnector {
     for (const c of [...this.stsClients.values(), ...this.eksClients.values()]) c.destroy();
     this.stsClients.clear();
     this.eksClients.clear();
-    this.kubeconfig.close();
+    void this.kubeconfig?.then((k) => k.close());
+  }
+
+  /** The kubeconfig connector, imported on first use (see the header). */
+  private kubeconfigConnector(): Promise<KubeconfigConnector> {
+    this.kubeconfig ??= import('../local/clusters.js').then(
+      ({ KubeconfigConnector }) => new KubeconfigConnector(this.opts.kube),
+    );
+    return this.kubeconfig;
   }
 
   private async createClient(
@@ -261,15 +255,16 @@ export class EksConnector implements ClusterConnector {
     // Presign now, so credential problems fail the connect with a clear reason.
     await tokens.token();
 
-    const kc = new KubeConfig();
-    kc.addAuthenticator(new EksTokenAuthenticator(tokens));
-    kc.loadFromOptions({
-      clusters: [{ name, server: endpoint.server, caData: endpoint.caData, skipTLSVerify: false }],
-      users: [{ name: 'driftless', authProvider: { name: EKS_AUTH_PROVIDER, config: {} } }],
-      contexts: [{ name, cluster: name, user: 'driftless' }],
-      currentContext: name,
-    });
-    return new KubeClient(kc, { ...this.opts.kube, clusterName: name });
+    return new KubeClient(
+      {
+        name,
+        server: endpoint.server,
+        ca: Buffer.from(endpoint.caData, 'base64'),
+        // A current token on every request, so a long-lived client never sends a stale one.
+        credentials: async () => ({ token: await tokens.token() }),
+      },
+      { ...this.opts.kube, clusterName: name },
+    );
   }
 
   private async describeCluster(

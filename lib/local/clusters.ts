@@ -10,7 +10,7 @@ import type { Cluster } from '../model/application.js';
 import type { ClusterClient, ClusterConnector } from '../ports.js';
 
 export class KubeconfigConnector implements ClusterConnector {
-  private readonly clients = new Map<string, KubeClient>();
+  private readonly clients = new Map<string, Promise<KubeClient>>();
 
   constructor(private readonly opts: KubeClientOptions = {}) {}
 
@@ -32,12 +32,14 @@ export class KubeconfigConnector implements ClusterConnector {
         clusterName: cluster.metadata.name,
       });
       this.clients.set(key, client);
+      // A kubeconfig that fails to load is not cached: the next reconcile reads it again.
+      client.catch(() => this.clients.delete(key));
     }
     return client;
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const c of this.clients.values()) void c.then((k) => k.close()).catch(() => {});
     this.clients.clear();
   }
 }

@@ -93,14 +93,15 @@ function connector(opts: Partial<EksConnectorOptions> = {}): EksConnector {
 
 /** A client that sends exactly this bearer token. */
 function clientWithToken(token: string): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 't', server: cluster.info.server, caData, skipTLSVerify: false }],
-    users: [{ name: 't', token }],
-    contexts: [{ name: 't', cluster: 't', user: 't' }],
-    currentContext: 't',
-  });
-  return new KubeClient(kc, { clusterName: 'token-test' });
+  return new KubeClient(
+    {
+      name: 't',
+      server: cluster.info.server,
+      ca: Buffer.from(caData, 'base64'),
+      credentials: async () => ({ token }),
+    },
+    { clusterName: 'token-test' },
+  );
 }
 
 function tamper(token: string, edit: (url: URL) => void): string {

@@ -8,7 +8,7 @@ import { KubeClient } from '../../lib/kube/client.js';
 import { testenv } from '../support/env.js';
 import { testNamespace } from '../support/kube.js';
 
-function client(): KubeClient {
+function client(): Promise<KubeClient> {
   return KubeClient.fromKubeconfigFile(testenv().kube.kubeconfig, undefined, {
     clusterName: 'test',
   });
@@ -26,7 +26,7 @@ async function caught(p: Promise<unknown>): Promise<DriftlessError> {
 
 describe('KubeClient', () => {
   it('learns the whole API surface with two discovery requests and says which kind is unknown', async () => {
-    const c = client();
+    const c = await client();
     const deploy = await c.resource('apps/v1', 'Deployment');
     expect(deploy).toMatchObject({ plural: 'deployments', namespaced: true, group: 'apps' });
     expect((await c.resource('v1', 'Namespace')).namespaced).toBe(false);
@@ -41,7 +41,7 @@ describe('KubeClient', () => {
 
   it('lists across pages with a label selector', async () => {
     const ns = await testNamespace('paging');
-    const c = client();
+    const c = await client();
     for (let i = 0; i < 520; i += 40) {
       await Promise.all(
         Array.from({ length: Math.min(40, 520 - i) }, (_, j) =>
@@ -67,7 +67,7 @@ describe('KubeClient', () => {
 
   it('maps an apply conflict to ApplyConflict naming the field, and dry-runs without persisting', async () => {
     const ns = await testNamespace('conflict');
-    const c = client();
+    const c = await client();
     const cm = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -86,7 +86,7 @@ describe('KubeClient', () => {
 
   it('reports invalid objects as ApplyRejected with the field, and a missing namespace as NotFound', async () => {
     const ns = await testNamespace('reject');
-    const c = client();
+    const c = await client();
     const bad = await caught(
       c.apply({
         apiVersion: 'apps/v1',
@@ -115,7 +115,7 @@ describe('KubeClient', () => {
 
   it('deletes, and reports an object already gone as false', async () => {
     const ns = await testNamespace('delete');
-    const c = client();
+    const c = await client();
     const live = await c.apply({
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -129,7 +129,7 @@ describe('KubeClient', () => {
   });
 
   it('says the cluster is unreachable, naming it, when nothing listens', async () => {
-    const c = client();
+    const c = await client();
     // Point the same credentials at a closed port.
     const dead = Object.assign(Object.create(Object.getPrototypeOf(c)), c, {
       server: 'https://127.0.0.1:1',

@@ -356,14 +356,15 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     expect(env('sweep').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
   });
 
-  it('bundles ESM with esbuild locally, minified, SDK included, never with Docker', () => {
+  it('bundles ESM with esbuild locally, minified, SDK included, client-node left out, never with Docker', () => {
     expect(BUNDLING).toMatchObject({
       format: 'esm',
       target: 'node22',
       minify: true,
       sourceMap: false,
       bundleAwsSDK: true,
-      externalModules: [],
+      // Only local mode reads kubeconfig files; lib/kube imports client-node at run time.
+      externalModules: ['@kubernetes/client-node'],
       forceDockerBundling: false,
     });
     expect(BUNDLING.banner).toMatch(/createRequire.*import\.meta\.url/);

@@ -1,0 +1,22 @@
+// The status API's data plane: the catalog and queue, and the engine for
+// diff previews.
+
+import type { ApiDeps } from '../../api.js';
+import { type DataPlaneConfig, statusUrlFor } from '../runtime.js';
+import { enginePlane } from './engine.js';
+import { githubPlane } from './github.js';
+import { storePlane } from './store.js';
+
+export function apiPlane(config: DataPlaneConfig) {
+  const { dynamo, catalog, queue } = storePlane(config);
+  const { reporter } = githubPlane(config);
+  const { leases, git, clusters } = enginePlane(config, dynamo);
+  const statusUrl = statusUrlFor(config);
+  return {
+    apiDeps: (): ApiDeps => ({
+      catalog,
+      queue,
+      engine: { leases, git, clusters, reporter, statusUrl },
+    }),
+  };
+}

@@ -1,0 +1,20 @@
+// The catalog (DynamoDB) and the job queue (SQS): what every function needs.
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoCatalog } from '../catalog.js';
+import { SqsJobQueue } from '../queue.js';
+import type { DataPlaneConfig } from '../runtime.js';
+
+export function storePlane(config: DataPlaneConfig) {
+  // Endpoints come from the SDK's own configuration (AWS_REGION, AWS_ENDPOINT_URL).
+  const dynamo = new DynamoDBClient({});
+  const sqs = new SQSClient({});
+  const catalog = new DynamoCatalog({ client: dynamo, tableName: config.tableName });
+  const queue = new SqsJobQueue({
+    client: sqs,
+    queueUrl: config.queueUrl,
+    delayedQueueUrl: config.delayQueueUrl,
+  });
+  return { dynamo, sqs, catalog, queue };
+}
