@@ -3,25 +3,15 @@
 // what went wrong.
 
 import { describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
 import { KubeClient } from '../../lib/kube/client.js';
 import { testenv } from '../support/env.js';
+import { rejection } from '../support/errors.js';
 import { testNamespace } from '../support/kube.js';
 
 function client(): Promise<KubeClient> {
   return KubeClient.fromKubeconfigFile(testenv().kube.kubeconfig, undefined, {
     clusterName: 'test',
   });
-}
-
-async function caught(p: Promise<unknown>): Promise<DriftlessError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
 }
 
 describe('KubeClient', () => {
@@ -31,7 +21,7 @@ describe('KubeClient', () => {
     expect(deploy).toMatchObject({ plural: 'deployments', namespaced: true, group: 'apps' });
     expect((await c.resource('v1', 'Namespace')).namespaced).toBe(false);
     expect(c.stats.total).toBe(2);
-    const e = await caught(c.resource('acme.io/v1', 'Widget'));
+    const e = await rejection(c.resource('acme.io/v1', 'Widget'));
     expect(e.reason).toBe('UnknownKind');
     expect(e.message).toMatch(/does not serve kind Widget in acme\.io\/v1/);
     // An unknown kind refreshes discovery once (a CRD may have been created since).
@@ -75,7 +65,7 @@ describe('KubeClient', () => {
       data: { k: 'one' },
     };
     await c.apply(cm, { fieldManager: 'someone-else' });
-    const e = await caught(c.apply({ ...cm, data: { k: 'two' } }, { force: false }));
+    const e = await rejection(c.apply({ ...cm, data: { k: 'two' } }, { force: false }));
     expect(e.reason).toBe('ApplyConflict');
     expect(e.location).toMatchObject({ object: `ConfigMap/${ns}/c`, field: '.data.k' });
     const merged = await c.apply({ ...cm, data: { k: 'two' } }, { dryRun: true });
@@ -87,7 +77,7 @@ describe('KubeClient', () => {
   it('reports invalid objects as ApplyRejected with the field, and a missing namespace as NotFound', async () => {
     const ns = await testNamespace('reject');
     const c = await client();
-    const bad = await caught(
+    const bad = await rejection(
       c.apply({
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -101,7 +91,7 @@ describe('KubeClient', () => {
     );
     expect(bad.reason).toBe('ApplyRejected');
     expect(bad.location.field).toMatch(/spec\.replicas/);
-    const missing = await caught(
+    const missing = await rejection(
       c.apply({
         apiVersion: 'v1',
         kind: 'ConfigMap',
@@ -134,7 +124,7 @@ describe('KubeClient', () => {
     const dead = Object.assign(Object.create(Object.getPrototypeOf(c)), c, {
       server: 'https://127.0.0.1:1',
     }) as KubeClient;
-    const e = await caught(dead.list('v1', 'ConfigMap'));
+    const e = await rejection(dead.list('v1', 'ConfigMap'));
     expect(e.reason).toBe('ClusterUnreachable');
     expect(e.message).toMatch(
       /cannot reach the API server of cluster test at https:\/\/127\.0\.0\.1:1/,

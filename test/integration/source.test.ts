@@ -8,13 +8,13 @@ import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
 import {
   IsomorphicGitSource,
   type IsomorphicGitSourceOptions,
   loadManifests,
 } from '../../lib/source/index.js';
 import { testenv } from '../support/env.js';
+import { rejection } from '../support/errors.js';
 import { TestRepo } from '../support/git.js';
 
 const cacheRoots: string[] = [];
@@ -52,16 +52,6 @@ async function readTree(dir: string, rel = ''): Promise<Record<string, string>> 
     else out[child] = await readFile(full, 'utf8');
   }
   return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<DriftlessError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
 }
 
 function cm(name: string, value: string): string {
@@ -131,16 +121,16 @@ describe('IsomorphicGitSource.resolve', () => {
     const repo = await TestRepo.create('unknown');
     await repo.commit({ 'a.yaml': cm('a', '1') });
     const source = await newSource();
-    const err = await failure(source.resolve(repo.url, 'no-such-branch'));
+    const err = await rejection(source.resolve(repo.url, 'no-such-branch'));
     expect(err.reason).toBe('SourceUnavailable');
     expect(err.message).toBe(
       `revision "no-such-branch" not found in ${repo.url}: no such branch or tag`,
     );
 
-    const abbreviated = await failure(source.resolve(repo.url, 'abc1234'));
+    const abbreviated = await rejection(source.resolve(repo.url, 'abc1234'));
     expect(abbreviated.message).toContain('use the full 40-character SHA');
 
-    const invalid = await failure(source.resolve(repo.url, 'main~1'));
+    const invalid = await rejection(source.resolve(repo.url, 'main~1'));
     expect(invalid.reason).toBe('SourceUnavailable');
     expect(invalid.message).toContain('is not a branch, tag, HEAD or full commit SHA');
   });
@@ -148,7 +138,7 @@ describe('IsomorphicGitSource.resolve', () => {
   it('fails on HEAD of an empty repository', async () => {
     const repo = await TestRepo.create('empty');
     const source = await newSource();
-    const err = await failure(source.resolve(repo.url, 'HEAD'));
+    const err = await rejection(source.resolve(repo.url, 'HEAD'));
     expect(err.reason).toBe('SourceUnavailable');
     expect(err.message).toContain('has no HEAD');
   });
@@ -156,7 +146,7 @@ describe('IsomorphicGitSource.resolve', () => {
   it('fails on a repository that does not exist and on a server that does not answer', async () => {
     const source = await newSource();
     const missing = `${testenv().git.baseUrl}/does-not-exist-${Date.now()}.git`;
-    const notFound = await failure(source.resolve(missing, 'main'));
+    const notFound = await rejection(source.resolve(missing, 'main'));
     expect(notFound.reason).toBe('SourceUnavailable');
     expect(notFound.message).toContain(missing);
 
@@ -166,10 +156,10 @@ describe('IsomorphicGitSource.resolve', () => {
     const { port } = server.address() as { port: number };
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const unreachable = `http://127.0.0.1:${port}/repo.git`;
-    const err = await failure(source.resolve(unreachable, 'main'));
+    const err = await rejection(source.resolve(unreachable, 'main'));
     expect(err.reason).toBe('SourceUnavailable');
     expect(err.message).toBe(`cannot reach ${unreachable}: ECONNREFUSED`);
-    const checkoutErr = await failure(source.checkout(unreachable, 'a'.repeat(40)));
+    const checkoutErr = await rejection(source.checkout(unreachable, 'a'.repeat(40)));
     expect(checkoutErr.message).toBe(`cannot reach ${unreachable}: ECONNREFUSED`);
   });
 
@@ -182,7 +172,7 @@ describe('IsomorphicGitSource.resolve', () => {
       const source = await newSource({ requestTimeoutMs: 300 });
       const url = `http://127.0.0.1:${port}/repo.git`;
       const started = Date.now();
-      const err = await failure(source.resolve(url, 'main'));
+      const err = await rejection(source.resolve(url, 'main'));
       expect(err.reason).toBe('SourceUnavailable');
       expect(err.message).toBe(`cannot reach ${url}: request timed out`);
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -194,9 +184,9 @@ describe('IsomorphicGitSource.resolve', () => {
 
   it('refuses URLs that are not http(s)', async () => {
     const source = await newSource();
-    const err = await failure(source.resolve('git@github.com:acme/deploy.git', 'main'));
+    const err = await rejection(source.resolve('git@github.com:acme/deploy.git', 'main'));
     expect(err.reason).toBe('SourceUnavailable');
-    const ssh = await failure(source.resolve('ssh://git@github.com/acme/deploy.git', 'main'));
+    const ssh = await rejection(source.resolve('ssh://git@github.com/acme/deploy.git', 'main'));
     expect(ssh.message).toContain('only http(s) Git URLs are supported');
   });
 });
@@ -209,27 +199,27 @@ describe('IsomorphicGitSource with a private repository', () => {
     const source = await newSource();
     const wrongPassword = 'hunter2-not-the-password';
 
-    const anonymous = await failure(source.resolve(repo.url, 'main'));
+    const anonymous = await rejection(source.resolve(repo.url, 'main'));
     expect(anonymous.reason).toBe('SourceUnavailable');
     expect(anonymous.message).toBe(
       `${repo.url} requires credentials and none are configured (HTTP 401)`,
     );
 
     const wrong = { username: server.username, password: wrongPassword };
-    const rejected = await failure(source.resolve(repo.url, 'main', wrong));
+    const rejected = await rejection(source.resolve(repo.url, 'main', wrong));
     expect(rejected.reason).toBe('SourceUnavailable');
     expect(rejected.message).toBe(`${repo.url} rejected the configured credentials (HTTP 401)`);
 
-    const checkoutRejected = await failure(source.checkout(repo.url, sha, wrong));
+    const checkoutRejected = await rejection(source.checkout(repo.url, sha, wrong));
     expect(checkoutRejected.message).toBe(
       `${repo.url} rejected the configured credentials (HTTP 401)`,
     );
-    const checkoutAnonymous = await failure(source.checkout(repo.url, sha));
+    const checkoutAnonymous = await rejection(source.checkout(repo.url, sha));
     expect(checkoutAnonymous.message).toContain('requires credentials');
 
     // Credentials embedded in the URL are masked in messages too.
     const withUserinfo = repo.url.replace('http://', `http://${server.username}:${wrongPassword}@`);
-    const embedded = await failure(source.resolve(withUserinfo, 'main'));
+    const embedded = await rejection(source.resolve(withUserinfo, 'main'));
     expect(embedded.message).toContain('rejected');
     expect(embedded.message).toContain('http://***@127.0.0.1');
 
@@ -382,11 +372,11 @@ describe('IsomorphicGitSource.checkout', () => {
     await repo.commit({ 'a.yaml': cm('a', '1') });
     const source = await newSource();
     const missing = '0123456789abcdef0123456789abcdef01234567';
-    const err = await failure(source.checkout(repo.url, missing));
+    const err = await rejection(source.checkout(repo.url, missing));
     expect(err.reason).toBe('SourceUnavailable');
     expect(err.message).toContain(`commit ${missing} not found in ${repo.url}`);
 
-    const short = await failure(source.checkout(repo.url, 'abc1234'));
+    const short = await rejection(source.checkout(repo.url, 'abc1234'));
     expect(short.message).toContain('not a full commit SHA');
   });
 
@@ -442,7 +432,7 @@ describe('IsomorphicGitSource.checkout', () => {
     const sha = await repo.commit({ 'a.yaml': 'x'.repeat(4096), 'b.yaml': 'y'.repeat(4096) });
     const cacheRoot = await newCacheRoot();
     const source = new IsomorphicGitSource({ cacheRoot, maxCheckoutBytes: 6000 });
-    const err = await failure(source.checkout(repo.url, sha));
+    const err = await rejection(source.checkout(repo.url, sha));
     expect(err.reason).toBe('SourceUnavailable');
     expect(err.message).toContain('too large to check out');
     expect(await readdir(path.join(cacheRoot, 'tmp'))).toEqual([]);
@@ -502,10 +492,10 @@ describe('loadManifests over a real checkout', () => {
     const { dir } = await source.checkout(repo.url, sha);
     expect(await readlink(path.join(dir, 'apps/web/passwd.yaml'))).toBe('/etc/passwd');
 
-    const err = await failure(loadManifests(dir, 'apps/web'));
+    const err = await rejection(loadManifests(dir, 'apps/web'));
     expect(err.reason).toBe('PathEscape');
     expect(err.location.file).toBe('apps/web/passwd.yaml');
-    const viaDir = await failure(loadManifests(dir, 'apps/web/up'));
+    const viaDir = await rejection(loadManifests(dir, 'apps/web/up'));
     expect(viaDir.reason).toBe('PathEscape');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
 import { parseDuration, parseSpecs } from '../../lib/model/application.js';
 import { parseYamlDocuments } from '../../lib/model/yaml.js';
+import { thrown } from '../support/errors.js';
 
 const app = `apiVersion: driftless.dev/v1
 kind: Application
@@ -16,16 +16,6 @@ spec:
     - cluster: prod
       namespace: web
 `;
-
-function thrown(fn: () => unknown): DriftlessError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
-}
 
 describe('Application specs', () => {
   it('parses with defaults filled in', () => {

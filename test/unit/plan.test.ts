@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildPlan, globMatch, type ManifestInput } from '../../lib/apply/plan.js';
-import { DriftlessError } from '../../lib/errors.js';
 import { type ApplicationInput, ApplicationSchema } from '../../lib/model/application.js';
 import type { KubeObject } from '../../lib/model/object.js';
 import { decidePrune } from '../../lib/prune/index.js';
+import { rejection } from '../support/errors.js';
 
 function app(spec: Partial<ApplicationInput['spec']> = {}) {
   return ApplicationSchema.parse({
@@ -41,16 +41,6 @@ function m(
     file: 'app.yaml',
     line: ++line,
   };
-}
-
-async function planError(p: Promise<unknown>): Promise<DriftlessError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
 }
 
 describe('buildPlan', () => {
@@ -149,7 +139,7 @@ describe('buildPlan', () => {
       /unknown hook delete policy "Never"/,
     ],
   ])('rejects bad annotations %o naming the field', async (annotations, field, message) => {
-    const e = await planError(
+    const e = await rejection(
       buildPlan([m('v1', 'ConfigMap', 'c', { annotations })], app(), 'web', scopeOf),
     );
     expect(e.reason).toBe('InvalidManifest');
@@ -163,7 +153,7 @@ describe('buildPlan', () => {
     });
     expect(
       (
-        await planError(
+        await rejection(
           buildPlan(
             [m('v1', 'ConfigMap', 'c', { namespace: 'kube-system' })],
             policyApp,
@@ -174,14 +164,14 @@ describe('buildPlan', () => {
       ).reason,
     ).toBe('ForbiddenNamespace');
     expect(
-      (await planError(buildPlan([m('v1', 'Namespace', 'prod')], policyApp, undefined, scopeOf)))
+      (await rejection(buildPlan([m('v1', 'Namespace', 'prod')], policyApp, undefined, scopeOf)))
         .location.field,
     ).toBe('metadata.name');
     expect(
-      (await planError(buildPlan([m('batch/v1', 'Job', 'j')], policyApp, 'team-a', scopeOf)))
+      (await rejection(buildPlan([m('batch/v1', 'Job', 'j')], policyApp, 'team-a', scopeOf)))
         .reason,
     ).toBe('ForbiddenKind');
-    const crole = await planError(
+    const crole = await rejection(
       buildPlan(
         [m('rbac.authorization.k8s.io/v1', 'ClusterRole', 'r')],
         policyApp,
@@ -200,7 +190,7 @@ describe('buildPlan', () => {
   });
 
   it('rejects duplicates after namespace defaulting', async () => {
-    const e = await planError(
+    const e = await rejection(
       buildPlan(
         [m('v1', 'ConfigMap', 'c'), m('v1', 'ConfigMap', 'c', { namespace: 'web' })],
         app(),
@@ -215,7 +205,7 @@ describe('buildPlan', () => {
   });
 
   it('requires a namespace for namespaced objects when the destination has none', async () => {
-    const e = await planError(buildPlan([m('v1', 'ConfigMap', 'c')], app(), undefined, scopeOf));
+    const e = await rejection(buildPlan([m('v1', 'ConfigMap', 'c')], app(), undefined, scopeOf));
     expect(e.location.field).toBe('metadata.namespace');
   });
 

@@ -8,8 +8,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
 import { runTool, toolEnvironment, toolMessage } from '../../lib/source/tool.js';
+import { rejection } from '../support/errors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -35,16 +35,6 @@ const opts = (extra: Partial<Parameters<typeof runTool>[2]> = {}) => ({
   ...extra,
 });
 
-async function failure(promise: Promise<unknown>): Promise<DriftlessError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
-}
-
 describe('runTool', () => {
   it('returns stdout, stderr and the exit code', async () => {
     const bin = await fakeTool('ok', 'echo "kind: ConfigMap"; echo "a warning" >&2; exit 3');
@@ -64,7 +54,7 @@ describe('runTool', () => {
     // A child that outlives its parent would hold the pipes open; the group kill ends it too.
     const bin = await fakeTool('slow', `(sleep 3; touch ${marker}) & sleep 30`);
     const started = Date.now();
-    const e = await failure(
+    const e = await rejection(
       runTool(bin, [], opts({ timeoutMs: 300, location: { file: 'k.yaml' } })),
     );
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -80,7 +70,7 @@ describe('runTool', () => {
       'chatty',
       'while :; do echo "0123456789abcdef0123456789abcdef"; done',
     );
-    const e = await failure(runTool(bin, [], opts({ maxOutputBytes: 64 * 1024 })));
+    const e = await rejection(runTool(bin, [], opts({ maxOutputBytes: 64 * 1024 })));
     expect(e.reason).toBe('RenderFailed');
     expect(e.message).toBe('fake render wrote more than 64 KiB of output and was killed');
   });
@@ -109,7 +99,7 @@ describe('runTool', () => {
   });
 
   it('fails clearly when the binary is missing', async () => {
-    const e = await failure(runTool(path.join(dir, 'nope'), [], opts()));
+    const e = await rejection(runTool(path.join(dir, 'nope'), [], opts()));
     expect(e.reason).toBe('RenderFailed');
     expect(e.message).toBe(`cannot run fake render: ${path.join(dir, 'nope')}: ENOENT`);
   });

@@ -22,6 +22,7 @@ import {
   splitHelmOutput,
 } from '../../lib/source/index.js';
 import { renderOptionsHash } from '../../lib/source/render.js';
+import { thrown } from '../support/errors.js';
 
 const scratch: string[] = [];
 afterAll(async () => {
@@ -43,16 +44,6 @@ async function tree(files: Record<string, string | { link: string }>): Promise<s
 async function failure(promise: Promise<unknown>): Promise<DriftlessError> {
   try {
     await promise;
-  } catch (e) {
-    if (e instanceof DriftlessError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriftlessError');
-}
-
-function thrown(fn: () => unknown): DriftlessError {
-  try {
-    fn();
   } catch (e) {
     if (e instanceof DriftlessError) return e;
     throw e;
