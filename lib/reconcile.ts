@@ -368,6 +368,9 @@ class TargetRun {
    * LeaseLost instead of applying over the newer holder's work.
    */
   private async holdLease(): Promise<void> {
+    // More than half the TTL left: nobody can have taken it over (acquire needs
+    // it expired), and a renewal would be a write for nothing.
+    if (this.lease.expiresAt - this.clock.now() > this.leaseTtlMs / 2) return;
     this.lease = await this.deps.leases.renew(this.lease, this.leaseTtlMs);
   }
 
