@@ -37,7 +37,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
@@ -92,9 +91,10 @@ import {
   type PlaneConfig,
 } from './cost-wiring.js';
 import type { ColdWorkerInput, ColdWorkerOutput } from './cost-worker.js';
+import { git, gitRequests, startGitServer } from './git.js';
 import { generateApp } from './manifests.js';
 
-const exec = promisify(execFile);
+const _exec = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 // ---------------------------------------------------------------------------
@@ -249,47 +249,6 @@ interface Env {
   secret: string;
   deliver: (input: { deliveryId: string; request: WebhookRequest }) => Promise<WebhookResponse>;
   serverVersion: string;
-}
-
-const gitEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Driftless Bench',
-  GIT_AUTHOR_EMAIL: 'bench@driftless.dev',
-  GIT_COMMITTER_NAME: 'Driftless Bench',
-  GIT_COMMITTER_EMAIL: 'bench@driftless.dev',
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
-};
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec('git', args, { cwd, env: gitEnv });
-  return stdout.trim();
-}
-
-/** The Git server in a child process (bench/git-server.ts), as bench/drift.bench.ts runs it. */
-async function startGitServer(root: string): Promise<{ info: GitServerInfo; proc: ChildProcess }> {
-  const backend =
-    process.env.DRIFTLESS_GIT_HTTP_BACKEND ??
-    path.join((await exec('git', ['--exec-path'])).stdout.trim(), 'git-http-backend');
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(here, 'git-server.ts'), root, backend],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-    rl.once('line', (l) => {
-      rl.close();
-      resolve(l);
-    });
-    proc.once('exit', (code) => reject(new Error(`the git server exited (${code})`)));
-  });
-  return { info: JSON.parse(line) as GitServerInfo, proc };
-}
-
-async function gitRequests(env: Env, repo: string): Promise<number> {
-  const res = await fetch(`${env.git.info.baseUrl}/_driftless/requests`);
-  return ((await res.json()) as Record<string, number>)[`${repo}.git`] ?? 0;
 }
 
 /** The cold worker, bundled as infra/stack.ts bundles the functions (esbuild, ESM, Node 22, minified). */
@@ -769,11 +728,11 @@ async function noopReconcile(env: Env, app: AppUnderTest, cold: boolean): Promis
   // Reading the due index is per sweep run, not per target: priced as fixed cost.
   delete trigger.meter.dynamo.dueTargets;
   const { value: got, stage: receive } = await receiveJob(env);
-  const git0 = await gitRequests(env, app.name);
+  const git0 = await gitRequests(env.git.info.baseUrl, app.name);
   const worker = cold
     ? await coldWorker(env, got.job, got.attempt)
     : await warmWorker(env, got.job, got.attempt);
-  const gitCount = (await gitRequests(env, app.name)) - git0;
+  const gitCount = (await gitRequests(env.git.info.baseUrl, app.name)) - git0;
   const { stage: remove } = await deleteJob(env, got.receipt);
   if (worker.outcome !== 'done' || worker.sync !== 'Synced' || worker.kube.byVerb.apply) {
     throw new Error(
@@ -787,11 +746,11 @@ async function changeReconcile(env: Env, app: AppUnderTest, cold: boolean): Prom
   const commit = await pushChange(app);
   const trigger = await webhookStage(env, app, commit);
   const { value: got, stage: receive } = await receiveJob(env);
-  const git0 = await gitRequests(env, app.name);
+  const git0 = await gitRequests(env.git.info.baseUrl, app.name);
   const worker = cold
     ? await coldWorker(env, got.job, got.attempt)
     : await warmWorker(env, got.job, got.attempt);
-  const gitCount = (await gitRequests(env, app.name)) - git0;
+  const gitCount = (await gitRequests(env.git.info.baseUrl, app.name)) - git0;
   const { stage: remove } = await deleteJob(env, got.receipt);
   if (worker.outcome !== 'done' || worker.phase !== 'Succeeded' || worker.kube.byVerb.apply !== 1) {
     throw new Error(

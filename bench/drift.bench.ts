@@ -18,13 +18,12 @@
 //   tsx bench/drift.bench.ts [--sizes 50,200,1000] [--reps 5] [--reps-large 3]
 //                            [--concurrency N] [--out FILE] [--keep]
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { mapBounded } from '../lib/diff/index.js';
@@ -49,11 +48,12 @@ import { ensureKubectlLayer } from '../scripts/kubectl-layer.js';
 import { TestCluster } from '../scripts/testenv/cluster.js';
 import { kubeBinDir } from '../scripts/testenv/env.js';
 import type { GitServerInfo } from '../scripts/testenv/gitserver.js';
+import { git, gitRequests, startGitServer } from './git.js';
 import { Kubectl, type KubectlRequests, type KubectlRun } from './kubectl.js';
 import { generateApp } from './manifests.js';
 
 const exec = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
+const _here = path.dirname(fileURLToPath(import.meta.url));
 
 // ---------------------------------------------------------------------------
 // Timing of Driftless's phases, through thin wrappers around the ports.
@@ -282,46 +282,6 @@ interface Env {
   clusterSpec: Cluster;
 }
 
-const gitEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Driftless Bench',
-  GIT_AUTHOR_EMAIL: 'bench@driftless.dev',
-  GIT_COMMITTER_NAME: 'Driftless Bench',
-  GIT_COMMITTER_EMAIL: 'bench@driftless.dev',
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
-};
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec('git', args, { cwd, env: gitEnv });
-  return stdout.trim();
-}
-
-async function startGitServer(root: string): Promise<{ info: GitServerInfo; proc: ChildProcess }> {
-  const backend =
-    process.env.DRIFTLESS_GIT_HTTP_BACKEND ??
-    path.join((await exec('git', ['--exec-path'])).stdout.trim(), 'git-http-backend');
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(here, 'git-server.ts'), root, backend],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-    rl.once('line', (l) => {
-      rl.close();
-      resolve(l);
-    });
-    proc.once('exit', (code) => reject(new Error(`the git server exited (${code})`)));
-  });
-  return { info: JSON.parse(line) as GitServerInfo, proc };
-}
-
-async function gitRequests(env: Env, repo: string): Promise<number> {
-  const res = await fetch(`${env.git.info.baseUrl}/_driftless/requests`);
-  return ((await res.json()) as Record<string, number>)[`${repo}.git`] ?? 0;
-}
-
 async function createRepo(env: Env, name: string, files: Record<string, string>): Promise<string> {
   const bare = path.join(env.git.info.root, `${name}.git`);
   await mkdir(bare, { recursive: true });
@@ -454,7 +414,7 @@ async function driftlessRun(
     clusters: connector,
     reporter: silentReporter,
   };
-  const gitBefore = await gitRequests(env, app.name);
+  const gitBefore = await gitRequests(env.git.info.baseUrl, app.name);
   timeline = newTimeline();
   const server0 = await env.serverCpu.ms();
   const cpu0 = process.cpuUsage();
@@ -480,7 +440,7 @@ async function driftlessRun(
       requests: client.stats.total,
       byVerb: { ...client.stats.byVerb },
       phases,
-      gitRequests: (await gitRequests(env, app.name)) - gitBefore,
+      gitRequests: (await gitRequests(env.git.info.baseUrl, app.name)) - gitBefore,
       fastPath: outcome.drift?.filter((o) => o.fastPath).length ?? 0,
       clientCpuMs: (cpu.user + cpu.system) / 1000,
       serverCpuMs,
