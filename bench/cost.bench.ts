@@ -64,7 +64,7 @@ import {
   targetStatusKey,
   timeToLiveInput,
 } from '../lib/aws/table.js';
-import { appSelector, mapBounded } from '../lib/diff/index.js';
+import { appSelector } from '../lib/diff/index.js';
 import {
   handleWebhook,
   verifyDelivery,
@@ -92,7 +92,7 @@ import {
 } from './cost-wiring.js';
 import type { ColdWorkerInput, ColdWorkerOutput } from './cost-worker.js';
 import { git, gitRequests, startGitServer } from './git.js';
-import { generateApp } from './manifests.js';
+import { generateApp, markDeploymentsAvailable } from './manifests.js';
 
 const _exec = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -641,39 +641,6 @@ async function webhookStage(env: Env, app: AppUnderTest, commit: string) {
   return stage;
 }
 
-/** What a Deployment controller would report (the base profile runs none). */
-async function markDeploymentsAvailable(env: Env, namespace: string): Promise<void> {
-  const deployments = await env.admin.list('apps/v1', 'Deployment', { namespace });
-  await mapBounded(deployments, 8, async (d) => {
-    const replicas = Number((d.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-    const now = new Date().toISOString();
-    await env.admin.requestJson(
-      'PATCH',
-      `/apis/apps/v1/namespaces/${namespace}/deployments/${d.metadata.name}/status`,
-      {
-        status: {
-          observedGeneration: d.metadata.generation,
-          replicas,
-          updatedReplicas: replicas,
-          readyReplicas: replicas,
-          availableReplicas: replicas,
-          conditions: [
-            {
-              type: 'Available',
-              status: 'True',
-              reason: 'MinimumReplicasAvailable',
-              message: 'Deployment has minimum availability.',
-              lastUpdateTime: now,
-              lastTransitionTime: now,
-            },
-          ],
-        },
-      },
-      { contentType: 'application/merge-patch+json' },
-    );
-  });
-}
-
 /** Initial sync through the webhook path, then the rollouts marked complete and the health check run. */
 async function initialSync(env: Env, app: AppUnderTest): Promise<void> {
   const head = await git(app.work, 'rev-parse', 'HEAD');
@@ -682,7 +649,7 @@ async function initialSync(env: Env, app: AppUnderTest): Promise<void> {
   const first = await warmWorker(env, got.job, got.attempt, 0);
   await deleteJob(env, got.receipt);
   if (first.outcome !== 'done') throw new Error(`initial sync of ${app.name}: ${first.outcome}`);
-  await markDeploymentsAvailable(env, app.name);
+  await markDeploymentsAvailable(env.admin, app.name);
   const settled = await warmWorker(
     env,
     { ...app.target, trigger: 'health-check', enqueuedAt: new Date().toISOString() },

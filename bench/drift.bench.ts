@@ -50,7 +50,7 @@ import { kubeBinDir } from '../scripts/testenv/env.js';
 import type { GitServerInfo } from '../scripts/testenv/gitserver.js';
 import { git, gitRequests, startGitServer } from './git.js';
 import { Kubectl, type KubectlRequests, type KubectlRun } from './kubectl.js';
-import { generateApp } from './manifests.js';
+import { generateApp, markDeploymentsAvailable } from './manifests.js';
 
 const exec = promisify(execFile);
 const _here = path.dirname(fileURLToPath(import.meta.url));
@@ -467,50 +467,6 @@ function withCount(sample: Sample, counted: KubectlRequests): Sample {
   return { ...sample, requests: counted.total, byVerb: counted.byVerb };
 }
 
-// ---------------------------------------------------------------------------
-// What a Deployment controller would do (the base profile runs none): report
-// the rollout complete, so the app becomes Healthy and its sync finishes.
-
-async function markDeploymentsAvailable(env: Env, namespace: string): Promise<void> {
-  const deployments = await env.admin.list('apps/v1', 'Deployment', { namespace });
-  const now = new Date().toISOString();
-  await mapBounded(deployments, 8, async (d) => {
-    const replicas = Number((d.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-    await env.admin.requestJson(
-      'PATCH',
-      `/apis/apps/v1/namespaces/${namespace}/deployments/${d.metadata.name}/status`,
-      {
-        status: {
-          observedGeneration: d.metadata.generation,
-          replicas,
-          updatedReplicas: replicas,
-          readyReplicas: replicas,
-          availableReplicas: replicas,
-          conditions: [
-            {
-              type: 'Available',
-              status: 'True',
-              reason: 'MinimumReplicasAvailable',
-              message: 'Deployment has minimum availability.',
-              lastUpdateTime: now,
-              lastTransitionTime: now,
-            },
-            {
-              type: 'Progressing',
-              status: 'True',
-              reason: 'NewReplicaSetAvailable',
-              message: `ReplicaSet "${d.metadata.name}-5d8f7c9b6" has successfully progressed.`,
-              lastUpdateTime: now,
-              lastTransitionTime: now,
-            },
-          ],
-        },
-      },
-      { contentType: 'application/merge-patch+json' },
-    );
-  });
-}
-
 const COLLECTIONS = [
   '/api/v1/namespaces/NS/configmaps',
   '/api/v1/namespaces/NS/secrets',
@@ -623,8 +579,8 @@ async function measureSize(env: Env, objects: number, reps: number): Promise<Siz
   sync.kubectl = sync.kubectl.map((s) => withCount(s, syncCount));
 
   // Settle: the rollouts complete, and Driftless's health check finishes the sync.
-  await markDeploymentsAvailable(env, kept.dl.name);
-  await markDeploymentsAvailable(env, kept.kcNamespace);
+  await markDeploymentsAvailable(env.admin, kept.dl.name);
+  await markDeploymentsAvailable(env.admin, kept.kcNamespace);
   const settled = await driftlessRun(env, kept.dl, 'health-check');
   const st = settled.outcome.status;
   if (st.operation?.phase !== 'Succeeded' || st.sync !== 'Synced' || st.health !== 'Healthy') {

@@ -6,6 +6,8 @@
 // kubectl's directory; only the namespace and the app label's value differ.
 
 import { stringify } from 'yaml';
+import { mapBounded } from '../lib/diff/index.js';
+import type { KubeClient } from '../lib/kube/client.js';
 import { LABEL_APP } from '../lib/model/object.js';
 
 export interface AppManifests {
@@ -256,4 +258,51 @@ function networkPolicy(c: string, namespace: string): Obj {
       ],
     },
   };
+}
+
+/**
+ * What a Deployment controller would do (the base profile runs none): report
+ * the rollout complete, so the app becomes Healthy and its sync finishes.
+ */
+export async function markDeploymentsAvailable(
+  admin: KubeClient,
+  namespace: string,
+): Promise<void> {
+  const deployments = await admin.list('apps/v1', 'Deployment', { namespace });
+  const now = new Date().toISOString();
+  await mapBounded(deployments, 8, async (d) => {
+    const replicas = Number((d.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+    await admin.requestJson(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${namespace}/deployments/${d.metadata.name}/status`,
+      {
+        status: {
+          observedGeneration: d.metadata.generation,
+          replicas,
+          updatedReplicas: replicas,
+          readyReplicas: replicas,
+          availableReplicas: replicas,
+          conditions: [
+            {
+              type: 'Available',
+              status: 'True',
+              reason: 'MinimumReplicasAvailable',
+              message: 'Deployment has minimum availability.',
+              lastUpdateTime: now,
+              lastTransitionTime: now,
+            },
+            {
+              type: 'Progressing',
+              status: 'True',
+              reason: 'NewReplicaSetAvailable',
+              message: `ReplicaSet "${d.metadata.name}-5d8f7c9b6" has successfully progressed.`,
+              lastUpdateTime: now,
+              lastTransitionTime: now,
+            },
+          ],
+        },
+      },
+      { contentType: 'application/merge-patch+json' },
+    );
+  });
 }
