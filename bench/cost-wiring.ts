@@ -32,7 +32,7 @@ import type { WebhookDeps } from '../lib/github/webhook.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { EksConnector } from '../lib/kube/eks.js';
 import type { Cluster } from '../lib/model/application.js';
-import type { CommitStatusReporter } from '../lib/ports.js';
+import type { CommitStatusReporter } from '../lib/ports/report.js';
 import { IsomorphicGitSource } from '../lib/source/index.js';
 import type { WorkerDeps } from '../lib/worker.js';
 

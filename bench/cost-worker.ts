@@ -11,7 +11,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/model/application.js';
-import type { ReconcileJob } from '../lib/ports.js';
+import type { ReconcileJob } from '../lib/ports/queue.js';
 import { processJob } from '../lib/worker.js';
 import { type MeterSnapshot, meteredPlane, type PlaneConfig } from './cost-wiring.js';
 

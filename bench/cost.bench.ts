@@ -73,7 +73,8 @@ import {
 } from '../lib/github/webhook.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { ApplicationSchema, type Cluster, ClusterSchema } from '../lib/model/application.js';
-import type { ReconcileJob, TargetId } from '../lib/ports.js';
+import type { TargetId } from '../lib/model/target.js';
+import type { ReconcileJob } from '../lib/ports/queue.js';
 import { sweep } from '../lib/sweep.js';
 import { processJob } from '../lib/worker.js';
 import { TestCluster } from '../scripts/testenv/cluster.js';

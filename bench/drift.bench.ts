@@ -27,21 +27,22 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { mapBounded } from '../lib/diff/index.js';
-import type { ApplyOptions, DeleteOptions, ListOptions, RequestStats } from '../lib/kube/client.js';
 import { KubeClient } from '../lib/kube/client.js';
-import type { ResourceInfo } from '../lib/kube/discovery.js';
 import { KubeconfigConnector, MemoryLeaseManager, MemoryStore } from '../lib/local/index.js';
 import { ApplicationSchema, type Cluster, ClusterSchema } from '../lib/model/application.js';
 import type { KubeObject, ObjectRef } from '../lib/model/object.js';
+import type { TargetId } from '../lib/model/target.js';
 import type {
-  Checkout,
   ClusterClient,
   ClusterConnector,
-  CommitStatusReporter,
-  GitCredentials,
-  GitSource,
-  TargetId,
-} from '../lib/ports.js';
+  DeleteOptions,
+  ListOptions,
+  RequestStats,
+  ResourceInfo,
+  ServerApplyOptions,
+} from '../lib/ports/cluster.js';
+import type { Checkout, GitCredentials, GitSource } from '../lib/ports/git.js';
+import type { CommitStatusReporter } from '../lib/ports/report.js';
 import { type ReconcileDeps, type ReconcileOutcome, reconcile } from '../lib/reconcile.js';
 import { IsomorphicGitSource, SourceCache } from '../lib/source/index.js';
 import { ensureKubectlLayer } from '../scripts/kubectl-layer.js';
@@ -100,7 +101,7 @@ class TimedClient implements ClusterClient {
   get(apiVersion: string, kind: string, ns: string, name: string) {
     return this.inner.get(apiVersion, kind, ns, name);
   }
-  apply(obj: KubeObject, opts?: ApplyOptions): Promise<KubeObject> {
+  apply(obj: KubeObject, opts?: ServerApplyOptions): Promise<KubeObject> {
     return span('apply', () => this.inner.apply(obj, opts));
   }
   delete(ref: ObjectRef & { apiVersion: string }, opts?: DeleteOptions): Promise<boolean> {

@@ -16,8 +16,9 @@ import { randomUUID } from 'node:crypto';
 import { DriftlessError, isDriftlessError } from './errors.js';
 import { type Application, parseApplication, parseCluster } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
-import type { Catalog, Clock, JobQueue } from './ports.js';
-import { systemClock } from './ports.js';
+import { type Clock, systemClock } from './ports/clock.js';
+import type { JobQueue } from './ports/queue.js';
+import type { Catalog } from './ports/store.js';
 import type { ReconcileDeps } from './reconcile.js';
 import { reconcile } from './reconcile.js';
 

@@ -32,24 +32,19 @@ import type {
   ResourceStatus,
   TargetStatus,
 } from './model/status.js';
-import type {
-  Clock,
-  ClusterClient,
-  ClusterConnector,
-  CommitStatusReporter,
-  GitCredentials,
-  GitSource,
-  Lease,
-  LeaseManager,
-  Store,
-  TargetId,
-} from './ports.js';
-import { systemClock } from './ports.js';
+import type { TargetId } from './model/target.js';
+import { type Clock, systemClock } from './ports/clock.js';
+import type { ClusterClient, ClusterConnector } from './ports/cluster.js';
+import type { GitCredentials, GitSource } from './ports/git.js';
+import type { Lease, LeaseManager } from './ports/lease.js';
+import type { Renderer } from './ports/render.js';
+import type { CommitStatusReporter } from './ports/report.js';
+import type { Store } from './ports/store.js';
 import { decidePrune, executePrune } from './prune/index.js';
 import { SourceCache } from './source/index.js';
 
-/** Shared by reconciles in this process (a warm Lambda, local mode). */
-const sourceCache = new SourceCache();
+/** The default renderer, shared by reconciles in this process (a warm Lambda, local mode). */
+const sharedRenderer: Renderer = new SourceCache();
 
 export interface ReconcileDeps {
   store: Store;
@@ -57,6 +52,8 @@ export interface ReconcileDeps {
   git: GitSource;
   clusters: ClusterConnector;
   reporter: CommitStatusReporter;
+  /** Checkout → manifests; default: one render cache shared by the process. */
+  renderer?: Renderer;
   clock?: Clock;
   credentialsFor?: (app: Application) => Promise<GitCredentials | undefined>;
   /** Link for commit statuses, e.g. the status API's URL of the app. */
@@ -247,7 +244,11 @@ class TargetRun {
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
       base.wantedRevision = commit;
       const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
-      const manifests = await sourceCache.render(checkout.dir, this.app, this.defaultNamespace);
+      const manifests = await (this.deps.renderer ?? sharedRenderer).render(
+        checkout.dir,
+        this.app,
+        this.defaultNamespace,
+      );
       client = await this.deps.clusters.connect(clusterSpec);
       plan = await buildPlan(
         manifests,

@@ -1,11 +1,11 @@
+import { type Clock, systemClock } from './ports/clock.js';
+import type { JobQueue, QueuedJob } from './ports/queue.js';
+import type { Catalog, TargetRecord } from './ports/store.js';
 // The scheduled drift sweep: page through the targets whose interval is due,
 // skip suspended ones, enqueue a bounded number per cluster (so one sweep
 // cannot flood one API server; the rest stay due for the next run), and
 // push each enqueued target's next due time out by its interval with jitter,
 // so targets registered together do not stay in lockstep.
-
-import type { Catalog, Clock, JobQueue, QueuedJob, TargetRecord } from './ports.js';
-import { systemClock } from './ports.js';
 
 export interface SweepOptions {
   /** Most jobs per cluster per sweep. */

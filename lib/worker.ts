@@ -8,7 +8,8 @@
 import { asDriftlessError, DriftlessError } from './errors.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
-import type { Catalog, JobQueue, ReconcileJob } from './ports.js';
+import type { JobQueue, ReconcileJob } from './ports/queue.js';
+import type { Catalog } from './ports/store.js';
 import { emptyStatus, type ReconcileDeps, type ReconcileOptions, reconcile } from './reconcile.js';
 
 export interface WorkerDeps extends ReconcileDeps {

@@ -10,7 +10,7 @@
 import { DriftlessError } from '../errors.js';
 import { evaluateHealth } from '../health/index.js';
 import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
-import type { ClusterClient } from '../ports.js';
+import type { ClusterClient } from '../ports/cluster.js';
 import type { HookObject, HookPhase } from './plan.js';
 
 export type HookOutcome =

@@ -7,7 +7,7 @@
 import { mapBounded } from '../diff/index.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import { groupOf, type KubeObject } from '../model/object.js';
-import type { ClusterClient } from '../ports.js';
+import type { ClusterClient } from '../ports/cluster.js';
 
 export interface ApplyItem {
   key: string;

@@ -6,6 +6,7 @@
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
 import type { Application } from '../model/application.js';
+import type { PlannedManifest } from '../model/manifest.js';
 import {
   ANNOTATION_HOOK,
   ANNOTATION_HOOK_DELETE_POLICY,
@@ -16,14 +17,6 @@ import {
   LABEL_APP,
   objectKey,
 } from '../model/object.js';
-
-export interface ManifestInput {
-  object: KubeObject;
-  file: string;
-  line: number;
-  /** Line of a field, when the source knows it. */
-  lineOf?: (fieldPath: readonly (string | number)[]) => number;
-}
 
 export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
 export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
@@ -67,7 +60,7 @@ function escapeRegExp(s: string): string {
 /** Fails the plan naming the file, the field's line, the object and the field. */
 function fail(
   reason: 'InvalidManifest' | 'ForbiddenNamespace' | 'ForbiddenKind',
-  m: ManifestInput,
+  m: PlannedManifest,
   fieldPath: string[],
   message: string,
 ): never {
@@ -80,7 +73,7 @@ function fail(
 }
 
 export async function buildPlan(
-  manifests: readonly ManifestInput[],
+  manifests: readonly PlannedManifest[],
   app: Application,
   destinationNamespace: string | undefined,
   scopeOf: ScopeLookup,
@@ -103,7 +96,7 @@ export async function buildPlan(
 
   const resources: DesiredObject[] = [];
   const hooks: HookObject[] = [];
-  const seen = new Map<string, ManifestInput>();
+  const seen = new Map<string, PlannedManifest>();
   for (const m of manifests) {
     const src = m.object;
     const gk = `${groupOf(src.apiVersion)}/${src.kind}`;

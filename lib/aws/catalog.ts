@@ -40,16 +40,9 @@ import {
   ClusterSchema,
 } from '../model/application.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
-import {
-  type Catalog,
-  type Clock,
-  normalizeRepoURL,
-  type Page,
-  systemClock,
-  type TargetId,
-  type TargetRecord,
-  targetKey,
-} from '../ports.js';
+import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { Catalog, Page, TargetRecord } from '../ports/store.js';
 import {
   ATTR,
   appKey,

@@ -14,14 +14,9 @@
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DriftlessError } from '../errors.js';
-import {
-  type Clock,
-  type Lease,
-  type LeaseManager,
-  systemClock,
-  type TargetId,
-  targetKey,
-} from '../ports.js';
+import { type TargetId, targetKey } from '../model/target.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { Lease, LeaseManager } from '../ports/lease.js';
 import {
   ATTR,
   av,

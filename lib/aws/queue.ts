@@ -27,7 +27,8 @@ import {
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
 import { ApplicationSchema } from '../model/application.js';
-import { type JobQueue, type QueuedJob, type ReconcileJob, targetKey } from '../ports.js';
+import { targetKey } from '../model/target.js';
+import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
 
 /** Longest DelaySeconds SQS accepts. */
 export const MAX_DELAY_SECONDS = 900;

@@ -10,7 +10,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DriftlessError } from '../errors.js';
 import type { GitHubAuth } from '../github/status.js';
-import type { TargetId } from '../ports.js';
+import type { TargetId } from '../model/target.js';
 
 export interface DataPlaneConfig {
   tableName: string;

@@ -8,13 +8,8 @@ import {
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import { DriftlessError } from '../errors.js';
-import { type Clock, systemClock } from '../ports.js';
-
-/** Where secret strings come from (Secrets Manager in production). */
-export interface SecretSource {
-  /** The secret's current string value, by ARN or name. */
-  getSecretString(id: string): Promise<string>;
-}
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { SecretSource } from '../ports/secrets.js';
 
 export interface SecretsManagerSourceOptions {
   client?: SecretsManagerClient;

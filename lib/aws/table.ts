@@ -96,7 +96,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
-import { type TargetId, targetKey } from '../ports.js';
+import { type TargetId, targetKey } from '../model/target.js';
 
 // ---------------------------------------------------------------------------
 // Definition (shared by tests, scripts and the CDK stack)

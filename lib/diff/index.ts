@@ -22,7 +22,7 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
-import type { ClusterClient } from '../ports.js';
+import type { ClusterClient } from '../ports/cluster.js';
 import { compareDesired } from './compare.js';
 import {
   fieldsOwnedBy,

@@ -13,8 +13,8 @@ import { Octokit } from '@octokit/core';
 import { restEndpointMethods } from '@octokit/plugin-rest-endpoint-methods';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import type { SecretSource } from '../aws/secrets.js';
-import type { CommitState, CommitStatusReporter } from '../ports.js';
+import type { CommitState, CommitStatusReporter } from '../ports/report.js';
+import type { SecretSource } from '../ports/secrets.js';
 
 /** GitHub rejects longer descriptions (422). */
 export const MAX_DESCRIPTION_LENGTH = 140;

@@ -9,15 +9,11 @@
 
 import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { z } from 'zod';
-import {
-  type Catalog,
-  type Clock,
-  type CommitStatusReporter,
-  type JobQueue,
-  normalizeRepoURL,
-  systemClock,
-  type TargetRecord,
-} from '../ports.js';
+import { normalizeRepoURL } from '../model/target.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { JobQueue } from '../ports/queue.js';
+import type { CommitStatusReporter } from '../ports/report.js';
+import type { Catalog, TargetRecord } from '../ports/store.js';
 
 export interface WebhookRequest {
   /** Header names in any case. */

@@ -21,8 +21,15 @@ import {
   type ObjectRef,
   versionOf,
 } from '../model/object.js';
-import type { ClusterClient } from '../ports.js';
-import { Discovery, type ResourceInfo } from './discovery.js';
+import type {
+  ClusterClient,
+  DeleteOptions,
+  ListOptions,
+  RequestStats,
+  ResourceInfo,
+  ServerApplyOptions,
+} from '../ports/cluster.js';
+import { Discovery } from './discovery.js';
 
 /** What a request authenticates with; asked for before every request, so tokens can rotate. */
 export interface ClusterCredentials {
@@ -49,30 +56,6 @@ export interface ClusterAccess {
   /** SNI / certificate name to expect when it differs from the server's host. */
   tlsServerName?: string;
   credentials(): Promise<ClusterCredentials>;
-}
-
-export interface ListOptions {
-  labelSelector?: string;
-  /** Restrict to one namespace; all namespaces otherwise (namespaced kinds). */
-  namespace?: string;
-}
-
-export interface ApplyOptions {
-  force?: boolean;
-  dryRun?: boolean;
-  fieldManager?: string;
-}
-
-export interface DeleteOptions {
-  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
-  dryRun?: boolean;
-  /** Delete only if the live object still has this UID. */
-  uid?: string;
-}
-
-export interface RequestStats {
-  total: number;
-  byVerb: Record<string, number>;
 }
 
 export interface KubeClientOptions {
@@ -195,7 +178,7 @@ export class KubeClient implements ClusterClient {
   }
 
   /** Server-side apply of the whole object (the fields it sets are ours). */
-  async apply(obj: KubeObject, opts: ApplyOptions = {}): Promise<KubeObject> {
+  async apply(obj: KubeObject, opts: ServerApplyOptions = {}): Promise<KubeObject> {
     const res = await this.resource(obj.apiVersion, obj.kind);
     const name = obj.metadata.name;
     if (!name) {

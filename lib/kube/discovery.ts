@@ -4,16 +4,7 @@
 // when asked for a kind it does not know (a CRD created since).
 
 import { DriftlessError } from '../errors.js';
-
-export interface ResourceInfo {
-  group: string;
-  version: string;
-  apiVersion: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-  verbs: string[];
-}
+import type { ResourceInfo } from '../ports/cluster.js';
 
 type Fetch = (path: string, accept: string) => Promise<unknown>;
 

@@ -22,7 +22,8 @@ import { NodeSha256 } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 import type { KubeconfigConnector } from '../local/clusters.js';
 import type { Cluster } from '../model/application.js';
-import { type Clock, type ClusterClient, type ClusterConnector, systemClock } from '../ports.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
 import { KubeClient, type KubeClientOptions } from './client.js';
 
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';

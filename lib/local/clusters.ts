@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import { KubeClient, type KubeClientOptions } from '../kube/client.js';
 import type { Cluster } from '../model/application.js';
-import type { ClusterClient, ClusterConnector } from '../ports.js';
+import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
 
 export class KubeconfigConnector implements ClusterConnector {
   private readonly clients = new Map<string, Promise<KubeClient>>();

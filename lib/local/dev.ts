@@ -13,7 +13,7 @@ import { handleApiRequest } from '../api.js';
 import { DriftlessError } from '../errors.js';
 import { handleWebhook } from '../github/webhook.js';
 import { type Application, ClusterSchema } from '../model/application.js';
-import type { CommitStatusReporter } from '../ports.js';
+import type { CommitStatusReporter } from '../ports/report.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';

@@ -2,14 +2,9 @@
 // that grows on every acquisition (the DynamoDB lease has the same contract).
 
 import { DriftlessError } from '../errors.js';
-import {
-  type Clock,
-  type Lease,
-  type LeaseManager,
-  systemClock,
-  type TargetId,
-  targetKey,
-} from '../ports.js';
+import { type TargetId, targetKey } from '../model/target.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { Lease, LeaseManager } from '../ports/lease.js';
 
 export class MemoryLeaseManager implements LeaseManager {
   private readonly leases = new Map<string, { holder: string; token: number; expiresAt: number }>();

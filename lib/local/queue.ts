@@ -4,8 +4,8 @@
 // wait on a timer; a retry comes back after its backoff with the attempt
 // counted; a job past its retries is kept as dead-lettered.
 
-import type { JobQueue, QueuedJob, ReconcileJob } from '../ports.js';
-import { targetKey } from '../ports.js';
+import { targetKey } from '../model/target.js';
+import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
 import type { JobOutcome } from '../worker.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;

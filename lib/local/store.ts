@@ -4,14 +4,8 @@
 import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
-import {
-  type Catalog,
-  normalizeRepoURL,
-  type Page,
-  type TargetId,
-  type TargetRecord,
-  targetKey,
-} from '../ports.js';
+import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
+import type { Catalog, Page, TargetRecord } from '../ports/store.js';
 
 export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();

@@ -17,7 +17,7 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry } from '../model/status.js';
-import type { ClusterClient } from '../ports.js';
+import type { ClusterClient } from '../ports/cluster.js';
 
 export interface PruneCandidate {
   key: string;

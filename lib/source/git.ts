@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import git, { type GitAuth, type HttpClient, type ServerRef } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { DriftlessError, isDriftlessError } from '../errors.js';
-import type { Checkout, GitCredentials, GitSource } from '../ports.js';
+import type { Checkout, GitCredentials, GitSource } from '../ports/git.js';
 import { CheckoutCache, urlWithoutCredentials } from './cache.js';
 
 export interface IsomorphicGitSourceOptions {

@@ -14,21 +14,12 @@ import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError, type ErrorLocation } from '../errors.js';
+import type { Manifest } from '../model/manifest.js';
 import { describeObject, type KubeObject, objectKey } from '../model/object.js';
 import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
 import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
 
-export interface Manifest {
-  object: KubeObject;
-  /** Path of the file, relative to the checkout, `/`-separated. */
-  file: string;
-  /** 1-based line where the object starts. */
-  line: number;
-  /** 1-based index of the document in the file. */
-  documentIndex: number;
-  /** 1-based line of a field of the object (keys and list indexes), for later errors. */
-  lineOf: (fieldPath: readonly (string | number)[]) => number;
-}
+export type { Manifest };
 
 export interface LoadManifestsOptions {
   /** Namespace for namespaced objects that set none (the app's destination namespace). */

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import type { Application, ApplicationSource, SourceType } from '../model/application.js';
+import type { RenderableApp, Renderer } from '../ports/render.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
@@ -142,7 +143,7 @@ export async function renderSource(
  * render (for Kustomize and Helm, a process each) and the parse. Concurrent
  * callers share one render. Callers must not mutate the result.
  */
-export class SourceCache {
+export class SourceCache implements Renderer {
   private readonly entries = new Map<string, Promise<readonly Manifest[]>>();
 
   constructor(
@@ -152,7 +153,7 @@ export class SourceCache {
 
   render(
     checkoutDir: string,
-    app: { metadata: Pick<Application['metadata'], 'name'>; spec: { source: ApplicationSource } },
+    app: RenderableApp,
     namespace: string | undefined,
   ): Promise<readonly Manifest[]> {
     const source = app.spec.source;

@@ -29,7 +29,7 @@ import {
   ClusterSchema,
 } from '../../lib/model/application.js';
 import type { OperationResult, TargetStatus } from '../../lib/model/status.js';
-import type { TargetId } from '../../lib/ports.js';
+import type { TargetId } from '../../lib/model/target.js';
 import { createDriftlessTable, type ManualClock, manualClock } from '../support/dynamo.js';
 
 const REPO = 'https://github.com/Acme/Deploy.git';

@@ -8,7 +8,8 @@ import { DynamoCatalog } from '../../lib/aws/catalog.js';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
 import { ApplicationSchema } from '../../lib/model/application.js';
 import type { OperationResult, TargetStatus } from '../../lib/model/status.js';
-import type { Lease, TargetId } from '../../lib/ports.js';
+import type { TargetId } from '../../lib/model/target.js';
+import type { Lease } from '../../lib/ports/lease.js';
 import { awsClientConfig } from '../support/aws.js';
 import {
   createDriftlessTable,

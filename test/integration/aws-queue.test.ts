@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseJob, SqsJobQueue } from '../../lib/aws/queue.js';
-import type { QueuedJob, ReconcileJob } from '../../lib/ports.js';
+import type { QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
 import { awsClientConfig } from '../support/aws.js';
 import { uniqueName } from '../support/env.js';
 

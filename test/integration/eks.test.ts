@@ -24,7 +24,7 @@ import {
   presignEksToken,
 } from '../../lib/kube/eks.js';
 import { ClusterSchema } from '../../lib/model/application.js';
-import type { Clock } from '../../lib/ports.js';
+import type { Clock } from '../../lib/ports/clock.js';
 import { TestCluster } from '../../scripts/testenv/cluster.js';
 import { EksAuthenticator } from '../../scripts/testenv/eks-authenticator.js';
 import { kubeBinDir } from '../../scripts/testenv/env.js';

@@ -9,7 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput, timeToLiveInput } from '../../lib/aws/table.js';
-import type { Clock } from '../../lib/ports.js';
+import type { Clock } from '../../lib/ports/clock.js';
 import { awsClientConfig } from './aws.js';
 import { uniqueName } from './env.js';
 

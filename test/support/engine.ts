@@ -13,7 +13,9 @@ import {
   type ClusterInput,
   ClusterSchema,
 } from '../../lib/model/application.js';
-import type { ClusterConnector, CommitStatusReporter, TargetId } from '../../lib/ports.js';
+import type { TargetId } from '../../lib/model/target.js';
+import type { ClusterConnector } from '../../lib/ports/cluster.js';
+import type { CommitStatusReporter } from '../../lib/ports/report.js';
 import {
   type ReconcileEvent,
   type ReconcileOptions,

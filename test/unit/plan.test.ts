@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildPlan, globMatch, type ManifestInput } from '../../lib/apply/plan.js';
+import { buildPlan, globMatch } from '../../lib/apply/plan.js';
 import { type ApplicationInput, ApplicationSchema } from '../../lib/model/application.js';
+import type { PlannedManifest } from '../../lib/model/manifest.js';
 import type { KubeObject } from '../../lib/model/object.js';
 import { decidePrune } from '../../lib/prune/index.js';
 import { rejection } from '../support/errors.js';
@@ -35,7 +36,7 @@ function m(
   name: string,
   extra: Partial<KubeObject['metadata']> = {},
   body = {},
-): ManifestInput {
+): PlannedManifest {
   return {
     object: { apiVersion, kind, metadata: { name, ...extra }, ...body },
     file: 'app.yaml',

@@ -1,7 +1,7 @@
 // Secrets Manager and GitHub commit statuses (webhook, API and worker).
 
 import { GitHubCommitStatusReporter } from '../../github/status.js';
-import type { CommitStatusReporter } from '../../ports.js';
+import type { CommitStatusReporter } from '../../ports/report.js';
 import type { DataPlaneConfig } from '../runtime.js';
 import { SecretsManagerSource } from '../secrets.js';
 

@@ -1,0 +1,65 @@
+// The cluster port: one Kubernetes API server as the engine uses it, and the
+// connector that turns a Cluster spec into one. lib/kube implements both
+// (KubeClient; the EKS and kubeconfig connectors behind one routing connector).
+
+import type { Cluster } from '../model/application.js';
+import type { KubeObject, ObjectRef } from '../model/object.js';
+
+/** Which resource (plural path, scope) serves a group/version/kind, from API discovery. */
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  apiVersion: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  /** Restrict to one namespace; all namespaces otherwise (namespaced kinds). */
+  namespace?: string;
+}
+
+/** Options of one server-side apply request. */
+export interface ServerApplyOptions {
+  force?: boolean;
+  dryRun?: boolean;
+  fieldManager?: string;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  dryRun?: boolean;
+  /** Delete only if the live object still has this UID. */
+  uid?: string;
+}
+
+/** Requests made so far, by verb: a no-op drift check must stay O(kinds). */
+export interface RequestStats {
+  total: number;
+  byVerb: Record<string, number>;
+}
+
+/** One cluster's API, as the engine uses it. */
+export interface ClusterClient {
+  readonly stats: RequestStats;
+  resource(apiVersion: string, kind: string): Promise<ResourceInfo>;
+  list(apiVersion: string, kind: string, opts?: ListOptions): Promise<KubeObject[]>;
+  get(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined>;
+  apply(obj: KubeObject, opts?: ServerApplyOptions): Promise<KubeObject>;
+  delete(ref: ObjectRef & { apiVersion: string }, opts?: DeleteOptions): Promise<boolean>;
+  /** Forget cached discovery (after CRDs change). */
+  invalidateDiscovery(): void;
+}
+
+/** Turns a Cluster spec into a client (kubeconfig, or EKS with a presigned token). */
+export interface ClusterConnector {
+  connect(cluster: Cluster): Promise<ClusterClient>;
+}

@@ -1,0 +1,32 @@
+// The job queue port: reconcile jobs, FIFO per target. SQS in AWS
+// (lib/aws/queue.ts), in-process in local mode (lib/local/queue.ts).
+
+import type { OperationResult } from '../model/status.js';
+
+/** A reconcile request on the queue: one target, and why. */
+export interface ReconcileJob {
+  app: string;
+  cluster: string;
+  trigger: OperationResult['trigger'];
+  /** An explicit revision (manual sync or rollback) instead of the app's. */
+  revision?: string;
+  /** A manual sync: apply even when automation is off. */
+  sync?: boolean;
+  allowPrune?: boolean;
+  /** The GitHub delivery or operation that caused it, for logs. */
+  deliveryId?: string;
+  enqueuedAt: string;
+}
+
+export interface QueuedJob {
+  job: ReconcileJob;
+  /** Jobs with the same id within the queue's deduplication window are sent once. */
+  dedupId: string;
+}
+
+export interface JobQueue {
+  /** FIFO per target (group = app#cluster); sent in batches. */
+  enqueue(jobs: QueuedJob[]): Promise<void>;
+  /** A later look at a target (a rollout or hook in progress), not before delaySeconds. */
+  enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void>;
+}

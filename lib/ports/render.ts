@@ -1,0 +1,20 @@
+// The render port: a checkout's files to the manifests they declare (plain
+// YAML, Kustomize or Helm). lib/source/render.ts's SourceCache implements it.
+
+import type { Application, ApplicationSource } from '../model/application.js';
+import type { Manifest } from '../model/manifest.js';
+
+/** What rendering needs of an application: its name (release name) and source. */
+export interface RenderableApp {
+  metadata: Pick<Application['metadata'], 'name'>;
+  spec: { source: ApplicationSource };
+}
+
+export interface Renderer {
+  /** The manifests of `app`'s source in a checkout; callers must not mutate the result. */
+  render(
+    checkoutDir: string,
+    app: RenderableApp,
+    namespace: string | undefined,
+  ): Promise<readonly Manifest[]>;
+}

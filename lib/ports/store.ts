@@ -1,0 +1,57 @@
+// The store port: specs, target records, status and history. DynamoDB in AWS
+// (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
+
+import type { Application, Cluster } from '../model/application.js';
+import type { OperationResult, TargetStatus } from '../model/status.js';
+import type { TargetId } from '../model/target.js';
+
+/** What one reconcile reads and writes. */
+export interface Store {
+  getApplication(name: string): Promise<Application | undefined>;
+  getCluster(name: string): Promise<Cluster | undefined>;
+  getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
+  /** Writes the status; rejects with LeaseLost if a newer fencing token has written. */
+  putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void>;
+  /** Appends to the bounded, newest-first history; fenced like putTargetStatus. */
+  appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void>;
+  listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
+}
+
+/** What the webhook and the sweep need to know about a target without reading its status. */
+export interface TargetRecord extends TargetId {
+  repoURL: string;
+  /** The app's source revision (branch, tag, SHA). */
+  revision: string;
+  suspended: boolean;
+  intervalMs: number;
+  /** When the sweep should next look at it (epoch ms). */
+  nextDueAt: number;
+  /** The newest commit a push announced, and when. */
+  wantedRevision?: string;
+  wantedAt?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  next?: string;
+}
+
+/** The Store plus everything the API, the webhook and the sweep read and write. */
+export interface Catalog extends Store {
+  putApplication(app: Application): Promise<void>;
+  deleteApplication(name: string): Promise<void>;
+  listApplications(limit?: number, next?: string): Promise<Page<Application>>;
+  putCluster(cluster: Cluster): Promise<void>;
+  deleteCluster(name: string): Promise<void>;
+  listClusters(limit?: number, next?: string): Promise<Page<Cluster>>;
+  /** Targets of apps whose source repository is `repoURL` (normalized). */
+  targetsForRepo(repoURL: string): Promise<TargetRecord[]>;
+  /** Targets whose nextDueAt is at or before `now`, a page at a time. */
+  dueTargets(now: number, limit?: number, next?: string): Promise<Page<TargetRecord>>;
+  /** Records the newest commit a push announced (never moves backwards in time). */
+  recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
+  /** Schedules the target's next sweep. */
+  setNextDue(target: TargetId, nextDueAt: number): Promise<void>;
+  getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+}
