@@ -1,6 +1,6 @@
 // The data-plane cost benchmark's wiring (bench/cost.bench.ts, and its cold
 // worker in bench/cost-worker.ts): the production adapters of
-// lib/aws/runtime.ts — DynamoCatalog, DynamoLeaseManager, SqsJobQueue,
+// functions/wiring/config.ts — DynamoCatalog, DynamoLeaseManager, SqsJobQueue,
 // IsomorphicGitSource, EksConnector — built against the AWS emulator, with a
 // Meter on everything that is billed per request:
 //   - DynamoDB: every request of the catalog and the lease manager reports its
@@ -272,7 +272,7 @@ export function timeDynamo(client: DynamoDBClient, meter: Meter): DynamoDBClient
 }
 
 // ---------------------------------------------------------------------------
-// The data plane, as lib/aws/runtime.ts createDataPlane assembles it.
+// The data plane, as functions/wiring/config.ts createDataPlane assembles it.
 
 export interface AwsEndpoint {
   endpoint: string;
@@ -336,12 +336,11 @@ export function meteredPlane(config: PlaneConfig, meter = new Meter()): MeteredP
     delayedQueueUrl: config.delayQueueUrl,
   });
   const git = new IsomorphicGitSource({ cacheRoot: config.gitCacheDir });
-  // As lib/aws/runtime.ts builds it: EKS clusters through DescribeCluster and
+  // As functions/wiring/config.ts builds it: EKS clusters through DescribeCluster and
   // a presigned token; a cluster declared with a kubeconfig (this one) through
   // the KubeconfigConnector the EksConnector keeps for those.
   const clusters = new EksConnector({});
   const workerDeps: WorkerDeps = {
-    store: catalog,
     catalog,
     leases,
     queue,

@@ -6,8 +6,8 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleApiRequest } from '../lib/api.js';
-import { apiPlane } from '../lib/aws/plane/api.js';
-import { configFromEnv, observability } from '../lib/aws/runtime.js';
+import { apiPlane } from './wiring/api.js';
+import { configFromEnv, observability } from './wiring/config.js';
 
 const config = configFromEnv(process.env);
 const plane = apiPlane(config);

@@ -5,9 +5,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { sweepPlane } from '../lib/aws/plane/sweep.js';
-import { configFromEnv, observability } from '../lib/aws/runtime.js';
 import { sweep } from '../lib/sweep.js';
+import { configFromEnv, observability } from './wiring/config.js';
+import { sweepPlane } from './wiring/sweep.js';
 
 const config = configFromEnv(process.env);
 const plane = sweepPlane(config);

@@ -14,14 +14,16 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { webhookPlane } from '../lib/aws/plane/webhook.js';
-import { configFromEnv, observability } from '../lib/aws/runtime.js';
+import { ATTR, IDEMPOTENCY_PARTITION, TABLE_DEFINITION } from '../lib/aws/table.js';
 import {
-  handleWebhook,
-  verifyDelivery,
+  checkDelivery,
+  routeDelivery,
+  type VerifiedDelivery,
   type WebhookRequest,
   type WebhookResponse,
 } from '../lib/github/webhook.js';
+import { configFromEnv, observability } from './wiring/config.js';
+import { webhookPlane } from './wiring/webhook.js';
 
 const config = configFromEnv(process.env);
 const plane = webhookPlane(config);
@@ -32,8 +34,8 @@ const idempotency = new IdempotencyConfig({
   expiresAfterSeconds: 24 * 3600,
 });
 const processDelivery = makeIdempotent(
-  async (input: { deliveryId: string; request: WebhookRequest }): Promise<WebhookResponse> => {
-    const res = await handleWebhook(plane.webhookDeps(), input.request);
+  async (input: VerifiedDelivery): Promise<WebhookResponse> => {
+    const res = await routeDelivery(plane.webhookDeps(), input);
     const routed = (res.body.targets as unknown[] | undefined)?.length ?? 0;
     metrics.addMetric('TargetsRouted', 'Count', routed);
     return res;
@@ -41,11 +43,11 @@ const processDelivery = makeIdempotent(
   {
     persistenceStore: new DynamoDBPersistenceLayer({
       tableName: config.tableName,
-      keyAttr: 'pk',
-      sortKeyAttr: 'sk',
-      staticPkValue: 'IDEMPOTENCY',
+      keyAttr: ATTR.pk,
+      sortKeyAttr: ATTR.sk,
+      staticPkValue: IDEMPOTENCY_PARTITION,
       // The table's TTL attribute, so DynamoDB deletes expired records.
-      expiryAttr: 'ttl',
+      expiryAttr: TABLE_DEFINITION.timeToLiveAttribute,
     }),
     config: idempotency,
   },
@@ -71,23 +73,19 @@ export const handler = middy(
     const request: WebhookRequest = { headers: event.headers ?? {}, body };
     const deliveryId = request.headers['x-github-delivery'] ?? '';
     logger.appendKeys({ deliveryId, event: request.headers['x-github-event'] });
-    // Unauthenticated or oversized requests are answered without touching the
-    // idempotency store (a forged request must not create records).
-    if (
-      Buffer.byteLength(body) > plane.maxWebhookBytes ||
-      !(await verifyDelivery(request, await plane.webhookSecrets()))
-    ) {
-      const res = await handleWebhook(
-        { ...plane.webhookDeps(), secrets: plane.webhookSecrets },
-        request,
-      );
+    // The size, the signature (computed once) and the headers are checked
+    // before the idempotency store is touched: a forged request creates no records.
+    const checked = await checkDelivery(
+      request,
+      await plane.webhookSecrets(),
+      plane.maxWebhookBytes,
+    );
+    if ('rejected' in checked) {
       metrics.addMetric('WebhookRejected', 'Count', 1);
-      logger.warn('webhook rejected', { status: res.status });
-      return respond(res);
+      logger.warn('webhook rejected', { status: checked.rejected.status });
+      return respond(checked.rejected);
     }
-    if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId))
-      return respond(await handleWebhook(plane.webhookDeps(), request));
-    const res = await processDelivery({ deliveryId, request });
+    const res = await processDelivery(checked.verified);
     logger.info('webhook processed', { status: res.status, targets: res.body.targets });
     return respond(res);
   },

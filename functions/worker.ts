@@ -17,11 +17,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { workerPlane } from '../lib/aws/plane/worker.js';
 import { parseJob } from '../lib/aws/queue.js';
-import { configFromEnv, observability } from '../lib/aws/runtime.js';
 import { DriftlessError } from '../lib/errors.js';
 import { processJob } from '../lib/worker.js';
+import { configFromEnv, observability } from './wiring/config.js';
+import { workerPlane } from './wiring/worker.js';
 
 const config = configFromEnv(process.env);
 const plane = workerPlane(config);

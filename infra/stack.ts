@@ -36,7 +36,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DUE_INDEX, LIST_INDEX, TABLE_DEFINITION, type TableDefinition } from '../lib/aws/table.js';
+import { ENV } from '../functions/wiring/env.js';
+import {
+  DUE_INDEX,
+  IDEMPOTENCY_PARTITION,
+  LIST_INDEX,
+  TABLE_DEFINITION,
+  type TableDefinition,
+} from '../lib/aws/table.js';
 import {
   type ClusterAccess,
   type DriftlessConfig,
@@ -209,25 +216,25 @@ export class DriftlessStack extends Stack {
 
     const renderTools = config.renderTools ? new KubectlV34Layer(this, 'KubectlLayer') : undefined;
     const common: Record<string, string> = {
-      DRIFTLESS_TABLE: this.table.tableName,
+      [ENV.table]: this.table.tableName,
       // configFromEnv requires both queue URLs in every function.
-      DRIFTLESS_QUEUE_URL: this.jobQueue.queueUrl,
-      DRIFTLESS_DELAY_QUEUE_URL: this.delayQueue.queueUrl,
-      POWERTOOLS_METRICS_NAMESPACE: config.metricsNamespace,
-      POWERTOOLS_LOG_LEVEL: config.logLevel,
+      [ENV.queueUrl]: this.jobQueue.queueUrl,
+      [ENV.delayQueueUrl]: this.delayQueue.queueUrl,
+      [ENV.powertoolsMetricsNamespace]: config.metricsNamespace,
+      [ENV.powertoolsLogLevel]: config.logLevel,
     };
     const github: Record<string, string> = {
       ...(githubApp
         ? {
-            DRIFTLESS_GITHUB_APP_ID: String(config.githubAppId),
-            DRIFTLESS_GITHUB_INSTALLATION_ID: String(config.githubInstallationId),
-            DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: this.githubSecret.secretArn,
+            [ENV.githubAppId]: String(config.githubAppId),
+            [ENV.githubInstallationId]: String(config.githubInstallationId),
+            [ENV.githubPrivateKeySecretId]: this.githubSecret.secretArn,
           }
-        : { DRIFTLESS_GITHUB_TOKEN_SECRET_ID: this.githubSecret.secretArn }),
-      ...(config.githubApiUrl ? { DRIFTLESS_GITHUB_API_URL: config.githubApiUrl } : {}),
+        : { [ENV.githubTokenSecretId]: this.githubSecret.secretArn }),
+      ...(config.githubApiUrl ? { [ENV.githubApiUrl]: config.githubApiUrl } : {}),
     };
     const tools: Record<string, string> = renderTools
-      ? { DRIFTLESS_KUBECTL: '/opt/kubectl/kubectl', DRIFTLESS_HELM: '/opt/helm/helm' }
+      ? { [ENV.kubectl]: '/opt/kubectl/kubectl', [ENV.helm]: '/opt/helm/helm' }
       : {};
 
     const make = (
@@ -277,7 +284,7 @@ export class DriftlessStack extends Stack {
         layers: layered && renderTools ? [renderTools] : undefined,
         environment: {
           ...common,
-          POWERTOOLS_SERVICE_NAME: `driftless-${name}`,
+          [ENV.powertoolsServiceName]: `driftless-${name}`,
           ...opts.environment,
           ...(layered ? tools : {}),
         },
@@ -301,7 +308,7 @@ export class DriftlessStack extends Stack {
       memorySize: 512,
       // GitHub gives up on a delivery after 10 s; pending commit statuses may take a little longer.
       timeout: Duration.seconds(30),
-      environment: { DRIFTLESS_WEBHOOK_SECRET_ID: this.webhookSecret.secretArn, ...github },
+      environment: { [ENV.webhookSecretId]: this.webhookSecret.secretArn, ...github },
     });
     const worker = make('worker', {
       description: 'Driftless: reconcile worker (job queue and delayed health checks)',
@@ -310,9 +317,9 @@ export class DriftlessStack extends Stack {
       clusterAccess: true,
       reservedConcurrentExecutions: config.workerReservedConcurrency,
       environment: {
-        DRIFTLESS_DLQ_URL: this.jobDeadLetterQueue.queueUrl,
-        DRIFTLESS_WAIT_BUDGET_MS: String(config.waitBudgetMs),
-        DRIFTLESS_GIT_CACHE: '/tmp/driftless-git',
+        [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
+        [ENV.waitBudgetMs]: String(config.waitBudgetMs),
+        [ENV.gitCache]: '/tmp/driftless-git',
         ...github,
       },
     });
@@ -321,7 +328,7 @@ export class DriftlessStack extends Stack {
       // CPU scales with memory: 512 MB keeps a cold start of the 3 MB bundle short.
       memorySize: 512,
       timeout: Duration.seconds(60),
-      environment: { DRIFTLESS_SWEEP_PER_CLUSTER: String(config.sweepPerCluster) },
+      environment: { [ENV.sweepPerCluster]: String(config.sweepPerCluster) },
     });
     const api = make('api', {
       description: 'Driftless: status API (apps, clusters, history, diff previews, sync)',
@@ -329,7 +336,7 @@ export class DriftlessStack extends Stack {
       // An HTTP API waits at most 30 s for its integration.
       timeout: Duration.seconds(29),
       clusterAccess: true,
-      environment: { DRIFTLESS_GIT_CACHE: '/tmp/driftless-git' },
+      environment: { [ENV.gitCache]: '/tmp/driftless-git' },
     });
     this.functions = { webhook: webhook.fn, worker: worker.fn, sweep: sweep.fn, api: api.fn };
     this.roles = { webhook: webhook.role, worker: worker.role, sweep: sweep.role, api: api.role };
@@ -357,7 +364,7 @@ export class DriftlessStack extends Stack {
       'Idempotency',
       ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       [tableArn],
-      onlyPartitions('IDEMPOTENCY'),
+      onlyPartitions(IDEMPOTENCY_PARTITION),
     );
     allow(webhook.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
     allow(
@@ -477,8 +484,8 @@ export class DriftlessStack extends Stack {
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(apiAccessLogs) },
     });
     const statusUrl = this.httpApi.apiEndpoint;
-    worker.fn.addEnvironment('DRIFTLESS_STATUS_URL', statusUrl);
-    webhook.fn.addEnvironment('DRIFTLESS_STATUS_URL', statusUrl);
+    worker.fn.addEnvironment(ENV.statusUrl, statusUrl);
+    webhook.fn.addEnvironment(ENV.statusUrl, statusUrl);
 
     // Sweep schedule: EventBridge Scheduler with its own role, which may
     // invoke the sweep function (unqualified) and nothing else. A missed sweep

@@ -12,7 +12,8 @@ import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
 import { emptyStatus, type ReconcileDeps, type ReconcileOptions, reconcile } from './reconcile.js';
 
-export interface WorkerDeps extends ReconcileDeps {
+/** The engine's dependencies, with the catalog as its store (one object, one name). */
+export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
   catalog: Catalog;
   queue: JobQueue;
 }
@@ -73,7 +74,7 @@ export async function processJob(
   let outcome: Awaited<ReturnType<typeof reconcile>>;
   try {
     outcome = await reconcile(
-      deps,
+      { ...deps, store: deps.catalog },
       {
         target,
         trigger: job.trigger,

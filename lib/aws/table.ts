@@ -242,6 +242,8 @@ export const SK_TARGET = 'TARGET';
 export const SK_STATUS = 'STATUS';
 export const SK_HISTORY_PREFIX = 'HISTORY#';
 export const LIST_APPS = 'APPS';
+/** The partition of the webhook's idempotency records (Powertools, on this table). */
+export const IDEMPOTENCY_PARTITION = 'IDEMPOTENCY';
 export const LIST_CLUSTERS = 'CLUSTERS';
 
 /** Shards of the due index. Changing it needs every record's duePk rewritten (re-put the apps). */

@@ -93,30 +93,69 @@ export function deliveryDedupId(deliveryId: string, target: TargetRecord): strin
   return `push:${deliveryId}:${target.app}#${target.cluster}`;
 }
 
-/** Verifies and routes one delivery. Throws only for infrastructure failures (then nothing was enqueued). */
-export async function handleWebhook(
-  deps: WebhookDeps,
+/** A delivery whose size, signature and headers passed: safe to parse and route. */
+export interface VerifiedDelivery {
+  request: WebhookRequest;
+  event: string;
+  deliveryId: string;
+}
+
+/**
+ * The checks before anything is parsed or stored: the size cap, the HMAC
+ * (computed once, here) and the GitHub headers. A rejection is the response
+ * to send; a forged request must not create records anywhere.
+ */
+export async function checkDelivery(
   req: WebhookRequest,
-): Promise<WebhookResponse> {
-  const max = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  secrets: string[],
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<{ verified: VerifiedDelivery } | { rejected: WebhookResponse }> {
   const declared = Number(header(req, 'content-length') ?? Number.NaN);
-  if (Buffer.byteLength(req.body) > max || declared > max) {
-    return { status: 413, body: { code: 'PayloadTooLarge', message: `body over ${max} bytes` } };
-  }
-  if (!(await verifyDelivery(req, await deps.secrets()))) {
+  if (Buffer.byteLength(req.body) > maxBodyBytes || declared > maxBodyBytes) {
     return {
-      status: 401,
-      body: { code: 'BadSignature', message: 'missing or invalid X-Hub-Signature-256' },
+      rejected: {
+        status: 413,
+        body: { code: 'PayloadTooLarge', message: `body over ${maxBodyBytes} bytes` },
+      },
+    };
+  }
+  if (!(await verifyDelivery(req, secrets))) {
+    return {
+      rejected: {
+        status: 401,
+        body: { code: 'BadSignature', message: 'missing or invalid X-Hub-Signature-256' },
+      },
     };
   }
   const event = header(req, 'x-github-event');
   const deliveryId = header(req, 'x-github-delivery');
   if (!event || !deliveryId || !/^[A-Za-z0-9-]{1,100}$/.test(deliveryId)) {
     return {
-      status: 400,
-      body: { code: 'BadRequest', message: 'X-GitHub-Event and X-GitHub-Delivery are required' },
+      rejected: {
+        status: 400,
+        body: { code: 'BadRequest', message: 'X-GitHub-Event and X-GitHub-Delivery are required' },
+      },
     };
   }
+  return { verified: { request: req, event, deliveryId } };
+}
+
+/** Verifies and routes one delivery. Throws only for infrastructure failures (then nothing was enqueued). */
+export async function handleWebhook(
+  deps: WebhookDeps,
+  req: WebhookRequest,
+): Promise<WebhookResponse> {
+  const checked = await checkDelivery(req, await deps.secrets(), deps.maxBodyBytes);
+  if ('rejected' in checked) return checked.rejected;
+  return routeDelivery(deps, checked.verified);
+}
+
+/** Routes a verified delivery: parse, match targets, record the wanted revision, enqueue, report. */
+export async function routeDelivery(
+  deps: Omit<WebhookDeps, 'secrets' | 'maxBodyBytes'>,
+  delivery: VerifiedDelivery,
+): Promise<WebhookResponse> {
+  const { request: req, event, deliveryId } = delivery;
   let payload: unknown;
   try {
     payload = JSON.parse(req.body);

@@ -76,7 +76,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
   const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
-  const workerDeps = { ...engine, store, catalog: store, queue };
+  const workerDeps = { ...engine, catalog: store, queue };
   queue.start((job, attempt) =>
     processJob(workerDeps, job, attempt, { waitBudgetMs: opts.waitBudgetMs ?? 30_000 }),
   );

@@ -1,10 +1,10 @@
 // The worker's data plane: everything the engine needs, and control of the
 // messages it defers and dead-letters.
 
-import type { ReconcileEvent } from '../../reconcile.js';
-import type { WorkerDeps } from '../../worker.js';
-import { MessageControl } from '../messages.js';
-import { type DataPlaneConfig, statusUrlFor } from '../runtime.js';
+import { MessageControl } from '../../lib/aws/messages.js';
+import type { ReconcileEvent } from '../../lib/reconcile.js';
+import type { WorkerDeps } from '../../lib/worker.js';
+import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';
 import { githubPlane } from './github.js';
 import { storePlane } from './store.js';
@@ -22,7 +22,6 @@ export function workerPlane(config: DataPlaneConfig) {
   return {
     messages,
     workerDeps: (onEvent?: (e: ReconcileEvent) => void): WorkerDeps => ({
-      store: catalog,
       catalog,
       leases,
       queue,

@@ -2,9 +2,9 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoCatalog } from '../catalog.js';
-import { SqsJobQueue } from '../queue.js';
-import type { DataPlaneConfig } from '../runtime.js';
+import { DynamoCatalog } from '../../lib/aws/catalog.js';
+import { SqsJobQueue } from '../../lib/aws/queue.js';
+import type { DataPlaneConfig } from './config.js';
 
 export function storePlane(config: DataPlaneConfig) {
   // Endpoints come from the SDK's own configuration (AWS_REGION, AWS_ENDPOINT_URL).

@@ -1,8 +1,8 @@
 // The webhook's data plane: the catalog and queue to route deliveries, the
 // webhook secret, and commit statuses; no engine, git or cluster access.
 
-import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../../github/webhook.js';
-import { type DataPlaneConfig, statusUrlFor } from '../runtime.js';
+import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../../lib/github/webhook.js';
+import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { githubPlane } from './github.js';
 import { storePlane } from './store.js';
 

@@ -1,16 +1,17 @@
 // Configuration and observability shared by every Lambda. The adapters each
-// one needs behind the engine's ports are assembled in lib/aws/plane/, one
-// module per function: a module's static imports are what esbuild bundles and
-// what Node initializes at a cold start, so the sweep does not load git or
-// the EKS client, and the webhook does not load the engine. Nothing here
-// knows about Lambda.
+// one needs behind the engine's ports are assembled beside it in
+// functions/wiring/, one module per function: a module's static imports are
+// what esbuild bundles and what Node initializes at a cold start, so the sweep
+// does not load git or the EKS client, and the webhook does not load the
+// engine.
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { DriftlessError } from '../errors.js';
-import type { GitHubAuth } from '../github/status.js';
-import type { TargetId } from '../model/target.js';
+import { DriftlessError } from '../../lib/errors.js';
+import type { GitHubAuth } from '../../lib/github/status.js';
+import type { TargetId } from '../../lib/model/target.js';
+import { ENV, ENV_DEFAULTS } from './env.js';
 
 export interface DataPlaneConfig {
   tableName: string;
@@ -38,42 +39,43 @@ function required(env: Record<string, string | undefined>, name: string): string
 
 export function configFromEnv(env: Record<string, string | undefined>): DataPlaneConfig {
   return {
-    tableName: required(env, 'DRIFTLESS_TABLE'),
-    queueUrl: required(env, 'DRIFTLESS_QUEUE_URL'),
-    delayQueueUrl: required(env, 'DRIFTLESS_DELAY_QUEUE_URL'),
-    deadLetterQueueUrl: env.DRIFTLESS_DLQ_URL,
-    webhookSecretId: env.DRIFTLESS_WEBHOOK_SECRET_ID,
+    tableName: required(env, ENV.table),
+    queueUrl: required(env, ENV.queueUrl),
+    delayQueueUrl: required(env, ENV.delayQueueUrl),
+    deadLetterQueueUrl: env[ENV.deadLetterQueueUrl],
+    webhookSecretId: env[ENV.webhookSecretId],
     githubAuth: githubAuthFromEnv(env),
-    githubApiUrl: env.DRIFTLESS_GITHUB_API_URL,
-    statusBaseUrl: env.DRIFTLESS_STATUS_URL,
-    waitBudgetMs: Number(env.DRIFTLESS_WAIT_BUDGET_MS ?? 20_000),
-    sweepPerClusterLimit: Number(env.DRIFTLESS_SWEEP_PER_CLUSTER ?? 50),
-    gitCacheDir: env.DRIFTLESS_GIT_CACHE,
+    githubApiUrl: env[ENV.githubApiUrl],
+    statusBaseUrl: env[ENV.statusUrl],
+    waitBudgetMs: Number(env[ENV.waitBudgetMs] ?? ENV_DEFAULTS.waitBudgetMs),
+    sweepPerClusterLimit: Number(env[ENV.sweepPerCluster] ?? ENV_DEFAULTS.sweepPerCluster),
+    gitCacheDir: env[ENV.gitCache],
   };
 }
 
 function githubAuthFromEnv(env: Record<string, string | undefined>): GitHubAuth | undefined {
-  if (env.DRIFTLESS_GITHUB_APP_ID) {
+  const appId = env[ENV.githubAppId];
+  if (appId) {
     return {
       kind: 'app',
-      appId: env.DRIFTLESS_GITHUB_APP_ID,
-      installationId: Number(required(env, 'DRIFTLESS_GITHUB_INSTALLATION_ID')),
-      privateKeySecretId: required(env, 'DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID'),
+      appId,
+      installationId: Number(required(env, ENV.githubInstallationId)),
+      privateKeySecretId: required(env, ENV.githubPrivateKeySecretId),
     };
   }
-  if (env.DRIFTLESS_GITHUB_TOKEN_SECRET_ID)
-    return { kind: 'token', tokenSecretId: env.DRIFTLESS_GITHUB_TOKEN_SECRET_ID };
+  const tokenSecretId = env[ENV.githubTokenSecretId];
+  if (tokenSecretId) return { kind: 'token', tokenSecretId };
   return undefined;
 }
 
 /** Powertools logger, metrics and tracer for one function. */
 export function observability(service: string) {
-  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? `driftless-${service}`;
+  const serviceName = process.env[ENV.powertoolsServiceName] ?? `driftless-${service}`;
   return {
     logger: new Logger({ serviceName }),
     metrics: new Metrics({
       serviceName,
-      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Driftless',
+      namespace: process.env[ENV.powertoolsMetricsNamespace] ?? ENV_DEFAULTS.metricsNamespace,
     }),
     tracer: new Tracer({ serviceName }),
   };

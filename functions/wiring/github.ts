@@ -1,9 +1,9 @@
 // Secrets Manager and GitHub commit statuses (webhook, API and worker).
 
-import { GitHubCommitStatusReporter } from '../../github/status.js';
-import type { CommitStatusReporter } from '../../ports/report.js';
-import type { DataPlaneConfig } from '../runtime.js';
-import { SecretsManagerSource } from '../secrets.js';
+import { SecretsManagerSource } from '../../lib/aws/secrets.js';
+import { GitHubCommitStatusReporter } from '../../lib/github/status.js';
+import { type CommitStatusReporter, noReporter } from '../../lib/ports/report.js';
+import type { DataPlaneConfig } from './config.js';
 
 export function githubPlane(config: DataPlaneConfig) {
   const secrets = new SecretsManagerSource({});
@@ -13,6 +13,6 @@ export function githubPlane(config: DataPlaneConfig) {
         secrets,
         apiBaseUrl: config.githubApiUrl,
       })
-    : { report: async () => {} };
+    : noReporter;
   return { secrets, reporter };
 }

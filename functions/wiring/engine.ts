@@ -2,10 +2,10 @@
 // clusters (API previews and the worker).
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EksConnector } from '../../kube/eks.js';
-import { IsomorphicGitSource } from '../../source/index.js';
-import { DynamoLeaseManager } from '../lease.js';
-import type { DataPlaneConfig } from '../runtime.js';
+import { DynamoLeaseManager } from '../../lib/aws/lease.js';
+import { EksConnector } from '../../lib/kube/eks.js';
+import { IsomorphicGitSource } from '../../lib/source/index.js';
+import type { DataPlaneConfig } from './config.js';
 
 export function enginePlane(config: DataPlaneConfig, dynamo: DynamoDBClient) {
   const leases = new DynamoLeaseManager({ client: dynamo, tableName: config.tableName });

@@ -1,6 +1,6 @@
 // The sweep's data plane: the catalog and the queue, nothing else.
 
-import type { DataPlaneConfig } from '../runtime.js';
+import type { DataPlaneConfig } from './config.js';
 import { storePlane } from './store.js';
 
 export function sweepPlane(config: DataPlaneConfig) {

@@ -1,0 +1,34 @@
+// The environment variables the functions read: one list, imported by the
+// wiring (functions/wiring/config.ts) and by the CDK stack (infra/), so a
+// name is spelled once. Keep its imports light: infra loads this file.
+
+import { TOOL_ENV_VARS } from '../../lib/source/render-tools.js';
+
+export const ENV = {
+  table: 'DRIFTLESS_TABLE',
+  queueUrl: 'DRIFTLESS_QUEUE_URL',
+  delayQueueUrl: 'DRIFTLESS_DELAY_QUEUE_URL',
+  deadLetterQueueUrl: 'DRIFTLESS_DLQ_URL',
+  webhookSecretId: 'DRIFTLESS_WEBHOOK_SECRET_ID',
+  githubAppId: 'DRIFTLESS_GITHUB_APP_ID',
+  githubInstallationId: 'DRIFTLESS_GITHUB_INSTALLATION_ID',
+  githubPrivateKeySecretId: 'DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID',
+  githubTokenSecretId: 'DRIFTLESS_GITHUB_TOKEN_SECRET_ID',
+  githubApiUrl: 'DRIFTLESS_GITHUB_API_URL',
+  statusUrl: 'DRIFTLESS_STATUS_URL',
+  waitBudgetMs: 'DRIFTLESS_WAIT_BUDGET_MS',
+  sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
+  gitCache: 'DRIFTLESS_GIT_CACHE',
+  kubectl: TOOL_ENV_VARS.kubectl,
+  helm: TOOL_ENV_VARS.helm,
+  powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
+  powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** Defaults for the optional settings. */
+export const ENV_DEFAULTS = {
+  waitBudgetMs: 20_000,
+  sweepPerCluster: 50,
+  metricsNamespace: 'Driftless',
+} as const;
