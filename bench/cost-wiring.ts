@@ -30,7 +30,7 @@ import {
 } from '../lib/aws/table.js';
 import type { WebhookDeps } from '../lib/github/webhook.js';
 import type { KubeClient } from '../lib/kube/client.js';
-import { EksConnector } from '../lib/kube/eks.js';
+import { ClusterRouter } from '../lib/kube/connector.js';
 import type { Cluster } from '../lib/model/application.js';
 import type { CommitStatusReporter } from '../lib/ports/report.js';
 import { IsomorphicGitSource } from '../lib/source/index.js';
@@ -297,7 +297,7 @@ export interface MeteredPlane {
   leases: DynamoLeaseManager;
   queue: SqsJobQueue;
   git: IsomorphicGitSource;
-  clusters: EksConnector;
+  clusters: ClusterRouter;
   workerDeps: WorkerDeps;
   webhookDeps: (secret: string) => WebhookDeps;
   /** The cluster's KubeClient (a kubeconfig cluster), for its request counts. */
@@ -338,8 +338,8 @@ export function meteredPlane(config: PlaneConfig, meter = new Meter()): MeteredP
   const git = new IsomorphicGitSource({ cacheRoot: config.gitCacheDir });
   // As functions/wiring/config.ts builds it: EKS clusters through DescribeCluster and
   // a presigned token; a cluster declared with a kubeconfig (this one) through
-  // the KubeconfigConnector the EksConnector keeps for those.
-  const clusters = new EksConnector({});
+  // the kubeconfig connector the ClusterRouter keeps for those.
+  const clusters = new ClusterRouter();
   const workerDeps: WorkerDeps = {
     catalog,
     leases,

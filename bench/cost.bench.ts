@@ -71,7 +71,8 @@ import {
   type WebhookRequest,
   type WebhookResponse,
 } from '../lib/github/webhook.js';
-import { KubeClient } from '../lib/kube/client.js';
+import type { KubeClient } from '../lib/kube/client.js';
+import { kubeClientFromKubeconfig } from '../lib/kube/kubeconfig.js';
 import { ApplicationSchema, type Cluster, ClusterSchema } from '../lib/model/application.js';
 import type { TargetId } from '../lib/model/target.js';
 import type { ReconcileJob } from '../lib/ports/queue.js';
@@ -365,7 +366,7 @@ async function startEnv(dir: string): Promise<Env> {
       config: idempotency,
     },
   );
-  const admin = await KubeClient.fromKubeconfigFile(cluster.info.kubeconfig);
+  const admin = await kubeClientFromKubeconfig(cluster.info.kubeconfig);
   const server = (await admin.requestJson('GET', '/version')) as { gitVersion: string };
   return {
     dir,

@@ -27,8 +27,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { mapBounded } from '../lib/diff/index.js';
-import { KubeClient } from '../lib/kube/client.js';
-import { KubeconfigConnector, MemoryLeaseManager, MemoryStore } from '../lib/local/index.js';
+import type { KubeClient } from '../lib/kube/client.js';
+import { KubeconfigConnector, kubeClientFromKubeconfig } from '../lib/kube/kubeconfig.js';
+import { MemoryLeaseManager, MemoryStore } from '../lib/local/index.js';
 import { ApplicationSchema, type Cluster, ClusterSchema } from '../lib/model/application.js';
 import type { KubeObject, ObjectRef } from '../lib/model/object.js';
 import type { TargetId } from '../lib/model/target.js';
@@ -320,7 +321,7 @@ async function startEnv(dir: string): Promise<Env> {
     path.join(dir, 'kubectl-cache'),
     home,
   );
-  const admin = await KubeClient.fromKubeconfigFile(cluster.info.kubeconfig);
+  const admin = await kubeClientFromKubeconfig(cluster.info.kubeconfig);
   const version = JSON.parse((await kubectl.run(['version', '--client', '-o', 'json'])).stdout) as {
     clientVersion: { gitVersion: string };
   };

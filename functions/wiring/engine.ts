@@ -3,13 +3,13 @@
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
-import { EksConnector } from '../../lib/kube/eks.js';
+import { ClusterRouter } from '../../lib/kube/connector.js';
 import { IsomorphicGitSource } from '../../lib/source/index.js';
 import type { DataPlaneConfig } from './config.js';
 
 export function enginePlane(config: DataPlaneConfig, dynamo: DynamoDBClient) {
   const leases = new DynamoLeaseManager({ client: dynamo, tableName: config.tableName });
   const git = new IsomorphicGitSource({ cacheRoot: config.gitCacheDir });
-  const clusters = new EksConnector({});
+  const clusters = new ClusterRouter();
   return { leases, git, clusters };
 }

@@ -9,7 +9,7 @@
 // @kubernetes/client-node (undici, generated API models) costs a Lambda about
 // 1.4 MB of bundle and 150 ms of cold start, and the EKS path needs none of it.
 // Kubeconfig files (client certificates, tokens, exec plugins) still go
-// through client-node, loaded on demand by fromKubeconfigFile.
+// through client-node, loaded on demand (lib/kube/kubeconfig.ts).
 
 import https from 'node:https';
 import { DriftlessError } from '../errors.js';
@@ -100,23 +100,6 @@ export class KubeClient implements ClusterClient {
     this.discovery = new Discovery((path, accept) =>
       this.requestJson('GET', path, undefined, { accept }),
     );
-  }
-
-  /**
-   * A client for one context of a kubeconfig file (its current context by
-   * default). client-node is imported here, on demand, so code that never
-   * reads a kubeconfig (the EKS path of the Lambdas) never loads it.
-   */
-  static async fromKubeconfigFile(
-    file: string,
-    context?: string,
-    opts: KubeClientOptions = {},
-  ): Promise<KubeClient> {
-    // Through a module of our own that imports only KubeConfig: esbuild
-    // cannot tree-shake a dynamic import of the package itself, which would
-    // put all of client-node's generated APIs (3 MB) into every bundle.
-    const { kubeconfigAccess } = await import('./kubeconfig.js');
-    return new KubeClient(await kubeconfigAccess(file, context), opts);
   }
 
   invalidateDiscovery(): void {

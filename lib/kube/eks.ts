@@ -6,10 +6,8 @@
 // returned ARN to a Kubernetes user. Tokens are valid for 15 minutes; a warm
 // Lambda keeps one per cluster and presigns a new one at 14 minutes, or
 // earlier when the credentials that signed it are about to expire.
-// Clusters declared with a kubeconfig go to the KubeconfigConnector, so one
-// connector serves both kinds. That connector (and @kubernetes/client-node
-// behind it) is imported only when such a cluster shows up: the worker Lambda
-// starts without it, which is most of its cold start.
+// Clusters declared with a kubeconfig are the KubeconfigConnector's; the
+// ClusterRouter (lib/kube/connector.ts) picks one of the two by the spec.
 
 import {
   DescribeClusterCommand,
@@ -20,7 +18,6 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
-import type { KubeconfigConnector } from '../local/clusters.js';
 import type { Cluster } from '../model/application.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
@@ -156,8 +153,6 @@ export interface EksConnectorOptions {
   clock?: Clock;
   /** Options for every Kubernetes client (timeouts, sockets). */
   kube?: KubeClientOptions;
-  /** Serves clusters declared with a kubeconfig. Default: a new one with `kube` options. */
-  kubeconfig?: KubeconfigConnector;
   /** SDK attempts per AWS call (default 3). */
   maxAttempts?: number;
   /**
@@ -183,7 +178,6 @@ interface AssumedRole {
 export class EksConnector implements ClusterConnector {
   readonly stats: EksConnectorStats = { describeCluster: 0, assumeRole: 0, tokensPresigned: 0 };
   private readonly clock: Clock;
-  private kubeconfig: Promise<KubeconfigConnector> | undefined;
   private readonly clients = new Map<string, Promise<KubeClient>>();
   private readonly stsClients = new Map<string, STSClient>();
   private readonly eksClients = new Map<string, EKSClient>();
@@ -191,12 +185,17 @@ export class EksConnector implements ClusterConnector {
 
   constructor(private readonly opts: EksConnectorOptions = {}) {
     this.clock = opts.clock ?? systemClock;
-    if (opts.kubeconfig) this.kubeconfig = Promise.resolve(opts.kubeconfig);
   }
 
   async connect(cluster: Cluster): Promise<ClusterClient> {
     const eks = cluster.spec.eks;
-    if (!eks) return (await this.kubeconfigConnector()).connect(cluster);
+    if (!eks) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `cluster ${cluster.metadata.name} is not an EKS cluster`,
+        { object: `Cluster/${cluster.metadata.name}`, field: 'spec.eks' },
+      );
+    }
     const key = [cluster.metadata.name, eks.name, eks.region, eks.roleArn ?? ''].join('|');
     let client = this.clients.get(key);
     if (!client) {
@@ -214,15 +213,6 @@ export class EksConnector implements ClusterConnector {
     for (const c of [...this.stsClients.values(), ...this.eksClients.values()]) c.destroy();
     this.stsClients.clear();
     this.eksClients.clear();
-    void this.kubeconfig?.then((k) => k.close());
-  }
-
-  /** The kubeconfig connector, imported on first use (see the header). */
-  private kubeconfigConnector(): Promise<KubeconfigConnector> {
-    this.kubeconfig ??= import('../local/clusters.js').then(
-      ({ KubeconfigConnector }) => new KubeconfigConnector(this.opts.kube),
-    );
-    return this.kubeconfig;
   }
 
   private async createClient(

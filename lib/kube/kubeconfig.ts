@@ -1,13 +1,23 @@
-// A kubeconfig file's context as a ClusterAccess, through @kubernetes/client-node
+// Clusters reached through a kubeconfig file (local mode, the CLI, non-EKS
+// clusters): a context as a ClusterAccess, through @kubernetes/client-node
 // (kubeconfig parsing, client certificates, tokens, exec plugins and auth
-// providers). Only KubeClient.fromKubeconfigFile imports this, dynamically, so
-// client-node is loaded when a kubeconfig is actually used.
+// providers), and the connector that keeps one client per cluster.
+//
+// client-node is imported here and only here, at run time, when a kubeconfig
+// is actually read: the Lambda bundles leave it out (it is most of their
+// start-up time, and a Lambda has no kubeconfig files). Through a module of
+// our own that imports only KubeConfig: esbuild cannot tree-shake a dynamic
+// import of the package itself.
 
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DriftlessError } from '../errors.js';
-import type { ClusterAccess } from './client.js';
+import type { Cluster } from '../model/application.js';
+import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
+import { type ClusterAccess, KubeClient, type KubeClientOptions } from './client.js';
 
 /**
  * client-node, loaded at run time: the Lambda bundles leave it out (it is most
@@ -87,4 +97,56 @@ export async function kubeconfigAccess(file: string, context?: string): Promise<
       };
     },
   };
+}
+
+/** A client for one context of a kubeconfig file (its current context by default). */
+export async function kubeClientFromKubeconfig(
+  file: string,
+  context?: string,
+  opts: KubeClientOptions = {},
+): Promise<KubeClient> {
+  return new KubeClient(await kubeconfigAccess(file, context), opts);
+}
+
+/** `~/x` → the home directory's x; anything else as it is. */
+export function expandHome(file: string): string {
+  return file.startsWith('~/') ? path.join(os.homedir(), file.slice(2)) : file;
+}
+
+/**
+ * Clusters declared with `spec.kubeconfig`. One client per cluster, reused
+ * across reconciles so discovery and connections stay warm.
+ */
+export class KubeconfigConnector implements ClusterConnector {
+  private readonly clients = new Map<string, Promise<KubeClient>>();
+
+  constructor(private readonly opts: KubeClientOptions = {}) {}
+
+  async connect(cluster: Cluster): Promise<ClusterClient> {
+    const kc = cluster.spec.kubeconfig;
+    if (!kc) {
+      throw new DriftlessError(
+        'InvalidSpec',
+        `cluster ${cluster.metadata.name} declares no kubeconfig`,
+        { object: `Cluster/${cluster.metadata.name}`, field: 'spec.kubeconfig' },
+      );
+    }
+    const key = `${cluster.metadata.name}|${kc.path}|${kc.context ?? ''}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = kubeClientFromKubeconfig(expandHome(kc.path), kc.context, {
+        ...this.opts,
+        clusterName: cluster.metadata.name,
+      });
+      this.clients.set(key, client);
+      // A kubeconfig that fails to load is not cached: the next reconcile reads it again.
+      client.catch(() => this.clients.delete(key));
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) void c.then((k) => k.close()).catch(() => {});
+    this.clients.clear();
+  }
 }

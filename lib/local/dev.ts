@@ -12,13 +12,13 @@ import path from 'node:path';
 import { handleApiRequest } from '../api.js';
 import { DriftlessError } from '../errors.js';
 import { handleWebhook } from '../github/webhook.js';
+import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import type { CommitStatusReporter } from '../ports/report.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
-import { KubeconfigConnector } from './clusters.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalJobQueue } from './queue.js';
 import { MemoryStore } from './store.js';
@@ -58,7 +58,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   const store = new MemoryStore();
   const leases = new MemoryLeaseManager();
   const queue = new LocalJobQueue();
-  const clusters = new KubeconfigConnector();
+  const clusters = new ClusterRouter();
   const git = new IsomorphicGitSource({
     allowLocalRepositories: true,
     cacheRoot: opts.gitCacheDir ?? path.join(os.tmpdir(), 'driftless-dev-git'),

@@ -1,3 +1,2 @@
-export { KubeconfigConnector } from './clusters.js';
 export { MemoryLeaseManager } from './lease.js';
 export { MemoryStore } from './store.js';

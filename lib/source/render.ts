@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
-import type { Application, ApplicationSource, SourceType } from '../model/application.js';
+import type { ApplicationSource, SourceType } from '../model/application.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';

@@ -16,7 +16,7 @@ import { DynamoCatalog } from '../../lib/aws/catalog.js';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
 import { targetRecordKey } from '../../lib/aws/table.js';
 import { DriftlessError } from '../../lib/errors.js';
-import { KubeconfigConnector } from '../../lib/local/clusters.js';
+import { KubeconfigConnector } from '../../lib/kube/kubeconfig.js';
 import type { ReconcileEvent } from '../../lib/reconcile.js';
 import { reconcile } from '../../lib/reconcile.js';
 import { IsomorphicGitSource } from '../../lib/source/index.js';

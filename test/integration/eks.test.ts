@@ -16,6 +16,7 @@ import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/clien
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DriftlessError } from '../../lib/errors.js';
 import { KubeClient } from '../../lib/kube/client.js';
+import { ClusterRouter } from '../../lib/kube/connector.js';
 import {
   type AwsCredentials,
   EKS_TOKEN_PREFIX,
@@ -429,9 +430,10 @@ describe('EKS connector', () => {
     expect(c.stats.tokensPresigned).toBe(2);
   });
 
-  it('serves kubeconfig clusters through the same connector', async () => {
+  it('routes kubeconfig clusters to the kubeconfig connector, EKS clusters to EKS', async () => {
     const c = connector();
-    const client = await c.connect(
+    const router = new ClusterRouter({ eks: c });
+    const client = await router.connect(
       ClusterSchema.parse({
         apiVersion: 'driftless.dev/v1',
         kind: 'Cluster',
@@ -444,5 +446,22 @@ describe('EKS connector', () => {
       expect.arrayContaining(['allowed', 'denied']),
     );
     expect(c.stats.describeCluster).toBe(0);
+    await router.connect(eksCluster('routed', { name: eksName }));
+    expect(c.stats.describeCluster).toBe(1);
+    router.kubeconfig.close();
+  });
+
+  it('refuses a kubeconfig cluster on the EKS connector, naming the field', async () => {
+    const err = await connector()
+      .connect(
+        ClusterSchema.parse({
+          apiVersion: 'driftless.dev/v1',
+          kind: 'Cluster',
+          metadata: { name: 'kc' },
+          spec: { kubeconfig: { path: cluster.info.kubeconfig } },
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'InvalidSpec', location: { field: 'spec.eks' } });
   });
 });

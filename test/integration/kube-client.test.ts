@@ -3,13 +3,14 @@
 // what went wrong.
 
 import { describe, expect, it } from 'vitest';
-import { KubeClient } from '../../lib/kube/client.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { kubeClientFromKubeconfig } from '../../lib/kube/kubeconfig.js';
 import { testenv } from '../support/env.js';
 import { rejection } from '../support/errors.js';
 import { testNamespace } from '../support/kube.js';
 
 function client(): Promise<KubeClient> {
-  return KubeClient.fromKubeconfigFile(testenv().kube.kubeconfig, undefined, {
+  return kubeClientFromKubeconfig(testenv().kube.kubeconfig, undefined, {
     clusterName: 'test',
   });
 }

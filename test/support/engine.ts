@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { KubeconfigConnector, MemoryLeaseManager, MemoryStore } from '../../lib/local/index.js';
+import { KubeconfigConnector } from '../../lib/kube/kubeconfig.js';
+import { MemoryLeaseManager, MemoryStore } from '../../lib/local/index.js';
 import {
   type ApplicationInput,
   ApplicationSchema,
