@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { handleApiRequest } from '../lib/api.js';
+import { handleApiRequest } from '../lib/api/index.js';
 import { apiPlane } from './wiring/api.js';
 import { configFromEnv, observability } from './wiring/config.js';
 

@@ -90,6 +90,37 @@ export class DriftlessError extends Error {
   }
 }
 
+/**
+ * Whether retrying the same request may succeed: the network, the cluster or
+ * the source may come back, another worker may release the lease. Everything
+ * else (an invalid revision, a refusal) fails the same way until something
+ * changes.
+ */
+const RETRYABLE_REASONS: ReadonlySet<ErrorReason> = new Set([
+  'ClusterUnreachable',
+  'SourceUnavailable',
+  'LeaseHeld',
+  'Internal',
+]);
+
+export function isRetryable(reason: ErrorReason): boolean {
+  return RETRYABLE_REASONS.has(reason);
+}
+
+/** The status API's HTTP status for a failure with this reason. */
+export function httpStatusFor(reason: ErrorReason): number {
+  switch (reason) {
+    case 'InvalidSpec':
+    case 'InvalidManifest':
+      return 400;
+    case 'NotFound':
+      return 404;
+    default:
+      // Something between the API and a cluster or a source failed.
+      return 502;
+  }
+}
+
 export function isDriftlessError(e: unknown): e is DriftlessError {
   return e instanceof DriftlessError;
 }

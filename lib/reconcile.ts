@@ -14,7 +14,7 @@ import { runHooks } from './apply/hooks.js';
 import { applyObjects, waitForCrds } from './apply/index.js';
 import { buildPlan, type SyncPlan } from './apply/plan.js';
 import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
-import { asDriftlessError, DriftlessError, type ErrorReason } from './errors.js';
+import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
 import type { Application } from './model/application.js';
 import {
@@ -106,13 +106,6 @@ export interface ReconcileOutcome {
   retryable?: boolean;
   drift?: ObjectDrift[];
 }
-
-const RETRYABLE: ReadonlySet<ErrorReason> = new Set([
-  'ClusterUnreachable',
-  'SourceUnavailable',
-  'LeaseHeld',
-  'Internal',
-]);
 
 export async function reconcile(
   deps: ReconcileDeps,
@@ -551,7 +544,7 @@ class TargetRun {
       } catch {
         // the sync failure is what the user needs to see
       }
-      op.phase = RETRYABLE.has(err.reason) ? 'Error' : 'Failed';
+      op.phase = isRetryable(err.reason) ? 'Error' : 'Failed';
       op.reason = err.reason;
       op.message = err.describe();
       op.finishedAt = this.iso();
@@ -561,7 +554,7 @@ class TargetRun {
       await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
       await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
       await this.report(commit, 'failure', `sync failed: ${err.describe()}`);
-      return { status, error: err, retryable: RETRYABLE.has(err.reason), drift: drift.objects };
+      return { status, error: err, retryable: isRetryable(err.reason), drift: drift.objects };
     }
 
     op.phase = op.reason === 'PruneRefused' ? 'Failed' : 'Succeeded';
@@ -795,7 +788,7 @@ class TargetRun {
       id: this.req.operationId ?? randomUUID(),
       trigger: this.req.trigger,
       revision: commit ?? this.req.revision ?? this.app.spec.source.revision,
-      phase: RETRYABLE.has(err.reason) ? 'Error' : 'Failed',
+      phase: isRetryable(err.reason) ? 'Error' : 'Failed',
       reason: err.reason,
       message: err.describe(),
       startedAt: this.iso(this.startedAtMs),
@@ -813,7 +806,7 @@ class TargetRun {
     };
     status.conditions.push(
       this.condition(
-        RETRYABLE.has(err.reason) ? 'ReconcileError' : 'InvalidRevision',
+        isRetryable(err.reason) ? 'ReconcileError' : 'InvalidRevision',
         err.reason,
         err.describe(),
       ),
@@ -822,9 +815,9 @@ class TargetRun {
       await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
       await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
       if (commit)
-        await this.report(commit, RETRYABLE.has(err.reason) ? 'error' : 'failure', err.describe());
+        await this.report(commit, isRetryable(err.reason) ? 'error' : 'failure', err.describe());
     }
-    return { status, error: err, retryable: RETRYABLE.has(err.reason) };
+    return { status, error: err, retryable: isRetryable(err.reason) };
   }
 }
 

@@ -1,7 +1,7 @@
 // The status API's data plane: the catalog and queue, and the engine for
 // diff previews.
 
-import type { ApiDeps } from '../../lib/api.js';
+import type { ApiDeps } from '../../lib/api/index.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';
 import { githubPlane } from './github.js';

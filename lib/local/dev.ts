@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { handleApiRequest } from '../api.js';
+import { handleApiRequest } from '../api/index.js';
 import { DriftlessError } from '../errors.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';

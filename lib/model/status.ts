@@ -96,6 +96,13 @@ export interface InventoryEntry {
   uid?: string;
 }
 
+export interface StatusCondition {
+  type: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
 export interface TargetStatus {
   app: string;
   cluster: string;
@@ -110,7 +117,7 @@ export interface TargetStatus {
   operation?: OperationResult;
   inventory: InventoryEntry[];
   /** Conditions users should see: errors, prune refusals, ignored drift. */
-  conditions: { type: string; reason: string; message: string; lastTransitionTime: string }[];
+  conditions: StatusCondition[];
   lastCheckedAt?: string;
   /** When the last reconcile began: jobs queued before it are already covered. */
   checkStartedAt?: string;

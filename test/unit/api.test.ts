@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ApiDeps, handleApiRequest } from '../../lib/api.js';
+import { type ApiDeps, handleApiRequest } from '../../lib/api/index.js';
 import { MemoryStore } from '../../lib/local/store.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
 

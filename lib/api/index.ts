@@ -13,14 +13,29 @@
 //   GET    /clusters, GET|PUT|DELETE /clusters/{name}
 
 import { randomUUID } from 'node:crypto';
-import { DriftlessError, isDriftlessError } from './errors.js';
-import { type Application, parseApplication, parseCluster } from './model/application.js';
-import type { TargetStatus } from './model/status.js';
-import { type Clock, systemClock } from './ports/clock.js';
-import type { JobQueue } from './ports/queue.js';
-import type { Catalog } from './ports/store.js';
-import type { ReconcileDeps } from './reconcile.js';
-import { reconcile } from './reconcile.js';
+import { DriftlessError, httpStatusFor, isDriftlessError } from '../errors.js';
+import { type Application, parseApplication, parseCluster } from '../model/application.js';
+import type { TargetStatus } from '../model/status.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { JobQueue } from '../ports/queue.js';
+import type { Catalog } from '../ports/store.js';
+import type { ReconcileDeps } from '../reconcile.js';
+import { reconcile } from '../reconcile.js';
+import type {
+  ApiErrorBody,
+  AppDetailResponse,
+  AppListItem,
+  AppListResponse,
+  AppPutResponse,
+  ClusterListResponse,
+  ClusterResponse,
+  DiffResponse,
+  HistoryResponse,
+  SuspendResponse,
+  SyncRequest,
+  SyncResponse,
+  TargetSummary,
+} from './contract.js';
 
 export interface ApiRequest {
   method: string;
@@ -63,11 +78,16 @@ const routes: [string, RegExp, Handler][] = [
 
 function error(
   status: number,
-  code: string,
+  code: ApiErrorBody['code'],
   message: string,
-  extra: Record<string, unknown> = {},
+  extra: Omit<ApiErrorBody, 'code' | 'message'> = {},
 ): ApiResponse {
-  return { status, body: { code, message, ...extra } };
+  return { status, body: { code, message, ...extra } satisfies ApiErrorBody };
+}
+
+/** A DriftlessError as the API reports it, in responses and per target. */
+export function errorBody(e: DriftlessError): ApiErrorBody {
+  return { ...e.location, code: e.reason, message: e.describe() };
 }
 
 export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
@@ -87,20 +107,7 @@ export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<
   try {
     return await route[2](deps, req, params);
   } catch (e) {
-    if (isDriftlessError(e)) {
-      const status =
-        e.reason === 'InvalidSpec' || e.reason === 'InvalidManifest'
-          ? 400
-          : e.reason === 'NotFound'
-            ? 404
-            : 502;
-      return error(
-        status,
-        e.reason,
-        e.describe(),
-        e.location.field ? { field: e.location.field } : {},
-      );
-    }
+    if (isDriftlessError(e)) return { status: httpStatusFor(e.reason), body: errorBody(e) };
     throw e;
   }
 }
@@ -137,7 +144,7 @@ function clustersOf(app: Application, req: ApiRequest): string[] {
   return [one];
 }
 
-function summary(cluster: string, s: TargetStatus | undefined) {
+function summary(cluster: string, s: TargetStatus | undefined): TargetSummary {
   return {
     cluster,
     sync: s?.sync ?? 'Unknown',
@@ -162,23 +169,25 @@ function summary(cluster: string, s: TargetStatus | undefined) {
 async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const page = await deps.catalog.listApplications(limitOf(req), req.query?.next);
   const items = await Promise.all(
-    page.items.map(async (app) => ({
-      name: app.metadata.name,
-      repoURL: app.spec.source.repoURL,
-      revision: app.spec.source.revision,
-      path: app.spec.source.path,
-      suspended: app.spec.suspended,
-      targets: await Promise.all(
-        app.spec.destinations.map(async (d) =>
-          summary(
-            d.cluster,
-            await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster }),
+    page.items.map(
+      async (app): Promise<AppListItem> => ({
+        name: app.metadata.name,
+        repoURL: app.spec.source.repoURL,
+        revision: app.spec.source.revision,
+        path: app.spec.source.path,
+        suspended: app.spec.suspended,
+        targets: await Promise.all(
+          app.spec.destinations.map(async (d) =>
+            summary(
+              d.cluster,
+              await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster }),
+            ),
           ),
         ),
-      ),
-    })),
+      }),
+    ),
   );
-  return { status: 200, body: { items, next: page.next } };
+  return { status: 200, body: { items, next: page.next } satisfies AppListResponse };
 }
 
 async function getApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
@@ -189,7 +198,7 @@ async function getApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promis
       return { ...summary(d.cluster, s), resources: s?.resources ?? [] };
     }),
   );
-  return { status: 200, body: { app, targets } };
+  return { status: 200, body: { app, targets } satisfies AppDetailResponse };
 }
 
 async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
@@ -213,7 +222,7 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
   }
   const existed = !!(await deps.catalog.getApplication(name as string));
   await deps.catalog.putApplication(app);
-  return { status: existed ? 200 : 201, body: { app } };
+  return { status: existed ? 200 : 201, body: { app } satisfies AppPutResponse };
 }
 
 async function deleteApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
@@ -231,7 +240,7 @@ async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promis
       operations: await deps.catalog.listHistory({ app: app.metadata.name, cluster }, limit),
     })),
   );
-  return { status: 200, body: { app: app.metadata.name, targets } };
+  return { status: 200, body: { app: app.metadata.name, targets } satisfies HistoryResponse };
 }
 
 async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
@@ -239,7 +248,7 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
   if (!deps.engine) return error(501, 'NotImplemented', 'diff previews are not configured');
   const engine = deps.engine;
   const targets = await Promise.all(
-    clustersOf(app, req).map(async (cluster) => {
+    clustersOf(app, req).map(async (cluster): Promise<DiffResponse['targets'][number]> => {
       const outcome = await reconcile(
         { ...engine, store: deps.catalog },
         {
@@ -254,19 +263,19 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
         cluster,
         sync: outcome.error ? 'Unknown' : outcome.status.sync,
         revision: outcome.status.wantedRevision,
-        error: outcome.error?.toJSON(),
+        error: outcome.error && errorBody(outcome.error),
         objects: (outcome.drift ?? [])
           .filter((o) => o.state !== 'Synced')
           .map((o) => ({ key: o.key, state: o.state, reason: o.reason, diff: o.diff })),
       };
     }),
   );
-  return { status: 200, body: { app: app.metadata.name, targets } };
+  return { status: 200, body: { app: app.metadata.name, targets } satisfies DiffResponse };
 }
 
 async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
-  const body = jsonBody(req) as { cluster?: unknown; revision?: unknown; prune?: unknown };
+  const body = jsonBody(req) as { [K in keyof SyncRequest]?: unknown };
   if (
     body.revision !== undefined &&
     (typeof body.revision !== 'string' || !/^[\w./-]{1,200}$/.test(body.revision))
@@ -308,7 +317,10 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
       },
     })),
   );
-  return { status: 202, body: { app: app.metadata.name, revision, operations } };
+  return {
+    status: 202,
+    body: { app: app.metadata.name, revision, operations } satisfies SyncResponse,
+  };
 }
 
 async function suspendResume(
@@ -319,18 +331,24 @@ async function suspendResume(
   const app = await requireApp(deps, name as string);
   app.spec.suspended = verb === 'suspend';
   await deps.catalog.putApplication(app);
-  return { status: 200, body: { app: app.metadata.name, suspended: app.spec.suspended } };
+  return {
+    status: 200,
+    body: { app: app.metadata.name, suspended: app.spec.suspended } satisfies SuspendResponse,
+  };
 }
 
 async function listClusters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const page = await deps.catalog.listClusters(limitOf(req), req.query?.next);
-  return { status: 200, body: { items: page.items, next: page.next } };
+  return {
+    status: 200,
+    body: { items: page.items, next: page.next } satisfies ClusterListResponse,
+  };
 }
 
 async function getCluster(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const cluster = await deps.catalog.getCluster(name as string);
   if (!cluster) return error(404, 'NotFound', `cluster ${name} is not registered`);
-  return { status: 200, body: { cluster } };
+  return { status: 200, body: { cluster } satisfies ClusterResponse };
 }
 
 async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
@@ -347,7 +365,7 @@ async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Pro
   }
   const existed = !!(await deps.catalog.getCluster(name as string));
   await deps.catalog.putCluster(cluster);
-  return { status: existed ? 200 : 201, body: { cluster } };
+  return { status: existed ? 200 : 201, body: { cluster } satisfies ClusterResponse };
 }
 
 async function deleteCluster(

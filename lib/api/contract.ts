@@ -1,0 +1,122 @@
+// The status API's contract: the request and response bodies of every route
+// and the one error shape. The handler (lib/api/index.ts), the CLI's client
+// (lib/cli/) and local mode all use these types, so a field renamed here is
+// renamed everywhere at compile time.
+
+import type { ErrorLocation, ErrorReason } from '../errors.js';
+import type { Application, Cluster } from '../model/application.js';
+import type {
+  HealthStatus,
+  OperationResult,
+  ResourceStatus,
+  StatusCondition,
+  SyncStatus,
+} from '../model/status.js';
+
+/** Every error response (4xx, 5xx) and every per-target error in a response. */
+export interface ApiErrorBody extends ErrorLocation {
+  /** A DriftlessError reason, or an HTTP-level code (NotFound, MethodNotAllowed, Conflict, …). */
+  code: ErrorReason | ApiErrorCode;
+  message: string;
+  /** Methods the path allows (405). */
+  allowed?: string[];
+}
+
+export type ApiErrorCode =
+  | 'NotFound'
+  | 'MethodNotAllowed'
+  | 'PayloadTooLarge'
+  | 'Conflict'
+  | 'NotImplemented';
+
+export interface PageBody<T> {
+  items: T[];
+  /** Pass as `?next=` for the following page; absent on the last page. */
+  next?: string;
+}
+
+/** The current operation of a target, as listed. */
+export type OperationSummary = Pick<
+  OperationResult,
+  'id' | 'phase' | 'message' | 'reason' | 'startedAt' | 'finishedAt' | 'revision'
+>;
+
+/** One target (an app on one cluster) as listed. */
+export interface TargetSummary {
+  cluster: string;
+  sync: SyncStatus;
+  health: HealthStatus;
+  healthMessage?: string;
+  syncedRevision?: string;
+  wantedRevision?: string;
+  lastCheckedAt?: string;
+  operation?: OperationSummary;
+  conditions: StatusCondition[];
+}
+
+/** GET /apps */
+export interface AppListItem {
+  name: string;
+  repoURL: string;
+  revision: string;
+  path: string;
+  suspended: boolean;
+  targets: TargetSummary[];
+}
+export type AppListResponse = PageBody<AppListItem>;
+
+/** GET /apps/NAME */
+export interface AppDetailResponse {
+  app: Application;
+  targets: (TargetSummary & { resources: ResourceStatus[] })[];
+}
+
+/** PUT /apps/NAME */
+export interface AppPutResponse {
+  app: Application;
+}
+
+/** GET /apps/NAME/history */
+export interface HistoryResponse {
+  app: string;
+  targets: { cluster: string; operations: OperationResult[] }[];
+}
+
+/** GET /apps/NAME/diff */
+export interface DiffResponse {
+  app: string;
+  targets: {
+    cluster: string;
+    sync: SyncStatus;
+    revision?: string;
+    error?: ApiErrorBody;
+    objects: { key: string; state: string; reason?: string; diff?: string }[];
+  }[];
+}
+
+/** POST /apps/NAME/sync */
+export interface SyncRequest {
+  cluster?: string;
+  /** A branch, tag or commit: a rollback when set. */
+  revision?: string;
+  prune?: boolean;
+}
+export interface SyncResponse {
+  app: string;
+  revision?: string;
+  operations: { cluster: string; operationId: string }[];
+}
+
+/** POST /apps/NAME/suspend and /resume */
+export interface SuspendResponse {
+  app: string;
+  suspended: boolean;
+}
+
+/** GET /clusters */
+export type ClusterListResponse = PageBody<Cluster>;
+
+/** GET and PUT /clusters/NAME */
+export interface ClusterResponse {
+  cluster: Cluster;
+}
