@@ -1,0 +1,101 @@
+// driftless apps list | get NAME | apply -f FILE | delete NAME
+
+import { readFile } from 'node:fs/promises';
+import type { AppDetailResponse, AppListItem, AppListResponse } from '../../api/contract.js';
+import type { Application, Cluster } from '../../model/application.js';
+import { parseSpecs } from '../../model/application.js';
+import type { DriftlessClient } from '../client.js';
+import { arg, type Command, type CommandContext, UsageError } from '../command.js';
+import { emit, type Printer, paint } from '../output.js';
+
+export const apps: Command = {
+  name: 'apps',
+  async run(ctx: CommandContext): Promise<number> {
+    const [sub] = ctx.args;
+    const { p } = ctx;
+    const client = ctx.client();
+    if (sub === 'list') return appsList(p, client);
+    if (sub === 'get') return appsGet(p, client, arg(ctx.args, 1, 'application name'));
+    if (sub === 'apply') return applySpecs(p, client, ctx.flags.file ?? []);
+    if (sub === 'delete') {
+      const name = arg(ctx.args, 1, 'application name');
+      await client.request('DELETE', `/apps/${name}`);
+      p.out(`application ${name} deleted (its objects stay in the cluster)`);
+      return 0;
+    }
+    throw new UsageError(`unknown command: apps ${sub ?? ''}`);
+  },
+};
+
+async function appsList(p: Printer, client: DriftlessClient): Promise<number> {
+  const items: AppListItem[] = [];
+  let next: string | undefined;
+  do {
+    const page = await client.request<AppListResponse>('GET', '/apps', undefined, {
+      next,
+      limit: '200',
+    });
+    items.push(...page.items);
+    next = page.next;
+  } while (next);
+  emit(
+    p,
+    items,
+    ['NAME', 'REPOSITORY', 'PATH', 'REVISION', 'TARGETS', 'SUSPENDED'],
+    items.map((a) => [
+      a.name,
+      a.repoURL,
+      a.path,
+      a.revision,
+      a.targets.map((t) => t.cluster).join(','),
+      a.suspended ? 'yes' : '',
+    ]),
+  );
+  return 0;
+}
+
+async function appsGet(p: Printer, client: DriftlessClient, name: string): Promise<number> {
+  const { app } = await client.request<AppDetailResponse>('GET', `/apps/${name}`);
+  const printer = p.format === 'table' ? { ...p, format: 'yaml' as const } : p;
+  emit(printer, app, [], []);
+  return 0;
+}
+
+/** Registers every Application and Cluster of the files, after validating all of them. */
+export async function applySpecs(
+  p: Printer,
+  client: DriftlessClient,
+  files: string[],
+): Promise<number> {
+  if (files.length === 0) throw new UsageError('apps apply needs -f FILE');
+  // Validate every document of every file before registering anything.
+  const specs: { kind: 'Application' | 'Cluster'; value: Application | Cluster; file: string }[] =
+    [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch((e: Error) => {
+      throw new UsageError(`cannot read ${file}: ${e.message}`);
+    });
+    for (const s of parseSpecs(text, file)) specs.push({ ...s, file });
+  }
+  if (specs.length === 0) throw new UsageError(`no Application or Cluster in ${files.join(', ')}`);
+  // Clusters first: applications name them.
+  specs.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'Cluster' ? -1 : 1));
+  for (const s of specs) {
+    const name = s.value.metadata.name;
+    const route = s.kind === 'Cluster' ? `/clusters/${name}` : `/apps/${name}`;
+    const raw = await rawDocument(s.file, s.kind, name);
+    await client.request('PUT', route, raw);
+    p.out(`${s.kind.toLowerCase()} ${name} ${paint(p, 'green', 'applied')}`);
+  }
+  return 0;
+}
+
+/** The document as written (durations as text), for the API to validate and store. */
+async function rawDocument(file: string, kind: string, name: string): Promise<unknown> {
+  const { parseAllDocuments } = await import('yaml');
+  for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
+    const v = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+    if (v?.kind === kind && v.metadata?.name === name) return v;
+  }
+  throw new UsageError(`${kind} ${name} not found in ${file}`);
+}

@@ -1,0 +1,41 @@
+// driftless history APP: operations, newest first.
+
+import type { HistoryResponse } from '../../api/contract.js';
+import type { DriftlessClient } from '../client.js';
+import { arg, type Command, type CommandContext } from '../command.js';
+import { emit, type Printer, shortSha, state } from '../output.js';
+
+export const history: Command = {
+  name: 'history',
+  run: (ctx: CommandContext) =>
+    historyOf(ctx.p, ctx.client(), arg(ctx.args, 0, 'application name'), ctx.flags.cluster),
+};
+
+async function historyOf(
+  p: Printer,
+  client: DriftlessClient,
+  name: string,
+  cluster?: string,
+): Promise<number> {
+  const h = await client.request<HistoryResponse>('GET', `/apps/${name}/history`, undefined, {
+    cluster,
+    limit: '50',
+  });
+  const rows = h.targets.flatMap((t) => t.operations.map((o) => ({ cluster: t.cluster, ...o })));
+  emit(
+    p,
+    rows,
+    ['CLUSTER', 'STARTED', 'TRIGGER', 'REVISION', 'PHASE', 'APPLIED', 'PRUNED', 'MESSAGE'],
+    rows.map((o) => [
+      o.cluster,
+      o.startedAt,
+      o.trigger,
+      shortSha(o.revision),
+      state(p, o.phase),
+      String(o.applied),
+      String(o.pruned),
+      (o.message ?? '').slice(0, 80),
+    ]),
+  );
+  return 0;
+}
