@@ -18,16 +18,16 @@
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
-import { DynamoCatalog } from '../lib/aws/catalog.js';
-import { DynamoLeaseManager } from '../lib/aws/lease.js';
-import { SqsJobQueue } from '../lib/aws/queue.js';
+import { DynamoCatalog } from '../lib/aws/catalog/index.js';
 import {
   type CapacityEstimate,
-  type Item,
   itemSize,
   readEstimate,
   writeEstimate,
-} from '../lib/aws/table.js';
+} from '../lib/aws/dynamo/capacity.js';
+import type { Item } from '../lib/aws/dynamo/items.js';
+import { DynamoLeaseManager } from '../lib/aws/lease.js';
+import { SqsJobQueue } from '../lib/aws/queue.js';
 import type { WebhookDeps } from '../lib/github/webhook.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { ClusterRouter } from '../lib/kube/connector.js';

@@ -54,16 +54,16 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { parseJob } from '../lib/aws/queue.js';
+import { itemSize } from '../lib/aws/dynamo/capacity.js';
+import { readNumber } from '../lib/aws/dynamo/items.js';
 import {
   ATTR,
   createTableInput,
-  itemSize,
-  readNumber,
   targetRecordKey,
   targetStatusKey,
   timeToLiveInput,
-} from '../lib/aws/table.js';
+} from '../lib/aws/dynamo/schema.js';
+import { parseJob } from '../lib/aws/queue.js';
 import { appSelector } from '../lib/diff/index.js';
 import {
   handleWebhook,

@@ -14,7 +14,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { ATTR, IDEMPOTENCY_PARTITION, TABLE_DEFINITION } from '../lib/aws/table.js';
+import { ATTR, IDEMPOTENCY_PARTITION, TABLE_DEFINITION } from '../lib/aws/dynamo/schema.js';
 import {
   checkDelivery,
   routeDelivery,

@@ -43,7 +43,7 @@ import {
   LIST_INDEX,
   TABLE_DEFINITION,
   type TableDefinition,
-} from '../lib/aws/table.js';
+} from '../lib/aws/dynamo/schema.js';
 import {
   type ClusterAccess,
   type DriftlessConfig,

@@ -2,7 +2,7 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoCatalog } from '../../lib/aws/catalog.js';
+import { DynamoCatalog } from '../../lib/aws/catalog/index.js';
 import { SqsJobQueue } from '../../lib/aws/queue.js';
 import type { DataPlaneConfig } from './config.js';
 

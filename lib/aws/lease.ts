@@ -1,6 +1,6 @@
 // Per-target leases on DynamoDB, with the contract of lib/local/lease.ts.
 //
-// The lease lives on the target's record item (table.ts): leaseHolder,
+// The lease lives on the target's record item (dynamo/schema.ts): leaseHolder,
 // leaseToken, leaseExpiresAt. Acquiring is one conditional UpdateItem that
 // increments the token atomically, and the catalog's status and history
 // writes are conditional on that same attribute (`leaseToken <= :myToken`),
@@ -17,16 +17,11 @@ import { DriftlessError } from '../errors.js';
 import { type TargetId, targetKey } from '../model/target.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { Lease, LeaseManager } from '../ports/lease.js';
-import {
-  ATTR,
-  av,
-  type CapacityListener,
-  DynamoTable,
-  isConditionFailure,
-  readNumber,
-  readString,
-  targetRecordKey,
-} from './table.js';
+import type { CapacityListener } from './dynamo/capacity.js';
+import { DynamoTable, isConditionFailure } from './dynamo/client.js';
+import { Update } from './dynamo/expression.js';
+import { av, readNumber, readString } from './dynamo/items.js';
+import { ATTR, targetRecordKey } from './dynamo/schema.js';
 
 export interface DynamoLeaseManagerOptions {
   client: DynamoDBClient;
@@ -35,11 +30,13 @@ export interface DynamoLeaseManagerOptions {
   onConsumedCapacity?: CapacityListener;
 }
 
-const NAMES = {
-  '#holder': ATTR.leaseHolder,
-  '#token': ATTR.leaseToken,
-  '#expiresAt': ATTR.leaseExpiresAt,
-};
+/** `#holder = :holder AND #token = :token`: the lease is still this one. */
+function stillHeld(u: Update, lease: Lease): string {
+  return (
+    `${u.name(ATTR.leaseHolder)} = ${u.value(av.s(lease.holder))} AND ` +
+    `${u.name(ATTR.leaseToken)} = ${u.value(av.n(lease.fencingToken))}`
+  );
+}
 
 export class DynamoLeaseManager implements LeaseManager {
   private readonly table: DynamoTable;
@@ -54,28 +51,29 @@ export class DynamoLeaseManager implements LeaseManager {
     const now = this.clock.now();
     const expiresAt = now + ttlMs;
     try {
+      const u = new Update();
+      const token = u.name(ATTR.leaseToken);
+      const holderName = u.name(ATTR.leaseHolder);
+      const holderValue = u.value(av.s(holder));
+      u.setExpression(
+        `${token} = if_not_exists(${token}, ${u.value(av.n(0))}) + ${u.value(av.n(1))}`,
+      )
+        .setExpression(`${holderName} = ${holderValue}`)
+        .set(ATTR.leaseExpiresAt, av.n(expiresAt));
+      // Free, expired, or already ours (re-acquiring bumps the token, like the embedded lease).
+      const free =
+        `attribute_not_exists(${holderName}) OR ` +
+        `${u.name(ATTR.leaseExpiresAt)} <= ${u.value(av.n(now))} OR ${holderName} = ${holderValue}`;
       const out = await this.table.updateItem('acquireLease', {
         Key: targetRecordKey(target),
-        UpdateExpression:
-          'SET #token = if_not_exists(#token, :zero) + :one, #holder = :holder, #expiresAt = :expiresAt',
-        // Free, expired, or already ours (re-acquiring bumps the token, like the embedded lease).
-        ConditionExpression:
-          'attribute_not_exists(#holder) OR #expiresAt <= :now OR #holder = :holder',
-        ExpressionAttributeNames: NAMES,
-        ExpressionAttributeValues: {
-          ':zero': av.n(0),
-          ':one': av.n(1),
-          ':holder': av.s(holder),
-          ':expiresAt': av.n(expiresAt),
-          ':now': av.n(now),
-        },
+        ...u.build(free),
         ReturnValues: 'UPDATED_NEW',
       });
-      const token = readNumber(out.Attributes, ATTR.leaseToken);
-      if (token === undefined) {
+      const fencingToken = readNumber(out.Attributes, ATTR.leaseToken);
+      if (fencingToken === undefined) {
         throw new DriftlessError('Internal', `lease on ${targetKey(target)}: no token returned`);
       }
-      return { target, holder, fencingToken: token, expiresAt };
+      return { target, holder, fencingToken, expiresAt };
     } catch (e) {
       if (isConditionFailure(e)) return undefined;
       throw e;
@@ -85,16 +83,10 @@ export class DynamoLeaseManager implements LeaseManager {
   async renew(lease: Lease, ttlMs: number): Promise<Lease> {
     const expiresAt = this.clock.now() + ttlMs;
     try {
+      const u = new Update().set(ATTR.leaseExpiresAt, av.n(expiresAt));
       await this.table.updateItem('renewLease', {
         Key: targetRecordKey(lease.target),
-        UpdateExpression: 'SET #expiresAt = :expiresAt',
-        ConditionExpression: '#holder = :holder AND #token = :token',
-        ExpressionAttributeNames: NAMES,
-        ExpressionAttributeValues: {
-          ':expiresAt': av.n(expiresAt),
-          ':holder': av.s(lease.holder),
-          ':token': av.n(lease.fencingToken),
-        },
+        ...u.build(stillHeld(u, lease)),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
       return { ...lease, expiresAt };
@@ -114,15 +106,10 @@ export class DynamoLeaseManager implements LeaseManager {
   /** Gives up the lease if it is still ours; the token stays so the next one is higher. */
   async release(lease: Lease): Promise<void> {
     try {
+      const u = new Update().remove(ATTR.leaseHolder, ATTR.leaseExpiresAt);
       await this.table.updateItem('releaseLease', {
         Key: targetRecordKey(lease.target),
-        UpdateExpression: 'REMOVE #holder, #expiresAt',
-        ConditionExpression: '#holder = :holder AND #token = :token',
-        ExpressionAttributeNames: NAMES,
-        ExpressionAttributeValues: {
-          ':holder': av.s(lease.holder),
-          ':token': av.n(lease.fencingToken),
-        },
+        ...u.build(stillHeld(u, lease)),
       });
     } catch (e) {
       // Already taken over or released: nothing of ours to give up.

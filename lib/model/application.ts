@@ -298,3 +298,31 @@ export function parseCluster(value: unknown, file?: string): Cluster {
   }
   return spec.value;
 }
+
+/**
+ * The form ApplicationSchema parses: durations back to strings (`300000ms`).
+ * Typed as the schema's input, so a new duration field fails to compile here.
+ */
+export function applicationInput(app: Application): ApplicationInput {
+  const policy = app.spec.syncPolicy;
+  const ms = (n: number) => `${n}ms`;
+  return {
+    ...app,
+    spec: {
+      ...app.spec,
+      syncPolicy: {
+        ...policy,
+        interval: ms(policy.interval),
+        healthTimeout: ms(policy.healthTimeout),
+        retry: {
+          ...policy.retry,
+          backoff: {
+            ...policy.retry.backoff,
+            duration: ms(policy.retry.backoff.duration),
+            maxDuration: ms(policy.retry.backoff.maxDuration),
+          },
+        },
+      },
+    },
+  };
+}

@@ -12,15 +12,15 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoCatalog, MAX_STATUS_BYTES } from '../../lib/aws/catalog.js';
+import { DynamoCatalog, MAX_STATUS_BYTES } from '../../lib/aws/catalog/index.js';
+import type { CapacityEstimate } from '../../lib/aws/dynamo/capacity.js';
 import {
   ATTR,
-  type CapacityEstimate,
   DUE_INDEX,
   LIST_INDEX,
   targetRecordKey,
   targetStatusKey,
-} from '../../lib/aws/table.js';
+} from '../../lib/aws/dynamo/schema.js';
 import { DriftlessError } from '../../lib/errors.js';
 import {
   type Application,

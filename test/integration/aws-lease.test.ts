@@ -4,7 +4,7 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoCatalog } from '../../lib/aws/catalog.js';
+import { DynamoCatalog } from '../../lib/aws/catalog/index.js';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
 import { ApplicationSchema } from '../../lib/model/application.js';
 import type { OperationResult, TargetStatus } from '../../lib/model/status.js';

@@ -8,7 +8,7 @@ import {
   DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput, timeToLiveInput } from '../../lib/aws/table.js';
+import { createTableInput, timeToLiveInput } from '../../lib/aws/dynamo/schema.js';
 import type { Clock } from '../../lib/ports/clock.js';
 import { awsClientConfig } from './aws.js';
 import { uniqueName } from './env.js';

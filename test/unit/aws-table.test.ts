@@ -3,32 +3,29 @@
 
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { applicationInput, decodeStatus, recordFromItem } from '../../lib/aws/catalog.js';
+import { decodeStatus } from '../../lib/aws/catalog/status.js';
+import { recordFromItem } from '../../lib/aws/catalog/targets.js';
+import { itemSize, readEstimate, writeEstimate } from '../../lib/aws/dynamo/capacity.js';
+import { decodePageToken, encodePageToken, startKeySchema } from '../../lib/aws/dynamo/items.js';
 import {
   ATTR,
   appKey,
   clusterKey,
   createTableInput,
   DUE_SHARDS,
-  decodePageToken,
   dueShard,
   dueShardIndex,
-  encodePageToken,
   historyKey,
-  itemSize,
-  readEstimate,
   SK_HISTORY_PREFIX,
   SK_STATUS,
   SK_TARGET,
-  startKeySchema,
   TABLE_DEFINITION,
   targetRecordKey,
   targetStatusKey,
   timeToLiveInput,
-  writeEstimate,
-} from '../../lib/aws/table.js';
+} from '../../lib/aws/dynamo/schema.js';
 import { DriftlessError } from '../../lib/errors.js';
-import { ApplicationSchema } from '../../lib/model/application.js';
+import { ApplicationSchema, applicationInput } from '../../lib/model/application.js';
 
 describe('table definition', () => {
   it('declares each key attribute once, with two INCLUDE indexes', () => {

@@ -12,7 +12,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, configFromContext, type DriftlessConfig } from '../../infra/config.js';
 import { BUNDLING, DriftlessStack, MAX_RECEIVE_COUNT } from '../../infra/stack.js';
-import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/table.js';
+import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/dynamo/schema.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';

@@ -1,0 +1,119 @@
+// The production Catalog (and Store) on the DynamoDB table of dynamo/schema.ts
+// (the item layout and its reasons are there). One class per item family —
+// specs, target records, status, history — sharing one table client; this
+// facade is what the wiring hands the services.
+//
+// Writes that a lease protects (status, history) are fenced on the target's
+// record (fence.ts) and write only there and to their own items, never over
+// the wanted revision or the schedule.
+
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Application, Cluster } from '../../model/application.js';
+import type { OperationResult, TargetStatus } from '../../model/status.js';
+import type { TargetId } from '../../model/target.js';
+import { type Clock, systemClock } from '../../ports/clock.js';
+import type { Catalog, Page, TargetRecord } from '../../ports/store.js';
+import type { CapacityListener } from '../dynamo/capacity.js';
+import { DynamoTable } from '../dynamo/client.js';
+import { DUE_SHARDS } from '../dynamo/schema.js';
+import type { CatalogContext } from './context.js';
+import { HistoryItems } from './history.js';
+import { SpecItems } from './specs.js';
+import { StatusItems } from './status.js';
+import { TargetRecords } from './targets.js';
+
+export { MAX_STATUS_BYTES } from './status.js';
+
+/** Entries kept per target, and how long they live. */
+export const DEFAULT_HISTORY_LIMIT = 50;
+export const DEFAULT_HISTORY_TTL_DAYS = 90;
+
+export interface DynamoCatalogOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  clock?: Clock;
+  /** Most history entries kept per target (default DEFAULT_HISTORY_LIMIT). */
+  historyLimit?: number;
+  /** History entries expire (TTL) after this many days (default DEFAULT_HISTORY_TTL_DAYS). */
+  historyTtlDays?: number;
+  /** Shards of the due index; fixed for the table's lifetime (default DUE_SHARDS). */
+  dueShards?: number;
+  /** Called after every DynamoDB request with what it consumed (and an estimate by item size). */
+  onConsumedCapacity?: CapacityListener;
+}
+
+export class DynamoCatalog implements Catalog {
+  private readonly specs: SpecItems;
+  private readonly targets: TargetRecords;
+  private readonly statuses: StatusItems;
+  private readonly histories: HistoryItems;
+
+  constructor(opts: DynamoCatalogOptions) {
+    const ctx: CatalogContext = {
+      table: new DynamoTable(opts),
+      clock: opts.clock ?? systemClock,
+      historyLimit: opts.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+      historyTtlSeconds: (opts.historyTtlDays ?? DEFAULT_HISTORY_TTL_DAYS) * 24 * 3600,
+      dueShards: opts.dueShards ?? DUE_SHARDS,
+    };
+    this.targets = new TargetRecords(ctx);
+    this.specs = new SpecItems(ctx, this.targets);
+    this.statuses = new StatusItems(ctx);
+    this.histories = new HistoryItems(ctx);
+  }
+
+  putApplication(app: Application): Promise<void> {
+    return this.specs.putApplication(app);
+  }
+  deleteApplication(name: string): Promise<void> {
+    return this.specs.deleteApplication(name);
+  }
+  getApplication(name: string): Promise<Application | undefined> {
+    return this.specs.getApplication(name);
+  }
+  listApplications(limit?: number, next?: string): Promise<Page<Application>> {
+    return this.specs.listApplications(limit, next);
+  }
+  putCluster(cluster: Cluster): Promise<void> {
+    return this.specs.putCluster(cluster);
+  }
+  deleteCluster(name: string): Promise<void> {
+    return this.specs.deleteCluster(name);
+  }
+  getCluster(name: string): Promise<Cluster | undefined> {
+    return this.specs.getCluster(name);
+  }
+  listClusters(limit?: number, next?: string): Promise<Page<Cluster>> {
+    return this.specs.listClusters(limit, next);
+  }
+
+  targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
+    return this.targets.targetsForRepo(repoURL);
+  }
+  dueTargets(now: number, limit?: number, next?: string): Promise<Page<TargetRecord>> {
+    return this.targets.dueTargets(now, limit, next);
+  }
+  recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
+    return this.targets.recordWantedRevision(target, commit, at);
+  }
+  setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
+    return this.targets.setNextDue(target, nextDueAt);
+  }
+  getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
+    return this.targets.getTargetRecord(target);
+  }
+
+  getTargetStatus(target: TargetId): Promise<TargetStatus | undefined> {
+    return this.statuses.getTargetStatus(target);
+  }
+  putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void> {
+    return this.statuses.putTargetStatus(status, fencingToken);
+  }
+
+  appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void> {
+    return this.histories.appendHistory(target, entry, fencingToken);
+  }
+  listHistory(target: TargetId, limit?: number): Promise<OperationResult[]> {
+    return this.histories.listHistory(target, limit);
+  }
+}

@@ -1,0 +1,168 @@
+// Application and Cluster specs: one item each, listed through the `list`
+// index. putApplication writes the spec first, then one target record per
+// destination (targets.ts), and deletes the targets of destinations that
+// disappeared, so a half-done put never routes a push to a target the spec
+// does not have; it is idempotent, retry it on failure.
+
+import type { z } from 'zod';
+import { mapBounded } from '../../concurrency.js';
+import { DriftlessError } from '../../errors.js';
+import {
+  type Application,
+  ApplicationSchema,
+  applicationInput,
+  type Cluster,
+  ClusterSchema,
+} from '../../model/application.js';
+import type { Page } from '../../ports/store.js';
+import { av, type Item, readString } from '../dynamo/items.js';
+import { ATTR, appKey, clusterKey, LIST_APPS, LIST_CLUSTERS } from '../dynamo/schema.js';
+import { type CatalogContext, TARGET_WRITE_CONCURRENCY } from './context.js';
+import { listPage } from './list.js';
+import type { TargetRecords } from './targets.js';
+
+export class SpecItems {
+  constructor(
+    private readonly ctx: CatalogContext,
+    private readonly targets: TargetRecords,
+  ) {}
+
+  async putApplication(app: Application): Promise<void> {
+    const name = app.metadata.name;
+    const previous = await this.ctx.table.getItem('putApplication', {
+      Key: appKey(name),
+      ConsistentRead: true,
+    });
+    await this.ctx.table.putItem(
+      'putApplication',
+      {
+        Item: {
+          ...appKey(name),
+          [ATTR.itemType]: av.s('Application'),
+          [ATTR.spec]: av.s(JSON.stringify(applicationInput(app))),
+          [ATTR.listPk]: av.s(LIST_APPS),
+          [ATTR.listSk]: av.s(name),
+        },
+      },
+      1,
+    );
+    const clusters = new Set(app.spec.destinations.map((d) => d.cluster));
+    await mapBounded([...clusters], TARGET_WRITE_CONCURRENCY, (cluster) =>
+      this.targets.putRecord({ app: name, cluster }, app),
+    );
+    const removed = destinationsOf(readString(previous.Item, ATTR.spec)).filter(
+      (c) => !clusters.has(c),
+    );
+    await mapBounded(removed, TARGET_WRITE_CONCURRENCY, (cluster) =>
+      this.targets.deleteTarget({ app: name, cluster }),
+    );
+  }
+
+  async deleteApplication(name: string): Promise<void> {
+    const current = await this.ctx.table.getItem('deleteApplication', {
+      Key: appKey(name),
+      ConsistentRead: true,
+    });
+    if (!current.Item) return;
+    const clusters = destinationsOf(readString(current.Item, ATTR.spec));
+    await mapBounded(clusters, TARGET_WRITE_CONCURRENCY, (cluster) =>
+      this.targets.deleteTarget({ app: name, cluster }),
+    );
+    await this.ctx.table.deleteItem('deleteApplication', { Key: appKey(name) }, 1);
+  }
+
+  async getApplication(name: string): Promise<Application | undefined> {
+    const out = await this.ctx.table.getItem('getApplication', {
+      Key: appKey(name),
+      ConsistentRead: true,
+    });
+    return out.Item && parseStored(ApplicationSchema, out.Item, `Application/${name}`);
+  }
+
+  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+    const page = await listPage(this.ctx, 'listApplications', LIST_APPS, limit, next);
+    return {
+      items: page.items.map((i) =>
+        parseStored(ApplicationSchema, i, `Application/${readString(i, ATTR.listSk)}`),
+      ),
+      next: page.next,
+    };
+  }
+
+  async putCluster(cluster: Cluster): Promise<void> {
+    const name = cluster.metadata.name;
+    await this.ctx.table.putItem(
+      'putCluster',
+      {
+        Item: {
+          ...clusterKey(name),
+          [ATTR.itemType]: av.s('Cluster'),
+          [ATTR.spec]: av.s(JSON.stringify(cluster)),
+          [ATTR.listPk]: av.s(LIST_CLUSTERS),
+          [ATTR.listSk]: av.s(name),
+        },
+      },
+      1,
+    );
+  }
+
+  /** Only the spec: apps naming the cluster fail their reconciles with "cluster not registered". */
+  async deleteCluster(name: string): Promise<void> {
+    await this.ctx.table.deleteItem('deleteCluster', { Key: clusterKey(name) }, 1);
+  }
+
+  async getCluster(name: string): Promise<Cluster | undefined> {
+    const out = await this.ctx.table.getItem('getCluster', {
+      Key: clusterKey(name),
+      ConsistentRead: true,
+    });
+    return out.Item && parseStored(ClusterSchema, out.Item, `Cluster/${name}`);
+  }
+
+  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+    const page = await listPage(this.ctx, 'listClusters', LIST_CLUSTERS, limit, next);
+    return {
+      items: page.items.map((i) =>
+        parseStored(ClusterSchema, i, `Cluster/${readString(i, ATTR.listSk)}`),
+      ),
+      next: page.next,
+    };
+  }
+}
+
+function parseStored<T>(schema: z.ZodType<T>, item: Item, what: string): T {
+  const text = readString(item, ATTR.spec);
+  let value: unknown;
+  try {
+    value = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new DriftlessError(
+      'InvalidSpec',
+      `stored ${what} does not validate (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'not JSON'}); register it again`,
+      { object: what, field: issue?.path.join('.') || undefined },
+    );
+  }
+  return result.data;
+}
+
+/** Cluster names of a stored Application spec, without validating the rest. */
+function destinationsOf(specText: string | undefined): string[] {
+  if (!specText) return [];
+  try {
+    const spec = JSON.parse(specText) as { spec?: { destinations?: { cluster?: unknown }[] } };
+    return [
+      ...new Set(
+        (spec.spec?.destinations ?? [])
+          .map((d) => d.cluster)
+          .filter((c): c is string => typeof c === 'string'),
+      ),
+    ];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,263 @@
+// Target records: one small item per target (app × cluster) holding what the
+// webhook and the sweep route by (repository, revision, suspension, schedule),
+// the wanted revision, the lease (lease.ts) and the status bookkeeping. The
+// spec-derived attributes are written with an UpdateItem so the status, the
+// wanted revision, the next due time and the lease survive a spec update; a
+// new target is due at once (nextDueAt 0).
+//
+// Deleting a target turns its record into a tombstone (lease token kept, TTL a
+// day out), then deletes its status and history: a late status write by a
+// worker that was mid-reconcile is rejected with LeaseLost instead of
+// resurrecting the target.
+
+import { z } from 'zod';
+import type { Application } from '../../model/application.js';
+import { normalizeRepoURL, type TargetId, targetKey } from '../../model/target.js';
+import type { Page, TargetRecord } from '../../ports/store.js';
+import { isConditionFailure } from '../dynamo/client.js';
+import { Expression, Update } from '../dynamo/expression.js';
+import {
+  av,
+  decodePageToken,
+  encodePageToken,
+  type Item,
+  keyOf,
+  readBool,
+  readNumber,
+  readString,
+  startKeySchema,
+} from '../dynamo/items.js';
+import {
+  ATTR,
+  DUE_INDEX,
+  dueShard,
+  dueShardName,
+  LIST_INDEX,
+  repoListKey,
+  SK_HISTORY_PREFIX,
+  targetPartition,
+  targetRecordKey,
+  targetStatusKey,
+} from '../dynamo/schema.js';
+import type { CatalogContext } from './context.js';
+import { pageSize } from './list.js';
+
+/** A deleted target's record (the tombstone) lives this long: far past any Lambda run. */
+const TOMBSTONE_SECONDS = 24 * 3600;
+
+export class TargetRecords {
+  constructor(private readonly ctx: CatalogContext) {}
+
+  async targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
+    const records: TargetRecord[] = [];
+    const x = new Expression();
+    const keyCondition = `${x.name(ATTR.listPk)} = ${x.value(av.s(repoListKey(normalizeRepoURL(repoURL))))}`;
+    let start: Item | undefined;
+    do {
+      const out = await this.ctx.table.query('targetsForRepo', {
+        IndexName: LIST_INDEX,
+        KeyConditionExpression: keyCondition,
+        ...x.fields(),
+        ExclusiveStartKey: start,
+      });
+      for (const item of out.Items ?? []) {
+        const r = recordFromItem(item);
+        if (r) records.push(r);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+    const size = pageSize(limit);
+    const shards = this.ctx.dueShards;
+    const keyNames = [ATTR.pk, ATTR.sk, ATTR.duePk, ATTR.nextDueAt];
+    const cursor = next
+      ? decodePageToken(
+          next,
+          z.object({
+            shard: z
+              .number()
+              .int()
+              .min(0)
+              .max(shards - 1),
+            key: startKeySchema(keyNames).optional(),
+          }),
+        )
+      : { shard: 0, key: undefined };
+    // Shards are read one after another; one more item than the page is read so
+    // `next` is absent exactly on the last page.
+    const found: { item: Item; shard: number }[] = [];
+    for (let shard = cursor.shard; shard < shards && found.length <= size; shard++) {
+      const x = new Expression();
+      const keyCondition =
+        `${x.name(ATTR.duePk)} = ${x.value(av.s(dueShardName(shard)))} AND ` +
+        `${x.name(ATTR.nextDueAt)} <= ${x.value(av.n(now))}`;
+      let start: Item | undefined = shard === cursor.shard ? cursor.key : undefined;
+      do {
+        const out = await this.ctx.table.query('dueTargets', {
+          IndexName: DUE_INDEX,
+          KeyConditionExpression: keyCondition,
+          ...x.fields(),
+          ExclusiveStartKey: start,
+          Limit: size + 1 - found.length,
+        });
+        for (const item of out.Items ?? []) found.push({ item, shard });
+        start = out.LastEvaluatedKey;
+      } while (start && found.length <= size);
+    }
+    const pageItems = found.slice(0, size);
+    const last = pageItems.at(-1);
+    const items = pageItems.flatMap(({ item }) => recordFromItem(item) ?? []);
+    if (found.length <= size || !last) return { items };
+    return {
+      items,
+      next: encodePageToken({ shard: last.shard, key: keyOf(last.item, keyNames) }),
+    };
+  }
+
+  async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
+    const u = new Update().set(ATTR.wantedRevision, av.s(commit));
+    const atValue = u.value(av.n(at));
+    u.setExpression(`${u.name(ATTR.wantedAt)} = ${atValue}`);
+    // Never backwards in time; never creates a record for an unknown target.
+    const condition = `attribute_exists(${u.name(ATTR.repoURL)}) AND ${u.atMost(ATTR.wantedAt, atValue)}`;
+    try {
+      await this.ctx.table.updateItem(
+        'recordWantedRevision',
+        { Key: targetRecordKey(target), ...u.build(condition) },
+        2,
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  async setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
+    const u = new Update().set(ATTR.nextDueAt, av.n(nextDueAt));
+    try {
+      await this.ctx.table.updateItem(
+        'setNextDue',
+        { Key: targetRecordKey(target), ...u.build(`attribute_exists(${u.name(ATTR.repoURL)})`) },
+        // The due index's sort key moves (delete + put), the list index's copy changes.
+        3,
+      );
+    } catch (e) {
+      // A target deleted meanwhile has nothing to schedule.
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
+    const out = await this.ctx.table.getItem('getTargetRecord', {
+      Key: targetRecordKey(target),
+      ConsistentRead: true,
+    });
+    return out.Item && recordFromItem(out.Item);
+  }
+
+  /** One record per destination: only spec-derived attributes change. */
+  async putRecord(target: TargetId, app: Application): Promise<void> {
+    const suspended = app.spec.suspended;
+    const u = new Update()
+      .set(ATTR.itemType, av.s('Target'))
+      .set(ATTR.app, av.s(target.app))
+      .set(ATTR.cluster, av.s(target.cluster))
+      .set(ATTR.repoURL, av.s(app.spec.source.repoURL))
+      .set(ATTR.revision, av.s(app.spec.source.revision))
+      .set(ATTR.suspended, av.bool(suspended))
+      .set(ATTR.intervalMs, av.n(app.spec.syncPolicy.interval))
+      .set(ATTR.listPk, av.s(repoListKey(normalizeRepoURL(app.spec.source.repoURL))))
+      .set(ATTR.listSk, av.s(targetKey(target)))
+      .setIfAbsent(ATTR.nextDueAt, av.n(0))
+      // A tombstone comes back to life.
+      .remove(ATTR.ttl);
+    // Suspended targets leave the sparse due index.
+    if (suspended) u.remove(ATTR.duePk);
+    else u.set(ATTR.duePk, av.s(dueShard(target, this.ctx.dueShards)));
+    await this.ctx.table.updateItem(
+      'putApplication',
+      { Key: targetRecordKey(target), ...u.build() },
+      2,
+    );
+  }
+
+  /**
+   * Removes a target: its record becomes a tombstone first (so stale writers
+   * are fenced out from then on), then its status and history go.
+   */
+  async deleteTarget(target: TargetId): Promise<void> {
+    const u = new Update()
+      .set(ATTR.itemType, av.s('TargetTombstone'))
+      .set(ATTR.ttl, av.n(Math.floor(this.ctx.clock.now() / 1000) + TOMBSTONE_SECONDS))
+      .remove(
+        ATTR.repoURL,
+        ATTR.revision,
+        ATTR.suspended,
+        ATTR.intervalMs,
+        ATTR.nextDueAt,
+        ATTR.wantedRevision,
+        ATTR.wantedAt,
+        ATTR.listPk,
+        ATTR.listSk,
+        ATTR.duePk,
+        ATTR.statusHash,
+        ATTR.lastCheckedAt,
+        ATTR.checkStartedAt,
+        ATTR.historySeq,
+      );
+    try {
+      await this.ctx.table.updateItem(
+        'deleteTarget',
+        { Key: targetRecordKey(target), ...u.build(`attribute_exists(${u.name(ATTR.pk)})`) },
+        2,
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+    const keys: Item[] = [targetStatusKey(target)];
+    const x = new Expression();
+    const keyCondition =
+      `${x.name(ATTR.pk)} = ${x.value(av.s(targetPartition(target)))} AND ` +
+      `begins_with(${x.name(ATTR.sk)}, ${x.value(av.s(SK_HISTORY_PREFIX))})`;
+    let start: Item | undefined;
+    do {
+      const out = await this.ctx.table.query('deleteTarget', {
+        KeyConditionExpression: keyCondition,
+        ...x.fields(),
+        ProjectionExpression: `${x.name(ATTR.pk)}, ${x.name(ATTR.sk)}`,
+        ExclusiveStartKey: start,
+      });
+      for (const item of out.Items ?? []) keys.push(keyOf(item, [ATTR.pk, ATTR.sk]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    await this.ctx.table.batchWrite(
+      'deleteTarget',
+      keys.map((Key) => ({ DeleteRequest: { Key } })),
+    );
+  }
+}
+
+/** A record item (table or index) as a TargetRecord; undefined for tombstones and bare leases. */
+export function recordFromItem(item: Item): TargetRecord | undefined {
+  const app = readString(item, ATTR.app);
+  const cluster = readString(item, ATTR.cluster);
+  const repoURL = readString(item, ATTR.repoURL);
+  const revision = readString(item, ATTR.revision);
+  if (!app || !cluster || !repoURL || revision === undefined) return undefined;
+  const record: TargetRecord = {
+    app,
+    cluster,
+    repoURL,
+    revision,
+    suspended: readBool(item, ATTR.suspended) ?? false,
+    intervalMs: readNumber(item, ATTR.intervalMs) ?? 0,
+    nextDueAt: readNumber(item, ATTR.nextDueAt) ?? 0,
+  };
+  const wantedRevision = readString(item, ATTR.wantedRevision);
+  const wantedAt = readNumber(item, ATTR.wantedAt);
+  if (wantedRevision !== undefined) record.wantedRevision = wantedRevision;
+  if (wantedAt !== undefined) record.wantedAt = wantedAt;
+  return record;
+}

@@ -1,0 +1,275 @@
+// The Driftless DynamoDB table: one table for everything the data plane
+// stores, designed from its access patterns.
+//
+// Access patterns                                   How
+// ------------------------------------------------  ---------------------------------------------
+// get/put/delete an Application or Cluster spec      GetItem/PutItem/DeleteItem  pk=APP#<name> | CLUSTER#<name>, sk=SPEC
+// list Applications / Clusters, a page at a time     Query `list` index, listPk=APPS | CLUSTERS, sorted by name
+// targets of a repository (webhook routing)          Query `list` index, listPk=REPO#<normalizeRepoURL(url)>
+// due targets, a page at a time (drift sweep)        Query `due` index per shard, duePk=DUE#<nn>, nextDueAt <= now
+// target record (wanted revision, next due, lease)   GetItem/UpdateItem pk=TARGET#<app>#<cluster>, sk=TARGET
+// target status (up to ~1000 objects, gzip)          one Query pk=TARGET#…, sk BETWEEN STATUS AND TARGET (status + record)
+// operation history, newest first, bounded           Query pk=TARGET#…, begins_with(sk, HISTORY#), backwards
+// lease per target, with fencing token               UpdateItem on the target record (sk=TARGET)
+//
+// Items (pk / sk → attributes; ~size)
+//   APP#<name>      / SPEC       spec (JSON, input form), listPk=APPS, listSk=<name>           ~1–3 KB
+//   CLUSTER#<name>  / SPEC       spec (JSON), listPk=CLUSTERS, listSk=<name>                     ~0.3 KB
+//   TARGET#<a>#<c>  / TARGET     the target record: app, cluster, repoURL, revision, suspended,  ~0.5 KB
+//                                intervalMs, nextDueAt, wantedRevision, wantedAt;
+//                                listPk=REPO#<repo>, listSk=<a>#<c>, duePk=DUE#<nn> (absent when suspended);
+//                                the lease: leaseHolder, leaseToken, leaseExpiresAt;
+//                                fence (highest token that wrote status or history);
+//                                status bookkeeping: statusHash, lastCheckedAt, checkStartedAt, historySeq;
+//                                ttl only on a deleted target's tombstone
+//   TARGET#<a>#<c>  / STATUS     status (B, gzip JSON), fence (token of its writer), bytes       ~1–100 KB
+//   TARGET#<a>#<c>  / HISTORY#<seq, 12 digits>  entry (JSON), ttl                                ~0.5–1 KB
+//
+// Why it is shaped like this:
+// - Every target has its own partition key, so fan-out (one app on 500 clusters
+//   reconciling at once) spreads over partitions instead of heating one.
+// - The status blob has an item of its own. DynamoDB charges an UpdateItem for
+//   the larger of the old and new item, and a GetItem for the whole item, so the
+//   webhook's and the sweep's small writes (wanted revision, next due time) and
+//   the lease must not share an item with a 100 KB blob. The record is small.
+// - The lease lives on the record item: acquiring increments `leaseToken`, and
+//   every status and history write is a conditional update of that same item:
+//   `leaseToken <= :myToken AND fence <= :myToken` (each or not yet set), which
+//   sets fence = :myToken. So once B acquires, A's writes are rejected
+//   (LeaseLost) even before B has written anything; a token that is not from
+//   the lease manager is still fenced by what has written (like MemoryStore);
+//   and acquire stays one conditional UpdateItem. The status item carries its
+//   writer's token too and is written only if that is not newer, which settles
+//   a stale write that passed the record's check just before B's.
+// - Per-check timestamps (lastCheckedAt, checkStartedAt) and a hash of the rest
+//   of the status live on the record, so a drift check that finds nothing new
+//   writes ~1 WCU to the record instead of rewriting the blob (see catalog.ts).
+// - Indexes project only the record's small attributes (INCLUDE), never the
+//   lease or bookkeeping attributes, so a reconcile's writes (lease, status
+//   bookkeeping) cause no index writes; only spec changes, wanted revisions and
+//   next-due updates do.
+// - The `due` index's partition key is one of DUE_SHARDS shards chosen by a hash
+//   of the target key. One partition for all targets would take every
+//   next-due update of every reconcile (and an index that cannot keep up
+//   throttles writes to the table itself); a sweep reads the shards one after
+//   another. Suspended targets have no duePk, so the sparse index excludes them.
+// - The `list` index is overloaded: Application and Cluster listings (rare
+//   writes, small items) and repository → targets (webhook routing).
+// - History items carry a TTL and at most N are kept: each append deletes the
+//   entry N places back. Reads also stop at N and skip expired entries (TTL
+//   deletion lags by up to two days).
+// - Deleting a target keeps its record as a tombstone (lease token kept, ttl set
+//   a day out) so tokens stay monotonic and a stale worker's late status write is
+//   rejected instead of resurrecting a deleted target; status and history go.
+//
+// Index reads are eventually consistent: a just-registered app can take a moment
+// to appear in listings and routing. Table reads of specs, records and status
+// are strongly consistent.
+
+import { createHash } from 'node:crypto';
+import type {
+  AttributeValue,
+  CreateTableCommandInput,
+  UpdateTimeToLiveCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { type TargetId, targetKey } from '../../model/target.js';
+
+// ---------------------------------------------------------------------------
+// Definition (shared by tests, scripts and the CDK stack)
+
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  indexName: string;
+  partitionKey: KeyAttribute;
+  sortKey: KeyAttribute;
+  /** Projection INCLUDE: the non-key attributes copied into the index. */
+  nonKeyAttributes: readonly string[];
+}
+
+export interface TableDefinition {
+  partitionKey: KeyAttribute;
+  sortKey: KeyAttribute;
+  billingMode: 'PAY_PER_REQUEST';
+  /** Epoch seconds; items past it are deleted by DynamoDB (lazily, within ~2 days). */
+  timeToLiveAttribute: string;
+  globalSecondaryIndexes: readonly IndexDefinition[];
+}
+
+/** Attribute names used in items (one place, so expressions and the definition agree). */
+export const ATTR = {
+  pk: 'pk',
+  sk: 'sk',
+  itemType: 'itemType',
+  spec: 'spec',
+  listPk: 'listPk',
+  listSk: 'listSk',
+  duePk: 'duePk',
+  nextDueAt: 'nextDueAt',
+  app: 'app',
+  cluster: 'cluster',
+  repoURL: 'repoURL',
+  revision: 'revision',
+  suspended: 'suspended',
+  intervalMs: 'intervalMs',
+  wantedRevision: 'wantedRevision',
+  wantedAt: 'wantedAt',
+  leaseHolder: 'leaseHolder',
+  leaseToken: 'leaseToken',
+  leaseExpiresAt: 'leaseExpiresAt',
+  statusHash: 'statusHash',
+  lastCheckedAt: 'lastCheckedAt',
+  checkStartedAt: 'checkStartedAt',
+  historySeq: 'historySeq',
+  status: 'status',
+  fence: 'fence',
+  bytes: 'bytes',
+  entry: 'entry',
+  ttl: 'ttl',
+} as const;
+
+/** What a TargetRecord is made of; projected into both indexes. */
+const RECORD_ATTRIBUTES = [
+  ATTR.app,
+  ATTR.cluster,
+  ATTR.repoURL,
+  ATTR.revision,
+  ATTR.suspended,
+  ATTR.intervalMs,
+  ATTR.wantedRevision,
+  ATTR.wantedAt,
+] as const;
+
+export const LIST_INDEX = 'list';
+export const DUE_INDEX = 'due';
+
+export const TABLE_DEFINITION: TableDefinition = {
+  partitionKey: { name: ATTR.pk, type: 'S' },
+  sortKey: { name: ATTR.sk, type: 'S' },
+  billingMode: 'PAY_PER_REQUEST',
+  timeToLiveAttribute: ATTR.ttl,
+  globalSecondaryIndexes: [
+    {
+      indexName: LIST_INDEX,
+      partitionKey: { name: ATTR.listPk, type: 'S' },
+      sortKey: { name: ATTR.listSk, type: 'S' },
+      nonKeyAttributes: [ATTR.spec, ...RECORD_ATTRIBUTES, ATTR.nextDueAt],
+    },
+    {
+      indexName: DUE_INDEX,
+      partitionKey: { name: ATTR.duePk, type: 'S' },
+      sortKey: { name: ATTR.nextDueAt, type: 'N' },
+      nonKeyAttributes: [...RECORD_ATTRIBUTES],
+    },
+  ],
+};
+
+/** CreateTable input for the definition (tests, local scripts). TTL needs timeToLiveInput too. */
+export function createTableInput(
+  tableName: string,
+  def: TableDefinition = TABLE_DEFINITION,
+): CreateTableCommandInput {
+  const keys = [
+    def.partitionKey,
+    def.sortKey,
+    ...def.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
+  const attributes = new Map(keys.map((k) => [k.name, k.type]));
+  return {
+    TableName: tableName,
+    BillingMode: def.billingMode,
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType,
+    })),
+    KeySchema: [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: def.globalSecondaryIndexes.map((i) => ({
+      IndexName: i.indexName,
+      KeySchema: [
+        { AttributeName: i.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...i.nonKeyAttributes] },
+    })),
+  };
+}
+
+export function timeToLiveInput(
+  tableName: string,
+  def: TableDefinition = TABLE_DEFINITION,
+): UpdateTimeToLiveCommandInput {
+  return {
+    TableName: tableName,
+    TimeToLiveSpecification: { Enabled: true, AttributeName: def.timeToLiveAttribute },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Keys
+
+export const SK_SPEC = 'SPEC';
+export const SK_TARGET = 'TARGET';
+export const SK_STATUS = 'STATUS';
+export const SK_HISTORY_PREFIX = 'HISTORY#';
+export const LIST_APPS = 'APPS';
+/** The partition of the webhook's idempotency records (Powertools, on this table). */
+export const IDEMPOTENCY_PARTITION = 'IDEMPOTENCY';
+export const LIST_CLUSTERS = 'CLUSTERS';
+
+/** Shards of the due index. Changing it needs every record's duePk rewritten (re-put the apps). */
+export const DUE_SHARDS = 16;
+
+export type ItemKey = { pk: AttributeValue.SMember; sk: AttributeValue.SMember };
+
+export function appKey(name: string): ItemKey {
+  return key(`APP#${name}`, SK_SPEC);
+}
+
+export function clusterKey(name: string): ItemKey {
+  return key(`CLUSTER#${name}`, SK_SPEC);
+}
+
+export function targetPartition(target: TargetId): string {
+  return `TARGET#${targetKey(target)}`;
+}
+
+export function targetRecordKey(target: TargetId): ItemKey {
+  return key(targetPartition(target), SK_TARGET);
+}
+
+export function targetStatusKey(target: TargetId): ItemKey {
+  return key(targetPartition(target), SK_STATUS);
+}
+
+/** Zero-padded so the sort key orders numerically: HISTORY#000000000042. */
+export function historyKey(target: TargetId, seq: number): ItemKey {
+  return key(targetPartition(target), `${SK_HISTORY_PREFIX}${String(seq).padStart(12, '0')}`);
+}
+
+export function repoListKey(normalizedRepoURL: string): string {
+  return `REPO#${normalizedRepoURL}`;
+}
+
+/** The due-index shard of a target: stable, spread evenly by a hash of its key. */
+export function dueShard(target: TargetId, shards = DUE_SHARDS): string {
+  return dueShardName(dueShardIndex(target, shards));
+}
+
+export function dueShardIndex(target: TargetId, shards = DUE_SHARDS): number {
+  const digest = createHash('sha256').update(targetKey(target)).digest();
+  return digest.readUInt32BE(0) % shards;
+}
+
+export function dueShardName(index: number): string {
+  return `DUE#${String(index).padStart(2, '0')}`;
+}
+
+function key(pk: string, sk: string): ItemKey {
+  return { pk: { S: pk }, sk: { S: sk } };
+}
