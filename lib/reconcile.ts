@@ -25,12 +25,14 @@ import {
   objectKey,
   parseRefKey,
 } from './model/object.js';
-import type {
-  HealthResult,
-  InventoryEntry,
-  OperationResult,
-  ResourceStatus,
-  TargetStatus,
+import {
+  type HealthResult,
+  type InventoryEntry,
+  modeOf,
+  type OperationMode,
+  type OperationResult,
+  type ResourceStatus,
+  type TargetStatus,
 } from './model/status.js';
 import type { TargetId } from './model/target.js';
 import { type Clock, systemClock } from './ports/clock.js';
@@ -75,12 +77,10 @@ export interface ReconcileRequest {
   trigger: OperationResult['trigger'];
   /** An explicit revision (manual sync, rollback) instead of the app's. */
   revision?: string;
-  /** Apply even when automation is off or nothing drifted (a manual sync). */
-  sync?: boolean;
   /** Allow what the prune guard refuses, and prune even if the app's policy is off. */
   allowPrune?: boolean;
-  /** Compute and report, apply nothing. */
-  dryRun?: boolean;
+  /** Compute and report, apply and write nothing (a diff preview). */
+  preview?: boolean;
   operationId?: string;
   attempt?: number;
 }
@@ -130,9 +130,11 @@ export async function reconcile(
   const holder = opts.holder ?? req.operationId ?? randomUUID();
   const leaseTtl = opts.leaseTtlMs ?? 5 * 60_000;
   // A preview writes nothing, so it neither needs nor disturbs the lease.
-  const lease = req.dryRun
-    ? { target, holder, fencingToken: 0, expiresAt: clock.now() + leaseTtl }
-    : await deps.leases.acquire(target, holder, leaseTtl);
+  const mode = modeOf(req.trigger, req.preview);
+  const lease =
+    mode === 'preview'
+      ? { target, holder, fencingToken: 0, expiresAt: clock.now() + leaseTtl }
+      : await deps.leases.acquire(target, holder, leaseTtl);
   if (!lease) {
     const error = new DriftlessError(
       'LeaseHeld',
@@ -152,7 +154,7 @@ export async function reconcile(
     });
     return outcome;
   } finally {
-    if (!req.dryRun) await deps.leases.release(lease).catch(() => {});
+    if (mode !== 'preview') await deps.leases.release(lease).catch(() => {});
   }
 }
 
@@ -173,6 +175,8 @@ class TargetRun {
   private prev: TargetStatus | undefined;
   private readonly waitBudgetMs: number;
   private readonly startedAtMs: number;
+  private readonly mode: OperationMode;
+  private readonly preview: boolean;
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -185,6 +189,8 @@ class TargetRun {
     private readonly leaseTtlMs: number,
   ) {
     this.target = req.target;
+    this.mode = modeOf(req.trigger, req.preview);
+    this.preview = this.mode === 'preview';
     this.waitBudgetMs = opts.waitBudgetMs ?? 20_000;
     this.startedAtMs = clock.now();
   }
@@ -202,7 +208,7 @@ class TargetRun {
     state: 'pending' | 'success' | 'failure' | 'error',
     description: string,
   ) {
-    if (this.req.dryRun) return;
+    if (this.preview) return;
     await this.deps.reporter.report({
       repoURL: this.app.spec.source.repoURL,
       commit,
@@ -268,7 +274,7 @@ class TargetRun {
         desired: plan.resources,
         inventory: this.prev?.inventory ?? [],
         ignore: this.app.spec.ignoreDifferences,
-        withDiff: this.opts.withDiff ?? this.req.dryRun,
+        withDiff: this.opts.withDiff ?? this.preview,
         concurrency: this.opts.concurrency,
       });
       // Hooks are not kept in sync, and never pruned as extras.
@@ -297,14 +303,13 @@ class TargetRun {
         outOfSync.length +
         missing.length +
         (policy.prune || this.req.allowPrune ? extra.length : 0);
-      const manual =
-        this.req.sync === true || this.req.trigger === 'manual' || this.req.trigger === 'rollback';
       const automatic =
         policy.automated &&
         !this.app.spec.suspended &&
         work > 0 &&
         (revisionChanged || policy.selfHeal || this.prev === undefined);
-      const shouldSync = !this.req.dryRun && (manual || resuming || automatic);
+      const shouldSync =
+        this.mode !== 'preview' && (this.mode === 'manual' || resuming || automatic);
       if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
       return await this.sync(base, drift, plan, commit, client, resuming ? running : undefined);
     } catch (e) {
@@ -328,14 +333,14 @@ class TargetRun {
       lastCheckedAt: this.iso(),
     };
     // Nothing to do for a new revision with no changes: it is synced as it stands.
-    if (!prunable.length && revisionChanged && !this.req.dryRun) status.syncedRevision = commit;
+    if (!prunable.length && revisionChanged && !this.preview) status.syncedRevision = commit;
     status.inventory = this.inventoryAfter(drift, plan, new Map(), this.prev?.inventory ?? []);
     const health = this.healthOf(drift.objects, new Map());
     this.applyHealth(status, health.app);
     status.resources = this.resourceStatuses(drift.objects, plan, health.byKey, new Map());
     if (prunable.length) {
       const { automated, selfHeal } = this.app.spec.syncPolicy;
-      const why = this.req.dryRun
+      const why = this.preview
         ? 'preview'
         : this.app.spec.suspended
           ? 'the application is suspended'
@@ -352,7 +357,7 @@ class TargetRun {
         ),
       );
     }
-    if (!this.req.dryRun) await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+    if (!this.preview) await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
     return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
   }
 
@@ -811,7 +816,7 @@ class TargetRun {
         err.describe(),
       ),
     );
-    if (!this.req.dryRun) {
+    if (!this.preview) {
       await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
       await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
       if (commit)

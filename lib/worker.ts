@@ -79,7 +79,6 @@ export async function processJob(
         target,
         trigger: job.trigger,
         revision: job.revision,
-        sync: job.sync,
         allowPrune: job.allowPrune,
         operationId: job.deliveryId,
         attempt,

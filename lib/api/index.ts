@@ -254,7 +254,7 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
         {
           target: { app: app.metadata.name, cluster },
           trigger: 'manual',
-          dryRun: true,
+          preview: true,
           revision: req.query?.revision,
         },
         { withDiff: true, holder: `preview-${randomUUID()}` },
@@ -310,7 +310,6 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
         cluster,
         trigger: revision ? ('rollback' as const) : ('manual' as const),
         revision,
-        sync: true,
         allowPrune: body.prune === true,
         deliveryId: operationId,
         enqueuedAt: now,

@@ -32,7 +32,8 @@ export interface HookRunOptions {
   }) => void;
 }
 
-function refOf(hook: HookObject) {
+/** The hook's reference with its apiVersion, as delete and get take it. */
+function hookRef(hook: HookObject) {
   return { ...parseRefKey(hook.key), apiVersion: hook.object.apiVersion };
 }
 
@@ -41,7 +42,7 @@ async function deleteAndWait(
   hook: HookObject,
   timeoutMs: number,
 ): Promise<void> {
-  const ref = refOf(hook);
+  const ref = hookRef(hook);
   if (!(await client.delete(ref, { propagationPolicy: 'Background' }))) return;
   const deadline = Date.now() + timeoutMs;
   while (await client.get(ref.apiVersion, ref.kind, ref.namespace, ref.name)) {
@@ -83,7 +84,7 @@ export async function runHooks(
     while (done.size < group.length) {
       for (const hook of group) {
         if (done.has(hook.key)) continue;
-        const ref = refOf(hook);
+        const ref = hookRef(hook);
         const live = (await client.get(ref.apiVersion, ref.kind, ref.namespace, ref.name)) as
           | KubeObject
           | undefined;

@@ -206,7 +206,6 @@ export const ReconcileJobSchema = z.object({
   cluster: name,
   trigger: z.enum(TRIGGERS),
   revision: z.string().min(1).optional(),
-  sync: z.boolean().optional(),
   allowPrune: z.boolean().optional(),
   deliveryId: z.string().min(1).optional(),
   enqueuedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),

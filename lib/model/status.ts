@@ -51,12 +51,35 @@ export interface ResourceStatus {
   pruneSkipped?: string;
 }
 
+/** What started an operation. */
+export type OperationTrigger =
+  | 'webhook'
+  | 'sweep'
+  | 'manual'
+  | 'rollback'
+  | 'health-check'
+  | 'local';
+
+/**
+ * How an operation may act, derived once: `auto` applies only what the app's
+ * sync policy allows; `manual` (a sync or rollback someone asked for) applies
+ * even when automation is off or nothing drifted; `preview` computes and
+ * reports, and applies and writes nothing.
+ */
+export type OperationMode = 'auto' | 'manual' | 'preview';
+
+/** The mode of an operation a trigger starts (a preview is asked for explicitly). */
+export function modeOf(trigger: OperationTrigger, preview = false): OperationMode {
+  if (preview) return 'preview';
+  return trigger === 'manual' || trigger === 'rollback' ? 'manual' : 'auto';
+}
+
 export type OperationPhase = 'Running' | 'Succeeded' | 'Failed' | 'Error';
 
 export interface OperationResult {
   id: string;
   /** What started it: webhook delivery, sweep, manual sync, rollback. */
-  trigger: 'webhook' | 'sweep' | 'manual' | 'rollback' | 'health-check' | 'local';
+  trigger: OperationTrigger;
   revision: string;
   phase: OperationPhase;
   message: string;

@@ -10,8 +10,6 @@ export interface ReconcileJob {
   trigger: OperationResult['trigger'];
   /** An explicit revision (manual sync or rollback) instead of the app's. */
   revision?: string;
-  /** A manual sync: apply even when automation is off. */
-  sync?: boolean;
   allowPrune?: boolean;
   /** The GitHub delivery or operation that caused it, for logs. */
   deliveryId?: string;

@@ -85,7 +85,7 @@ describe('prune', () => {
     // The unguarded part of the prune went ahead.
     expect(await configMapNames(ns)).toEqual(['keep']);
 
-    const allowed = await h.reconcile({ trigger: 'manual', sync: true, allowPrune: true });
+    const allowed = await h.reconcile({ trigger: 'manual', allowPrune: true });
     expect(allowed.status.operation?.phase).toBe('Succeeded');
     expect(allowed.status.operation?.pruned).toBe(1);
     expect(await namespaceExists(ns)).toBe(false);

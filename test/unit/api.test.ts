@@ -123,7 +123,6 @@ describe('status API', () => {
       cluster: 'prod',
       trigger: 'rollback',
       revision: 'a'.repeat(40),
-      sync: true,
       allowPrune: true,
     });
     expect((await call('POST', '/apps/web/sync', { revision: '$(reboot)' })).status).toBe(400);

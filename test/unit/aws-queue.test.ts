@@ -134,13 +134,14 @@ describe('parseJob', () => {
     cluster: 'prod',
     trigger: 'manual',
     revision: 'v1.2.3',
-    sync: true,
     allowPrune: false,
     deliveryId: 'op-1',
     enqueuedAt: '2026-03-01T12:00:00.000Z',
   };
 
   it('accepts a job and drops fields it does not know', () => {
+    // `sync` is what jobs queued before the mode was derived from the trigger carried.
+    expect(parseJob(JSON.stringify({ ...valid, sync: true }))).toEqual(valid);
     expect(parseJob(JSON.stringify({ ...valid, future: 1 }))).toEqual(valid);
     expect(
       parseJob(
