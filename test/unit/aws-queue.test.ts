@@ -158,7 +158,7 @@ describe('parseJob', () => {
       [JSON.stringify({ ...valid, app: undefined }), /app/],
       [JSON.stringify({ ...valid, cluster: 'a'.repeat(64) }), /cluster/],
       [JSON.stringify({ ...valid, trigger: 'cron' }), /trigger/],
-      [JSON.stringify({ ...valid, sync: 'yes' }), /sync/],
+      [JSON.stringify({ ...valid, allowPrune: 'yes' }), /allowPrune/],
       [JSON.stringify({ ...valid, enqueuedAt: 'soon' }), /enqueuedAt: must be an ISO timestamp/],
     ];
     for (const [body, message] of cases) {
