@@ -22,7 +22,7 @@ import {
 import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
 import { type Manifest, manifestsFromRendered, type RenderedText } from './manifests.js';
 import { assertLinksInside, realPathInside, relativeToCheckout } from './paths.js';
-import type { RenderContext } from './render.js';
+import type { RenderContext } from './render-context.js';
 import { requireTool } from './render-tools.js';
 import { runTool, toolEnvironment, toolMessage } from './tool.js';
 

@@ -17,7 +17,7 @@ import { DriftlessError } from '../errors.js';
 import { parseYamlDocuments } from '../model/yaml.js';
 import { type Manifest, manifestsFromRendered } from './manifests.js';
 import { isInside, realPathInside, relativeToCheckout } from './paths.js';
-import type { RenderContext } from './render.js';
+import type { RenderContext } from './render-context.js';
 import { requireTool } from './render-tools.js';
 import { runTool, toolEnvironment, toolMessage } from './tool.js';
 

@@ -13,8 +13,9 @@ import type { ApplicationSource, SourceType } from '../model/application.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
-import { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
+import { loadManifests, type Manifest } from './manifests.js';
 import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
+import type { RenderContext } from './render-context.js';
 import { locateRenderTools, type RenderTools } from './render-tools.js';
 
 export interface SourceRenderOptions {
@@ -26,23 +27,6 @@ export interface SourceRenderOptions {
   maxOutputBytes?: number;
   /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
   tempRoot?: string;
-}
-
-/** What a Kustomize or Helm render needs; built per render. */
-export interface RenderContext {
-  /** The checkout's real path. */
-  root: string;
-  /** The app path's real directory. */
-  appDir: string;
-  /** The app path, checkout-relative, `/`-separated; `.` for the root. */
-  appRel: string;
-  tools: RenderTools;
-  timeoutMs: number;
-  maxOutputBytes: number;
-  maxAliasCount: number;
-  /** An empty directory for this render only (the tool's HOME and temp files). */
-  tempDir: string;
-  manifestOptions: LoadManifestsOptions;
 }
 
 export interface RenderTarget {

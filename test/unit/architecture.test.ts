@@ -1,0 +1,67 @@
+// The architecture rules of docs/architecture.md, checked with dependency-cruiser
+// against the code, and against a fixture tree that breaks each rule once, so
+// a rule that silently stopped matching fails here too.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cruise, type IReporterOutput } from 'dependency-cruiser';
+import { describe, expect, it } from 'vitest';
+import config from '../../.dependency-cruiser.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+async function violations(baseDir: string, dirs: string[]) {
+  const result: IReporterOutput = await cruise(dirs, {
+    ...config.options,
+    baseDir,
+    validate: true,
+    ruleSet: { forbidden: config.forbidden },
+  });
+  if (typeof result.output === 'string') throw new Error('expected a cruise result, got text');
+  return {
+    cruised: result.output.summary.totalCruised,
+    found: result.output.summary.violations.map((v) => ({
+      rule: v.rule.name,
+      from: v.from,
+      to: v.to,
+    })),
+  };
+}
+
+describe('architecture', () => {
+  it('the code keeps every dependency rule', async () => {
+    const { cruised, found } = await violations(root, [
+      'lib',
+      'functions',
+      'infra',
+      'scripts',
+      'bench',
+      'test/support',
+    ]);
+    expect(cruised).toBeGreaterThan(100);
+    expect(found).toEqual([]);
+  });
+
+  it('each rule fires on the fixture tree that breaks it', async () => {
+    const { found } = await violations(path.join(root, 'test/fixtures/architecture'), [
+      'lib',
+      'functions',
+      'infra',
+    ]);
+    const by = (rule: string) =>
+      found.filter((v) => v.rule === rule).map((v) => `${v.from} → ${v.to}`);
+    // A cycle is reported once, from its first module.
+    expect(by('no-cycles')).toEqual(['lib/model/left.ts → lib/model/right.ts']);
+    expect(by('model-imports-only-itself-and-errors')).toEqual([
+      'lib/model/kind.ts → lib/kube/client.ts',
+    ]);
+    expect(by('lib-not-to-functions-or-infra')).toEqual([
+      'lib/uses-handler.ts → functions/handler.ts',
+    ]);
+    expect(by('ports-not-to-adapters')).toEqual(['lib/ports/cluster.ts → lib/aws/adapter.ts']);
+    expect(by('aws-adapters-not-to-services')).toEqual(['lib/aws/adapter.ts → lib/reconcile.ts']);
+    expect(by('lib-no-lambda-or-cdk')).toHaveLength(1);
+    expect(by('lib-no-lambda-or-cdk')[0]).toMatch(/^lib\/middleware\.ts → .*@middy\/core/);
+    expect(by('no-unresolvable')).toEqual(['lib/missing.ts → ./not-there.js']);
+  });
+});
