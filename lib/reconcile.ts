@@ -1,5 +1,5 @@
 // One reconcile of one target (an application on one cluster), written
-// against ports only. See DESIGN.md section 4:
+// against ports only (docs/architecture.md, "The flow of one reconcile"):
 //   lease → resolve revision → fetch + render + validate (nothing touches the
 //   cluster before everything is valid) → drift check (O(kinds) requests) →
 //   decide → sync (PreSync hooks, Namespaces/CRDs, waves with Sync hooks,

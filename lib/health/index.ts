@@ -1,4 +1,4 @@
-// Health of live objects (DESIGN.md §4 step 7): per kind for the built-in
+// Health of live objects (docs/architecture.md, lib/health): per kind for the built-in
 // workloads and API kinds, generic conditions/observedGeneration for the rest.
 //
 // evaluateHealth is a pure function of one live object as the API server

@@ -2,6 +2,7 @@
 // against the code, and against a fixture tree that breaks each rule once, so
 // a rule that silently stopped matching fails here too.
 
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cruise, type IReporterOutput } from 'dependency-cruiser';
@@ -63,5 +64,38 @@ describe('architecture', () => {
     expect(by('lib-no-lambda-or-cdk')).toHaveLength(1);
     expect(by('lib-no-lambda-or-cdk')[0]).toMatch(/^lib\/middleware\.ts → .*@middy\/core/);
     expect(by('no-unresolvable')).toEqual(['lib/missing.ts → ./not-there.js']);
+  });
+});
+
+describe('docs/architecture.md', () => {
+  const doc = readFileSync(path.join(root, 'docs/architecture.md'), 'utf8');
+  const named = [...doc.matchAll(/`((?:lib|functions|infra)\/[\w./-]*)`/g)].map((m) =>
+    (m[1] as string).replace(/\/$/, ''),
+  );
+
+  it('names only files and folders that exist', () => {
+    expect(named.length).toBeGreaterThan(20);
+    const missing = named.filter((p) => {
+      try {
+        statSync(path.join(root, p));
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it('names every folder of lib/', () => {
+    const folders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        if (!e.isDirectory()) continue;
+        folders.push(`${dir}/${e.name}`);
+        walk(`${dir}/${e.name}`);
+      }
+    };
+    walk('lib');
+    expect(folders.filter((f) => !named.includes(f))).toEqual([]);
   });
 });
