@@ -387,6 +387,11 @@ describe('loadManifests: validation', () => {
     const err = await failure(labels);
     expect(err.location).toMatchObject({ line: 7, field: 'metadata.labels.enabled' });
     expect(err.message).toBe('metadata.labels.enabled must be a string (quote it: "true")');
+    // YAML 1.1 reads `on` as true too; the hint quotes what was written.
+    const written = await failure(
+      await checkout({ 'cm.yaml': `${cm('x')}  labels:\n    enabled: on\n` }),
+    );
+    expect(written.message).toBe('metadata.labels.enabled must be a string (quote it: "on")');
 
     const annotations = await checkout({
       'cm.yaml': `${cm('x')}  annotations:\n    example.com/replicas: 3\n`,
