@@ -11,6 +11,7 @@ import { startLocalMode } from '../local/dev.js';
 import type { Application, Cluster } from '../model/application.js';
 import { parseSpecs } from '../model/application.js';
 import type { OperationResult, ResourceStatus } from '../model/status.js';
+import { parseYamlDocuments } from '../model/yaml.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { loadManifests } from '../source/index.js';
 import { ApiError, DriftlessClient, resolveClientConfig } from './client.js';
@@ -267,11 +268,13 @@ async function apply(p: Printer, client: DriftlessClient, files: string[]): Prom
   return 0;
 }
 
-/** The document as written (durations as text), for the API to validate and store. */
+/**
+ * The document as written (durations as text), for the API to validate and
+ * store; read by the same parser as parseSpecs, so `automated: yes` is true here too.
+ */
 async function rawDocument(file: string, kind: string, name: string): Promise<unknown> {
-  const { parseAllDocuments } = await import('yaml');
-  for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
-    const v = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+  for (const doc of parseYamlDocuments(await readFile(file, 'utf8'), file)) {
+    const v = doc.value as { kind?: string; metadata?: { name?: string } } | null;
     if (v?.kind === kind && v.metadata?.name === name) return v;
   }
   throw new UsageError(`${kind} ${name} not found in ${file}`);
