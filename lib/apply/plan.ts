@@ -1,7 +1,8 @@
 // From parsed manifests to a sync plan, validated before anything touches the
-// cluster: the tracking label, the destination's default namespace, the app's
-// blast-radius policy (allowed namespaces and kinds), sync waves, and hooks
-// split from the resources they run around. Any error fails the whole plan.
+// cluster: the tracking label, the destination's default namespace, a
+// Secret's stringData as data, the app's blast-radius policy (allowed
+// namespaces and kinds), sync waves, and hooks split from the resources they
+// run around. Any error fails the whole plan.
 
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
@@ -72,6 +73,41 @@ function fail(
   });
 }
 
+/**
+ * A Secret's stringData merged into data (base64; stringData wins), as the API
+ * server stores it. Applied as written, stringData is owned as stringData and
+ * the data it becomes by no one, so server-side apply never removes a key
+ * deleted from Git (kubernetes#108008); applied as data, it does. Hashes,
+ * comparisons and diffs then see what the server has.
+ */
+function withStringDataAsData(object: KubeObject, m: PlannedManifest): KubeObject {
+  if (object.kind !== 'Secret' || groupOf(object.apiVersion) !== '') return object;
+  const { stringData, ...rest } = object;
+  if (stringData === undefined) return object;
+  if (stringData === null) return rest as KubeObject;
+  if (typeof stringData !== 'object' || Array.isArray(stringData)) {
+    fail('InvalidManifest', m, ['stringData'], 'stringData must be a mapping of strings');
+  }
+  const data = rest.data ?? {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    fail('InvalidManifest', m, ['data'], 'data must be a mapping of base64 strings');
+  }
+  const merged: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(stringData as Record<string, unknown>)) {
+    if (typeof value !== 'string') {
+      // The API server refuses these too; base64 of "8080" would hide the mistake.
+      fail(
+        'InvalidManifest',
+        m,
+        ['stringData', key],
+        `stringData.${key} must be a string: quote it`,
+      );
+    }
+    merged[key] = Buffer.from(value, 'utf8').toString('base64');
+  }
+  return { ...rest, data: merged } as KubeObject;
+}
+
 export async function buildPlan(
   manifests: readonly PlannedManifest[],
   app: Application,
@@ -122,7 +158,7 @@ export async function buildPlan(
     }
     metadata.labels = { ...(metadata.labels ?? {}), [LABEL_APP]: appName };
     const { status: _status, ...body } = src;
-    const object: KubeObject = { ...body, metadata };
+    const object = withStringDataAsData({ ...body, metadata }, m);
 
     // Blast radius: namespaces and kinds the app may touch.
     const ns = object.metadata.namespace;

@@ -149,15 +149,16 @@ export function applyObjectFor(
   return out as KubeObject;
 }
 
-/** Secrets written with stringData are stored as base64 data: compare like that. */
-function comparable(obj: KubeObject): KubeObject {
-  if (obj.kind !== 'Secret' || !obj.stringData || typeof obj.stringData !== 'object') return obj;
-  const data = { ...((obj.data as Record<string, string> | undefined) ?? {}) };
-  for (const [k, v] of Object.entries(obj.stringData as Record<string, unknown>)) {
-    data[k] = Buffer.from(String(v)).toString('base64');
-  }
-  const { stringData: _s, ...rest } = obj;
-  return { ...rest, data } as KubeObject;
+/**
+ * A Secret that an earlier Driftless applied with stringData: we own
+ * `stringData.*`, not the `data` keys it became, so removing a key from Git
+ * would not remove it (kubernetes#108008). Desired Secrets now carry data
+ * only (buildPlan); one apply moves the ownership over. The dry run cannot
+ * show this: it differs only in managedFields.
+ */
+function appliedAsStringData(live: KubeObject): boolean {
+  if (live.kind !== 'Secret' || groupOf(live.apiVersion) !== '') return false;
+  return 'f:stringData' in (fieldsOwnedBy(live, FIELD_MANAGER, 'Apply') ?? {});
 }
 
 /** The part of an object that identity covers and ownership does not. */
@@ -169,7 +170,7 @@ function ownershipView(obj: KubeObject): Record<string, unknown> {
 
 /** Local verdict: undefined if in sync, else the reason to suspect drift. */
 function suspectDrift(applyObject: KubeObject, live: KubeObject): string | undefined {
-  const diffs = compareDesired(ownershipView(comparable(applyObject)), live);
+  const diffs = compareDesired(ownershipView(applyObject), live);
   if (diffs.length) {
     return `changed: ${diffs
       .slice(0, 5)
@@ -288,7 +289,11 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     if (!suspicion) return { key: d.key, state: 'Synced', desired: d, live: liveObj, applyObject };
     // Confirm with the server: what would applying leave?
     const merged = await client.apply(applyObject, { dryRun: true });
-    const difference = dryRunDifference(merged, liveObj);
+    const difference =
+      dryRunDifference(merged, liveObj) ??
+      (appliedAsStringData(liveObj)
+        ? 'applied as stringData before: applying as data, so keys removed from Git leave the Secret'
+        : undefined);
     if (!difference) {
       return {
         key: d.key,

@@ -287,9 +287,9 @@ function parseJsonDocument(text: string, file: string, maxAliasCount: number): Y
     const docs = parseYamlDocuments(text, file, { maxAliasCount });
     if (docs.length === 1 && docs[0]) return [{ ...docs[0], value }];
   } catch (e) {
-    if (e instanceof DriftlessError && /unique/i.test(e.message)) throw e;
+    if (e instanceof DriftlessError && /duplicate key/i.test(e.message)) throw e;
   }
-  return [{ value, file, line: 1, index: 1, lineOf: () => 1 }];
+  return [{ value, file, line: 1, index: 1, lineOf: () => 1, sourceOf: () => undefined }];
 }
 
 /** The objects of one document: itself, or the items of a v1 List. */
@@ -405,7 +405,8 @@ function validateObject(value: unknown, doc: YamlDocument, at: (string | number)
     }
     for (const [key, v] of Object.entries(map)) {
       if (typeof v !== 'string') {
-        const hint = v === null || typeof v === 'object' ? '' : ` (quote it: "${String(v)}")`;
+        const written = doc.sourceOf([...at, 'metadata', field, key]) ?? String(v);
+        const hint = v === null || typeof v === 'object' ? '' : ` (quote it: "${written}")`;
         throw invalid(`metadata.${field}${formatKey(key)} must be a string${hint}`, [
           'metadata',
           field,

@@ -76,7 +76,8 @@ metadata: { name: api }
 spec:
   source: { repoURL: "${repo.url}", revision: main, path: app }
   destinations: [{ cluster: local, namespace: ${ns} }]
-  syncPolicy: { automated: true, selfHeal: false, interval: 1h }
+  # YAML 1.1 booleans, as kubectl reads them: validated and sent alike.
+  syncPolicy: { automated: yes, selfHeal: off, interval: 1h }
 `,
     );
   });

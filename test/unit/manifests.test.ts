@@ -186,6 +186,16 @@ describe('loadManifests: parsing', () => {
     expect(err.message).toMatch(/^invalid JSON/);
   });
 
+  it('reports duplicate keys in a JSON file, which JSON.parse would let pass', async () => {
+    const dir = await checkout({
+      'cm.json':
+        '{\n  "apiVersion": "v1",\n  "kind": "ConfigMap",\n  "metadata": { "name": "x" },\n  "data": {\n    "a": "1",\n    "a": "2"\n  }\n}\n',
+    });
+    const err = await failure(dir);
+    expect(err.location).toMatchObject({ file: 'cm.json', line: 7 });
+    expect(err.message).toBe('invalid YAML: duplicate key "a"');
+  });
+
   it('reports a field error in a JSON file with the field line', async () => {
     const dir = await checkout({
       'cm.json':
@@ -377,6 +387,11 @@ describe('loadManifests: validation', () => {
     const err = await failure(labels);
     expect(err.location).toMatchObject({ line: 7, field: 'metadata.labels.enabled' });
     expect(err.message).toBe('metadata.labels.enabled must be a string (quote it: "true")');
+    // YAML 1.1 reads `on` as true too; the hint quotes what was written.
+    const written = await failure(
+      await checkout({ 'cm.yaml': `${cm('x')}  labels:\n    enabled: on\n` }),
+    );
+    expect(written.message).toBe('metadata.labels.enabled must be a string (quote it: "on")');
 
     const annotations = await checkout({
       'cm.yaml': `${cm('x')}  annotations:\n    example.com/replicas: 3\n`,

@@ -210,6 +210,72 @@ describe('buildPlan', () => {
     expect(e.location.field).toBe('metadata.namespace');
   });
 
+  it("turns a Secret's stringData into base64 data, stringData winning, before hashing", async () => {
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const plan = await buildPlan(
+      [
+        m(
+          'v1',
+          'Secret',
+          'mixed',
+          {},
+          { data: { a: b64('old'), c: b64('kept') }, stringData: { a: 'new', b: 'ünï' } },
+        ),
+        m(
+          'v1',
+          'Secret',
+          'as-data',
+          {},
+          { data: { a: b64('new'), b: b64('ünï'), c: b64('kept') } },
+        ),
+        m('v1', 'Secret', 'empty', {}, { type: 'Opaque', stringData: null }),
+        m('example.com/v1', 'Secret', 'not-core', {}, { stringData: { a: 'x' } }),
+      ],
+      app(),
+      'web',
+      async () => true,
+    );
+    const [mixed, asData, empty, notCore] = plan.resources;
+    expect(mixed?.object.data).toEqual({ a: b64('new'), b: b64('ünï'), c: b64('kept') });
+    expect(mixed?.object).not.toHaveProperty('stringData');
+    // Written either way, it is the same desired object.
+    expect(mixed?.hash).toBe(
+      (
+        await buildPlan(
+          [m('v1', 'Secret', 'mixed', {}, { data: asData?.object.data })],
+          app(),
+          'web',
+          async () => true,
+        )
+      ).resources[0]?.hash,
+    );
+    expect(empty?.object).toMatchObject({ type: 'Opaque' });
+    expect(empty?.object).not.toHaveProperty('stringData');
+    expect(notCore?.object.stringData).toEqual({ a: 'x' });
+  });
+
+  it('refuses stringData values that are not strings, as the API server does, naming the field', async () => {
+    const manifest = m('v1', 'Secret', 's', {}, { stringData: { port: 8080 } });
+    manifest.lineOf = (p) => (p.join('.') === 'stringData.port' ? 42 : 1);
+    const e = await rejection(buildPlan([manifest], app(), 'web', async () => true));
+    expect(e.reason).toBe('InvalidManifest');
+    expect(e.location).toMatchObject({
+      line: 42,
+      field: 'stringData.port',
+      object: 'Secret/s',
+    });
+    expect(e.message).toContain('must be a string');
+    const notMap = await rejection(
+      buildPlan(
+        [m('v1', 'Secret', 's', {}, { stringData: ['a'] })],
+        app(),
+        'web',
+        async () => true,
+      ),
+    );
+    expect(notMap.location.field).toBe('stringData');
+  });
+
   it('matches globs whole', () => {
     expect(globMatch('team-*', 'team-a')).toBe(true);
     expect(globMatch('team-*', 'my-team-a')).toBe(false);

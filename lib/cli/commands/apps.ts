@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { AppDetailResponse, AppListItem, AppListResponse } from '../../api/contract.js';
 import type { Application, Cluster } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
+import { parseYamlDocuments } from '../../model/yaml.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, UsageError } from '../command.js';
 import { emit, type Printer, paint } from '../output.js';
@@ -90,11 +91,13 @@ export async function applySpecs(
   return 0;
 }
 
-/** The document as written (durations as text), for the API to validate and store. */
+/**
+ * The document as written (durations as text), for the API to validate and
+ * store; read by the same parser as parseSpecs, so `automated: yes` is true here too.
+ */
 async function rawDocument(file: string, kind: string, name: string): Promise<unknown> {
-  const { parseAllDocuments } = await import('yaml');
-  for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
-    const v = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+  for (const doc of parseYamlDocuments(await readFile(file, 'utf8'), file)) {
+    const v = doc.value as { kind?: string; metadata?: { name?: string } } | null;
     if (v?.kind === kind && v.metadata?.name === name) return v;
   }
   throw new UsageError(`${kind} ${name} not found in ${file}`);
