@@ -26,7 +26,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { mapBounded } from '../lib/diff/index.js';
+import { mapBounded } from '../lib/concurrency.js';
 import type { ApplyOptions, DeleteOptions, ListOptions, RequestStats } from '../lib/kube/client.js';
 import { KubeClient } from '../lib/kube/client.js';
 import type { ResourceInfo } from '../lib/kube/discovery.js';

@@ -4,7 +4,7 @@
 // ahead of the workloads that reference them; CRDs waited on until
 // Established so their custom resources can follow in the same sync.
 
-import { mapBounded } from '../diff/index.js';
+import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import { groupOf, type KubeObject } from '../model/object.js';
 import type { ClusterClient } from '../ports.js';

@@ -31,6 +31,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
 import {
   type Application,
@@ -145,13 +146,13 @@ export class DynamoCatalog implements Catalog {
       1,
     );
     const clusters = new Set(app.spec.destinations.map((d) => d.cluster));
-    await forEachLimited([...clusters], 8, (cluster) =>
+    await mapBounded([...clusters], 8, (cluster) =>
       this.putTargetRecord({ app: name, cluster }, app),
     );
     const removed = destinationsOf(readString(previous.Item, ATTR.spec)).filter(
       (c) => !clusters.has(c),
     );
-    await forEachLimited(removed, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
+    await mapBounded(removed, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
   }
 
   async deleteApplication(name: string): Promise<void> {
@@ -161,7 +162,7 @@ export class DynamoCatalog implements Catalog {
     });
     if (!current.Item) return;
     const clusters = destinationsOf(readString(current.Item, ATTR.spec));
-    await forEachLimited(clusters, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
+    await mapBounded(clusters, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
     await this.table.deleteItem('deleteApplication', { Key: appKey(name) }, 1);
   }
 
@@ -881,19 +882,4 @@ function pageSize(limit: number): number {
     });
   }
   return Math.min(Math.floor(limit), 1000);
-}
-
-async function forEachLimited<T>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }

@@ -10,6 +10,7 @@
 // A no-op check therefore costs O(kinds) requests, not O(objects).
 
 import { createHash } from 'node:crypto';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
 import type { IgnoreDifference } from '../model/application.js';
 import {
@@ -99,24 +100,6 @@ export function canonicalJson(v: unknown): string {
 
 export function appSelector(app: string): string {
   return `${LABEL_APP}=${app}`;
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (t: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 function ignoreRulesFor(rules: IgnoreDifference[], obj: KubeObject): IgnoreDifference[] {

@@ -5,7 +5,7 @@
 // the app's limit, or any Namespace, PersistentVolumeClaim or CRD, is refused
 // (with a status saying why) until the app or a manual sync allows it.
 
-import { mapBounded } from '../diff/index.js';
+import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import type { SyncPolicy } from '../model/application.js';
 import {

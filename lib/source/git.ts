@@ -30,6 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git, { type GitAuth, type HttpClient, type ServerRef } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError, isDriftlessError } from '../errors.js';
 import type { Checkout, GitCredentials, GitSource } from '../ports.js';
 import { CheckoutCache, urlWithoutCredentials } from './cache.js';
@@ -322,7 +323,7 @@ export class IsomorphicGitSource implements GitSource {
     await walk(commitTree, '');
 
     let bytes = 0;
-    await forEachConcurrently(blobs, EXTRACT_CONCURRENCY, async ({ oid, rel, mode }) => {
+    await mapBounded(blobs, EXTRACT_CONCURRENCY, async ({ oid, rel, mode }) => {
       const { blob } = await git.readBlob({ fs, gitdir, oid, cache: objectCache });
       bytes += blob.byteLength;
       if (bytes > this.maxCheckoutBytes) {
@@ -519,28 +520,6 @@ function isSafeEntryName(name: string): boolean {
 
 function isCode(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
-}
-
-/** Runs work over items, `limit` at a time; on a failure, stops starting new items and rejects once all running ones have settled. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
 }
 
 /** The git directory of a file:/// repository: `<path>/.git`, or the path itself when bare. */
