@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
 import type { IgnoreDifference } from '../model/application.js';
+import { canonicalJson } from '../model/canonical.js';
 import {
   describeRef,
   FIELD_MANAGER,
@@ -85,17 +86,6 @@ export interface DriftReport {
 /** Canonical JSON (sorted keys) → sha256: the identity of a desired object's content. */
 export function hashObject(obj: unknown): string {
   return createHash('sha256').update(canonicalJson(obj)).digest('hex');
-}
-
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 export function appSelector(app: string): string {

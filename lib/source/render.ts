@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import type { Application, ApplicationSource, SourceType } from '../model/application.js';
+import { canonicalJson } from '../model/canonical.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
@@ -183,17 +184,5 @@ export function renderOptionsHash(source: ApplicationSource, target: RenderTarge
     releaseName: source.helm?.releaseName ?? target.appName,
     namespace: target.namespace ?? null,
   };
-  return createHash('sha256').update(stableJson(shaping)).digest('hex').slice(0, 32);
-}
-
-/** JSON with object keys sorted, so equal options hash equally whatever their order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  return createHash('sha256').update(canonicalJson(shaping)).digest('hex').slice(0, 32);
 }
