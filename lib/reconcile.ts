@@ -25,6 +25,7 @@ import {
   objectKey,
   parseRefKey,
 } from './model/object.js';
+import { shortSha } from './model/revision.js';
 import type {
   HealthResult,
   InventoryEntry,
@@ -846,8 +847,4 @@ function recheckOf(status: TargetStatus): number | undefined {
     .filter((r) => r.health?.status === 'Progressing')
     .map((r) => r.health?.recheckAfterMs ?? 10_000);
   return delays.length ? Math.min(...delays) : 10_000;
-}
-
-function shortSha(sha: string): string {
-  return sha.slice(0, 8);
 }

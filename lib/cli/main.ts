@@ -10,6 +10,7 @@ import { DriftlessError, isDriftlessError } from '../errors.js';
 import { startLocalMode } from '../local/dev.js';
 import type { Application, Cluster } from '../model/application.js';
 import { parseSpecs } from '../model/application.js';
+import { shortSha } from '../model/revision.js';
 import type { OperationResult, ResourceStatus } from '../model/status.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { loadManifests } from '../source/index.js';
@@ -21,7 +22,6 @@ import {
   type OutputFormat,
   type Printer,
   paint,
-  shortSha,
   state,
 } from './output.js';
 

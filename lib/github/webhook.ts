@@ -9,6 +9,7 @@
 
 import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { z } from 'zod';
+import { shortSha } from '../model/revision.js';
 import {
   type Catalog,
   type Clock,
@@ -188,7 +189,7 @@ export async function handleWebhook(
         commit: push.after,
         context: `driftless/${t.app}/${t.cluster}`,
         state: 'pending',
-        description: `queued ${push.after.slice(0, 8)} for ${t.cluster}`,
+        description: `queued ${shortSha(push.after)} for ${t.cluster}`,
         targetUrl: deps.statusUrl?.(t),
       }),
     ),

@@ -13,6 +13,7 @@ import { handleApiRequest } from '../api.js';
 import { DriftlessError } from '../errors.js';
 import { handleWebhook } from '../github/webhook.js';
 import { type Application, ClusterSchema } from '../model/application.js';
+import { shortSha } from '../model/revision.js';
 import type { CommitStatusReporter } from '../ports.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { IsomorphicGitSource } from '../source/index.js';
@@ -99,7 +100,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       if (seen.get(key) === commit) continue;
       const first = !seen.has(key);
       seen.set(key, commit);
-      if (!first) log(`${app.metadata.name}: new commit ${commit.slice(0, 8)} on ${revision}`);
+      if (!first) log(`${app.metadata.name}: new commit ${shortSha(commit)} on ${revision}`);
       await queue.enqueue(
         app.spec.destinations.map((d) => ({
           dedupId: `local:${app.metadata.name}#${d.cluster}:${commit}`,
