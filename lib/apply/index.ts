@@ -6,7 +6,8 @@
 
 import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
-import { groupOf, type KubeObject } from '../model/object.js';
+import { isPrerequisiteKind } from '../model/kinds.js';
+import type { KubeObject } from '../model/object.js';
 import type { ClusterClient } from '../ports.js';
 
 export interface ApplyItem {
@@ -24,28 +25,6 @@ export interface ApplyOptions {
   onApplied?: (key: string, live: KubeObject) => void;
 }
 
-/** Kinds that others in the same wave may need to exist first. */
-const PREREQUISITE_KINDS = new Set([
-  '/ServiceAccount',
-  '/Secret',
-  '/ConfigMap',
-  '/PersistentVolume',
-  '/PersistentVolumeClaim',
-  '/LimitRange',
-  '/ResourceQuota',
-  'rbac.authorization.k8s.io/Role',
-  'rbac.authorization.k8s.io/ClusterRole',
-  'rbac.authorization.k8s.io/RoleBinding',
-  'rbac.authorization.k8s.io/ClusterRoleBinding',
-  'storage.k8s.io/StorageClass',
-  'scheduling.k8s.io/PriorityClass',
-  'networking.k8s.io/NetworkPolicy',
-]);
-
-function isPrerequisite(obj: KubeObject): boolean {
-  return PREREQUISITE_KINDS.has(`${groupOf(obj.apiVersion)}/${obj.kind}`);
-}
-
 /** Applies one group of objects; resolves to the live objects the server returned, by key. */
 export async function applyObjects(
   client: ClusterClient,
@@ -54,8 +33,8 @@ export async function applyObjects(
 ): Promise<Map<string, KubeObject>> {
   const applied = new Map<string, KubeObject>();
   const steps = [
-    items.filter((i) => isPrerequisite(i.object)),
-    items.filter((i) => !isPrerequisite(i.object)),
+    items.filter((i) => isPrerequisiteKind(i.object)),
+    items.filter((i) => !isPrerequisiteKind(i.object)),
   ];
   for (const step of steps) {
     await mapBounded(step, opts.concurrency ?? 8, async (item) => {

@@ -6,6 +6,7 @@
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
 import type { Application } from '../model/application.js';
+import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import {
   ANNOTATION_HOOK,
   ANNOTATION_HOOK_DELETE_POLICY,
@@ -52,8 +53,6 @@ export interface SyncPlan {
 /** Scope of a kind: true namespaced, false cluster-scoped, undefined unknown. */
 export type ScopeLookup = (apiVersion: string, kind: string) => Promise<boolean | undefined>;
 
-const FOUNDATION_KINDS = new Set(['/Namespace', 'apiextensions.k8s.io/CustomResourceDefinition']);
-
 /** Globs: `*` matches any run of characters. */
 export function globMatch(pattern: string, value: string): boolean {
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
@@ -96,7 +95,7 @@ export async function buildPlan(
     };
     if (o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io') {
       if (o.spec?.group && o.spec.names?.kind) {
-        crdScopes.set(`${o.spec.group}/${o.spec.names.kind}`, o.spec.scope !== 'Cluster');
+        crdScopes.set(groupKind(o.spec.group, o.spec.names.kind), o.spec.scope !== 'Cluster');
       }
     }
   }
@@ -106,7 +105,7 @@ export async function buildPlan(
   const seen = new Map<string, ManifestInput>();
   for (const m of manifests) {
     const src = m.object;
-    const gk = `${groupOf(src.apiVersion)}/${src.kind}`;
+    const gk = groupKindOf(src);
     let namespaced = crdScopes.get(gk) ?? (await scopeOf(src.apiVersion, src.kind));
     if (namespaced === undefined) {
       // Unknown kind not defined by a CRD here: it has a namespace if it says so.
@@ -228,9 +227,7 @@ export async function buildPlan(
     }
   }
 
-  const foundation = resources.filter((d) =>
-    FOUNDATION_KINDS.has(`${groupOf(d.object.apiVersion)}/${d.object.kind}`),
-  );
+  const foundation = resources.filter((d) => isFoundationKind(d.object));
   const rest = resources.filter((d) => !foundation.includes(d));
   const waveNumbers = [...new Set(rest.map((d) => d.wave))].sort((a, b) => a - b);
   return {

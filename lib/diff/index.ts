@@ -14,6 +14,7 @@ import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
 import type { IgnoreDifference } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
+import { groupKindOf } from '../model/kinds.js';
 import {
   describeRef,
   FIELD_MANAGER,
@@ -179,7 +180,7 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   // One LIST per kind: the kinds we want and the kinds we applied before.
   const kinds = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
   const addKind = (apiVersion: string, kind: string, namespace: string) => {
-    const k = `${groupOf(apiVersion)}/${kind}`;
+    const k = groupKindOf({ apiVersion, kind });
     const entry = kinds.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
     entry.namespaces.add(namespace);
     kinds.set(k, entry);

@@ -8,11 +8,11 @@
 import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import type { SyncPolicy } from '../model/application.js';
+import { isPrunedLast, isPruneGuardedKind } from '../model/kinds.js';
 import {
   ANNOTATION_PRUNE,
   describeObject,
   describeRef,
-  groupOf,
   type KubeObject,
   parseRefKey,
 } from '../model/object.js';
@@ -37,13 +37,6 @@ export interface PruneOverride {
   /** A manual sync that explicitly allows what the guard would refuse. */
   allowGuarded?: boolean;
 }
-
-const GUARDED_KINDS: Record<string, string> = {
-  '/Namespace': 'Namespace',
-  '/PersistentVolumeClaim': 'PersistentVolumeClaim',
-  'apiextensions.k8s.io/CustomResourceDefinition': 'CustomResourceDefinition',
-};
-const LAST_KINDS = new Set(['/Namespace', 'apiextensions.k8s.io/CustomResourceDefinition']);
 
 export function decidePrune(
   candidates: PruneCandidate[],
@@ -77,10 +70,9 @@ export function decidePrune(
         kept.push({ key: c.key, reason: 'prune refused by the guard (pruneLimit)' });
       return { toDelete: [], kept, refusal };
     }
-    const guarded = eligible.filter((c) => {
-      const kind = GUARDED_KINDS[`${groupOf(c.live.apiVersion)}/${c.live.kind}`];
-      return kind !== undefined && !policy.allowPruneOf.includes(kind);
-    });
+    const guarded = eligible.filter(
+      (c) => isPruneGuardedKind(c.live) && !policy.allowPruneOf.includes(c.live.kind),
+    );
     if (guarded.length) {
       const names = guarded.map((c) => describeObject(c.live));
       refusal =
@@ -93,8 +85,7 @@ export function decidePrune(
   }
 
   const waveOf = new Map(inventory.map((i) => [i.key, i.wave]));
-  const rank = (c: PruneCandidate) =>
-    LAST_KINDS.has(`${groupOf(c.live.apiVersion)}/${c.live.kind}`) ? 1 : 0;
+  const rank = (c: PruneCandidate) => (isPrunedLast(c.live) ? 1 : 0);
   toDelete = [...toDelete].sort(
     (a, b) =>
       rank(a) - rank(b) ||
@@ -116,7 +107,7 @@ export async function executePrune(
   const groups: PruneCandidate[][] = [];
   let lastGroup = '';
   for (const c of decision.toDelete) {
-    const g = `${LAST_KINDS.has(`${groupOf(c.live.apiVersion)}/${c.live.kind}`)}:${waveOf.get(c.key) ?? 0}`;
+    const g = `${isPrunedLast(c.live)}:${waveOf.get(c.key) ?? 0}`;
     if (g !== lastGroup) groups.push([]);
     lastGroup = g;
     groups[groups.length - 1]?.push(c);
