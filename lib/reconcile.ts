@@ -16,15 +16,9 @@ import { buildPlan, type SyncPlan } from './apply/plan.js';
 import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
 import { asDriftlessError, DriftlessError, type ErrorReason } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
+import { isHook, isPruneDisabled } from './model/annotations.js';
 import type { Application } from './model/application.js';
-import {
-  ANNOTATION_HOOK,
-  ANNOTATION_PRUNE,
-  describeRef,
-  type KubeObject,
-  objectKey,
-  parseRefKey,
-} from './model/object.js';
+import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
 import { shortSha } from './model/revision.js';
 import type {
   HealthResult,
@@ -830,14 +824,6 @@ class TargetRun {
 
 function needsApply(o: ObjectDrift | undefined): boolean {
   return !o || o.state === 'Missing' || o.state === 'OutOfSync';
-}
-
-function isHook(obj: KubeObject | undefined): boolean {
-  return !!obj?.metadata.annotations?.[ANNOTATION_HOOK];
-}
-
-function isPruneDisabled(obj: KubeObject | undefined): boolean {
-  return obj?.metadata.annotations?.[ANNOTATION_PRUNE] === 'false';
 }
 
 /** The soonest recheck among Progressing objects. */

@@ -9,9 +9,10 @@
 
 import { DriftlessError } from '../errors.js';
 import { evaluateHealth } from '../health/index.js';
+import type { HookPhase } from '../model/annotations.js';
 import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { ClusterClient } from '../ports.js';
-import type { HookObject, HookPhase } from './plan.js';
+import type { HookObject } from './plan.js';
 
 export type HookOutcome =
   | { state: 'succeeded' }

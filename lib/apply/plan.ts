@@ -5,18 +5,10 @@
 
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
+import { type HookDeletePolicy, type HookPhase, hookOf, syncWaveOf } from '../model/annotations.js';
 import type { Application } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
-import {
-  ANNOTATION_HOOK,
-  ANNOTATION_HOOK_DELETE_POLICY,
-  ANNOTATION_SYNC_WAVE,
-  describeObject,
-  groupOf,
-  type KubeObject,
-  LABEL_APP,
-  objectKey,
-} from '../model/object.js';
+import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
 
 export interface ManifestInput {
   object: KubeObject;
@@ -25,15 +17,6 @@ export interface ManifestInput {
   /** Line of a field, when the source knows it. */
   lineOf?: (fieldPath: readonly (string | number)[]) => number;
 }
-
-export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
-export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
-const HOOK_PHASES: readonly HookPhase[] = ['PreSync', 'Sync', 'PostSync', 'SyncFail'];
-const DELETE_POLICIES: readonly HookDeletePolicy[] = [
-  'HookSucceeded',
-  'HookFailed',
-  'BeforeHookCreation',
-];
 
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
@@ -175,53 +158,24 @@ export async function buildPlan(
     }
     seen.set(key, m);
 
-    const annotations = object.metadata.annotations ?? {};
-    const waveText = annotations[ANNOTATION_SYNC_WAVE];
-    let wave = 0;
-    if (waveText !== undefined) {
-      if (!/^-?\d+$/.test(waveText.trim())) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_SYNC_WAVE],
-          `sync wave must be an integer, got "${waveText}"`,
-        );
-      }
-      wave = Number.parseInt(waveText, 10);
+    const wave = syncWaveOf(object);
+    if (!wave.ok) {
+      fail('InvalidManifest', m, ['metadata', 'annotations', wave.annotation], wave.message);
     }
     const desired: DesiredObject = {
       key,
       object,
       hash: hashObject(object),
-      wave,
+      wave: wave.value,
       file: m.file,
       line: m.line,
     };
-    const hookText = annotations[ANNOTATION_HOOK];
-    if (hookText !== undefined) {
-      const phases = hookText.split(',').map((s) => s.trim()) as HookPhase[];
-      const bad = phases.find((p) => !HOOK_PHASES.includes(p));
-      if (bad !== undefined) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_HOOK],
-          `unknown hook "${bad}" (use ${HOOK_PHASES.join(', ')})`,
-        );
-      }
-      const policies = (annotations[ANNOTATION_HOOK_DELETE_POLICY] ?? 'BeforeHookCreation')
-        .split(',')
-        .map((s) => s.trim()) as HookDeletePolicy[];
-      const badPolicy = policies.find((p) => !DELETE_POLICIES.includes(p));
-      if (badPolicy !== undefined) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_HOOK_DELETE_POLICY],
-          `unknown hook delete policy "${badPolicy}" (use ${DELETE_POLICIES.join(', ')})`,
-        );
-      }
-      hooks.push({ ...desired, phases, deletePolicies: policies });
+    const hook = hookOf(object);
+    if (!hook.ok) {
+      fail('InvalidManifest', m, ['metadata', 'annotations', hook.annotation], hook.message);
+    }
+    if (hook.value) {
+      hooks.push({ ...desired, ...hook.value });
     } else {
       resources.push(desired);
     }

@@ -7,15 +7,10 @@
 
 import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
+import { pruneOptOut } from '../model/annotations.js';
 import type { SyncPolicy } from '../model/application.js';
 import { isPrunedLast, isPruneGuardedKind } from '../model/kinds.js';
-import {
-  ANNOTATION_PRUNE,
-  describeObject,
-  describeRef,
-  type KubeObject,
-  parseRefKey,
-} from '../model/object.js';
+import { describeObject, describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { InventoryEntry } from '../model/status.js';
 import type { ClusterClient } from '../ports.js';
 
@@ -47,8 +42,9 @@ export function decidePrune(
   const kept: PruneDecision['kept'] = [];
   const eligible: PruneCandidate[] = [];
   for (const c of candidates) {
-    if (c.live.metadata.annotations?.[ANNOTATION_PRUNE] === 'false') {
-      kept.push({ key: c.key, reason: `annotated ${ANNOTATION_PRUNE}: "false"` });
+    const optOut = pruneOptOut(c.live);
+    if (optOut) {
+      kept.push({ key: c.key, reason: `annotated ${optOut.annotation}: "${optOut.value}"` });
     } else if (!policy.prune && !override.allowGuarded) {
       kept.push({ key: c.key, reason: 'would be pruned, but prune is off for this application' });
     } else if (c.live.metadata.deletionTimestamp) {
