@@ -62,6 +62,13 @@ export interface Store {
   listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
 }
 
+/**
+ * Requests one step of a reconcile (the drift check's LISTs and dry runs, the
+ * applies of a wave, the deletes of a prune) keeps in flight against a
+ * cluster's API server, unless the reconcile says otherwise.
+ */
+export const DEFAULT_REQUEST_CONCURRENCY = 8;
+
 /** One cluster's API, as the engine uses it (lib/kube/client.ts implements it). */
 export interface ClusterClient {
   readonly stats: RequestStats;

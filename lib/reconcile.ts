@@ -83,11 +83,23 @@ export interface ReconcileRequest {
   attempt?: number;
 }
 
+/** How long one invocation may wait for health or hooks before yielding. */
+export const DEFAULT_WAIT_BUDGET_MS = 20_000;
+/** How long the target's lease lasts unless renewed. */
+export const DEFAULT_LEASE_TTL_MS = 5 * 60_000;
+/** How often a wave's health is polled while the invocation waits for it (at most). */
+export const HEALTH_POLL_MS = 1_000;
+/** When to look again at a wave still not healthy, if its objects name no time. */
+export const WAVE_RECHECK_MS = 5_000;
+/** When to look again at a Progressing object that names no time. */
+export const PROGRESSING_RECHECK_MS = 10_000;
+
 export interface ReconcileOptions {
-  /** How long one invocation may wait for health or hooks before yielding. */
+  /** Default DEFAULT_WAIT_BUDGET_MS. */
   waitBudgetMs?: number;
+  /** Default DEFAULT_LEASE_TTL_MS. */
   leaseTtlMs?: number;
-  /** Concurrent requests to the API server. */
+  /** Concurrent requests to the API server (default DEFAULT_REQUEST_CONCURRENCY). */
   concurrency?: number;
   /** Render unified diffs for drifted objects. */
   withDiff?: boolean;
@@ -133,7 +145,7 @@ export async function reconcile(
     throw new DriftlessError('InvalidSpec', `cluster ${target.cluster} is not registered`);
 
   const holder = opts.holder ?? req.operationId ?? randomUUID();
-  const leaseTtl = opts.leaseTtlMs ?? 5 * 60_000;
+  const leaseTtl = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   // A preview writes nothing, so it neither needs nor disturbs the lease.
   const lease = req.dryRun
     ? { target, holder, fencingToken: 0, expiresAt: clock.now() + leaseTtl }
@@ -190,7 +202,7 @@ class TargetRun {
     private readonly leaseTtlMs: number,
   ) {
     this.target = req.target;
-    this.waitBudgetMs = opts.waitBudgetMs ?? 20_000;
+    this.waitBudgetMs = opts.waitBudgetMs ?? DEFAULT_WAIT_BUDGET_MS;
     this.startedAtMs = clock.now();
   }
 
@@ -490,7 +502,7 @@ class TargetRun {
             this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'waiting' });
             return await yieldFor(
               `waiting for wave ${wave}: ${waveHealth.message ?? waveHealth.status}`,
-              waveHealth.recheckAfterMs ?? 5_000,
+              waveHealth.recheckAfterMs ?? WAVE_RECHECK_MS,
             );
           }
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'healthy' });
@@ -641,7 +653,7 @@ class TargetRun {
       const left = this.waitBudgetMs - (this.clock.now() - this.startedAtMs);
       if (left <= 0) return health;
       await new Promise((r) =>
-        setTimeout(r, Math.min(health.recheckAfterMs ?? 1_000, 1_000, left)),
+        setTimeout(r, Math.min(health.recheckAfterMs ?? HEALTH_POLL_MS, HEALTH_POLL_MS, left)),
       );
       const kinds = new Map(
         objects.map((o) => [`${o.object.apiVersion}/${o.object.kind}`, o.object]),
@@ -831,6 +843,6 @@ function recheckOf(status: TargetStatus): number | undefined {
   if (status.health !== 'Progressing') return undefined;
   const delays = status.resources
     .filter((r) => r.health?.status === 'Progressing')
-    .map((r) => r.health?.recheckAfterMs ?? 10_000);
-  return delays.length ? Math.min(...delays) : 10_000;
+    .map((r) => r.health?.recheckAfterMs ?? PROGRESSING_RECHECK_MS);
+  return delays.length ? Math.min(...delays) : PROGRESSING_RECHECK_MS;
 }

@@ -8,7 +8,7 @@ import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import { isPrerequisiteKind } from '../model/kinds.js';
 import type { KubeObject } from '../model/object.js';
-import type { ClusterClient } from '../ports.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports.js';
 
 export interface ApplyItem {
   key: string;
@@ -37,7 +37,7 @@ export async function applyObjects(
     items.filter((i) => !isPrerequisiteKind(i.object)),
   ];
   for (const step of steps) {
-    await mapBounded(step, opts.concurrency ?? 8, async (item) => {
+    await mapBounded(step, opts.concurrency ?? DEFAULT_REQUEST_CONCURRENCY, async (item) => {
       try {
         const live = await client.apply(item.object, { force: opts.force });
         applied.set(item.key, live);
@@ -60,6 +60,10 @@ export async function applyObjects(
   return applied;
 }
 
+/** How long a sync waits for its CRDs to be Established, and how often it looks. */
+export const CRD_ESTABLISHED_TIMEOUT_MS = 30_000;
+export const CRD_POLL_MS = 250;
+
 interface CrdStatus {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
@@ -72,8 +76,8 @@ interface CrdStatus {
 export async function waitForCrds(
   client: ClusterClient,
   crds: KubeObject[],
-  timeoutMs = 30_000,
-  pollMs = 250,
+  timeoutMs = CRD_ESTABLISHED_TIMEOUT_MS,
+  pollMs = CRD_POLL_MS,
 ): Promise<void> {
   if (crds.length === 0) return;
   const deadline = Date.now() + timeoutMs;

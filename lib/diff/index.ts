@@ -25,7 +25,7 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
-import type { ClusterClient } from '../ports.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports.js';
 import { compareDesired } from './compare.js';
 import {
   fieldsOwnedBy,
@@ -72,7 +72,7 @@ export interface DriftCheckInput {
   ignore: IgnoreDifference[];
   /** Render unified diffs for OutOfSync and Missing objects (costs a dry run each). */
   withDiff?: boolean;
-  /** Concurrent requests. */
+  /** Concurrent requests (default DEFAULT_REQUEST_CONCURRENCY). */
   concurrency?: number;
 }
 
@@ -174,7 +174,7 @@ function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefi
 
 export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const { client } = input;
-  const concurrency = input.concurrency ?? 8;
+  const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
   const selector = appSelector(input.app);
 
   // One LIST per kind: the kinds we want and the kinds we applied before.

@@ -7,12 +7,12 @@
 
 import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
-import { pruneOptOut } from '../model/annotations.js';
+import { DEFAULT_SYNC_WAVE, pruneOptOut } from '../model/annotations.js';
 import type { SyncPolicy } from '../model/application.js';
 import { isPrunedLast, isPruneGuardedKind } from '../model/kinds.js';
 import { describeObject, describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { InventoryEntry } from '../model/status.js';
-import type { ClusterClient } from '../ports.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports.js';
 
 export interface PruneCandidate {
   key: string;
@@ -85,7 +85,7 @@ export function decidePrune(
   toDelete = [...toDelete].sort(
     (a, b) =>
       rank(a) - rank(b) ||
-      (waveOf.get(b.key) ?? 0) - (waveOf.get(a.key) ?? 0) ||
+      (waveOf.get(b.key) ?? DEFAULT_SYNC_WAVE) - (waveOf.get(a.key) ?? DEFAULT_SYNC_WAVE) ||
       (a.key < b.key ? -1 : 1),
   );
   return { toDelete, kept, refusal };
@@ -96,14 +96,14 @@ export async function executePrune(
   client: ClusterClient,
   decision: PruneDecision,
   inventory: InventoryEntry[],
-  concurrency = 8,
+  concurrency = DEFAULT_REQUEST_CONCURRENCY,
   onDeleted?: (key: string) => void,
 ): Promise<string[]> {
   const waveOf = new Map(inventory.map((i) => [i.key, i.wave]));
   const groups: PruneCandidate[][] = [];
   let lastGroup = '';
   for (const c of decision.toDelete) {
-    const g = `${isPrunedLast(c.live)}:${waveOf.get(c.key) ?? 0}`;
+    const g = `${isPrunedLast(c.live)}:${waveOf.get(c.key) ?? DEFAULT_SYNC_WAVE}`;
     if (g !== lastGroup) groups.push([]);
     lastGroup = g;
     groups[groups.length - 1]?.push(c);
