@@ -57,10 +57,13 @@ export interface Store {
   getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
   /** Writes the status; rejects with LeaseLost if a newer fencing token has written. */
   putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void>;
-  /** Appends to the bounded, newest-first history; fenced like putTargetStatus. */
+  /** Appends to the bounded (DEFAULT_HISTORY_LIMIT), newest-first history; fenced like putTargetStatus. */
   appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void>;
   listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
 }
+
+/** History entries a Store keeps per target unless configured otherwise. */
+export const DEFAULT_HISTORY_LIMIT = 50;
 
 /**
  * Requests one step of a reconcile (the drift check's LISTs and dry runs, the
@@ -152,6 +155,9 @@ export interface TargetRecord extends TargetId {
   wantedRevision?: string;
   wantedAt?: number;
 }
+
+/** Items per page of a Catalog listing when the caller names no limit. */
+export const DEFAULT_PAGE_SIZE = 100;
 
 export interface Page<T> {
   items: T[];

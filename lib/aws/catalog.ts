@@ -44,6 +44,8 @@ import type { OperationResult, TargetStatus } from '../model/status.js';
 import {
   type Catalog,
   type Clock,
+  DEFAULT_HISTORY_LIMIT,
+  DEFAULT_PAGE_SIZE,
   normalizeRepoURL,
   type Page,
   systemClock,
@@ -98,15 +100,22 @@ export interface DynamoCatalogOptions {
   client: DynamoDBClient;
   tableName: string;
   clock?: Clock;
-  /** Most history entries kept per target (default 50). */
+  /** Most history entries kept per target (default DEFAULT_HISTORY_LIMIT). */
   historyLimit?: number;
-  /** History entries expire (TTL) after this many days (default 90). */
+  /** History entries expire (TTL) after this many days (default DEFAULT_HISTORY_TTL_DAYS). */
   historyTtlDays?: number;
   /** Shards of the due index; fixed for the table's lifetime (default DUE_SHARDS). */
   dueShards?: number;
   /** Called after every DynamoDB request with what it consumed (and an estimate by item size). */
   onConsumedCapacity?: CapacityListener;
 }
+
+/** History entries expire this many days after they are written, unless configured otherwise. */
+export const DEFAULT_HISTORY_TTL_DAYS = 90;
+/** Target records written (or deleted) at once when an application's destinations change. */
+export const TARGET_WRITE_CONCURRENCY = 8;
+/** The largest page a listing returns, whatever the limit asked for. */
+export const MAX_PAGE_SIZE = 1000;
 
 export class DynamoCatalog implements Catalog {
   private readonly table: DynamoTable;
@@ -118,8 +127,8 @@ export class DynamoCatalog implements Catalog {
   constructor(opts: DynamoCatalogOptions) {
     this.table = new DynamoTable(opts);
     this.clock = opts.clock ?? systemClock;
-    this.historyLimit = opts.historyLimit ?? 50;
-    this.historyTtlSeconds = (opts.historyTtlDays ?? 90) * 24 * 3600;
+    this.historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    this.historyTtlSeconds = (opts.historyTtlDays ?? DEFAULT_HISTORY_TTL_DAYS) * 24 * 3600;
     this.dueShards = opts.dueShards ?? DUE_SHARDS;
   }
 
@@ -146,13 +155,15 @@ export class DynamoCatalog implements Catalog {
       1,
     );
     const clusters = new Set(app.spec.destinations.map((d) => d.cluster));
-    await mapBounded([...clusters], 8, (cluster) =>
+    await mapBounded([...clusters], TARGET_WRITE_CONCURRENCY, (cluster) =>
       this.putTargetRecord({ app: name, cluster }, app),
     );
     const removed = destinationsOf(readString(previous.Item, ATTR.spec)).filter(
       (c) => !clusters.has(c),
     );
-    await mapBounded(removed, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
+    await mapBounded(removed, TARGET_WRITE_CONCURRENCY, (cluster) =>
+      this.deleteTarget({ app: name, cluster }),
+    );
   }
 
   async deleteApplication(name: string): Promise<void> {
@@ -162,7 +173,9 @@ export class DynamoCatalog implements Catalog {
     });
     if (!current.Item) return;
     const clusters = destinationsOf(readString(current.Item, ATTR.spec));
-    await mapBounded(clusters, 8, (cluster) => this.deleteTarget({ app: name, cluster }));
+    await mapBounded(clusters, TARGET_WRITE_CONCURRENCY, (cluster) =>
+      this.deleteTarget({ app: name, cluster }),
+    );
     await this.table.deleteItem('deleteApplication', { Key: appKey(name) }, 1);
   }
 
@@ -174,7 +187,7 @@ export class DynamoCatalog implements Catalog {
     return out.Item && parseStored(ApplicationSchema, out.Item, `Application/${name}`);
   }
 
-  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+  async listApplications(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Application>> {
     const page = await this.listPage('listApplications', LIST_APPS, limit, next);
     return {
       items: page.items.map((i) =>
@@ -216,7 +229,7 @@ export class DynamoCatalog implements Catalog {
     return out.Item && parseStored(ClusterSchema, out.Item, `Cluster/${name}`);
   }
 
-  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+  async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
     const page = await this.listPage('listClusters', LIST_CLUSTERS, limit, next);
     return {
       items: page.items.map((i) =>
@@ -249,7 +262,11 @@ export class DynamoCatalog implements Catalog {
     return records;
   }
 
-  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+  async dueTargets(
+    now: number,
+    limit = DEFAULT_PAGE_SIZE,
+    next?: string,
+  ): Promise<Page<TargetRecord>> {
     const size = pageSize(limit);
     const keyNames = [ATTR.pk, ATTR.sk, ATTR.duePk, ATTR.nextDueAt];
     const cursor = next
@@ -881,5 +898,5 @@ function pageSize(limit: number): number {
       field: 'limit',
     });
   }
-  return Math.min(Math.floor(limit), 1000);
+  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
 }

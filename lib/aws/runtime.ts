@@ -24,9 +24,10 @@ export interface DataPlaneConfig {
   githubApiUrl?: string;
   /** Base URL of the status API, for links from commit statuses. */
   statusBaseUrl?: string;
-  /** How long one invocation may wait on health or hooks. */
-  waitBudgetMs: number;
-  sweepPerClusterLimit: number;
+  /** How long one invocation may wait on health or hooks; unset, the reconcile's default. */
+  waitBudgetMs?: number;
+  /** Most jobs per cluster per sweep; unset, the sweep's default. */
+  sweepPerClusterLimit?: number;
   gitCacheDir?: string;
 }
 
@@ -34,6 +35,11 @@ function required(env: Record<string, string | undefined>, name: string): string
   const v = env[name];
   if (!v) throw new DriftlessError('InvalidSpec', `environment variable ${name} is not set`);
   return v;
+}
+
+/** An environment variable as a number; unset, undefined, so the library's default applies. */
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
 }
 
 export function configFromEnv(env: Record<string, string | undefined>): DataPlaneConfig {
@@ -46,8 +52,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     githubAuth: githubAuthFromEnv(env),
     githubApiUrl: env.DRIFTLESS_GITHUB_API_URL,
     statusBaseUrl: env.DRIFTLESS_STATUS_URL,
-    waitBudgetMs: Number(env.DRIFTLESS_WAIT_BUDGET_MS ?? 20_000),
-    sweepPerClusterLimit: Number(env.DRIFTLESS_SWEEP_PER_CLUSTER ?? 50),
+    waitBudgetMs: optionalNumber(env.DRIFTLESS_WAIT_BUDGET_MS),
+    sweepPerClusterLimit: optionalNumber(env.DRIFTLESS_SWEEP_PER_CLUSTER),
     gitCacheDir: env.DRIFTLESS_GIT_CACHE,
   };
 }

@@ -6,6 +6,8 @@ import type { Application, Cluster } from '../model/application.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import {
   type Catalog,
+  DEFAULT_HISTORY_LIMIT,
+  DEFAULT_PAGE_SIZE,
   normalizeRepoURL,
   type Page,
   type TargetId,
@@ -22,7 +24,7 @@ export class MemoryStore implements Catalog {
   private readonly fences = new Map<string, number>();
   private readonly records = new Map<string, TargetRecord>();
 
-  constructor(private readonly historyLimit = 50) {}
+  constructor(private readonly historyLimit = DEFAULT_HISTORY_LIMIT) {}
 
   async putApplication(app: Application): Promise<void> {
     const name = app.metadata.name;
@@ -53,7 +55,7 @@ export class MemoryStore implements Catalog {
     for (const [key, r] of this.records) if (r.app === name) this.records.delete(key);
   }
 
-  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+  async listApplications(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Application>> {
     return page([...this.apps.values()].sort(byName), limit, next);
   }
 
@@ -61,7 +63,7 @@ export class MemoryStore implements Catalog {
     this.clusters.delete(name);
   }
 
-  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+  async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
     return page([...this.clusters.values()].sort(byName), limit, next);
   }
 
@@ -72,7 +74,11 @@ export class MemoryStore implements Catalog {
       .map((r) => ({ ...r }));
   }
 
-  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+  async dueTargets(
+    now: number,
+    limit = DEFAULT_PAGE_SIZE,
+    next?: string,
+  ): Promise<Page<TargetRecord>> {
     const due = [...this.records.values()]
       .filter((r) => r.nextDueAt <= now && !r.suspended)
       .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));
