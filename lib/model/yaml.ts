@@ -18,6 +18,9 @@ export interface YamlDocument {
   lineOf(path: readonly (string | number)[]): number;
 }
 
+/** Alias expansions allowed per document unless a caller says otherwise. */
+export const DEFAULT_MAX_ALIAS_COUNT = 100;
+
 export interface YamlParseOptions {
   /** Upper bound on alias expansions per document (yaml's maxAliasCount). */
   maxAliasCount?: number;
@@ -52,7 +55,7 @@ export function parseYamlDocuments(
     const docLine = lineAt(contents?.range ? contents.range[0] : doc.range[0]);
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? 100 });
+      value = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
     } catch (e) {
       throw new DriftlessError(
         'InvalidManifest',

@@ -66,6 +66,17 @@ const ABBREVIATED_SHA = /^[0-9a-fA-F]{4,39}$/;
 const FALLBACK_DEPTHS = [50, 1000];
 const EXTRACT_CONCURRENCY = 8;
 
+/** What an IsomorphicGitSource uses for the options it is not given (see its options). */
+export const GIT_SOURCE_DEFAULTS = {
+  maxCommitsPerRepo: 5,
+  maxCacheBytes: 256 * MiB,
+  maxCheckoutBytes: 128 * MiB,
+  maxCheckoutFiles: 100_000,
+  maxResponseBytes: 256 * MiB,
+  requestTimeoutMs: 30_000,
+  protectMs: 5 * 60_000,
+} as const;
+
 /** Extractions in flight in this process, by tree directory: concurrent callers share one. */
 const inflight = new Map<string, Promise<string>>();
 
@@ -79,13 +90,16 @@ export class IsomorphicGitSource implements GitSource {
   constructor(opts: IsomorphicGitSourceOptions = {}) {
     this.allowLocalRepositories = opts.allowLocalRepositories ?? false;
     this.cache = new CheckoutCache(opts.cacheRoot ?? path.join(os.tmpdir(), 'driftless-git'), {
-      maxCommitsPerRepo: opts.maxCommitsPerRepo ?? 5,
-      maxCacheBytes: opts.maxCacheBytes ?? 256 * MiB,
-      protectMs: opts.protectMs ?? 5 * 60_000,
+      maxCommitsPerRepo: opts.maxCommitsPerRepo ?? GIT_SOURCE_DEFAULTS.maxCommitsPerRepo,
+      maxCacheBytes: opts.maxCacheBytes ?? GIT_SOURCE_DEFAULTS.maxCacheBytes,
+      protectMs: opts.protectMs ?? GIT_SOURCE_DEFAULTS.protectMs,
     });
-    this.http = boundedHttp(opts.requestTimeoutMs ?? 30_000, opts.maxResponseBytes ?? 256 * MiB);
-    this.maxCheckoutBytes = opts.maxCheckoutBytes ?? 128 * MiB;
-    this.maxCheckoutFiles = opts.maxCheckoutFiles ?? 100_000;
+    this.http = boundedHttp(
+      opts.requestTimeoutMs ?? GIT_SOURCE_DEFAULTS.requestTimeoutMs,
+      opts.maxResponseBytes ?? GIT_SOURCE_DEFAULTS.maxResponseBytes,
+    );
+    this.maxCheckoutBytes = opts.maxCheckoutBytes ?? GIT_SOURCE_DEFAULTS.maxCheckoutBytes;
+    this.maxCheckoutFiles = opts.maxCheckoutFiles ?? GIT_SOURCE_DEFAULTS.maxCheckoutFiles;
   }
 
   /**

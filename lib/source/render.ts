@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import type { Application, ApplicationSource, SourceType } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
+import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { type LoadManifestsOptions, loadManifests, type Manifest } from './manifests.js';
@@ -55,7 +56,6 @@ export interface RenderTarget {
 const MiB = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 50 * MiB;
-const MAX_ALIAS_COUNT = 100;
 
 const DETECTED_BECAUSE: Record<SourceType, string> = {
   directory: 'it has no kustomization file or Chart.yaml',
@@ -119,9 +119,9 @@ export async function renderSource(
       tools: opts.tools ?? locateRenderTools(),
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-      maxAliasCount: MAX_ALIAS_COUNT,
+      maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
       tempDir,
-      manifestOptions: { maxAliasCount: MAX_ALIAS_COUNT },
+      manifestOptions: { maxAliasCount: DEFAULT_MAX_ALIAS_COUNT },
     };
     if (type === 'kustomize') return await renderKustomize(ctx);
     return await renderHelm(ctx, {
@@ -134,6 +134,9 @@ export async function renderSource(
     await rm(tempDir, { recursive: true, force: true });
   }
 }
+
+/** Rendered sources a SourceCache keeps (one per app, commit and options). */
+export const RENDER_CACHE_ENTRIES = 32;
 
 /**
  * Rendered manifests of recently seen sources, by checkout directory, path
@@ -148,7 +151,7 @@ export class SourceCache {
 
   constructor(
     private readonly opts: SourceRenderOptions = {},
-    private readonly maxEntries = 32,
+    private readonly maxEntries = RENDER_CACHE_ENTRIES,
   ) {}
 
   render(
