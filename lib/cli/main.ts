@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriftlessError, isDriftlessError } from '../errors.js';
-import { startLocalMode } from '../local/dev.js';
+import { DEFAULT_DEV_PORT, startLocalMode } from '../local/dev.js';
 import type { Application, Cluster } from '../model/application.js';
 import { parseSpecs } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
@@ -702,7 +702,7 @@ async function dev(p: Printer, flags: Flags): Promise<number> {
   const local = await startLocalMode({
     kubeconfig: path.resolve(kubeconfig),
     context: flags.context,
-    port: flags.port ? Number(flags.port) : 7777,
+    port: flags.port ? Number(flags.port) : DEFAULT_DEV_PORT,
     apps,
     webhookSecret: process.env.DRIFTLESS_WEBHOOK_SECRET,
     onEvent: progress,
