@@ -26,7 +26,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { mapBounded } from '../lib/diff/index.js';
+import { mapBounded } from '../lib/concurrency.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { KubeconfigConnector, kubeClientFromKubeconfig } from '../lib/kube/kubeconfig.js';
 import { MemoryLeaseManager, MemoryStore } from '../lib/local/index.js';

@@ -6,7 +6,7 @@
 // kubectl's directory; only the namespace and the app label's value differ.
 
 import { stringify } from 'yaml';
-import { mapBounded } from '../lib/diff/index.js';
+import { mapBounded } from '../lib/concurrency.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { LABEL_APP } from '../lib/model/object.js';
 

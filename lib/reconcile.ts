@@ -16,15 +16,10 @@ import { buildPlan, type SyncPlan } from './apply/plan.js';
 import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
+import { isHook, isPruneDisabled } from './model/annotations.js';
 import type { Application } from './model/application.js';
-import {
-  ANNOTATION_HOOK,
-  ANNOTATION_PRUNE,
-  describeRef,
-  type KubeObject,
-  objectKey,
-  parseRefKey,
-} from './model/object.js';
+import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
+import { shortSha } from './model/revision.js';
 import {
   type HealthResult,
   type InventoryEntry,
@@ -85,11 +80,23 @@ export interface ReconcileRequest {
   attempt?: number;
 }
 
+/** How long one invocation may wait for health or hooks before yielding. */
+export const DEFAULT_WAIT_BUDGET_MS = 20_000;
+/** How long the target's lease lasts unless renewed. */
+export const DEFAULT_LEASE_TTL_MS = 5 * 60_000;
+/** How often a wave's health is polled while the invocation waits for it (at most). */
+export const HEALTH_POLL_MS = 1_000;
+/** When to look again at a wave still not healthy, if its objects name no time. */
+export const WAVE_RECHECK_MS = 5_000;
+/** When to look again at a Progressing object that names no time. */
+export const PROGRESSING_RECHECK_MS = 10_000;
+
 export interface ReconcileOptions {
-  /** How long one invocation may wait for health or hooks before yielding. */
+  /** Default DEFAULT_WAIT_BUDGET_MS. */
   waitBudgetMs?: number;
+  /** Default DEFAULT_LEASE_TTL_MS. */
   leaseTtlMs?: number;
-  /** Concurrent requests to the API server. */
+  /** Concurrent requests to the API server (default DEFAULT_REQUEST_CONCURRENCY). */
   concurrency?: number;
   /** Render unified diffs for drifted objects. */
   withDiff?: boolean;
@@ -128,7 +135,7 @@ export async function reconcile(
     throw new DriftlessError('InvalidSpec', `cluster ${target.cluster} is not registered`);
 
   const holder = opts.holder ?? req.operationId ?? randomUUID();
-  const leaseTtl = opts.leaseTtlMs ?? 5 * 60_000;
+  const leaseTtl = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   // A preview writes nothing, so it neither needs nor disturbs the lease.
   const mode = modeOf(req.trigger, req.preview);
   const lease =
@@ -191,7 +198,7 @@ class TargetRun {
     this.target = req.target;
     this.mode = modeOf(req.trigger, req.preview);
     this.preview = this.mode === 'preview';
-    this.waitBudgetMs = opts.waitBudgetMs ?? 20_000;
+    this.waitBudgetMs = opts.waitBudgetMs ?? DEFAULT_WAIT_BUDGET_MS;
     this.startedAtMs = clock.now();
   }
 
@@ -494,7 +501,7 @@ class TargetRun {
             this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'waiting' });
             return await yieldFor(
               `waiting for wave ${wave}: ${waveHealth.message ?? waveHealth.status}`,
-              waveHealth.recheckAfterMs ?? 5_000,
+              waveHealth.recheckAfterMs ?? WAVE_RECHECK_MS,
             );
           }
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'healthy' });
@@ -645,7 +652,7 @@ class TargetRun {
       const left = this.waitBudgetMs - (this.clock.now() - this.startedAtMs);
       if (left <= 0) return health;
       await new Promise((r) =>
-        setTimeout(r, Math.min(health.recheckAfterMs ?? 1_000, 1_000, left)),
+        setTimeout(r, Math.min(health.recheckAfterMs ?? HEALTH_POLL_MS, HEALTH_POLL_MS, left)),
       );
       const kinds = new Map(
         objects.map((o) => [`${o.object.apiVersion}/${o.object.kind}`, o.object]),
@@ -830,23 +837,11 @@ function needsApply(o: ObjectDrift | undefined): boolean {
   return !o || o.state === 'Missing' || o.state === 'OutOfSync';
 }
 
-function isHook(obj: KubeObject | undefined): boolean {
-  return !!obj?.metadata.annotations?.[ANNOTATION_HOOK];
-}
-
-function isPruneDisabled(obj: KubeObject | undefined): boolean {
-  return obj?.metadata.annotations?.[ANNOTATION_PRUNE] === 'false';
-}
-
 /** The soonest recheck among Progressing objects. */
 function recheckOf(status: TargetStatus): number | undefined {
   if (status.health !== 'Progressing') return undefined;
   const delays = status.resources
     .filter((r) => r.health?.status === 'Progressing')
-    .map((r) => r.health?.recheckAfterMs ?? 10_000);
-  return delays.length ? Math.min(...delays) : 10_000;
-}
-
-function shortSha(sha: string): string {
-  return sha.slice(0, 8);
+    .map((r) => r.health?.recheckAfterMs ?? PROGRESSING_RECHECK_MS);
+  return delays.length ? Math.min(...delays) : PROGRESSING_RECHECK_MS;
 }

@@ -1,19 +1,28 @@
-import { type Clock, systemClock } from './ports/clock.js';
-import type { JobQueue, QueuedJob } from './ports/queue.js';
-import type { Catalog, TargetRecord } from './ports/store.js';
 // The scheduled drift sweep: page through the targets whose interval is due,
 // skip suspended ones, enqueue a bounded number per cluster (so one sweep
 // cannot flood one API server; the rest stay due for the next run), and
 // push each enqueued target's next due time out by its interval with jitter,
 // so targets registered together do not stay in lockstep.
 
+import { type Clock, systemClock } from './ports/clock.js';
+import type { JobQueue, QueuedJob } from './ports/queue.js';
+import { type Catalog, DEFAULT_PAGE_SIZE, type TargetRecord } from './ports/store.js';
+
+/** Most jobs one sweep enqueues per cluster. */
+export const DEFAULT_SWEEP_PER_CLUSTER_LIMIT = 50;
+/** Most targets one sweep looks at. */
+export const DEFAULT_SWEEP_MAX_TARGETS = 5_000;
+/** Fraction of a target's interval its next due time is jittered by (0.1 = ±10%). */
+export const DEFAULT_SWEEP_JITTER = 0.1;
+
 export interface SweepOptions {
-  /** Most jobs per cluster per sweep. */
+  /** Most jobs per cluster per sweep (default DEFAULT_SWEEP_PER_CLUSTER_LIMIT). */
   perClusterLimit?: number;
-  /** Most targets looked at per sweep (pages × page size). */
+  /** Most targets looked at per sweep, pages × page size (default DEFAULT_SWEEP_MAX_TARGETS). */
   maxTargets?: number;
+  /** Default DEFAULT_PAGE_SIZE. */
   pageSize?: number;
-  /** Fraction of the interval used as jitter (0.1 = ±10%). */
+  /** Fraction of the interval used as jitter (default DEFAULT_SWEEP_JITTER). */
   jitter?: number;
   random?: () => number;
 }
@@ -30,10 +39,10 @@ export async function sweep(
 ): Promise<SweepResult> {
   const clock = deps.clock ?? systemClock;
   const now = clock.now();
-  const perCluster = opts.perClusterLimit ?? 50;
-  const maxTargets = opts.maxTargets ?? 5_000;
+  const perCluster = opts.perClusterLimit ?? DEFAULT_SWEEP_PER_CLUSTER_LIMIT;
+  const maxTargets = opts.maxTargets ?? DEFAULT_SWEEP_MAX_TARGETS;
   const random = opts.random ?? Math.random;
-  const jitter = opts.jitter ?? 0.1;
+  const jitter = opts.jitter ?? DEFAULT_SWEEP_JITTER;
   const counts = new Map<string, number>();
   const result: SweepResult = { enqueued: [], skippedSuspended: 0, deferred: 0 };
   // One dedup window per minute: a sweep retried by the scheduler does not double-enqueue.
@@ -41,7 +50,7 @@ export async function sweep(
   let next: string | undefined;
   let seen = 0;
   do {
-    const page = await deps.catalog.dueTargets(now, opts.pageSize ?? 100, next);
+    const page = await deps.catalog.dueTargets(now, opts.pageSize ?? DEFAULT_PAGE_SIZE, next);
     next = page.next;
     const batch: { job: QueuedJob; target: TargetRecord }[] = [];
     for (const t of page.items) {

@@ -6,7 +6,7 @@
 // dead-letter queue, with the target marked Degraded and the last error.
 
 import { asDriftlessError, DriftlessError } from './errors.js';
-import type { Application } from './model/application.js';
+import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
@@ -31,11 +31,7 @@ export type JobOutcome =
 const MAX_DELAY_SECONDS = 15 * 60;
 
 export function backoffSeconds(app: Application | undefined, attempt: number): number {
-  const b = app?.spec.syncPolicy.retry.backoff ?? {
-    duration: 10_000,
-    factor: 2,
-    maxDuration: 300_000,
-  };
+  const b = app?.spec.syncPolicy.retry.backoff ?? DEFAULT_RETRY_BACKOFF;
   const ms = Math.min(b.duration * b.factor ** Math.max(0, attempt - 1), b.maxDuration);
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
 }

@@ -25,9 +25,10 @@ export interface DataPlaneConfig {
   githubApiUrl?: string;
   /** Base URL of the status API, for links from commit statuses. */
   statusBaseUrl?: string;
-  /** How long one invocation may wait on health or hooks. */
-  waitBudgetMs: number;
-  sweepPerClusterLimit: number;
+  /** How long one invocation may wait on health or hooks; unset, the reconcile's default. */
+  waitBudgetMs?: number;
+  /** Most jobs per cluster per sweep; unset, the sweep's default. */
+  sweepPerClusterLimit?: number;
   gitCacheDir?: string;
 }
 
@@ -35,6 +36,11 @@ function required(env: Record<string, string | undefined>, name: string): string
   const v = env[name];
   if (!v) throw new DriftlessError('InvalidSpec', `environment variable ${name} is not set`);
   return v;
+}
+
+/** An environment variable as a number; unset, undefined, so the library's default applies. */
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
 }
 
 export function configFromEnv(env: Record<string, string | undefined>): DataPlaneConfig {
@@ -47,8 +53,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     githubAuth: githubAuthFromEnv(env),
     githubApiUrl: env[ENV.githubApiUrl],
     statusBaseUrl: env[ENV.statusUrl],
-    waitBudgetMs: Number(env[ENV.waitBudgetMs] ?? ENV_DEFAULTS.waitBudgetMs),
-    sweepPerClusterLimit: Number(env[ENV.sweepPerCluster] ?? ENV_DEFAULTS.sweepPerCluster),
+    waitBudgetMs: optionalNumber(env[ENV.waitBudgetMs]),
+    sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
   };
 }

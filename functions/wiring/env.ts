@@ -26,9 +26,7 @@ export const ENV = {
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
-/** Defaults for the optional settings. */
+/** Defaults of settings the wiring itself owns (the library's own defaults apply to the rest). */
 export const ENV_DEFAULTS = {
-  waitBudgetMs: 20_000,
-  sweepPerCluster: 50,
   metricsNamespace: 'Driftless',
 } as const;

@@ -56,8 +56,15 @@ export interface ApiDeps {
   /** For previews (diff): the engine with its cluster access. */
   engine?: Omit<ReconcileDeps, 'store'>;
   clock?: Clock;
+  /** Default DEFAULT_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
 }
+
+/** Largest request body the API accepts. */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+/** Items per page when a request names no limit, and the most it may ask for. */
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 500;
 
 const NAME = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
 type Handler = (deps: ApiDeps, req: ApiRequest, params: string[]) => Promise<ApiResponse>;
@@ -100,7 +107,7 @@ export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<
       allowed: candidates.map(([m]) => m),
     });
   }
-  if (req.body && Buffer.byteLength(req.body) > (deps.maxBodyBytes ?? 256 * 1024)) {
+  if (req.body && Buffer.byteLength(req.body) > (deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
     return error(413, 'PayloadTooLarge', 'request body too large');
   }
   const params = (route[1].exec(path) ?? []).slice(1) as string[];
@@ -122,8 +129,8 @@ function jsonBody(req: ApiRequest): unknown {
 }
 
 function limitOf(req: ApiRequest): number {
-  const n = Number(req.query?.limit ?? 50);
-  return Number.isInteger(n) && n > 0 && n <= 500 ? n : 50;
+  const n = Number(req.query?.limit ?? DEFAULT_PAGE_LIMIT);
+  return Number.isInteger(n) && n > 0 && n <= MAX_PAGE_LIMIT ? n : DEFAULT_PAGE_LIMIT;
 }
 
 async function requireApp(deps: ApiDeps, name: string): Promise<Application> {

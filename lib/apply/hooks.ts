@@ -9,9 +9,19 @@
 
 import { DriftlessError } from '../errors.js';
 import { evaluateHealth } from '../health/index.js';
+import type { HookPhase } from '../model/annotations.js';
 import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { ClusterClient } from '../ports/cluster.js';
-import type { HookObject, HookPhase } from './plan.js';
+import type { HookObject } from './plan.js';
+
+/** How long a hook's previous run may take to go away before the hook is created again. */
+export const HOOK_DELETE_TIMEOUT_MS = 30_000;
+/** How often that is checked. */
+export const HOOK_DELETE_POLL_MS = 200;
+/** How often a running hook is looked at while the invocation waits for it. */
+export const HOOK_POLL_MS = 500;
+/** When to look again at a hook still running as the invocation's budget runs out. */
+export const HOOK_RECHECK_MS = 5_000;
 
 export type HookOutcome =
   | { state: 'succeeded' }
@@ -24,6 +34,7 @@ export interface HookRunOptions {
   /** How long to wait for hooks in this invocation before returning pending. */
   waitBudgetMs: number;
   force: boolean;
+  /** Default HOOK_POLL_MS. */
   pollMs?: number;
   onEvent?: (event: {
     key: string;
@@ -55,7 +66,7 @@ async function deleteAndWait(
         },
       );
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, HOOK_DELETE_POLL_MS));
   }
 }
 
@@ -74,7 +85,7 @@ export async function runHooks(
     for (const hook of group) {
       if (opts.started.has(hook.key)) continue;
       if (hook.deletePolicies.includes('BeforeHookCreation'))
-        await deleteAndWait(client, hook, 30_000);
+        await deleteAndWait(client, hook, HOOK_DELETE_TIMEOUT_MS);
       await client.apply(hook.object, { force: opts.force });
       opts.started.add(hook.key);
       opts.onEvent?.({ key: hook.key, phase, action: 'created' });
@@ -122,10 +133,10 @@ export async function runHooks(
         return {
           state: 'pending',
           message: `waiting for ${phase} hook ${waiting.join(', ')}`,
-          recheckAfterMs: 5_000,
+          recheckAfterMs: HOOK_RECHECK_MS,
         };
       }
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? HOOK_POLL_MS));
     }
   }
   return { state: 'succeeded' };

@@ -4,10 +4,11 @@
 // ahead of the workloads that reference them; CRDs waited on until
 // Established so their custom resources can follow in the same sync.
 
-import { mapBounded } from '../diff/index.js';
+import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
-import { groupOf, type KubeObject } from '../model/object.js';
-import type { ClusterClient } from '../ports/cluster.js';
+import { isPrerequisiteKind } from '../model/kinds.js';
+import type { KubeObject } from '../model/object.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
 
 export interface ApplyItem {
   key: string;
@@ -24,28 +25,6 @@ export interface ApplyOptions {
   onApplied?: (key: string, live: KubeObject) => void;
 }
 
-/** Kinds that others in the same wave may need to exist first. */
-const PREREQUISITE_KINDS = new Set([
-  '/ServiceAccount',
-  '/Secret',
-  '/ConfigMap',
-  '/PersistentVolume',
-  '/PersistentVolumeClaim',
-  '/LimitRange',
-  '/ResourceQuota',
-  'rbac.authorization.k8s.io/Role',
-  'rbac.authorization.k8s.io/ClusterRole',
-  'rbac.authorization.k8s.io/RoleBinding',
-  'rbac.authorization.k8s.io/ClusterRoleBinding',
-  'storage.k8s.io/StorageClass',
-  'scheduling.k8s.io/PriorityClass',
-  'networking.k8s.io/NetworkPolicy',
-]);
-
-function isPrerequisite(obj: KubeObject): boolean {
-  return PREREQUISITE_KINDS.has(`${groupOf(obj.apiVersion)}/${obj.kind}`);
-}
-
 /** Applies one group of objects; resolves to the live objects the server returned, by key. */
 export async function applyObjects(
   client: ClusterClient,
@@ -54,11 +33,11 @@ export async function applyObjects(
 ): Promise<Map<string, KubeObject>> {
   const applied = new Map<string, KubeObject>();
   const steps = [
-    items.filter((i) => isPrerequisite(i.object)),
-    items.filter((i) => !isPrerequisite(i.object)),
+    items.filter((i) => isPrerequisiteKind(i.object)),
+    items.filter((i) => !isPrerequisiteKind(i.object)),
   ];
   for (const step of steps) {
-    await mapBounded(step, opts.concurrency ?? 8, async (item) => {
+    await mapBounded(step, opts.concurrency ?? DEFAULT_REQUEST_CONCURRENCY, async (item) => {
       try {
         const live = await client.apply(item.object, { force: opts.force });
         applied.set(item.key, live);
@@ -81,6 +60,10 @@ export async function applyObjects(
   return applied;
 }
 
+/** How long a sync waits for its CRDs to be Established, and how often it looks. */
+export const CRD_ESTABLISHED_TIMEOUT_MS = 30_000;
+export const CRD_POLL_MS = 250;
+
 interface CrdStatus {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
@@ -93,8 +76,8 @@ interface CrdStatus {
 export async function waitForCrds(
   client: ClusterClient,
   crds: KubeObject[],
-  timeoutMs = 30_000,
-  pollMs = 250,
+  timeoutMs = CRD_ESTABLISHED_TIMEOUT_MS,
+  pollMs = CRD_POLL_MS,
 ): Promise<void> {
   if (crds.length === 0) return;
   const deadline = Date.now() + timeoutMs;

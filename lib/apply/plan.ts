@@ -6,27 +6,11 @@
 
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
+import { type HookDeletePolicy, type HookPhase, hookOf, syncWaveOf } from '../model/annotations.js';
 import type { Application } from '../model/application.js';
+import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { PlannedManifest } from '../model/manifest.js';
-import {
-  ANNOTATION_HOOK,
-  ANNOTATION_HOOK_DELETE_POLICY,
-  ANNOTATION_SYNC_WAVE,
-  describeObject,
-  groupOf,
-  type KubeObject,
-  LABEL_APP,
-  objectKey,
-} from '../model/object.js';
-
-export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
-export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
-const HOOK_PHASES: readonly HookPhase[] = ['PreSync', 'Sync', 'PostSync', 'SyncFail'];
-const DELETE_POLICIES: readonly HookDeletePolicy[] = [
-  'HookSucceeded',
-  'HookFailed',
-  'BeforeHookCreation',
-];
+import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
 
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
@@ -45,8 +29,6 @@ export interface SyncPlan {
 
 /** Scope of a kind: true namespaced, false cluster-scoped, undefined unknown. */
 export type ScopeLookup = (apiVersion: string, kind: string) => Promise<boolean | undefined>;
-
-const FOUNDATION_KINDS = new Set(['/Namespace', 'apiextensions.k8s.io/CustomResourceDefinition']);
 
 /** Globs: `*` matches any run of characters. */
 export function globMatch(pattern: string, value: string): boolean {
@@ -125,7 +107,7 @@ export async function buildPlan(
     };
     if (o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io') {
       if (o.spec?.group && o.spec.names?.kind) {
-        crdScopes.set(`${o.spec.group}/${o.spec.names.kind}`, o.spec.scope !== 'Cluster');
+        crdScopes.set(groupKind(o.spec.group, o.spec.names.kind), o.spec.scope !== 'Cluster');
       }
     }
   }
@@ -135,7 +117,7 @@ export async function buildPlan(
   const seen = new Map<string, PlannedManifest>();
   for (const m of manifests) {
     const src = m.object;
-    const gk = `${groupOf(src.apiVersion)}/${src.kind}`;
+    const gk = groupKindOf(src);
     let namespaced = crdScopes.get(gk) ?? (await scopeOf(src.apiVersion, src.kind));
     if (namespaced === undefined) {
       // Unknown kind not defined by a CRD here: it has a namespace if it says so.
@@ -205,61 +187,30 @@ export async function buildPlan(
     }
     seen.set(key, m);
 
-    const annotations = object.metadata.annotations ?? {};
-    const waveText = annotations[ANNOTATION_SYNC_WAVE];
-    let wave = 0;
-    if (waveText !== undefined) {
-      if (!/^-?\d+$/.test(waveText.trim())) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_SYNC_WAVE],
-          `sync wave must be an integer, got "${waveText}"`,
-        );
-      }
-      wave = Number.parseInt(waveText, 10);
+    const wave = syncWaveOf(object);
+    if (!wave.ok) {
+      fail('InvalidManifest', m, ['metadata', 'annotations', wave.annotation], wave.message);
     }
     const desired: DesiredObject = {
       key,
       object,
       hash: hashObject(object),
-      wave,
+      wave: wave.value,
       file: m.file,
       line: m.line,
     };
-    const hookText = annotations[ANNOTATION_HOOK];
-    if (hookText !== undefined) {
-      const phases = hookText.split(',').map((s) => s.trim()) as HookPhase[];
-      const bad = phases.find((p) => !HOOK_PHASES.includes(p));
-      if (bad !== undefined) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_HOOK],
-          `unknown hook "${bad}" (use ${HOOK_PHASES.join(', ')})`,
-        );
-      }
-      const policies = (annotations[ANNOTATION_HOOK_DELETE_POLICY] ?? 'BeforeHookCreation')
-        .split(',')
-        .map((s) => s.trim()) as HookDeletePolicy[];
-      const badPolicy = policies.find((p) => !DELETE_POLICIES.includes(p));
-      if (badPolicy !== undefined) {
-        fail(
-          'InvalidManifest',
-          m,
-          ['metadata', 'annotations', ANNOTATION_HOOK_DELETE_POLICY],
-          `unknown hook delete policy "${badPolicy}" (use ${DELETE_POLICIES.join(', ')})`,
-        );
-      }
-      hooks.push({ ...desired, phases, deletePolicies: policies });
+    const hook = hookOf(object);
+    if (!hook.ok) {
+      fail('InvalidManifest', m, ['metadata', 'annotations', hook.annotation], hook.message);
+    }
+    if (hook.value) {
+      hooks.push({ ...desired, ...hook.value });
     } else {
       resources.push(desired);
     }
   }
 
-  const foundation = resources.filter((d) =>
-    FOUNDATION_KINDS.has(`${groupOf(d.object.apiVersion)}/${d.object.kind}`),
-  );
+  const foundation = resources.filter((d) => isFoundationKind(d.object));
   const rest = resources.filter((d) => !foundation.includes(d));
   const waveNumbers = [...new Set(rest.map((d) => d.wave))].sort((a, b) => a - b);
   return {

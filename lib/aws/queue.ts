@@ -35,13 +35,16 @@ export const MAX_DELAY_SECONDS = 900;
 /** Most entries SendMessageBatch accepts. */
 export const BATCH_SIZE = 10;
 
+/** Attempts per batch entry before an enqueue gives up, unless configured otherwise. */
+export const DEFAULT_SEND_ATTEMPTS = 4;
+
 export interface SqsJobQueueOptions {
   client: SQSClient;
   /** URL of the FIFO job queue (name ends in .fifo). */
   queueUrl: string;
   /** URL of the standard queue for delayed jobs. */
   delayedQueueUrl: string;
-  /** Attempts per batch entry before enqueue gives up (default 4). */
+  /** Attempts per batch entry before enqueue gives up (default DEFAULT_SEND_ATTEMPTS). */
   maxAttempts?: number;
   /** Backoff before the n-th retry (default 100 ms × 2^(n-1)). */
   backoffMs?: (retry: number) => number;
@@ -58,7 +61,7 @@ export class SqsJobQueue implements JobQueue {
     this.client = opts.client;
     this.queueUrl = opts.queueUrl;
     this.delayedQueueUrl = opts.delayedQueueUrl;
-    this.maxAttempts = opts.maxAttempts ?? 4;
+    this.maxAttempts = opts.maxAttempts ?? DEFAULT_SEND_ATTEMPTS;
     this.backoffMs = opts.backoffMs ?? ((n) => 100 * 2 ** (n - 1));
   }
 

@@ -11,11 +11,14 @@ import { DriftlessError } from '../errors.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { SecretSource } from '../ports/secrets.js';
 
+/** How long a secret's value is reused before it is read again, unless configured otherwise. */
+export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
+
 export interface SecretsManagerSourceOptions {
   client?: SecretsManagerClient;
   /** For a client made here (region, endpoint, credentials). */
   clientConfig?: SecretsManagerClientConfig;
-  /** How long a value is reused (default 5 minutes). */
+  /** How long a value is reused (default DEFAULT_SECRET_TTL_MS, 5 minutes). */
   ttlMs?: number;
   clock?: Clock;
 }
@@ -28,7 +31,7 @@ export class SecretsManagerSource implements SecretSource {
 
   constructor(opts: SecretsManagerSourceOptions = {}) {
     this.client = opts.client ?? new SecretsManagerClient(opts.clientConfig ?? {});
-    this.ttlMs = opts.ttlMs ?? 5 * 60_000;
+    this.ttlMs = opts.ttlMs ?? DEFAULT_SECRET_TTL_MS;
     this.clock = opts.clock ?? systemClock;
   }
 

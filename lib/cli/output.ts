@@ -89,10 +89,6 @@ export function emit(p: Printer, data: unknown, headers: string[], rows: string[
   p.out([paint(p, 'bold', line(headers)), ...rows.map(line)].join('\n'));
 }
 
-export function shortSha(sha: string | undefined): string {
-  return sha ? sha.slice(0, 8) : '-';
-}
-
 /** `3m`, `2h`, `5d` since an ISO time. */
 export function age(iso: string | undefined, now = Date.now()): string {
   if (!iso) return '-';

@@ -10,8 +10,11 @@
 // A no-op check therefore costs O(kinds) requests, not O(objects).
 
 import { createHash } from 'node:crypto';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
 import type { IgnoreDifference } from '../model/application.js';
+import { canonicalJson } from '../model/canonical.js';
+import { groupKindOf } from '../model/kinds.js';
 import {
   describeRef,
   FIELD_MANAGER,
@@ -22,7 +25,7 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
-import type { ClusterClient } from '../ports/cluster.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
 import { compareDesired } from './compare.js';
 import {
   fieldsOwnedBy,
@@ -69,7 +72,7 @@ export interface DriftCheckInput {
   ignore: IgnoreDifference[];
   /** Render unified diffs for OutOfSync and Missing objects (costs a dry run each). */
   withDiff?: boolean;
-  /** Concurrent requests. */
+  /** Concurrent requests (default DEFAULT_REQUEST_CONCURRENCY). */
   concurrency?: number;
 }
 
@@ -86,37 +89,8 @@ export function hashObject(obj: unknown): string {
   return createHash('sha256').update(canonicalJson(obj)).digest('hex');
 }
 
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
 export function appSelector(app: string): string {
   return `${LABEL_APP}=${app}`;
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (t: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 function ignoreRulesFor(rules: IgnoreDifference[], obj: KubeObject): IgnoreDifference[] {
@@ -201,13 +175,13 @@ function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefi
 
 export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const { client } = input;
-  const concurrency = input.concurrency ?? 8;
+  const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
   const selector = appSelector(input.app);
 
   // One LIST per kind: the kinds we want and the kinds we applied before.
   const kinds = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
   const addKind = (apiVersion: string, kind: string, namespace: string) => {
-    const k = `${groupOf(apiVersion)}/${kind}`;
+    const k = groupKindOf({ apiVersion, kind });
     const entry = kinds.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
     entry.namespaces.add(namespace);
     kinds.set(k, entry);

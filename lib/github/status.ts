@@ -57,6 +57,15 @@ export interface GitHubReporterOptions {
   requestTimeoutMs?: number;
 }
 
+/** What a GitHubStatusReporter uses for the options it is not given (see its options). */
+export const GITHUB_REPORTER_DEFAULTS = {
+  retries: 3,
+  retryBaseDelayMs: 1000,
+  rateLimitRetries: 2,
+  rateLimitMaxWaitS: 60,
+  requestTimeoutMs: 10_000,
+} as const;
+
 const DriftlessOctokit = Octokit.plugin(restEndpointMethods, retry, throttling);
 type GitHubClient = InstanceType<typeof DriftlessOctokit>;
 
@@ -152,9 +161,10 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
       auth.kind === 'app' ? auth.privateKeySecretId : auth.tokenSecretId,
     );
     if (this.client?.secret === secret) return this.client.octokit;
-    const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
-    const maxWaitS = this.opts.rateLimitMaxWaitS ?? 60;
-    const rateLimitRetries = this.opts.rateLimitRetries ?? 2;
+    const timeoutMs = this.opts.requestTimeoutMs ?? GITHUB_REPORTER_DEFAULTS.requestTimeoutMs;
+    const maxWaitS = this.opts.rateLimitMaxWaitS ?? GITHUB_REPORTER_DEFAULTS.rateLimitMaxWaitS;
+    const rateLimitRetries =
+      this.opts.rateLimitRetries ?? GITHUB_REPORTER_DEFAULTS.rateLimitRetries;
     const onLimit =
       (kind: string) =>
       (
@@ -184,8 +194,9 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
           }),
       },
       retry: {
-        retries: this.opts.retries ?? 3,
-        retryAfterBaseValue: this.opts.retryBaseDelayMs ?? 1000,
+        retries: this.opts.retries ?? GITHUB_REPORTER_DEFAULTS.retries,
+        retryAfterBaseValue:
+          this.opts.retryBaseDelayMs ?? GITHUB_REPORTER_DEFAULTS.retryBaseDelayMs,
       },
       throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
       log: {

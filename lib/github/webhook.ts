@@ -9,6 +9,7 @@
 
 import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { z } from 'zod';
+import { shortSha } from '../model/revision.js';
 import { normalizeRepoURL } from '../model/target.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { JobQueue } from '../ports/queue.js';
@@ -223,7 +224,7 @@ export async function routeDelivery(
         commit: push.after,
         context: `driftless/${t.app}/${t.cluster}`,
         state: 'pending',
-        description: `queued ${push.after.slice(0, 8)} for ${t.cluster}`,
+        description: `queued ${shortSha(push.after)} for ${t.cluster}`,
         targetUrl: deps.statusUrl?.(t),
       }),
     ),

@@ -6,7 +6,8 @@
 // Progressing with a recheckAfterMs, and the worker re-enqueues a delayed
 // health check rather than holding the Lambda open.
 
-import { describeRef, groupOf, type KubeObject, parseRefKey } from '../model/object.js';
+import { groupKindOf } from '../model/kinds.js';
+import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import { HEALTH_ORDER, type HealthResult, worstHealth } from '../model/status.js';
 import { apiServiceHealth, customResourceDefinitionHealth } from './api.js';
 import { horizontalPodAutoscalerHealth } from './autoscaling.js';
@@ -62,7 +63,7 @@ export function evaluateHealth(obj: KubeObject): HealthResult {
   }
   try {
     if (obj.kind !== 'Namespace' && obj.metadata.deletionTimestamp) return beingDeleted(obj);
-    const evaluate = BY_KIND[`${groupOf(obj.apiVersion)}/${obj.kind}`] ?? genericHealth;
+    const evaluate = BY_KIND[groupKindOf(obj)] ?? genericHealth;
     return evaluate(obj);
   } catch (e) {
     // Only a malformed object gets here; report it rather than failing the reconcile.

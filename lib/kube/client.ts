@@ -58,10 +58,14 @@ export interface ClusterAccess {
   credentials(): Promise<ClusterCredentials>;
 }
 
+/** Per-request timeout, and connections to one API server, unless configured otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_SOCKETS = 16;
+
 export interface KubeClientOptions {
-  /** Per-request timeout (ms). */
+  /** Per-request timeout (ms); default DEFAULT_REQUEST_TIMEOUT_MS. */
   timeoutMs?: number;
-  /** Concurrent connections to the API server. */
+  /** Concurrent connections to the API server; default DEFAULT_MAX_SOCKETS. */
   maxSockets?: number;
   /** A name for messages, e.g. the Driftless cluster name. */
   clusterName?: string;
@@ -95,8 +99,11 @@ export class KubeClient implements ClusterClient {
   ) {
     this.server = access.server.replace(/\/+$/, '');
     this.clusterName = opts.clusterName ?? access.name;
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 16 });
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? DEFAULT_MAX_SOCKETS,
+    });
     this.discovery = new Discovery((path, accept) =>
       this.requestJson('GET', path, undefined, { accept }),
     );

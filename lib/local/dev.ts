@@ -14,6 +14,7 @@ import { DriftlessError } from '../errors.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
+import { shortSha } from '../model/revision.js';
 import type { CommitStatusReporter } from '../ports/report.js';
 import type { ReconcileEvent } from '../reconcile.js';
 import { IsomorphicGitSource } from '../source/index.js';
@@ -22,6 +23,15 @@ import { processJob } from '../worker.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalJobQueue } from './queue.js';
 import { MemoryStore } from './store.js';
+
+/** Where `driftless dev` serves its API and webhook unless told otherwise. */
+export const DEFAULT_DEV_HOST = '127.0.0.1';
+export const DEFAULT_DEV_PORT = 7777;
+/** How often local repositories are checked for new commits, and the sweep runs. */
+export const LOCAL_WATCH_INTERVAL_MS = 1_000;
+export const LOCAL_SWEEP_INTERVAL_MS = 5_000;
+/** How long one reconcile in local mode may wait for a rollout before yielding. */
+export const LOCAL_WAIT_BUDGET_MS = 30_000;
 
 export interface LocalModeOptions {
   kubeconfig: string;
@@ -78,7 +88,9 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
   const workerDeps = { ...engine, catalog: store, queue };
   queue.start((job, attempt) =>
-    processJob(workerDeps, job, attempt, { waitBudgetMs: opts.waitBudgetMs ?? 30_000 }),
+    processJob(workerDeps, job, attempt, {
+      waitBudgetMs: opts.waitBudgetMs ?? LOCAL_WAIT_BUDGET_MS,
+    }),
   );
 
   // Local repositories: look for new commits on the followed revision.
@@ -99,7 +111,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       if (seen.get(key) === commit) continue;
       const first = !seen.has(key);
       seen.set(key, commit);
-      if (!first) log(`${app.metadata.name}: new commit ${commit.slice(0, 8)} on ${revision}`);
+      if (!first) log(`${app.metadata.name}: new commit ${shortSha(commit)} on ${revision}`);
       await queue.enqueue(
         app.spec.destinations.map((d) => ({
           dedupId: `local:${app.metadata.name}#${d.cluster}:${commit}`,
@@ -128,8 +140,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     }, ms);
     timers.push(t);
   };
-  every(opts.watchIntervalMs ?? 1_000, watch);
-  every(opts.sweepIntervalMs ?? 5_000, () => sweep({ catalog: store, queue }));
+  every(opts.watchIntervalMs ?? LOCAL_WATCH_INTERVAL_MS, watch);
+  every(opts.sweepIntervalMs ?? LOCAL_SWEEP_INTERVAL_MS, () => sweep({ catalog: store, queue }));
 
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -174,7 +186,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       );
     }
   });
-  server.listen(opts.port ?? 7777, opts.host ?? '127.0.0.1');
+  server.listen(opts.port ?? DEFAULT_DEV_PORT, opts.host ?? DEFAULT_DEV_HOST);
   await Promise.race([
     once(server, 'listening'),
     once(server, 'error').then(([e]) => {
@@ -182,7 +194,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       throw new DriftlessError(
         'InvalidSpec',
         err.code === 'EADDRINUSE'
-          ? `port ${opts.port ?? 7777} is in use (is another driftless dev running?); choose one with --port`
+          ? `port ${opts.port ?? DEFAULT_DEV_PORT} is in use (is another driftless dev running?); choose one with --port`
           : err.message,
       );
     }),
@@ -190,7 +202,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   const { port } = server.address() as AddressInfo;
   await watch();
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${opts.host ?? DEFAULT_DEV_HOST}:${port}`,
     store,
     queue,
     stop: async () => {

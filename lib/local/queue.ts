@@ -9,6 +9,8 @@ import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
 import type { JobOutcome } from '../worker.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** Targets reconciled at once, unless configured otherwise. */
+export const LOCAL_QUEUE_CONCURRENCY = 4;
 
 interface Entry {
   job: ReconcileJob;
@@ -27,7 +29,7 @@ export class LocalJobQueue implements JobQueue {
   private idleWaiters: (() => void)[] = [];
   readonly deadLetters: { job: ReconcileJob; error: string }[] = [];
 
-  constructor(private readonly concurrency = 4) {}
+  constructor(private readonly concurrency = LOCAL_QUEUE_CONCURRENCY) {}
 
   async enqueue(jobs: QueuedJob[]): Promise<void> {
     const now = Date.now();

@@ -5,7 +5,13 @@ import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
-import type { Catalog, Page, TargetRecord } from '../ports/store.js';
+import {
+  type Catalog,
+  DEFAULT_HISTORY_LIMIT,
+  DEFAULT_PAGE_SIZE,
+  type Page,
+  type TargetRecord,
+} from '../ports/store.js';
 
 export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();
@@ -16,7 +22,7 @@ export class MemoryStore implements Catalog {
   private readonly fences = new Map<string, number>();
   private readonly records = new Map<string, TargetRecord>();
 
-  constructor(private readonly historyLimit = 50) {}
+  constructor(private readonly historyLimit = DEFAULT_HISTORY_LIMIT) {}
 
   async putApplication(app: Application): Promise<void> {
     const name = app.metadata.name;
@@ -47,7 +53,7 @@ export class MemoryStore implements Catalog {
     for (const [key, r] of this.records) if (r.app === name) this.records.delete(key);
   }
 
-  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+  async listApplications(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Application>> {
     return page([...this.apps.values()].sort(byName), limit, next);
   }
 
@@ -55,7 +61,7 @@ export class MemoryStore implements Catalog {
     this.clusters.delete(name);
   }
 
-  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+  async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
     return page([...this.clusters.values()].sort(byName), limit, next);
   }
 
@@ -66,7 +72,11 @@ export class MemoryStore implements Catalog {
       .map((r) => ({ ...r }));
   }
 
-  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+  async dueTargets(
+    now: number,
+    limit = DEFAULT_PAGE_SIZE,
+    next?: string,
+  ): Promise<Page<TargetRecord>> {
     const due = [...this.records.values()]
       .filter((r) => r.nextDueAt <= now && !r.suspended)
       .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));

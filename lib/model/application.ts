@@ -132,13 +132,16 @@ export const DestinationSchema = z.object({
   namespace: name.optional(),
 });
 
+/** Retry backoff of an app that sets none: 10 s, doubling, at most 5 min. */
+export const DEFAULT_RETRY_BACKOFF = { duration: 10_000, factor: 2, maxDuration: 300_000 } as const;
+
 export const RetrySchema = z.object({
   limit: z.number().int().min(0).max(100).default(5),
   backoff: z
     .object({
-      duration: duration.default(10_000),
-      factor: z.number().min(1).max(10).default(2),
-      maxDuration: duration.default(300_000),
+      duration: duration.default(DEFAULT_RETRY_BACKOFF.duration),
+      factor: z.number().min(1).max(10).default(DEFAULT_RETRY_BACKOFF.factor),
+      maxDuration: duration.default(DEFAULT_RETRY_BACKOFF.maxDuration),
     })
     .prefault({}),
 });

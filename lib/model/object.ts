@@ -41,13 +41,10 @@ export interface ObjectRef {
   name: string;
 }
 
-/** Labels and annotations Driftless reads and writes. */
+/** What marks an object as Driftless's: the app's label, and the field manager that applies it. */
 export const LABEL_APP = 'driftless.dev/app';
-export const ANNOTATION_SYNC_WAVE = 'driftless.dev/sync-wave';
-export const ANNOTATION_HOOK = 'driftless.dev/hook';
-export const ANNOTATION_HOOK_DELETE_POLICY = 'driftless.dev/hook-delete-policy';
-export const ANNOTATION_PRUNE = 'driftless.dev/prune';
 export const FIELD_MANAGER = 'driftless';
+// The annotations that steer a sync are in annotations.ts, with their readers.
 
 export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');

@@ -34,6 +34,9 @@ export interface YamlDocument {
   sourceOf(path: readonly (string | number)[]): string | undefined;
 }
 
+/** Alias expansions allowed per document unless a caller says otherwise. */
+export const DEFAULT_MAX_ALIAS_COUNT = 100;
+
 export interface YamlParseOptions {
   /** Upper bound on alias expansions per document (yaml's maxAliasCount). */
   maxAliasCount?: number;
@@ -78,7 +81,7 @@ export function parseYamlDocuments(
     }
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? 100 });
+      value = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
     } catch (e) {
       throw new DriftlessError(
         'InvalidManifest',

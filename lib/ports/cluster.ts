@@ -42,6 +42,13 @@ export interface RequestStats {
   byVerb: Record<string, number>;
 }
 
+/**
+ * Requests one step of a reconcile (the drift check's LISTs and dry runs, the
+ * applies of a wave, the deletes of a prune) keeps in flight against a
+ * cluster's API server, unless the reconcile says otherwise.
+ */
+export const DEFAULT_REQUEST_CONCURRENCY = 8;
+
 /** One cluster's API, as the engine uses it. */
 export interface ClusterClient {
   readonly stats: RequestStats;

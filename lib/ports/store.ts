@@ -12,10 +12,16 @@ export interface Store {
   getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
   /** Writes the status; rejects with LeaseLost if a newer fencing token has written. */
   putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void>;
-  /** Appends to the bounded, newest-first history; fenced like putTargetStatus. */
+  /** Appends to the bounded (DEFAULT_HISTORY_LIMIT), newest-first history; fenced like putTargetStatus. */
   appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void>;
   listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
 }
+
+/** History entries a Store keeps per target unless configured otherwise. */
+export const DEFAULT_HISTORY_LIMIT = 50;
+
+/** Items per page of a Catalog listing when the caller names no limit. */
+export const DEFAULT_PAGE_SIZE = 100;
 
 /** What the webhook and the sweep need to know about a target without reading its status. */
 export interface TargetRecord extends TargetId {

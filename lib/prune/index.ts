@@ -5,19 +5,14 @@
 // the app's limit, or any Namespace, PersistentVolumeClaim or CRD, is refused
 // (with a status saying why) until the app or a manual sync allows it.
 
-import { mapBounded } from '../diff/index.js';
+import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
+import { DEFAULT_SYNC_WAVE, pruneOptOut } from '../model/annotations.js';
 import type { SyncPolicy } from '../model/application.js';
-import {
-  ANNOTATION_PRUNE,
-  describeObject,
-  describeRef,
-  groupOf,
-  type KubeObject,
-  parseRefKey,
-} from '../model/object.js';
+import { isPrunedLast, isPruneGuardedKind } from '../model/kinds.js';
+import { describeObject, describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { InventoryEntry } from '../model/status.js';
-import type { ClusterClient } from '../ports/cluster.js';
+import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
 
 export interface PruneCandidate {
   key: string;
@@ -38,13 +33,6 @@ export interface PruneOverride {
   allowGuarded?: boolean;
 }
 
-const GUARDED_KINDS: Record<string, string> = {
-  '/Namespace': 'Namespace',
-  '/PersistentVolumeClaim': 'PersistentVolumeClaim',
-  'apiextensions.k8s.io/CustomResourceDefinition': 'CustomResourceDefinition',
-};
-const LAST_KINDS = new Set(['/Namespace', 'apiextensions.k8s.io/CustomResourceDefinition']);
-
 export function decidePrune(
   candidates: PruneCandidate[],
   inventory: InventoryEntry[],
@@ -54,8 +42,9 @@ export function decidePrune(
   const kept: PruneDecision['kept'] = [];
   const eligible: PruneCandidate[] = [];
   for (const c of candidates) {
-    if (c.live.metadata.annotations?.[ANNOTATION_PRUNE] === 'false') {
-      kept.push({ key: c.key, reason: `annotated ${ANNOTATION_PRUNE}: "false"` });
+    const optOut = pruneOptOut(c.live);
+    if (optOut) {
+      kept.push({ key: c.key, reason: `annotated ${optOut.annotation}: "${optOut.value}"` });
     } else if (!policy.prune && !override.allowGuarded) {
       kept.push({ key: c.key, reason: 'would be pruned, but prune is off for this application' });
     } else if (c.live.metadata.deletionTimestamp) {
@@ -77,10 +66,9 @@ export function decidePrune(
         kept.push({ key: c.key, reason: 'prune refused by the guard (pruneLimit)' });
       return { toDelete: [], kept, refusal };
     }
-    const guarded = eligible.filter((c) => {
-      const kind = GUARDED_KINDS[`${groupOf(c.live.apiVersion)}/${c.live.kind}`];
-      return kind !== undefined && !policy.allowPruneOf.includes(kind);
-    });
+    const guarded = eligible.filter(
+      (c) => isPruneGuardedKind(c.live) && !policy.allowPruneOf.includes(c.live.kind),
+    );
     if (guarded.length) {
       const names = guarded.map((c) => describeObject(c.live));
       refusal =
@@ -93,12 +81,11 @@ export function decidePrune(
   }
 
   const waveOf = new Map(inventory.map((i) => [i.key, i.wave]));
-  const rank = (c: PruneCandidate) =>
-    LAST_KINDS.has(`${groupOf(c.live.apiVersion)}/${c.live.kind}`) ? 1 : 0;
+  const rank = (c: PruneCandidate) => (isPrunedLast(c.live) ? 1 : 0);
   toDelete = [...toDelete].sort(
     (a, b) =>
       rank(a) - rank(b) ||
-      (waveOf.get(b.key) ?? 0) - (waveOf.get(a.key) ?? 0) ||
+      (waveOf.get(b.key) ?? DEFAULT_SYNC_WAVE) - (waveOf.get(a.key) ?? DEFAULT_SYNC_WAVE) ||
       (a.key < b.key ? -1 : 1),
   );
   return { toDelete, kept, refusal };
@@ -109,14 +96,14 @@ export async function executePrune(
   client: ClusterClient,
   decision: PruneDecision,
   inventory: InventoryEntry[],
-  concurrency = 8,
+  concurrency = DEFAULT_REQUEST_CONCURRENCY,
   onDeleted?: (key: string) => void,
 ): Promise<string[]> {
   const waveOf = new Map(inventory.map((i) => [i.key, i.wave]));
   const groups: PruneCandidate[][] = [];
   let lastGroup = '';
   for (const c of decision.toDelete) {
-    const g = `${LAST_KINDS.has(`${groupOf(c.live.apiVersion)}/${c.live.kind}`)}:${waveOf.get(c.key) ?? 0}`;
+    const g = `${isPrunedLast(c.live)}:${waveOf.get(c.key) ?? DEFAULT_SYNC_WAVE}`;
     if (g !== lastGroup) groups.push([]);
     lastGroup = g;
     groups[groups.length - 1]?.push(c);

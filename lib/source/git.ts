@@ -30,6 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git, { type GitAuth, type HttpClient, type ServerRef } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError, isDriftlessError } from '../errors.js';
 import type { Checkout, GitCredentials, GitSource } from '../ports/git.js';
 import { CheckoutCache, urlWithoutCredentials } from './cache.js';
@@ -65,6 +66,17 @@ const ABBREVIATED_SHA = /^[0-9a-fA-F]{4,39}$/;
 const FALLBACK_DEPTHS = [50, 1000];
 const EXTRACT_CONCURRENCY = 8;
 
+/** What an IsomorphicGitSource uses for the options it is not given (see its options). */
+export const GIT_SOURCE_DEFAULTS = {
+  maxCommitsPerRepo: 5,
+  maxCacheBytes: 256 * MiB,
+  maxCheckoutBytes: 128 * MiB,
+  maxCheckoutFiles: 100_000,
+  maxResponseBytes: 256 * MiB,
+  requestTimeoutMs: 30_000,
+  protectMs: 5 * 60_000,
+} as const;
+
 /** Extractions in flight in this process, by tree directory: concurrent callers share one. */
 const inflight = new Map<string, Promise<string>>();
 
@@ -78,13 +90,16 @@ export class IsomorphicGitSource implements GitSource {
   constructor(opts: IsomorphicGitSourceOptions = {}) {
     this.allowLocalRepositories = opts.allowLocalRepositories ?? false;
     this.cache = new CheckoutCache(opts.cacheRoot ?? path.join(os.tmpdir(), 'driftless-git'), {
-      maxCommitsPerRepo: opts.maxCommitsPerRepo ?? 5,
-      maxCacheBytes: opts.maxCacheBytes ?? 256 * MiB,
-      protectMs: opts.protectMs ?? 5 * 60_000,
+      maxCommitsPerRepo: opts.maxCommitsPerRepo ?? GIT_SOURCE_DEFAULTS.maxCommitsPerRepo,
+      maxCacheBytes: opts.maxCacheBytes ?? GIT_SOURCE_DEFAULTS.maxCacheBytes,
+      protectMs: opts.protectMs ?? GIT_SOURCE_DEFAULTS.protectMs,
     });
-    this.http = boundedHttp(opts.requestTimeoutMs ?? 30_000, opts.maxResponseBytes ?? 256 * MiB);
-    this.maxCheckoutBytes = opts.maxCheckoutBytes ?? 128 * MiB;
-    this.maxCheckoutFiles = opts.maxCheckoutFiles ?? 100_000;
+    this.http = boundedHttp(
+      opts.requestTimeoutMs ?? GIT_SOURCE_DEFAULTS.requestTimeoutMs,
+      opts.maxResponseBytes ?? GIT_SOURCE_DEFAULTS.maxResponseBytes,
+    );
+    this.maxCheckoutBytes = opts.maxCheckoutBytes ?? GIT_SOURCE_DEFAULTS.maxCheckoutBytes;
+    this.maxCheckoutFiles = opts.maxCheckoutFiles ?? GIT_SOURCE_DEFAULTS.maxCheckoutFiles;
   }
 
   /**
@@ -322,7 +337,7 @@ export class IsomorphicGitSource implements GitSource {
     await walk(commitTree, '');
 
     let bytes = 0;
-    await forEachConcurrently(blobs, EXTRACT_CONCURRENCY, async ({ oid, rel, mode }) => {
+    await mapBounded(blobs, EXTRACT_CONCURRENCY, async ({ oid, rel, mode }) => {
       const { blob } = await git.readBlob({ fs, gitdir, oid, cache: objectCache });
       bytes += blob.byteLength;
       if (bytes > this.maxCheckoutBytes) {
@@ -519,28 +534,6 @@ function isSafeEntryName(name: string): boolean {
 
 function isCode(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
-}
-
-/** Runs work over items, `limit` at a time; on a failure, stops starting new items and rejects once all running ones have settled. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
 }
 
 /** The git directory of a file:/// repository: `<path>/.git`, or the path itself when bare. */

@@ -18,7 +18,8 @@ import {
   ANNOTATION_HOOK_DELETE_POLICY,
   ANNOTATION_PRUNE,
   ANNOTATION_SYNC_WAVE,
-} from '../model/object.js';
+  hasHookAnnotation,
+} from '../model/annotations.js';
 import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
 import { type Manifest, manifestsFromRendered, type RenderedText } from './manifests.js';
 import { assertLinksInside, realPathInside, relativeToCheckout } from './paths.js';
@@ -309,7 +310,7 @@ export function mapHelmHooks(manifests: readonly Manifest[]): Manifest[] {
       annotations[ANNOTATION_PRUNE] ??= 'false';
     }
     const hookText = annotations[HELM_HOOK];
-    if (hookText === undefined || annotations[ANNOTATION_HOOK] !== undefined) {
+    if (hookText === undefined || hasHookAnnotation(m.object)) {
       kept.push(m);
       continue;
     }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { DriftlessError, type ErrorLocation } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import { describeObject, type KubeObject, objectKey } from '../model/object.js';
-import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
+import { DEFAULT_MAX_ALIAS_COUNT, parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
 import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
 
 export type { Manifest };
@@ -40,11 +40,20 @@ export interface LoadManifestsOptions {
   maxFiles?: number;
   /** Objects, after List expansion. Default 10,000. */
   maxObjects?: number;
-  /** YAML alias expansions per document. Default 100. */
+  /** YAML alias expansions per document. Default DEFAULT_MAX_ALIAS_COUNT (100). */
   maxAliasCount?: number;
 }
 
 const MiB = 1024 * 1024;
+
+/** What loadManifests accepts unless told otherwise. */
+export const DEFAULT_MANIFEST_LIMITS = {
+  maxFileBytes: 5 * MiB,
+  maxTotalBytes: 50 * MiB,
+  maxFiles: 10_000,
+  maxObjects: 10_000,
+  maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
+} as const;
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_LABEL_PART = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
@@ -53,11 +62,11 @@ const KIND = /^[A-Za-z][A-Za-z0-9]*$/;
 
 function limitsOf(opts: LoadManifestsOptions) {
   return {
-    maxFileBytes: opts.maxFileBytes ?? 5 * MiB,
-    maxTotalBytes: opts.maxTotalBytes ?? 50 * MiB,
-    maxFiles: opts.maxFiles ?? 10_000,
-    maxObjects: opts.maxObjects ?? 10_000,
-    maxAliasCount: opts.maxAliasCount ?? 100,
+    maxFileBytes: opts.maxFileBytes ?? DEFAULT_MANIFEST_LIMITS.maxFileBytes,
+    maxTotalBytes: opts.maxTotalBytes ?? DEFAULT_MANIFEST_LIMITS.maxTotalBytes,
+    maxFiles: opts.maxFiles ?? DEFAULT_MANIFEST_LIMITS.maxFiles,
+    maxObjects: opts.maxObjects ?? DEFAULT_MANIFEST_LIMITS.maxObjects,
+    maxAliasCount: opts.maxAliasCount ?? DEFAULT_MANIFEST_LIMITS.maxAliasCount,
   };
 }
 

@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import type { ApplicationSource, SourceType } from '../model/application.js';
+import { canonicalJson } from '../model/canonical.js';
+import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
@@ -39,7 +41,6 @@ export interface RenderTarget {
 const MiB = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 50 * MiB;
-const MAX_ALIAS_COUNT = 100;
 
 const DETECTED_BECAUSE: Record<SourceType, string> = {
   directory: 'it has no kustomization file or Chart.yaml',
@@ -103,9 +104,9 @@ export async function renderSource(
       tools: opts.tools ?? locateRenderTools(),
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-      maxAliasCount: MAX_ALIAS_COUNT,
+      maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
       tempDir,
-      manifestOptions: { maxAliasCount: MAX_ALIAS_COUNT },
+      manifestOptions: { maxAliasCount: DEFAULT_MAX_ALIAS_COUNT },
     };
     if (type === 'kustomize') return await renderKustomize(ctx);
     return await renderHelm(ctx, {
@@ -118,6 +119,9 @@ export async function renderSource(
     await rm(tempDir, { recursive: true, force: true });
   }
 }
+
+/** Rendered sources a SourceCache keeps (one per app, commit and options). */
+export const RENDER_CACHE_ENTRIES = 32;
 
 /**
  * Rendered manifests of recently seen sources, by checkout directory, path
@@ -132,7 +136,7 @@ export class SourceCache implements Renderer {
 
   constructor(
     private readonly opts: SourceRenderOptions = {},
-    private readonly maxEntries = 32,
+    private readonly maxEntries = RENDER_CACHE_ENTRIES,
   ) {}
 
   render(
@@ -168,17 +172,5 @@ export function renderOptionsHash(source: ApplicationSource, target: RenderTarge
     releaseName: source.helm?.releaseName ?? target.appName,
     namespace: target.namespace ?? null,
   };
-  return createHash('sha256').update(stableJson(shaping)).digest('hex').slice(0, 32);
-}
-
-/** JSON with object keys sorted, so equal options hash equally whatever their order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  return createHash('sha256').update(canonicalJson(shaping)).digest('hex').slice(0, 32);
 }

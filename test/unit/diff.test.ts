@@ -7,9 +7,10 @@ import {
   withoutFields,
   withoutPointer,
 } from '../../lib/diff/fields.js';
-import { applyObjectFor, canonicalJson, hashObject } from '../../lib/diff/index.js';
+import { applyObjectFor, hashObject } from '../../lib/diff/index.js';
 import { parseQuantity, quantitiesEqual } from '../../lib/diff/quantity.js';
 import { maskSecretPair, unifiedDiff } from '../../lib/diff/render.js';
+import { canonicalJson } from '../../lib/model/canonical.js';
 import type { KubeObject } from '../../lib/model/object.js';
 
 describe('quantities', () => {

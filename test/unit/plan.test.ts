@@ -5,6 +5,7 @@ import type { PlannedManifest } from '../../lib/model/manifest.js';
 import type { KubeObject } from '../../lib/model/object.js';
 import { decidePrune } from '../../lib/prune/index.js';
 import { rejection } from '../support/errors.js';
+import { loadFixtures } from '../support/fixtures.js';
 
 function app(spec: Partial<ApplicationInput['spec']> = {}) {
   return ApplicationSchema.parse({
@@ -123,64 +124,11 @@ describe('buildPlan', () => {
     });
   });
 
-  it.each([
-    [
-      { 'driftless.dev/sync-wave': 'soon' },
-      'metadata.annotations.driftless.dev/sync-wave',
-      /sync wave must be an integer/,
-    ],
-    [
-      { 'driftless.dev/hook': 'PreInstall' },
-      'metadata.annotations.driftless.dev/hook',
-      /unknown hook "PreInstall"/,
-    ],
-    [
-      { 'driftless.dev/hook': 'PostSync', 'driftless.dev/hook-delete-policy': 'Never' },
-      'metadata.annotations.driftless.dev/hook-delete-policy',
-      /unknown hook delete policy "Never"/,
-    ],
-  ])('rejects bad annotations %o naming the field', async (annotations, field, message) => {
-    const e = await rejection(
-      buildPlan([m('v1', 'ConfigMap', 'c', { annotations })], app(), 'web', scopeOf),
-    );
-    expect(e.reason).toBe('InvalidManifest');
-    expect(e.location.field).toBe(field);
-    expect(e.message).toMatch(message);
-  });
-
-  it('enforces allowed namespaces (globs), kinds and cluster scope', async () => {
+  // What the policy refuses is in test/fixtures/plan/policy/.
+  it('allows what the policy allows (namespace globs, kinds)', async () => {
     const policyApp = app({
       policy: { namespaces: ['team-*'], kinds: ['ConfigMap', 'apps/*'], clusterScoped: false },
     });
-    expect(
-      (
-        await rejection(
-          buildPlan(
-            [m('v1', 'ConfigMap', 'c', { namespace: 'kube-system' })],
-            policyApp,
-            undefined,
-            scopeOf,
-          ),
-        )
-      ).reason,
-    ).toBe('ForbiddenNamespace');
-    expect(
-      (await rejection(buildPlan([m('v1', 'Namespace', 'prod')], policyApp, undefined, scopeOf)))
-        .location.field,
-    ).toBe('metadata.name');
-    expect(
-      (await rejection(buildPlan([m('batch/v1', 'Job', 'j')], policyApp, 'team-a', scopeOf)))
-        .reason,
-    ).toBe('ForbiddenKind');
-    const crole = await rejection(
-      buildPlan(
-        [m('rbac.authorization.k8s.io/v1', 'ClusterRole', 'r')],
-        policyApp,
-        'team-a',
-        scopeOf,
-      ),
-    );
-    expect(crole.message).toMatch(/cluster-scoped ClusterRole is not allowed/);
     const ok = await buildPlan(
       [m('v1', 'ConfigMap', 'c'), m('apps/v1', 'Deployment', 'd')],
       policyApp,
@@ -188,26 +136,6 @@ describe('buildPlan', () => {
       scopeOf,
     );
     expect(ok.resources).toHaveLength(2);
-  });
-
-  it('rejects duplicates after namespace defaulting', async () => {
-    const e = await rejection(
-      buildPlan(
-        [m('v1', 'ConfigMap', 'c'), m('v1', 'ConfigMap', 'c', { namespace: 'web' })],
-        app(),
-        'web',
-        scopeOf,
-      ),
-    );
-    expect(e.reason).toBe('DuplicateObject');
-    expect(e.message).toMatch(
-      /ConfigMap\/web\/c is declared twice: app\.yaml:\d+ and app\.yaml:\d+/,
-    );
-  });
-
-  it('requires a namespace for namespaced objects when the destination has none', async () => {
-    const e = await rejection(buildPlan([m('v1', 'ConfigMap', 'c')], app(), undefined, scopeOf));
-    expect(e.location.field).toBe('metadata.namespace');
   });
 
   it("turns a Secret's stringData into base64 data, stringData winning, before hashing", async () => {
@@ -280,6 +208,56 @@ describe('buildPlan', () => {
     expect(globMatch('team-*', 'team-a')).toBe(true);
     expect(globMatch('team-*', 'my-team-a')).toBe(false);
     expect(globMatch('a.b', 'axb')).toBe(false);
+  });
+});
+
+// Plans that must fail, one YAML file each under test/fixtures/plan/<group>/:
+// the manifests (file app.yaml, one line each), the app's spec over app()'s,
+// the destination namespace (default web; null for none), and the error:
+// whichever of reason, field (dotted) and message (a regular expression) the
+// case names.
+interface PlanErrorCase {
+  name: string;
+  app?: Partial<ApplicationInput['spec']>;
+  destinationNamespace?: string | null;
+  manifests: KubeObject[];
+  expect: { error: { reason?: string; field?: string; message?: string } };
+}
+
+const planErrorCases = loadFixtures('plan').map(({ file, group, data }) => {
+  const c = data as PlanErrorCase;
+  const error = c?.expect?.error;
+  if (
+    typeof c?.name !== 'string' ||
+    !Array.isArray(c.manifests) ||
+    !error ||
+    (error.reason ?? error.field ?? error.message) === undefined
+  ) {
+    throw new Error(
+      `test/fixtures/plan/${file}: needs name, manifests and expect.error with reason, field or message`,
+    );
+  }
+  return { ...c, group };
+});
+
+describe('buildPlan refuses', () => {
+  it('finds the plan fixtures', () => {
+    expect(planErrorCases.length).toBeGreaterThan(0);
+  });
+
+  it.each(planErrorCases)('$group: $name', async (c) => {
+    const manifests: PlannedManifest[] = c.manifests.map((object, i) => ({
+      object,
+      file: 'app.yaml',
+      line: i + 1,
+    }));
+    const namespace =
+      c.destinationNamespace === undefined ? 'web' : (c.destinationNamespace ?? undefined);
+    const e = await rejection(buildPlan(manifests, app(c.app), namespace, scopeOf));
+    const { reason, field, message } = c.expect.error;
+    if (reason !== undefined) expect(e.reason).toBe(reason);
+    if (field !== undefined) expect(e.location.field).toBe(field);
+    if (message !== undefined) expect(e.message).toMatch(new RegExp(message));
   });
 });
 

@@ -12,7 +12,12 @@ import type { Application, Cluster } from '../../model/application.js';
 import type { OperationResult, TargetStatus } from '../../model/status.js';
 import type { TargetId } from '../../model/target.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
-import type { Catalog, Page, TargetRecord } from '../../ports/store.js';
+import {
+  type Catalog,
+  DEFAULT_HISTORY_LIMIT,
+  type Page,
+  type TargetRecord,
+} from '../../ports/store.js';
 import type { CapacityListener } from '../dynamo/capacity.js';
 import { DynamoTable } from '../dynamo/client.js';
 import { DUE_SHARDS } from '../dynamo/schema.js';
@@ -24,8 +29,7 @@ import { TargetRecords } from './targets.js';
 
 export { MAX_STATUS_BYTES } from './status.js';
 
-/** Entries kept per target, and how long they live. */
-export const DEFAULT_HISTORY_LIMIT = 50;
+/** History entries expire this many days after they are written, unless configured otherwise. */
 export const DEFAULT_HISTORY_TTL_DAYS = 90;
 
 export interface DynamoCatalogOptions {

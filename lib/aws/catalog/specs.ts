@@ -14,7 +14,7 @@ import {
   type Cluster,
   ClusterSchema,
 } from '../../model/application.js';
-import type { Page } from '../../ports/store.js';
+import { DEFAULT_PAGE_SIZE, type Page } from '../../ports/store.js';
 import { av, type Item, readString } from '../dynamo/items.js';
 import { ATTR, appKey, clusterKey, LIST_APPS, LIST_CLUSTERS } from '../dynamo/schema.js';
 import { type CatalogContext, TARGET_WRITE_CONCURRENCY } from './context.js';
@@ -79,7 +79,7 @@ export class SpecItems {
     return out.Item && parseStored(ApplicationSchema, out.Item, `Application/${name}`);
   }
 
-  async listApplications(limit = 100, next?: string): Promise<Page<Application>> {
+  async listApplications(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Application>> {
     const page = await listPage(this.ctx, 'listApplications', LIST_APPS, limit, next);
     return {
       items: page.items.map((i) =>
@@ -119,7 +119,7 @@ export class SpecItems {
     return out.Item && parseStored(ClusterSchema, out.Item, `Cluster/${name}`);
   }
 
-  async listClusters(limit = 100, next?: string): Promise<Page<Cluster>> {
+  async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
     const page = await listPage(this.ctx, 'listClusters', LIST_CLUSTERS, limit, next);
     return {
       items: page.items.map((i) =>

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import type { Application } from '../../model/application.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../../model/target.js';
-import type { Page, TargetRecord } from '../../ports/store.js';
+import { DEFAULT_PAGE_SIZE, type Page, type TargetRecord } from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
 import { Expression, Update } from '../dynamo/expression.js';
 import {
@@ -69,7 +69,11 @@ export class TargetRecords {
     return records;
   }
 
-  async dueTargets(now: number, limit = 100, next?: string): Promise<Page<TargetRecord>> {
+  async dueTargets(
+    now: number,
+    limit = DEFAULT_PAGE_SIZE,
+    next?: string,
+  ): Promise<Page<TargetRecord>> {
     const size = pageSize(limit);
     const shards = this.ctx.dueShards;
     const keyNames = [ATTR.pk, ATTR.sk, ATTR.duePk, ATTR.nextDueAt];

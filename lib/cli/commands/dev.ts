@@ -3,12 +3,13 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startLocalMode } from '../../local/dev.js';
+import { DEFAULT_DEV_PORT, startLocalMode } from '../../local/dev.js';
 import type { Application } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
+import { shortSha } from '../../model/revision.js';
 import type { ReconcileEvent } from '../../reconcile.js';
 import { type Command, type CommandContext, type Flags, UsageError } from '../command.js';
-import { type Printer, paint, shortSha, state } from '../output.js';
+import { type Printer, paint, state } from '../output.js';
 
 export const dev: Command = {
   name: 'dev',
@@ -28,7 +29,7 @@ async function runDev(p: Printer, flags: Flags): Promise<number> {
   const local = await startLocalMode({
     kubeconfig: path.resolve(kubeconfig),
     context: flags.context,
-    port: flags.port ? Number(flags.port) : 7777,
+    port: flags.port ? Number(flags.port) : DEFAULT_DEV_PORT,
     apps,
     webhookSecret: process.env.DRIFTLESS_WEBHOOK_SECRET,
     onEvent: progress,

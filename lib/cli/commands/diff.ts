@@ -1,9 +1,10 @@
 // driftless diff APP [--revision R]: what a sync would change; exit 1 on drift.
 
 import type { DiffResponse } from '../../api/contract.js';
+import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, type Flags } from '../command.js';
-import { emit, type Printer, paint, shortSha, state } from '../output.js';
+import { emit, type Printer, paint, state } from '../output.js';
 
 export const diff: Command = {
   name: 'diff',

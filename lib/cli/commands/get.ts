@@ -2,9 +2,10 @@
 // not Synced/Healthy.
 
 import type { AppDetailResponse } from '../../api/contract.js';
+import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, UsageError } from '../command.js';
-import { emit, type Printer, paint, shortSha, state } from '../output.js';
+import { emit, type Printer, paint, state } from '../output.js';
 
 export const get: Command = {
   name: 'get',

@@ -1,9 +1,10 @@
 // driftless history APP: operations, newest first.
 
 import type { HistoryResponse } from '../../api/contract.js';
+import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext } from '../command.js';
-import { emit, type Printer, shortSha, state } from '../output.js';
+import { emit, type Printer, state } from '../output.js';
 
 export const history: Command = {
   name: 'history',

@@ -2,9 +2,10 @@
 // successful sync.
 
 import type { HistoryResponse } from '../../api/contract.js';
+import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, type Flags, UsageError } from '../command.js';
-import { type Printer, shortSha } from '../output.js';
+import type { Printer } from '../output.js';
 import { syncApp } from './sync.js';
 
 export const rollback: Command = {

@@ -1,9 +1,10 @@
 // driftless status [APP]: sync, health, revision and last operation per target.
 
 import type { AppDetailResponse, AppListResponse } from '../../api/contract.js';
+import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import type { Command, CommandContext } from '../command.js';
-import { age, emit, type Printer, shortSha, state } from '../output.js';
+import { age, emit, type Printer, state } from '../output.js';
 
 export const status: Command = {
   name: 'status',
