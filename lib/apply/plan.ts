@@ -6,7 +6,14 @@
 
 import { type DesiredObject, hashObject } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
-import { type HookDeletePolicy, type HookPhase, hookOf, syncWaveOf } from '../model/annotations.js';
+import {
+  type HookDeletePolicy,
+  type HookPhase,
+  hookOf,
+  isSkipped,
+  syncOptionsOf,
+  syncWaveOf,
+} from '../model/annotations.js';
 import type { Application } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { PlannedManifest } from '../model/manifest.js';
@@ -15,6 +22,8 @@ import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
   deletePolicies: HookDeletePolicy[];
+  /** The annotation the hook was declared with. */
+  annotation: string;
 }
 
 export interface SyncPlan {
@@ -25,6 +34,8 @@ export interface SyncPlan {
   hooks: HookObject[];
   /** All non-hook objects (foundation + waves): what the drift check compares. */
   resources: DesiredObject[];
+  /** Keys of objects marked `hook: Skip`: in the source, neither applied nor run. */
+  skipped: string[];
 }
 
 /** Scope of a kind: true namespaced, false cluster-scoped, undefined unknown. */
@@ -114,6 +125,7 @@ export async function buildPlan(
 
   const resources: DesiredObject[] = [];
   const hooks: HookObject[] = [];
+  const skipped: string[] = [];
   const seen = new Map<string, PlannedManifest>();
   for (const m of manifests) {
     const src = m.object;
@@ -176,6 +188,11 @@ export async function buildPlan(
       );
     }
 
+    // `hook: Skip` (Argo CD): in the source, neither applied nor run.
+    if (isSkipped(object)) {
+      skipped.push(objectKey(object));
+      continue;
+    }
     const key = objectKey(object);
     const previous = seen.get(key);
     if (previous) {
@@ -191,11 +208,16 @@ export async function buildPlan(
     if (!wave.ok) {
       fail('InvalidManifest', m, ['metadata', 'annotations', wave.annotation], wave.message);
     }
+    const options = syncOptionsOf(object);
+    if (!options.ok) {
+      fail('InvalidManifest', m, ['metadata', 'annotations', options.annotation], options.message);
+    }
     const desired: DesiredObject = {
       key,
       object,
       hash: hashObject(object),
       wave: wave.value,
+      options: options.value,
       file: m.file,
       line: m.line,
     };
@@ -218,5 +240,6 @@ export async function buildPlan(
     waves: waveNumbers.map((wave) => ({ wave, objects: rest.filter((d) => d.wave === wave) })),
     hooks: hooks.sort((a, b) => a.wave - b.wave || (a.key < b.key ? -1 : 1)),
     resources,
+    skipped,
   };
 }

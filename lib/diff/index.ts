@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
+import type { SyncOptions } from '../model/annotations.js';
 import type { IgnoreDifference } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { groupKindOf } from '../model/kinds.js';
@@ -43,6 +44,8 @@ export interface DesiredObject {
   /** sha256 of the object as prepared for apply. */
   hash: string;
   wave: number;
+  /** The object's sync options (Driftless's, Argo CD's and Flux's annotations); defaults when absent. */
+  options?: SyncOptions;
   file?: string;
   line?: number;
 }

@@ -8,7 +8,10 @@ import {
   hookOf,
   isHook,
   isPruneDisabled,
+  isSkipped,
   pruneOptOut,
+  RECOGNIZED_ANNOTATIONS,
+  syncOptionsOf,
   syncWaveOf,
 } from '../../lib/model/annotations.js';
 import type { KubeObject } from '../../lib/model/object.js';
@@ -44,7 +47,11 @@ describe('hooks', () => {
   it('reads phases and delete policies, BeforeHookCreation by default', () => {
     expect(hookOf(obj({ [ANNOTATION_HOOK]: 'PreSync, PostSync' }))).toEqual({
       ok: true,
-      value: { phases: ['PreSync', 'PostSync'], deletePolicies: ['BeforeHookCreation'] },
+      value: {
+        annotation: ANNOTATION_HOOK,
+        phases: ['PreSync', 'PostSync'],
+        deletePolicies: ['BeforeHookCreation'],
+      },
     });
     expect(
       hookOf(
@@ -55,7 +62,11 @@ describe('hooks', () => {
       ),
     ).toEqual({
       ok: true,
-      value: { phases: ['Sync'], deletePolicies: ['HookSucceeded', 'HookFailed'] },
+      value: {
+        annotation: ANNOTATION_HOOK,
+        phases: ['Sync'],
+        deletePolicies: ['HookSucceeded', 'HookFailed'],
+      },
     });
   });
 
@@ -63,7 +74,7 @@ describe('hooks', () => {
     expect(hookOf(obj({ [ANNOTATION_HOOK]: 'PreSync,Later' }))).toEqual({
       ok: false,
       annotation: ANNOTATION_HOOK,
-      message: 'unknown hook "Later" (use PreSync, Sync, PostSync, SyncFail)',
+      message: 'unknown hook "Later" (use PreSync, Sync, PostSync, SyncFail, Skip)',
     });
     expect(
       hookOf(obj({ [ANNOTATION_HOOK]: 'PreSync', [ANNOTATION_HOOK_DELETE_POLICY]: 'Never' })),
@@ -88,15 +99,138 @@ describe('hooks', () => {
 });
 
 describe('prune opt-out', () => {
-  it('only "false" opts out, and says which annotation did', () => {
+  it('"false" or disabled opts out (in any case), and says which annotation did', () => {
     expect(pruneOptOut(obj({ [ANNOTATION_PRUNE]: 'false' }))).toEqual({
       annotation: ANNOTATION_PRUNE,
       value: 'false',
     });
     expect(isPruneDisabled(obj({ [ANNOTATION_PRUNE]: 'false' }))).toBe(true);
     expect(isPruneDisabled(obj({ [ANNOTATION_PRUNE]: 'true' }))).toBe(false);
-    expect(isPruneDisabled(obj({ [ANNOTATION_PRUNE]: 'False' }))).toBe(false);
+    // Not pruning is the safe reading of a value written in another case.
+    expect(isPruneDisabled(obj({ [ANNOTATION_PRUNE]: 'False' }))).toBe(true);
+    expect(isPruneDisabled(obj({ [ANNOTATION_PRUNE]: 'disabled' }))).toBe(true);
     expect(isPruneDisabled(obj())).toBe(false);
     expect(isPruneDisabled(undefined)).toBe(false);
+  });
+});
+
+describe("Argo CD's and Flux's annotations", () => {
+  it('reads sync waves and hooks written for Argo CD, Driftless first when both are set', () => {
+    expect(syncWaveOf(obj({ 'argocd.argoproj.io/sync-wave': '-2' }))).toEqual({
+      ok: true,
+      value: -2,
+    });
+    expect(
+      syncWaveOf(obj({ 'argocd.argoproj.io/sync-wave': '5', [ANNOTATION_SYNC_WAVE]: '1' })),
+    ).toEqual({ ok: true, value: 1 });
+    expect(
+      hookOf(
+        obj({
+          'argocd.argoproj.io/hook': 'PreSync,PostSync',
+          'argocd.argoproj.io/hook-delete-policy': 'HookSucceeded, BeforeHookCreation',
+        }),
+      ),
+    ).toEqual({
+      ok: true,
+      value: {
+        annotation: 'argocd.argoproj.io/hook',
+        phases: ['PreSync', 'PostSync'],
+        deletePolicies: ['HookSucceeded', 'BeforeHookCreation'],
+      },
+    });
+  });
+
+  it('treats hook: Skip as neither a hook nor a resource to apply', () => {
+    const skipped = obj({ 'argocd.argoproj.io/hook': 'Skip' });
+    expect(hookOf(skipped)).toEqual({ ok: true, value: undefined });
+    expect(isSkipped(skipped)).toBe(true);
+    expect(isHook(skipped)).toBe(false);
+    expect(isSkipped(obj({ 'argocd.argoproj.io/hook': 'PreSync' }))).toBe(false);
+  });
+
+  it('parses Argo CD sync and compare options, ignoring Application-level ones', () => {
+    const read = syncOptionsOf(
+      obj({
+        'argocd.argoproj.io/sync-options':
+          'Prune=false, Delete=false,Replace=true,Force=true,ServerSideApply=true,' +
+          'SkipDryRunOnMissingResource=true,PruneLast=true,Validate=false,CreateNamespace=true',
+        'argocd.argoproj.io/compare-options': 'IgnoreExtraneous',
+      }),
+    );
+    expect(read.ok && read.value).toMatchObject({
+      prune: 'never',
+      keepOnDelete: true,
+      replace: true,
+      force: true,
+      serverSideApply: true,
+      skipDryRunOnMissingResource: true,
+      pruneLast: true,
+      validate: false,
+      ignoreExtraneous: true,
+      apply: 'Override',
+      reconcile: true,
+      from: {
+        prune: 'argocd.argoproj.io/sync-options',
+        ignoreExtraneous: 'argocd.argoproj.io/compare-options',
+      },
+    });
+    const confirm = syncOptionsOf(obj({ 'argocd.argoproj.io/sync-options': 'Prune=confirm' }));
+    expect(confirm.ok && confirm.value.prune).toBe('confirm');
+  });
+
+  it('parses Flux kustomize-controller annotations with the same meanings', () => {
+    const read = syncOptionsOf(
+      obj({
+        'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+        'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent',
+        'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+        'kustomize.toolkit.fluxcd.io/force': 'Enabled',
+      }),
+    );
+    expect(read.ok && read.value).toMatchObject({
+      prune: 'never',
+      apply: 'IfNotPresent',
+      reconcile: false,
+      force: true,
+      from: {
+        prune: 'kustomize.toolkit.fluxcd.io/prune',
+        apply: 'kustomize.toolkit.fluxcd.io/ssa',
+      },
+    });
+    expect(isPruneDisabled(obj({ 'kustomize.toolkit.fluxcd.io/prune': 'disabled' }))).toBe(true);
+    expect(isPruneDisabled(obj({ 'kustomize.toolkit.fluxcd.io/reconcile': 'disabled' }))).toBe(
+      true,
+    );
+    const merge = syncOptionsOf(obj({ 'driftless.dev/ssa': 'merge' }));
+    expect(merge.ok && merge.value.apply).toBe('Merge');
+  });
+
+  it('names the annotation of an invalid value', () => {
+    expect(syncOptionsOf(obj({ 'argocd.argoproj.io/sync-options': 'Replace=yes' }))).toEqual({
+      ok: false,
+      annotation: 'argocd.argoproj.io/sync-options',
+      message: 'Replace must be true or false, got "Replace=yes"',
+    });
+    expect(syncOptionsOf(obj({ 'kustomize.toolkit.fluxcd.io/force': 'Maybe' }))).toMatchObject({
+      ok: false,
+      annotation: 'kustomize.toolkit.fluxcd.io/force',
+    });
+  });
+
+  it('lists every annotation it reads, for the README', () => {
+    expect(RECOGNIZED_ANNOTATIONS).toEqual(
+      expect.arrayContaining([
+        'argocd.argoproj.io/sync-wave',
+        'argocd.argoproj.io/hook',
+        'argocd.argoproj.io/hook-delete-policy',
+        'argocd.argoproj.io/sync-options',
+        'argocd.argoproj.io/compare-options',
+        'kustomize.toolkit.fluxcd.io/prune',
+        'kustomize.toolkit.fluxcd.io/ssa',
+        'kustomize.toolkit.fluxcd.io/reconcile',
+        'kustomize.toolkit.fluxcd.io/force',
+        'driftless.dev/sync-options',
+      ]),
+    );
   });
 });

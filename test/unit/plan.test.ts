@@ -204,6 +204,24 @@ describe('buildPlan', () => {
     expect(notMap.location.field).toBe('stringData');
   });
 
+  it("leaves out objects marked hook: Skip (Argo CD) and carries each object's sync options", async () => {
+    const plan = await buildPlan(
+      [
+        m('v1', 'ConfigMap', 'skipped', { annotations: { 'argocd.argoproj.io/hook': 'Skip' } }),
+        m('v1', 'ConfigMap', 'kept', {
+          annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Replace=true' },
+        }),
+      ],
+      app(),
+      'web',
+      scopeOf,
+    );
+    expect(plan.skipped).toEqual(['/ConfigMap/web/skipped']);
+    expect(plan.resources.map((r) => r.key)).toEqual(['/ConfigMap/web/kept']);
+    expect(plan.hooks).toEqual([]);
+    expect(plan.resources[0]?.options).toMatchObject({ prune: 'never', replace: true });
+  });
+
   it('matches globs whole', () => {
     expect(globMatch('team-*', 'team-a')).toBe(true);
     expect(globMatch('team-*', 'my-team-a')).toBe(false);
