@@ -99,3 +99,26 @@ describe('docs/architecture.md', () => {
     expect(folders.filter((f) => !named.includes(f))).toEqual([]);
   });
 });
+
+describe('test/unit', () => {
+  it('mirrors lib/: each test file names the module it tests, at the same path', () => {
+    const strays: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(rel);
+        else if (e.name.endsWith('.test.ts')) {
+          const module = rel.replace(/^test\/unit\//, 'lib/').replace(/\.test\.ts$/, '.ts');
+          try {
+            statSync(path.join(root, module));
+          } catch {
+            strays.push(rel);
+          }
+        }
+      }
+    };
+    walk('test/unit');
+    // The two that test no lib module: this file, and the CDK stack's.
+    expect(strays.sort()).toEqual(['test/unit/architecture.test.ts', 'test/unit/infra.test.ts']);
+  });
+});

@@ -13,8 +13,8 @@ import {
   RECOGNIZED_ANNOTATIONS,
   syncOptionsOf,
   syncWaveOf,
-} from '../../lib/model/annotations.js';
-import type { KubeObject } from '../../lib/model/object.js';
+} from '../../../lib/model/annotations.js';
+import type { KubeObject } from '../../../lib/model/object.js';
 
 const obj = (annotations?: Record<string, string>): KubeObject => ({
   apiVersion: 'batch/v1',

@@ -9,11 +9,11 @@ import {
   handleWebhook,
   type PushEvent,
   type WebhookDeps,
-} from '../../lib/github/webhook.js';
-import { MemoryStore } from '../../lib/local/store.js';
-import { ApplicationSchema } from '../../lib/model/application.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
-import type { CommitStatusReporter } from '../../lib/ports/report.js';
+} from '../../../lib/github/webhook.js';
+import { MemoryStore } from '../../../lib/local/store.js';
+import { ApplicationSchema } from '../../../lib/model/application.js';
+import type { JobQueue, QueuedJob, ReconcileJob } from '../../../lib/ports/queue.js';
+import type { CommitStatusReporter } from '../../../lib/ports/report.js';
 
 type Example = { name: string; examples: Record<string, unknown>[] };
 const byName = (name: string) =>

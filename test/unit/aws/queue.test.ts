@@ -8,7 +8,7 @@ import {
   parseJob,
   sendInBatches,
   sqsMessageId,
-} from '../../lib/aws/queue.js';
+} from '../../../lib/aws/queue.js';
 
 describe('sqsMessageId', () => {
   it('keeps ids SQS accepts and hashes the others deterministically', () => {

@@ -3,10 +3,14 @@
 
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeStatus } from '../../lib/aws/catalog/status.js';
-import { recordFromItem } from '../../lib/aws/catalog/targets.js';
-import { itemSize, readEstimate, writeEstimate } from '../../lib/aws/dynamo/capacity.js';
-import { decodePageToken, encodePageToken, startKeySchema } from '../../lib/aws/dynamo/items.js';
+import { decodeStatus } from '../../../../lib/aws/catalog/status.js';
+import { recordFromItem } from '../../../../lib/aws/catalog/targets.js';
+import { itemSize, readEstimate, writeEstimate } from '../../../../lib/aws/dynamo/capacity.js';
+import {
+  decodePageToken,
+  encodePageToken,
+  startKeySchema,
+} from '../../../../lib/aws/dynamo/items.js';
 import {
   ATTR,
   appKey,
@@ -23,9 +27,9 @@ import {
   targetRecordKey,
   targetStatusKey,
   timeToLiveInput,
-} from '../../lib/aws/dynamo/schema.js';
-import { DriftlessError } from '../../lib/errors.js';
-import { ApplicationSchema, applicationInput } from '../../lib/model/application.js';
+} from '../../../../lib/aws/dynamo/schema.js';
+import { DriftlessError } from '../../../../lib/errors.js';
+import { ApplicationSchema, applicationInput } from '../../../../lib/model/application.js';
 
 describe('table definition', () => {
   it('declares each key attribute once, with two INCLUDE indexes', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseSpecs } from '../../lib/model/application.js';
-import { parseYamlDocuments } from '../../lib/model/yaml.js';
-import { thrown } from '../support/errors.js';
+import { parseDuration, parseSpecs } from '../../../lib/model/application.js';
+import { parseYamlDocuments } from '../../../lib/model/yaml.js';
+import { thrown } from '../../support/errors.js';
 
 const app = `apiVersion: driftless.dev/v1
 kind: Application

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGitHubRepo, statusDescription } from '../../lib/github/status.js';
+import { parseGitHubRepo, statusDescription } from '../../../lib/github/status.js';
 
 describe('parseGitHubRepo', () => {
   it('reads owner and repo from GitHub URLs', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../lib/model/canonical.js';
+import { canonicalJson } from '../../../lib/model/canonical.js';
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth, arrays keep their order', () => {

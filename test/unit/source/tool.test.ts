@@ -8,8 +8,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTool, toolEnvironment, toolMessage } from '../../lib/source/tool.js';
-import { rejection } from '../support/errors.js';
+import { runTool, toolEnvironment, toolMessage } from '../../../lib/source/tool.js';
+import { rejection } from '../../support/errors.js';
 
 let dir: string;
 beforeAll(async () => {

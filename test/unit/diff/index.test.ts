@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { compareDesired } from '../../lib/diff/compare.js';
+import { compareDesired } from '../../../lib/diff/compare.js';
 import {
   type FieldsV1,
   ownedNotDesired,
   unownedLeaves,
   withoutFields,
   withoutPointer,
-} from '../../lib/diff/fields.js';
-import { applyObjectFor, hashObject } from '../../lib/diff/index.js';
-import { parseQuantity, quantitiesEqual } from '../../lib/diff/quantity.js';
-import { maskSecretPair, unifiedDiff } from '../../lib/diff/render.js';
-import { canonicalJson } from '../../lib/model/canonical.js';
-import type { KubeObject } from '../../lib/model/object.js';
+} from '../../../lib/diff/fields.js';
+import { applyObjectFor, hashObject } from '../../../lib/diff/index.js';
+import { parseQuantity, quantitiesEqual } from '../../../lib/diff/quantity.js';
+import { maskSecretPair, unifiedDiff } from '../../../lib/diff/render.js';
+import { canonicalJson } from '../../../lib/model/canonical.js';
+import type { KubeObject } from '../../../lib/model/object.js';
 
 describe('quantities', () => {
   it.each([

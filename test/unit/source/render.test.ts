@@ -7,9 +7,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
-import { parseSpecs } from '../../lib/model/application.js';
-import { templateOf } from '../../lib/source/helm.js';
+import { DriftlessError } from '../../../lib/errors.js';
+import { parseSpecs } from '../../../lib/model/application.js';
+import { templateOf } from '../../../lib/source/helm.js';
 import {
   checkKustomizations,
   detectSourceType,
@@ -20,9 +20,9 @@ import {
   mapHelmHooks,
   renderSource,
   splitHelmOutput,
-} from '../../lib/source/index.js';
-import { renderOptionsHash } from '../../lib/source/render.js';
-import { thrown } from '../support/errors.js';
+} from '../../../lib/source/index.js';
+import { renderOptionsHash } from '../../../lib/source/render.js';
+import { thrown } from '../../support/errors.js';
 
 const scratch: string[] = [];
 afterAll(async () => {

@@ -3,9 +3,9 @@
 // yaml11.test.ts checks the same rules against the real kubectl.
 
 import { describe, expect, it } from 'vitest';
-import { parseYamlDocuments } from '../../lib/model/yaml.js';
-import { formatFloatKey, resolvePlain } from '../../lib/model/yaml-schema.js';
-import { thrown } from '../support/errors.js';
+import { parseYamlDocuments } from '../../../lib/model/yaml.js';
+import { formatFloatKey, resolvePlain } from '../../../lib/model/yaml-schema.js';
+import { thrown } from '../../support/errors.js';
 
 /** The value of `v:` written as `text`. */
 function value(text: string): unknown {

@@ -5,10 +5,10 @@
 // What needs code (appHealth over several objects) stays below.
 
 import { describe, expect, it } from 'vitest';
-import { appHealth, evaluateHealth, type ObjectHealth } from '../../lib/health/index.js';
-import type { KubeObject } from '../../lib/model/object.js';
-import { HEALTH_ORDER, type HealthResult, type HealthStatus } from '../../lib/model/status.js';
-import { type Fixture, loadFixtures } from '../support/fixtures.js';
+import { appHealth, evaluateHealth, type ObjectHealth } from '../../../lib/health/index.js';
+import type { KubeObject } from '../../../lib/model/object.js';
+import { HEALTH_ORDER, type HealthResult, type HealthStatus } from '../../../lib/model/status.js';
+import { type Fixture, loadFixtures } from '../../support/fixtures.js';
 
 interface HealthCase {
   file: string;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildPlan, globMatch } from '../../lib/apply/plan.js';
-import { type ApplicationInput, ApplicationSchema } from '../../lib/model/application.js';
-import type { PlannedManifest } from '../../lib/model/manifest.js';
-import type { KubeObject } from '../../lib/model/object.js';
-import { decidePrune } from '../../lib/prune/index.js';
-import { rejection } from '../support/errors.js';
-import { loadFixtures } from '../support/fixtures.js';
+import { buildPlan, globMatch } from '../../../lib/apply/plan.js';
+import { type ApplicationInput, ApplicationSchema } from '../../../lib/model/application.js';
+import type { PlannedManifest } from '../../../lib/model/manifest.js';
+import type { KubeObject } from '../../../lib/model/object.js';
+import { decidePrune } from '../../../lib/prune/index.js';
+import { rejection } from '../../support/errors.js';
+import { loadFixtures } from '../../support/fixtures.js';
 
 function app(spec: Partial<ApplicationInput['spec']> = {}) {
   return ApplicationSchema.parse({

@@ -7,7 +7,7 @@ import {
   isPrunedLast,
   isPruneGuardedKind,
   KIND_ORDER,
-} from '../../lib/model/kinds.js';
+} from '../../../lib/model/kinds.js';
 
 const typed = (gk: string) => {
   const [group, kind] = gk.split('/') as [string, string];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { forbiddenMessage } from '../../lib/kube/client.js';
-import { EKS_TOKEN_PREFIX, EksTokenSource, presignEksToken } from '../../lib/kube/eks.js';
+import { forbiddenMessage } from '../../../lib/kube/client.js';
+import { EKS_TOKEN_PREFIX, EksTokenSource, presignEksToken } from '../../../lib/kube/eks.js';
 
 const credentials = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE01',

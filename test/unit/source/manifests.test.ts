@@ -2,8 +2,12 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DriftlessError } from '../../lib/errors.js';
-import { type LoadManifestsOptions, loadManifests, SourceCache } from '../../lib/source/index.js';
+import { DriftlessError } from '../../../lib/errors.js';
+import {
+  type LoadManifestsOptions,
+  loadManifests,
+  SourceCache,
+} from '../../../lib/source/index.js';
 
 const scratch: string[] = [];
 afterAll(async () => {

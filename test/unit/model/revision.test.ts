@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SHORT_SHA_LENGTH, shortSha } from '../../lib/model/revision.js';
+import { SHORT_SHA_LENGTH, shortSha } from '../../../lib/model/revision.js';
 
 describe('shortSha', () => {
   it('keeps the leading digits of a SHA, and says "-" when there is none', () => {

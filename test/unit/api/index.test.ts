@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ApiDeps, handleApiRequest } from '../../lib/api/index.js';
-import { MemoryStore } from '../../lib/local/store.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
+import { type ApiDeps, handleApiRequest } from '../../../lib/api/index.js';
+import { MemoryStore } from '../../../lib/local/store.js';
+import type { JobQueue, QueuedJob, ReconcileJob } from '../../../lib/ports/queue.js';
 
 class RecordingQueue implements JobQueue {
   sent: QueuedJob[] = [];
