@@ -33,6 +33,7 @@ import { ENUM_EMPTY_IS_UNSET, ENUM_EMPTY_REJECTED, REQUIRED_NOT_ENFORCED } from 
 export const BUILTIN_ROOT = 'k8s';
 export const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
+const TIME_DEFINITION = 'io.k8s.apimachinery.pkg.apis.meta.v1.Time';
 const MICRO_TIME = 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime';
 const RAW_EXTENSION = 'io.k8s.apimachinery.pkg.runtime.RawExtension';
 
@@ -110,8 +111,10 @@ function inRange(n: number, [min, max]: [number, number]): boolean {
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-// RFC 3339 as Go's time.Parse(time.RFC3339) reads it (metav1.Time, and the
-// date-time format of CRDs): seconds required, zone required, t/z any case.
+// RFC 3339 with seconds and a zone: as Go's time.Parse(time.RFC3339) reads it
+// for metav1.Time (T and Z upper case), and as the date-time format of CRDs
+// reads it (either case).
+const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;
 const DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
 // metav1.MicroTime: Go's layout 2006-01-02T15:04:05.000000Z07:00, exactly six digits.
@@ -123,7 +126,7 @@ const K8S_SHORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const K8S_LONG_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Formats checked for built-in schemas (decoding) and for CRDs (the server's format checkers). */
-export const BUILTIN_FORMATS = new Set(['byte', 'date-time']);
+export const BUILTIN_FORMATS = new Set(['byte']);
 export const CRD_FORMATS = new Set([
   'byte',
   'date',
@@ -142,8 +145,11 @@ function checkFormat(format: string, data: unknown): boolean {
       return BASE64.test(data.replace(/[\r\n]/g, ''));
     case 'date-time':
     case 'datetime':
+    case 'time':
     case 'micro-time': {
-      const m = (format === 'micro-time' ? MICRO_TIME_FORMAT : DATE_TIME).exec(data);
+      const pattern =
+        format === 'time' ? TIME : format === 'micro-time' ? MICRO_TIME_FORMAT : DATE_TIME;
+      const m = pattern.exec(data);
       return (
         !!m &&
         isDate(m[1], m[2], m[3]) &&
@@ -207,6 +213,7 @@ export function builtinRoot(definitions: Readonly<Record<string, KubeSchema>>): 
   const out: Record<string, AnySchemaObject> = {};
   for (const [name, schema] of Object.entries(definitions)) {
     if (name === QUANTITY) out[name] = { k8sQuantity: true };
+    else if (name === TIME_DEFINITION) out[name] = { type: 'string', k8sFormat: 'time' };
     else if (name === MICRO_TIME) out[name] = { type: 'string', k8sFormat: 'micro-time' };
     else if (name === RAW_EXTENSION) out[name] = {};
     else out[name] = translateBuiltin(schema, definitions, name);

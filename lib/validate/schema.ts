@@ -344,6 +344,7 @@ function formatMessage(format: string, data: unknown): string {
       return 'is not valid base64';
     case 'date-time':
     case 'datetime':
+    case 'time':
       return `${describeValue(data)} is not an RFC 3339 date-time (e.g. 2024-01-02T15:04:05Z)`;
     case 'micro-time':
       return `${describeValue(data)} is not a date-time with microseconds (e.g. 2024-01-02T15:04:05.000000Z)`;

@@ -1,0 +1,112 @@
+// A cluster's own schemas, for the check before every sync: the OpenAPI v3
+// document of each group-version it serves (GET /openapi/v3, then each
+// group-version's document), read exactly as the shipped bundle is, plus its
+// CustomResourceDefinitions, which validate its custom resources the same way
+// CRDs in a render do. Group-versions only CRDs serve are not fetched.
+//
+// The kube client satisfies OpenApiReader as it is:
+//   schemasFromCluster({ getJSON: (p) => client.requestJson('GET', p, undefined, { verb: 'openapi' }) })
+// It costs 2 + (group-versions not served by CRDs) GETs; callers that check
+// often should keep the SchemaSet per cluster (its `documentHashes` say
+// whether the cluster's documents changed).
+
+import { DriftlessError } from '../errors.js';
+import type { KubeObject } from '../model/object.js';
+import { CRD_API_VERSION } from './crds.js';
+import { bundleFromOpenApi, type OpenApiV3Document } from './openapi.js';
+import { SchemaSet } from './schemas.js';
+
+/** The one thing schemasFromCluster needs of a cluster client. */
+export interface OpenApiReader {
+  /** GET a path (with query) of the API server, parsed as JSON. */
+  getJSON(path: string): Promise<unknown>;
+}
+
+export interface ClusterSchemaOptions {
+  /** Shown where messages name the schemas' origin. Default `cluster`. */
+  clusterName?: string;
+  /** Concurrent document requests. Default 8. */
+  concurrency?: number;
+}
+
+interface OpenApiV3Index {
+  paths?: Record<string, { serverRelativeURL?: string }>;
+}
+
+/** `api/v1` and `apis/<group>/<version>`, not `apis/<group>`, `version`, `logs`… */
+const GROUP_VERSION_PATH = /^(api\/v1|apis\/[^/]+\/[^/]+)$/;
+
+export async function schemasFromCluster(
+  reader: OpenApiReader,
+  opts: ClusterSchemaOptions = {},
+): Promise<SchemaSet> {
+  const [index, crds] = await Promise.all([
+    reader.getJSON('/openapi/v3') as Promise<OpenApiV3Index>,
+    listCrds(reader),
+  ]);
+  const crdGroupVersions = new Set(
+    crds.flatMap((crd) => {
+      const spec = crd.spec as { group?: string; versions?: { name?: string }[] } | undefined;
+      return (spec?.versions ?? []).map((v) => `apis/${spec?.group}/${v.name}`);
+    }),
+  );
+  const entries = Object.entries(index.paths ?? {}).filter(
+    ([p, e]) => GROUP_VERSION_PATH.test(p) && !crdGroupVersions.has(p) && e.serverRelativeURL,
+  );
+  if (!entries.some(([p]) => p === 'api/v1')) {
+    throw new DriftlessError(
+      'Internal',
+      'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
+    );
+  }
+  const documents = await mapBounded(
+    entries,
+    opts.concurrency ?? 8,
+    ([, e]) => reader.getJSON(e.serverRelativeURL as string) as Promise<OpenApiV3Document>,
+  );
+  const documentHashes = Object.fromEntries(
+    entries.map(([p, e]) => [
+      p,
+      new URL(e.serverRelativeURL as string, 'https://api').searchParams.get('hash') ?? '',
+    ]),
+  );
+  const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
+  return new SchemaSet(bundle, 'cluster', { crds, documentHashes });
+}
+
+async function listCrds(reader: OpenApiReader): Promise<KubeObject[]> {
+  const items: KubeObject[] = [];
+  let cont: string | undefined;
+  do {
+    const q = new URLSearchParams({ limit: '250' });
+    if (cont) q.set('continue', cont);
+    const page = (await reader.getJSON(
+      `/apis/${CRD_API_VERSION}/customresourcedefinitions?${q}`,
+    )) as {
+      items?: KubeObject[];
+      metadata?: { continue?: string };
+    };
+    for (const item of page.items ?? []) {
+      items.push({ ...item, apiVersion: CRD_API_VERSION, kind: 'CustomResourceDefinition' });
+    }
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+  return items;
+}
+
+async function mapBounded<T, U>(
+  items: readonly T[],
+  limit: number,
+  f: (t: T) => Promise<U>,
+): Promise<U[]> {
+  const out: U[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
