@@ -141,7 +141,21 @@ export class SchemaValidator {
       ];
     }
     if (version.schema === undefined) return [];
-    const validate = this.customResourceValidator(version);
+    let validate: ValidateFunction;
+    try {
+      validate = this.customResourceValidator(version);
+    } catch (e) {
+      // A schema the API server would have refused in the CRD; the CRD's own finding says why.
+      return [
+        {
+          ...base,
+          severity: 'warning',
+          rule: 'unknown-kind',
+          line: m.line,
+          message: `the schema of CRD ${version.crd} cannot be used (${(e as Error).message}); not validated`,
+        },
+      ];
+    }
     validate(data);
     const errors = [
       ...(validate.errors ?? []),

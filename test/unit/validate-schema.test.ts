@@ -188,6 +188,9 @@ spec:
 `;
     expect(await check(lease('2024-01-02T15:04:05Z'))).toEqual([]);
     expect(await check(lease('2024-01-02T15:04:05.123456+01:00'))).toEqual([]);
+    expect(await check(lease('2024-01-02t15:04:05z'))).toEqual([
+      't.yaml:5 metadata.creationTimestamp: the string "2024-01-02t15:04:05z" is not an RFC 3339 date-time (e.g. 2024-01-02T15:04:05Z)',
+    ]);
     expect(await check(lease('2024-02-30T15:04:05Z'))).toEqual([
       't.yaml:5 metadata.creationTimestamp: the string "2024-02-30T15:04:05Z" is not an RFC 3339 date-time (e.g. 2024-01-02T15:04:05Z)',
     ]);
@@ -440,6 +443,14 @@ ${spec}${extra}`;
     );
     expect(findings.map(describeFinding)).toEqual([
       't.yaml:50: Gear/g: apiVersion: CRD gears.example.com does not serve Gear in example.com/v1beta1 (served: example.com/v1)',
+    ]);
+  });
+
+  it('warns, rather than fails, when a CRD schema cannot be compiled', async () => {
+    const broken = crd.replace('teeth: { type: integer,', 'teeth: { type: fancy,');
+    const findings = await validateManifests(yaml(gear('  teeth: 5\n').replace(crd, () => broken)));
+    expect(findings.map((f) => `${f.severity} ${f.field ?? ''} ${f.message}`)).toEqual([
+      'warning  the schema of CRD gears.example.com cannot be used (type must be JSONType or JSONType[]: fancy); not validated',
     ]);
   });
 
