@@ -48,7 +48,9 @@ export type FindingRule =
   /** Any other constraint of a CRD schema (pattern, bounds, lengths). */
   | 'value'
   /** No schema for the object's apiVersion and kind. */
-  | 'unknown-kind';
+  | 'unknown-kind'
+  /** An alpha or beta API, which clusters serve only when enabled (a warning, shipped schemas only). */
+  | 'prerelease-api';
 
 export interface SchemaFinding {
   severity: 'error' | 'warning';
@@ -78,6 +80,13 @@ export interface ValidateOptions {
    */
   unknownKinds?: 'warning' | 'error';
 }
+
+/**
+ * Alpha and beta group-versions: the shipped bundle has them (the spec in the
+ * Go module is generated with all of them on), a cluster serves them only if
+ * enabled; in v1.34 none is on by default (the integration test checks it).
+ */
+const PRERELEASE = /^v\d+(alpha|beta)\d+$/;
 
 /** Validates manifests against one SchemaSet and the CRDs it is given. */
 export class SchemaValidator {
@@ -113,9 +122,20 @@ export class SchemaValidator {
     if (builtin) {
       const validate = this.schemas.validatorFor(apiVersion, kind) as ValidateFunction;
       validate(data);
-      return toFindings(validate.errors ?? [], data, {
+      const findings: SchemaFinding[] = toFindings(validate.errors ?? [], data, {
         statusSubresource: builtin.statusSubresource,
       }).map((f) => ({ ...base, ...f, line: lineOf(f.path), field: fieldOf(f.path) }));
+      if (this.schemas.origin === 'shipped' && PRERELEASE.test(versionOf(apiVersion))) {
+        findings.push({
+          ...base,
+          severity: 'warning',
+          rule: 'prerelease-api',
+          line: lineOf(['apiVersion']),
+          field: 'apiVersion',
+          message: `${apiVersion} is not served by default: Kubernetes ${this.schemas.kubernetesVersion} serves alpha and beta APIs only when the cluster enables them (--runtime-config)`,
+        });
+      }
+      return findings;
     }
 
     const group = groupOf(apiVersion);

@@ -405,6 +405,10 @@ describe("a cluster's own schemas", () => {
       }
     }
     expect(kinds).toBeGreaterThan(50);
+    // What the shipped bundle has but the cluster does not serve: exactly the alpha and beta APIs.
+    expect(Object.keys(shipped.bundle.kinds).filter((v) => !cluster.bundle.kinds[v])).toEqual(
+      Object.keys(shipped.bundle.kinds).filter((v) => /\/v\d+(alpha|beta)\d+$/.test(v)),
+    );
     for (const [name, definition] of Object.entries(cluster.bundle.definitions)) {
       expect(shipped.bundle.definitions[name], name).toEqual(definition);
     }

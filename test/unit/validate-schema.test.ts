@@ -514,6 +514,23 @@ metadata: { name: h }
   });
 });
 
+describe('alpha and beta APIs', () => {
+  it('are validated, with a warning that a cluster serves them only when enabled', async () => {
+    const findings = await validateManifests(
+      yaml(`apiVersion: storage.k8s.io/v1beta1
+kind: VolumeAttributesClass
+metadata: { name: v }
+driverName: csi.example.com
+parameters: { iops: 3000 }
+`),
+    );
+    expect(findings.map((f) => `${f.severity} ${describeFinding(f)}`)).toEqual([
+      'warning t.yaml:1: VolumeAttributesClass/v: apiVersion: storage.k8s.io/v1beta1 is not served by default: Kubernetes v1.34.4 serves alpha and beta APIs only when the cluster enables them (--runtime-config)',
+      'error t.yaml:5: VolumeAttributesClass/v: parameters.iops: must be a string, not number 3000',
+    ]);
+  });
+});
+
 describe('the error a sync reports', () => {
   it('is the first error, naming file, line, object and field, with how many more there are', async () => {
     const findings = await validateManifests(await loadManifests(FIXTURES, 'directory/invalid'));
