@@ -27,7 +27,12 @@ interface DataValidationCxt {
 
 import type { KubeSchema } from './openapi.js';
 import { isQuantity } from './quantity.js';
-import { ENUM_EMPTY_IS_UNSET, ENUM_EMPTY_REJECTED, REQUIRED_NOT_ENFORCED } from './quirks.js';
+import {
+  ENUM_EMPTY_IS_UNSET,
+  ENUM_EMPTY_REJECTED,
+  ENUM_NOT_ENFORCED,
+  REQUIRED_NOT_ENFORCED,
+} from './quirks.js';
 
 /** The id of the built-in definitions in an Ajv instance: `k8s#/definitions/<name>`. */
 export const BUILTIN_ROOT = 'k8s';
@@ -241,11 +246,13 @@ function translateBuiltin(
   if (s.properties) {
     const emptyIsUnset = definition ? ENUM_EMPTY_IS_UNSET[definition] : undefined;
     const emptyRejected = definition ? ENUM_EMPTY_REJECTED[definition] : undefined;
+    const enumNotEnforced = definition ? ENUM_NOT_ENFORCED[definition] : undefined;
     out.properties = Object.fromEntries(
       Object.entries(s.properties).map(([k, v]) => {
         const p = translateBuiltin(v, definitions);
         if (emptyIsUnset?.includes(k) && Array.isArray(p.enum)) p.enum = [...p.enum, ''];
         if (emptyRejected?.includes(k)) withoutEmptyEnum(p);
+        if (enumNotEnforced?.includes(k)) delete p.enum;
         return [k, p];
       }),
     );

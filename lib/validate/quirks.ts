@@ -26,6 +26,13 @@ export const REQUIRED_NOT_ENFORCED: Readonly<Record<string, readonly string[]>> 
   'io.k8s.api.storage.v1.TokenRequest': ['audience'],
   'io.k8s.api.scheduling.v1.PriorityClass': ['value'],
   'io.k8s.api.storage.v1.CSIDriver': ['spec'],
+  // Dynamic resource allocation: an empty spec, a zero generation, a zero capacity are valid.
+  'io.k8s.api.resource.v1.DeviceClass': ['spec'],
+  'io.k8s.api.resource.v1.ResourceClaim': ['spec'],
+  'io.k8s.api.resource.v1.ResourcePool': ['generation'],
+  'io.k8s.api.resource.v1.DeviceCapacity': ['value'],
+  // Dropped with DRADeviceTaints (alpha) off, like the enums below.
+  'io.k8s.api.resource.v1.DeviceTaint': ['key', 'effect'],
   // false is a valid value (a version not served).
   'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion': [
     'served',
@@ -41,6 +48,7 @@ export const ENUM_EMPTY_IS_UNSET: Readonly<Record<string, readonly string[]>> = 
   'io.k8s.api.batch.v1.CronJobSpec': ['concurrencyPolicy'],
   'io.k8s.api.core.v1.Container': ['imagePullPolicy', 'terminationMessagePolicy'],
   'io.k8s.api.core.v1.ContainerPort': ['protocol'],
+  'io.k8s.api.core.v1.EndpointPort': ['protocol'],
   'io.k8s.api.core.v1.HTTPGetAction': ['scheme'],
   'io.k8s.api.core.v1.HostPathVolumeSource': ['type'],
   'io.k8s.api.core.v1.PersistentVolumeSpec': ['persistentVolumeReclaimPolicy'],
@@ -49,10 +57,22 @@ export const ENUM_EMPTY_IS_UNSET: Readonly<Record<string, readonly string[]>> = 
   'io.k8s.api.core.v1.ServiceSpec': ['type', 'externalTrafficPolicy', 'sessionAffinity'],
   'io.k8s.api.core.v1.Toleration': ['effect', 'operator'],
   'io.k8s.api.storage.v1.StorageClass': ['reclaimPolicy'],
+  'io.k8s.api.resource.v1.DeviceToleration': ['effect', 'operator'],
 };
 
 /** Definition → enum fields (or list items) whose enum lists "" but the server rejects it. */
 export const ENUM_EMPTY_REJECTED: Readonly<Record<string, readonly string[]>> = {
   // IPFamilyUnknown is a Go constant, not a value the server takes.
   'io.k8s.api.core.v1.ServiceSpec': ['ipFamilies'],
+};
+
+/**
+ * Definition → enum fields the server does not check by default: fields of
+ * features that are off by default, which it drops, whatever their value,
+ * unless the cluster turns the feature gate on.
+ */
+export const ENUM_NOT_ENFORCED: Readonly<Record<string, readonly string[]>> = {
+  'io.k8s.api.core.v1.Lifecycle': ['stopSignal'], // ContainerStopSignals, alpha
+  'io.k8s.api.core.v1.ImageVolumeSource': ['pullPolicy'], // ImageVolume, beta, off
+  'io.k8s.api.resource.v1.DeviceTaint': ['effect'], // DRADeviceTaints, alpha
 };
