@@ -90,7 +90,8 @@ const PRERELEASE = /^v\d+(alpha|beta)\d+$/;
 
 /** Validates manifests against one SchemaSet and the CRDs it is given. */
 export class SchemaValidator {
-  private readonly customResourceCache = new Map<string, ValidateFunction>();
+  /** By the CRD version's schema object: a later render's CRDs are other objects. */
+  private readonly customResourceCache = new WeakMap<object, ValidateFunction>();
   private customResourceAjv: ReturnType<SchemaSet['newCustomResourceAjv']> | undefined;
 
   constructor(
@@ -124,7 +125,7 @@ export class SchemaValidator {
       validate(data);
       const findings: SchemaFinding[] = toFindings(validate.errors ?? [], data, {
         statusSubresource: builtin.statusSubresource,
-      }).map((f) => ({ ...base, ...f, line: lineOf(f.path), field: fieldOf(f.path) }));
+      }).map(({ path, ...f }) => ({ ...base, ...f, line: lineOf(path), field: fieldOf(path) }));
       if (this.schemas.origin === 'shipped' && PRERELEASE.test(versionOf(apiVersion))) {
         findings.push({
           ...base,
@@ -183,7 +184,7 @@ export class SchemaValidator {
     ];
     return toFindings(errors, data, {
       statusSubresource: version.statusSubresource,
-    }).map((f) => ({ ...base, ...f, line: lineOf(f.path), field: fieldOf(f.path) }));
+    }).map(({ path, ...f }) => ({ ...base, ...f, line: lineOf(path), field: fieldOf(path) }));
   }
 
   private unknownKind(
@@ -221,8 +222,8 @@ export class SchemaValidator {
   }
 
   private customResourceValidator(v: CustomResourceVersion): ValidateFunction {
-    const key = `${v.group}/${v.version}/${v.kind}`;
-    let validate = this.customResourceCache.get(key);
+    const key = typeof v.schema === 'object' && v.schema !== null ? v.schema : undefined;
+    let validate = key && this.customResourceCache.get(key);
     if (!validate) {
       const schema = translateCrd(v.schema);
       // metadata is ObjectMeta (checked separately); apiVersion and kind are always declared.
@@ -234,7 +235,7 @@ export class SchemaValidator {
       };
       this.customResourceAjv ??= this.schemas.newCustomResourceAjv();
       validate = this.customResourceAjv.compile(schema);
-      this.customResourceCache.set(key, validate);
+      if (key) this.customResourceCache.set(key, validate);
     }
     return validate;
   }

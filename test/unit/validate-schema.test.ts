@@ -553,6 +553,43 @@ describe('the error a sync reports', () => {
     expect(schemaErrorOf(onlyWarnings)).toBeUndefined();
   });
 
+  it('gives findings with exactly the documented fields', async () => {
+    const [finding] = await validateManifests(
+      await loadManifests(FIXTURES, 'directory/invalid/wrong-type.yaml'),
+    );
+    expect(finding).toEqual({
+      severity: 'error',
+      rule: 'type',
+      file: 'directory/invalid/wrong-type.yaml',
+      line: 10,
+      object: 'Service/wrong-type',
+      apiVersion: 'v1',
+      kind: 'Service',
+      field: 'spec.ports[0].port',
+      message: 'must be an integer, not the string "80"',
+    });
+  });
+
+  it('uses the CRDs of each render, when one validator checks several', async () => {
+    const validator = new SchemaValidator(await loadShippedSchemas());
+    // The valid directory, its CRD allowing one color only.
+    const render = async (color: string) =>
+      (await loadManifests(FIXTURES, 'directory/valid')).map((m) =>
+        m.object.kind === 'CustomResourceDefinition'
+          ? {
+              ...m,
+              object: JSON.parse(
+                JSON.stringify(m.object).replace('["red","green","blue"]', JSON.stringify([color])),
+              ),
+            }
+          : m,
+      );
+    expect(errors(validator.validate(await render('blue')))).toEqual([]);
+    expect(errors(validator.validate(await render('red')))).toEqual([
+      'directory/valid/widget.yaml:9 spec.color: "blue" is not one of "red"',
+    ]);
+  });
+
   it('compiles each kind once per schema set', async () => {
     const schemas = await loadShippedSchemas();
     const validator = new SchemaValidator(schemas);
