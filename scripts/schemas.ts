@@ -28,7 +28,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { bundleFromOpenApi, type OpenApiV3Document } from '../lib/validate/openapi.js';
-import { bundleFileName } from '../lib/validate/versions.js';
+import {
+  bundleFileName,
+  kubernetesMinor,
+  SHIPPED_KUBERNETES_MINORS,
+} from '../lib/validate/versions.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -237,6 +241,12 @@ function main(args: string[]): void {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, gz);
   console.log(summary);
+  if (!(SHIPPED_KUBERNETES_MINORS as readonly string[]).includes(kubernetesMinor(version))) {
+    console.log(
+      `add ${kubernetesMinor(version)} to SHIPPED_KUBERNETES_MINORS in lib/validate/versions.ts to ship it, ` +
+        'and run the mutation test (test/integration/validate-server.test.ts) against that version',
+    );
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

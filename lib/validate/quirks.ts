@@ -3,7 +3,9 @@
 // decodes as its zero value, which the server's validation code may accept
 // or default. Likewise "" in an enum field is, for some fields, the zero
 // value the server defaults (imagePullPolicy, protocol), and for others a
-// value it rejects (pathType, volumeMode). Each entry here was found, and is kept honest, by the
+// value it rejects (pathType, volumeMode). The entries are those of the
+// pinned version; a bundle of another version uses them too, so run the
+// mutation test against that version's API server when adding one. Each entry here was found, and is kept honest, by the
 // mutation test against the real API server
 // (test/integration/validate-server.test.ts): removing an entry, or a new
 // kind of object needing one, fails that test.
