@@ -17,14 +17,12 @@
 //   bounds, lengths, the formats it knows, embedded resources; a field with
 //   a default is not missing (defaulting runs before validation).
 //   x-kubernetes-validations (CEL) are not evaluated.
+// - Where the server checks less than the schema says, quirks.ts has it.
+//
+// Driftless's own keywords: k8sIntOrString, k8sQuantity, k8sFormat, k8sList
+// (duplicate keys) and k8sObjectMeta (embedded metadata, as ObjectMeta).
 
 import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
-
-/** Where in the data a keyword runs (ajv passes it; its type is not exported). */
-interface DataValidationCxt {
-  instancePath: string;
-}
-
 import type { KubeSchema } from './openapi.js';
 import { isQuantity } from './quantity.js';
 import {
@@ -33,6 +31,11 @@ import {
   ENUM_NOT_ENFORCED,
   REQUIRED_NOT_ENFORCED,
 } from './quirks.js';
+
+/** Where in the data a keyword runs (ajv passes it; its type is not exported). */
+interface DataValidationCxt {
+  instancePath: string;
+}
 
 /** The id of the built-in definitions in an Ajv instance: `k8s#/definitions/<name>`. */
 export const BUILTIN_ROOT = 'k8s';
@@ -45,14 +48,6 @@ const RAW_EXTENSION = 'io.k8s.apimachinery.pkg.runtime.RawExtension';
 export function builtinRef(definition: string): AnySchemaObject {
   return { $ref: `${BUILTIN_ROOT}#/definitions/${definition}` };
 }
-
-/** The keyword each Driftless check is reported under. */
-export type CustomKeyword =
-  | 'k8sIntOrString'
-  | 'k8sQuantity'
-  | 'k8sFormat'
-  | 'k8sList'
-  | 'k8sObjectMeta';
 
 export interface ListRule {
   type: 'set' | 'map';
@@ -127,27 +122,24 @@ const MICRO_TIME_FORMAT =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{6})(Z|[+-](\d{2}):(\d{2}))$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-const K8S_SHORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const K8S_LONG_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** Formats checked for built-in schemas (decoding) and for CRDs (the server's format checkers). */
+/**
+ * Formats checked for built-in schemas (decoding) and for CRDs (the
+ * apiextensions server's checkers; the others it knows, such as email or
+ * hostname, are left to it: test/integration/validate-server.test.ts).
+ */
 export const BUILTIN_FORMATS = new Set(['byte']);
-export const CRD_FORMATS = new Set([
-  'byte',
-  'date',
-  'date-time',
-  'datetime',
-  'uuid',
-  'k8s-short-name',
-  'k8s-long-name',
-]);
+export const CRD_FORMATS = new Set(['byte', 'date', 'date-time', 'datetime', 'uuid']);
 
 function checkFormat(format: string, data: unknown): boolean {
   if (typeof data !== 'string') return true;
   switch (format) {
     case 'byte':
-      // Go's base64 decoder skips line breaks.
+      // Go's base64 decoder (built-in []byte fields) skips line breaks.
       return BASE64.test(data.replace(/[\r\n]/g, ''));
+    case 'crd-byte':
+      // The apiextensions server's byte format does not.
+      return BASE64.test(data);
     case 'date-time':
     case 'datetime':
     case 'time':
@@ -170,10 +162,6 @@ function checkFormat(format: string, data: unknown): boolean {
     }
     case 'uuid':
       return UUID.test(data);
-    case 'k8s-short-name':
-      return data.length <= 63 && K8S_SHORT_NAME.test(data);
-    case 'k8s-long-name':
-      return data.length <= 253 && K8S_LONG_NAME.test(data);
     default:
       return true;
   }
@@ -323,7 +311,7 @@ export function translateCrd(value: unknown, junctor = false): AnySchemaObject {
     out.type = s.nullable === true ? [s.type, 'null'] : s.type;
   }
   if (typeof s.format === 'string' && CRD_FORMATS.has(s.format) && s.type === 'string') {
-    out.k8sFormat = s.format;
+    out.k8sFormat = s.format === 'byte' ? 'crd-byte' : s.format;
   }
   for (const k of CRD_VALUE_KEYWORDS) if (s[k] !== undefined) out[k] = s[k];
   // OpenAPI 3.0's boolean exclusive bounds are JSON Schema's numeric ones.

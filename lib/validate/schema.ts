@@ -376,6 +376,7 @@ function describeError(e: ErrorObject, path: (string | number)[], value: unknown
 function formatMessage(format: string, data: unknown): string {
   switch (format) {
     case 'byte':
+    case 'crd-byte':
       return 'is not valid base64';
     case 'date-time':
     case 'datetime':

@@ -384,6 +384,113 @@ function crdSchema(manifests: readonly Manifest[], kind: string): unknown {
   return spec?.versions[0]?.schema.openAPIV3Schema;
 }
 
+describe('custom resources', () => {
+  it('check the string formats CRDs use as the apiextensions server does', async () => {
+    const formats = [
+      'uuid',
+      'date',
+      'date-time',
+      'byte',
+      'k8s-short-name',
+      'k8s-long-name',
+      'email',
+    ];
+    const crd: KubeObject = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'formatchecks.fixtures.driftless.dev' },
+      spec: {
+        group: 'fixtures.driftless.dev',
+        names: { kind: 'FormatCheck', plural: 'formatchecks' },
+        scope: 'Namespaced',
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: {
+                    type: 'object',
+                    properties: Object.fromEntries(
+                      formats.map((f) => [f.replace(/-/g, ''), { type: 'string', format: f }]),
+                    ),
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    };
+    await client.apply(crd);
+    afterAll(() =>
+      client.delete({
+        ...crd,
+        group: 'apiextensions.k8s.io',
+        namespace: '',
+        name: crd.metadata.name as string,
+      }),
+    );
+    await eventually('the FormatCheck CRD to be served', async () => {
+      client.invalidateDiscovery();
+      return (
+        (await client
+          .resource('fixtures.driftless.dev/v1', 'FormatCheck')
+          .catch(() => undefined)) ?? undefined
+      );
+    });
+    const cases: [string, string][] = [
+      ['uuid', '123e4567-e89b-12d3-a456-426614174000'],
+      ['uuid', '123E4567E89B12D3A456426614174000'],
+      ['uuid', 'not-a-uuid'],
+      ['uuid', '123e4567-e89b-12d3-a456-42661417400'],
+      ['date', '2024-01-02'],
+      ['date', '2024-02-30'],
+      ['date', '2024-1-2'],
+      ['datetime', '2024-01-02T15:04:05z'],
+      ['datetime', '2024-01-02T15:04:05.5+01:00'],
+      ['datetime', '2024-01-02T15:04:05'],
+      ['datetime', '2024-01-02 15:04:05Z'],
+      ['byte', 'aGVsbG8='],
+      ['byte', 'aGVs\nbG8='],
+      ['byte', 'aGVsbG8'],
+      ['byte', '%%%'],
+      ['k8sshortname', 'abc-1'],
+      ['k8sshortname', 'Abc'],
+      ['k8sshortname', 'a.b'],
+      ['k8sshortname', 'a'.repeat(64)],
+      ['k8slongname', 'a.b-c'],
+      ['k8slongname', 'A.b'],
+      ['k8slongname', 'a..b'],
+      // A format the validator leaves to the server: never an error offline.
+      ['email', 'not an email'],
+    ];
+    const disagreements: string[] = [];
+    for (const [field, value] of cases) {
+      const object: KubeObject = {
+        apiVersion: 'fixtures.driftless.dev/v1',
+        kind: 'FormatCheck',
+        metadata: { name: 'f', namespace: ns },
+        spec: { [field]: value },
+      };
+      const findings = new SchemaValidator(shipped, { crds: [crd] }).validate([
+        { object, file: 'f', line: 1 },
+      ]);
+      const rejected = await serverRejection(object);
+      const unchecked = field === 'email';
+      if ((findings.length > 0 && !rejected) || (rejected && !findings.length && !unchecked)) {
+        disagreements.push(
+          `${field} ${JSON.stringify(value)}: validator ${findings[0]?.message ?? 'ok'}, server ${rejected ?? 'ok'}`,
+        );
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
+
 describe("a cluster's own schemas", () => {
   it('are the shipped bundle, read from GET /openapi/v3, and give the same findings', async () => {
     client.resetStats();
