@@ -6,9 +6,11 @@
 //
 // The kube client satisfies OpenApiReader as it is:
 //   schemasFromCluster({ getJSON: (p) => client.requestJson('GET', p, undefined, { verb: 'openapi' }) })
-// It costs 2 + (group-versions not served by CRDs) GETs; callers that check
-// often should keep the SchemaSet per cluster (its `documentHashes` say
-// whether the cluster's documents changed).
+// A first call costs 2 + (group-versions the API server itself serves) GETs.
+// Given the previous SchemaSet of the same cluster, a call costs one GET
+// while nothing changed: the index has a hash per group-version, CRD-served
+// ones included, so a CRD created, changed or deleted shows there too; and
+// the previous set comes back as it is, with its compiled validators.
 
 import { DriftlessError } from '../errors.js';
 import type { KubeObject } from '../model/object.js';
@@ -27,6 +29,8 @@ export interface ClusterSchemaOptions {
   clusterName?: string;
   /** Concurrent document requests. Default 8. */
   concurrency?: number;
+  /** The last SchemaSet of this cluster: returned as it is if the cluster's documents are unchanged. */
+  previous?: SchemaSet;
 }
 
 interface OpenApiV3Index {
@@ -40,38 +44,46 @@ export async function schemasFromCluster(
   reader: OpenApiReader,
   opts: ClusterSchemaOptions = {},
 ): Promise<SchemaSet> {
-  const [index, crds] = await Promise.all([
-    reader.getJSON('/openapi/v3') as Promise<OpenApiV3Index>,
-    listCrds(reader),
-  ]);
+  const index = (await reader.getJSON('/openapi/v3')) as OpenApiV3Index;
+  const entries = Object.entries(index.paths ?? {}).filter(
+    (entry): entry is [string, { serverRelativeURL: string }] =>
+      GROUP_VERSION_PATH.test(entry[0]) && typeof entry[1].serverRelativeURL === 'string',
+  );
+  const documentHashes = Object.fromEntries(
+    entries.map(([p, e]) => [
+      p,
+      new URL(e.serverRelativeURL, 'https://api').searchParams.get('hash') ?? '',
+    ]),
+  );
+  const previous = opts.previous;
+  if (previous?.origin === 'cluster' && sameHashes(previous.documentHashes, documentHashes)) {
+    return previous;
+  }
+  if (!documentHashes['api/v1']) {
+    throw new DriftlessError(
+      'Internal',
+      'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
+    );
+  }
+  const crds = await listCrds(reader);
   const crdGroupVersions = new Set(
     crds.flatMap((crd) => {
       const spec = crd.spec as { group?: string; versions?: { name?: string }[] } | undefined;
       return (spec?.versions ?? []).map((v) => `apis/${spec?.group}/${v.name}`);
     }),
   );
-  const entries = Object.entries(index.paths ?? {}).filter(
-    ([p, e]) => GROUP_VERSION_PATH.test(p) && !crdGroupVersions.has(p) && e.serverRelativeURL,
-  );
-  if (!entries.some(([p]) => p === 'api/v1')) {
-    throw new DriftlessError(
-      'Internal',
-      'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
-    );
-  }
   const documents = await mapBounded(
-    entries,
+    entries.filter(([p]) => !crdGroupVersions.has(p)),
     opts.concurrency ?? 8,
-    ([, e]) => reader.getJSON(e.serverRelativeURL as string) as Promise<OpenApiV3Document>,
-  );
-  const documentHashes = Object.fromEntries(
-    entries.map(([p, e]) => [
-      p,
-      new URL(e.serverRelativeURL as string, 'https://api').searchParams.get('hash') ?? '',
-    ]),
+    ([, e]) => reader.getJSON(e.serverRelativeURL) as Promise<OpenApiV3Document>,
   );
   const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
   return new SchemaSet(bundle, 'cluster', { crds, documentHashes });
+}
+
+function sameHashes(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 async function listCrds(reader: OpenApiReader): Promise<KubeObject[]> {

@@ -29,8 +29,9 @@ export class SchemaSet {
   /** The CRDs a cluster has (its custom resources are validated against these). */
   readonly crds: readonly KubeObject[];
   /**
-   * A cluster's OpenAPI v3 document hash per group-version path (`apis/apps/v1`):
-   * equal hashes on a later GET /openapi/v3 mean equal schemas.
+   * A cluster's OpenAPI v3 document hash per group-version path (`apis/apps/v1`,
+   * CRD-served ones included): equal hashes on a later GET /openapi/v3 mean
+   * equal schemas and CRDs.
    */
   readonly documentHashes: Readonly<Record<string, string>>;
 

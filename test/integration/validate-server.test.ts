@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { DriftlessError } from '../../lib/errors.js';
 import { KubeClient } from '../../lib/kube/client.js';
 import { type ApplicationSource, SourceSchema } from '../../lib/model/application.js';
@@ -426,14 +426,14 @@ describe('custom resources', () => {
       },
     };
     await client.apply(crd);
-    afterAll(() =>
-      client.delete({
+    onTestFinished(async () => {
+      await client.delete({
         ...crd,
         group: 'apiextensions.k8s.io',
         namespace: '',
         name: crd.metadata.name as string,
-      }),
-    );
+      });
+    });
     await eventually('the FormatCheck CRD to be served', async () => {
       client.invalidateDiscovery();
       return (
@@ -499,7 +499,13 @@ describe("a cluster's own schemas", () => {
       { clusterName: 'test' },
     );
     // One index, one CRD list, one document per group-version the API server itself serves.
-    expect(client.stats.total).toBe(2 + Object.keys(cluster.documentHashes).length);
+    const crdServed = Object.keys(cluster.documentHashes).filter(
+      (p) => !cluster.bundle.kinds[p.replace(/^apis?\//, '')],
+    );
+    expect(crdServed).toContain('apis/fixtures.driftless.dev/v1');
+    expect(client.stats.total).toBe(
+      2 + Object.keys(cluster.documentHashes).length - crdServed.length,
+    );
     expect(cluster.origin).toBe('cluster');
     expect(cluster.crds.map((c) => c.metadata.name)).toContain(WIDGET_CRD);
     expect(cluster.kind('fixtures.driftless.dev/v1', 'Widget')).toBeUndefined(); // CRDs validate their own kinds
@@ -535,6 +541,64 @@ describe("a cluster's own schemas", () => {
     ).toEqual([
       'directory/invalid/widget.yaml:7: Widget/purple: spec.color: "purple" is not one of "red", "green", "blue"',
     ]);
+  });
+
+  it('are read again only when the cluster changed: one request otherwise', async () => {
+    const getJSON = (p: string) => client.requestJson('GET', p);
+    const first = await schemasFromCluster({ getJSON });
+    client.resetStats();
+    expect(await schemasFromCluster({ getJSON }, { previous: first })).toBe(first);
+    expect(client.stats.total).toBe(1);
+    // A new CRD is a new group-version in the index: the schemas (and CRDs) are read again.
+    const crd: KubeObject = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'gizmos.cache.driftless.dev' },
+      spec: {
+        group: 'cache.driftless.dev',
+        names: { kind: 'Gizmo', plural: 'gizmos' },
+        scope: 'Namespaced',
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } },
+              },
+            },
+          },
+        ],
+      },
+    };
+    await client.apply(crd);
+    onTestFinished(async () => {
+      await client.delete({
+        ...crd,
+        group: 'apiextensions.k8s.io',
+        namespace: '',
+        name: crd.metadata.name as string,
+      });
+    });
+    const next = await eventually('the new CRD in /openapi/v3', async () => {
+      const set = await schemasFromCluster({ getJSON }, { previous: first });
+      return set !== first && set.crds.some((c) => c.metadata.name === crd.metadata.name)
+        ? set
+        : undefined;
+    });
+    const gizmo = {
+      apiVersion: 'cache.driftless.dev/v1',
+      kind: 'Gizmo',
+      metadata: { name: 'g' },
+      spec: { size: 'big' },
+    };
+    expect(
+      new SchemaValidator(next)
+        .validate([{ object: gizmo, file: 'g.yaml', line: 1 }])
+        .map((f) => f.message),
+    ).toEqual(['must be an integer, not the string "big"']);
   });
 
   it('stop a revision with one schema-invalid object with an error naming the object and the field', async () => {
