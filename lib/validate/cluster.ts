@@ -6,7 +6,7 @@
 //
 // The kube client satisfies OpenApiReader as it is:
 //   schemasFromCluster({ getJSON: (p) => client.requestJson('GET', p, undefined, { verb: 'openapi' }) })
-// A first call costs 2 + (group-versions the API server itself serves) GETs.
+// A first call costs 3 + (group-versions the API server itself serves) GETs.
 // Given the previous SchemaSet of the same cluster, a call costs one GET
 // while nothing changed: the index has a hash per group-version, CRD-served
 // ones included, so a CRD created, changed or deleted shows there too; and
@@ -44,41 +44,58 @@ export async function schemasFromCluster(
   reader: OpenApiReader,
   opts: ClusterSchemaOptions = {},
 ): Promise<SchemaSet> {
-  const index = (await reader.getJSON('/openapi/v3')) as OpenApiV3Index;
-  const entries = Object.entries(index.paths ?? {}).filter(
-    (entry): entry is [string, { serverRelativeURL: string }] =>
-      GROUP_VERSION_PATH.test(entry[0]) && typeof entry[1].serverRelativeURL === 'string',
-  );
-  const documentHashes = Object.fromEntries(
-    entries.map(([p, e]) => [
-      p,
-      new URL(e.serverRelativeURL, 'https://api').searchParams.get('hash') ?? '',
-    ]),
-  );
+  let index = await readIndex(reader);
   const previous = opts.previous;
-  if (previous?.origin === 'cluster' && sameHashes(previous.documentHashes, documentHashes)) {
+  if (previous?.origin === 'cluster' && sameHashes(previous.documentHashes, index.hashes)) {
     return previous;
   }
-  if (!documentHashes['api/v1']) {
-    throw new DriftlessError(
-      'Internal',
-      'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
+  // The CRD list and the documents are read after the index: a CRD created in
+  // between would look like an API of the server's own. Read until the index
+  // is the same after as before (it changes only when APIs or CRDs do).
+  for (let attempt = 1; ; attempt++) {
+    if (!index.hashes['api/v1']) {
+      throw new DriftlessError(
+        'Internal',
+        'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
+      );
+    }
+    const crds = await listCrds(reader);
+    const crdGroupVersions = new Set(
+      crds.flatMap((crd) => {
+        const spec = crd.spec as { group?: string; versions?: { name?: string }[] } | undefined;
+        return (spec?.versions ?? []).map((v) => `apis/${spec?.group}/${v.name}`);
+      }),
     );
+    const documents = await mapBounded(
+      index.entries.filter(([p]) => !crdGroupVersions.has(p)),
+      opts.concurrency ?? 8,
+      ([, url]) => reader.getJSON(url) as Promise<OpenApiV3Document>,
+    );
+    const after = await readIndex(reader);
+    if (sameHashes(after.hashes, index.hashes) || attempt === MAX_ATTEMPTS) {
+      const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
+      return new SchemaSet(bundle, 'cluster', { crds, documentHashes: index.hashes });
+    }
+    index = after;
   }
-  const crds = await listCrds(reader);
-  const crdGroupVersions = new Set(
-    crds.flatMap((crd) => {
-      const spec = crd.spec as { group?: string; versions?: { name?: string }[] } | undefined;
-      return (spec?.versions ?? []).map((v) => `apis/${spec?.group}/${v.name}`);
-    }),
+}
+
+const MAX_ATTEMPTS = 3;
+
+/** The group-version documents of GET /openapi/v3: `[path, URL]`, and each one's hash. */
+async function readIndex(
+  reader: OpenApiReader,
+): Promise<{ entries: [string, string][]; hashes: Record<string, string> }> {
+  const index = (await reader.getJSON('/openapi/v3')) as OpenApiV3Index;
+  const entries = Object.entries(index.paths ?? {}).flatMap(([p, e]): [string, string][] =>
+    GROUP_VERSION_PATH.test(p) && typeof e.serverRelativeURL === 'string'
+      ? [[p, e.serverRelativeURL]]
+      : [],
   );
-  const documents = await mapBounded(
-    entries.filter(([p]) => !crdGroupVersions.has(p)),
-    opts.concurrency ?? 8,
-    ([, e]) => reader.getJSON(e.serverRelativeURL) as Promise<OpenApiV3Document>,
+  const hashes = Object.fromEntries(
+    entries.map(([p, url]) => [p, new URL(url, 'https://api').searchParams.get('hash') ?? '']),
   );
-  const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
-  return new SchemaSet(bundle, 'cluster', { crds, documentHashes });
+  return { entries, hashes };
 }
 
 function sameHashes(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
