@@ -441,7 +441,7 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /** `metadata.labels["app.kubernetes.io/name"]`: keys with dots or slashes quoted. */
-function formatField(fieldPath: (string | number)[]): string {
+export function formatField(fieldPath: (string | number)[]): string {
   return fieldPath
     .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : formatKey(p)))
     .join('');
