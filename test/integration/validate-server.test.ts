@@ -15,7 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { DriftlessError } from '../../lib/errors.js';
-import { KubeClient } from '../../lib/kube/client.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { kubeClientFromKubeconfig } from '../../lib/kube/kubeconfig.js';
 import { type ApplicationSource, SourceSchema } from '../../lib/model/application.js';
 import type { KubeObject } from '../../lib/model/object.js';
 import { parseYamlDocuments } from '../../lib/model/yaml.js';
@@ -45,7 +46,7 @@ let shipped: SchemaSet;
 beforeAll(async () => {
   await provideRenderTools();
   ns = await testNamespace('validate');
-  client = await KubeClient.fromKubeconfigFile(testenv().kube.kubeconfig, undefined, {
+  client = await kubeClientFromKubeconfig(testenv().kube.kubeconfig, undefined, {
     clusterName: 'test',
   });
   shipped = await loadShippedSchemas();

@@ -5,24 +5,24 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bundleFromOpenApi } from '../../lib/validate/openapi.js';
-import { loadShippedSchemas } from '../../lib/validate/schemas.js';
+import { bundleFromOpenApi } from '../../../lib/validate/openapi.js';
+import { loadShippedSchemas } from '../../../lib/validate/schemas.js';
 import {
   kubernetesMinor,
   PINNED_KUBERNETES_VERSION,
   SHIPPED_KUBERNETES_MINORS,
-} from '../../lib/validate/versions.js';
+} from '../../../lib/validate/versions.js';
 import {
   enumsOfGeneratedOpenApi,
   pinnedKubernetesVersion,
   restFriendlyName,
   restoreEnums,
-} from '../../scripts/schemas.js';
-import { rejection, thrown } from '../support/errors.js';
+} from '../../../scripts/schemas.js';
+import { rejection, thrown } from '../../support/errors.js';
 
 describe('the shipped schema bundle', () => {
   it('is for the Kubernetes version the project pins', async () => {
-    const libSh = readFileSync(new URL('../../scripts/lib.sh', import.meta.url), 'utf8');
+    const libSh = readFileSync(new URL('../../../scripts/lib.sh', import.meta.url), 'utf8');
     expect(libSh).toContain(`KUBERNETES_VERSION="${PINNED_KUBERNETES_VERSION}"`);
     expect(pinnedKubernetesVersion()).toBe(PINNED_KUBERNETES_VERSION);
     expect(SHIPPED_KUBERNETES_MINORS).toContain(kubernetesMinor(PINNED_KUBERNETES_VERSION));

@@ -10,8 +10,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadManifests } from '../../lib/source/index.js';
-import { type Manifest, manifestsFromRendered } from '../../lib/source/manifests.js';
+import { loadManifests } from '../../../lib/source/index.js';
+import { type Manifest, manifestsFromRendered } from '../../../lib/source/manifests.js';
 import {
   describeFinding,
   loadCrdFiles,
@@ -20,11 +20,11 @@ import {
   SchemaValidator,
   schemaErrorOf,
   validateManifests,
-} from '../../lib/validate/index.js';
-import { isQuantity } from '../../lib/validate/quantity.js';
-import { rejection } from '../support/errors.js';
+} from '../../../lib/validate/index.js';
+import { isQuantity } from '../../../lib/validate/quantity.js';
+import { rejection } from '../../support/errors.js';
 
-const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/validate');
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/validate');
 
 /** Manifests of YAML text as a render gives them (file `t.yaml`). */
 function yaml(text: string, file = 't.yaml'): Manifest[] {
