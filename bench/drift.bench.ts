@@ -111,6 +111,9 @@ class TimedClient implements ClusterClient {
   invalidateDiscovery(): void {
     this.inner.invalidateDiscovery();
   }
+  getJSON(path: string): Promise<unknown> {
+    return this.inner.getJSON(path);
+  }
 }
 
 class TimedConnector implements ClusterConnector {

@@ -12,12 +12,13 @@
 import { randomUUID } from 'node:crypto';
 import { runHooks } from './apply/hooks.js';
 import { applyObjects, waitForCrds } from './apply/index.js';
-import { buildPlan, type SyncPlan } from './apply/plan.js';
+import { buildPlan, plannedManifests, type SyncPlan } from './apply/plan.js';
 import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
 import { isHook, isPruneDisabled } from './model/annotations.js';
 import type { Application } from './model/application.js';
+import type { Manifest } from './model/manifest.js';
 import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
 import { shortSha } from './model/revision.js';
 import {
@@ -39,9 +40,12 @@ import type { CommitStatusReporter } from './ports/report.js';
 import type { Store } from './ports/store.js';
 import { decidePrune, executePrune } from './prune/index.js';
 import { SourceCache } from './source/index.js';
+import { ClusterSchemaCache, presyncSchemaError } from './validate/presync.js';
 
 /** The default renderer, shared by reconciles in this process (a warm Lambda, local mode). */
 const sharedRenderer: Renderer = new SourceCache();
+/** Each cluster's schemas for the pre-sync check, shared likewise. */
+const sharedSchemas = new ClusterSchemaCache();
 
 export interface ReconcileDeps {
   store: Store;
@@ -51,6 +55,8 @@ export interface ReconcileDeps {
   reporter: CommitStatusReporter;
   /** Checkout → manifests; default: one render cache shared by the process. */
   renderer?: Renderer;
+  /** Clusters' schemas for the check before a sync; default: one cache shared by the process. */
+  schemas?: ClusterSchemaCache;
   clock?: Clock;
   credentialsFor?: (app: Application) => Promise<GitCredentials | undefined>;
   /** Link for commit statuses, e.g. the status API's URL of the app. */
@@ -236,6 +242,7 @@ class TargetRun {
     base.suspended = this.app.spec.suspended;
     base.checkStartedAt = this.iso(this.startedAtMs);
     let commit: string | undefined;
+    let manifests: readonly Manifest[];
     let plan: SyncPlan;
     let client: ClusterClient;
     try {
@@ -250,7 +257,7 @@ class TargetRun {
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
       base.wantedRevision = commit;
       const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
-      const manifests = await (this.deps.renderer ?? sharedRenderer).render(
+      manifests = await (this.deps.renderer ?? sharedRenderer).render(
         checkout.dir,
         this.app,
         this.defaultNamespace,
@@ -318,6 +325,16 @@ class TargetRun {
       const shouldSync =
         this.mode !== 'preview' && (this.mode === 'manual' || resuming || automatic);
       if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
+      // The cluster's own schemas, before the first write of an operation.
+      if (!resuming) {
+        const invalid = await presyncSchemaError(
+          this.deps.schemas ?? sharedSchemas,
+          clusterSpec.metadata.name,
+          client,
+          plannedManifests(plan, manifests),
+        );
+        if (invalid) return this.fail(base, invalid, commit);
+      }
       return await this.sync(base, drift, plan, commit, client, resuming ? running : undefined);
     } catch (e) {
       return this.fail(base, asDriftlessError(e), commit);

@@ -16,7 +16,7 @@ import {
 } from '../model/annotations.js';
 import type { Application } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
-import type { PlannedManifest } from '../model/manifest.js';
+import type { Manifest, PlannedManifest } from '../model/manifest.js';
 import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
 
 export interface HookObject extends DesiredObject {
@@ -242,4 +242,13 @@ export async function buildPlan(
     resources,
     skipped,
   };
+}
+
+/** The plan's objects (namespace defaulted, labelled) with their source's file and field lines. */
+export function plannedManifests(plan: SyncPlan, manifests: readonly Manifest[]): Manifest[] {
+  const bySource = new Map(manifests.map((m) => [`${m.file}:${m.line}`, m]));
+  return [...plan.resources, ...plan.hooks].flatMap((d) => {
+    const source = bySource.get(`${d.file}:${d.line}`);
+    return source ? [{ ...source, object: d.object }] : [];
+  });
 }

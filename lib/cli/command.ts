@@ -22,6 +22,14 @@ export const OPTIONS = {
   port: { type: 'string' },
   'eks-name': { type: 'string' },
   'role-arn': { type: 'string' },
+  type: { type: 'string' },
+  values: { type: 'string', multiple: true },
+  'release-name': { type: 'string' },
+  namespace: { type: 'string' },
+  repo: { type: 'string' },
+  'kubernetes-version': { type: 'string' },
+  crds: { type: 'string', multiple: true },
+  github: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

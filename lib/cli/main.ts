@@ -46,7 +46,10 @@ Status and operations
                               suspend the app first, or its next automated sync would undo it
   history APP                 operations, newest first
   suspend APP | resume APP    stop or restart automated syncs
-  validate PATH...            check manifests and app specs offline (exit 1 on errors)
+  validate PATH... | -f app.yaml [--type directory|kustomize|helm] [--values F]... [--release-name N]
+           [--namespace NS] [--repo DIR] [--kubernetes-version 1.34] [--crds PATH]... [--github]
+                              render as a sync does and check every object against the Kubernetes
+                              schemas, offline (exit 1 on errors; -o json for CI; --github annotations)
 
 Options
   -o, --output table|json|yaml    output format (default table)

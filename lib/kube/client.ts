@@ -221,6 +221,11 @@ export class KubeClient implements ClusterClient {
   }
 
   /** One HTTP request to the API server, JSON in and out, errors mapped to reasons. */
+  /** GET a path of the API server as JSON (the OpenAPI documents the pre-sync schema check reads). */
+  getJSON(path: string): Promise<unknown> {
+    return this.requestJson('GET', path, undefined, { verb: 'openapi' });
+  }
+
   async requestJson(
     method: string,
     path: string,

@@ -64,6 +64,8 @@ export interface ClusterClient {
   delete(ref: ObjectRef & { apiVersion: string }, opts?: DeleteOptions): Promise<boolean>;
   /** Forget cached discovery (after CRDs change). */
   invalidateDiscovery(): void;
+  /** GET a path of the API server (with query) as JSON: its OpenAPI documents, for schema checks. */
+  getJSON(path: string): Promise<unknown>;
 }
 
 /** Turns a Cluster spec into a client (kubeconfig, or EKS with a presigned token). */

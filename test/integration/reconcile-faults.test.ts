@@ -55,6 +55,55 @@ describe('invalid revisions apply nothing', () => {
     expect(h.reporter.reports.at(-1)).toMatchObject({ state: 'failure' });
   });
 
+  it("fails on an object the cluster's schemas reject, naming file, line, object and field", async () => {
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'a-good.yaml': cm('good'),
+      'b-service.yaml': [
+        'apiVersion: v1',
+        'kind: Service',
+        'metadata:',
+        '  name: web',
+        'spec:',
+        '  type: NotAType',
+        '  ports:',
+        '    - port: 80',
+        '',
+      ].join('\n'),
+      'c-deployment.yaml': [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        '  name: web',
+        'spec:',
+        '  replicas: two',
+        '  selector: { matchLabels: { app: web } }',
+        '  template:',
+        '    metadata: { labels: { app: web } }',
+        '    spec: { containers: [{ name: web, image: nginx }] }',
+        '',
+      ].join('\n'),
+    });
+    await h.setApp({ namespace: ns });
+    const outcome = await h.reconcile();
+    expect(outcome.error?.reason).toBe('InvalidManifest');
+    expect(outcome.error?.location).toMatchObject({
+      file: 'b-service.yaml',
+      line: 6,
+      object: `Service/${ns}/web`,
+      field: 'spec.type',
+    });
+    expect(outcome.status.operation).toMatchObject({ phase: 'Failed', reason: 'InvalidManifest' });
+    expect(outcome.status.operation?.message).toMatch(
+      new RegExp(
+        `^b-service\\.yaml:6: Service/${ns}/web: spec\\.type: .*NotAType.*\\(and 1 more schema error\\)`,
+      ),
+    );
+    expect(outcome.retryable).toBe(false);
+    // Nothing was applied, not even the valid ConfigMap of the same revision.
+    expect(await labelled(h.appName)).toBe(0);
+  });
+
   it('fails on a duplicate object naming both places', async () => {
     const h = await EngineHarness.create(uniqueName('app'));
     await h.repo.commit({

@@ -142,6 +142,10 @@ export class MemoryCluster implements ClusterClient {
 
   invalidateDiscovery(): void {}
 
+  async getJSON(path: string): Promise<unknown> {
+    throw new DriftlessError('NotFound', `the in-memory cluster serves no ${path}`);
+  }
+
   private count(verb: RecordedRequest['verb'], key: string, dryRun?: boolean): void {
     this.stats.total++;
     this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;

@@ -47,7 +47,6 @@ describe('architecture', () => {
     const { found } = await violations(path.join(root, 'test/fixtures/architecture'), [
       'lib',
       'functions',
-      'infra',
     ]);
     const by = (rule: string) =>
       found.filter((v) => v.rule === rule).map((v) => `${v.from} → ${v.to}`);
