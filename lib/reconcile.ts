@@ -13,7 +13,13 @@ import { randomUUID } from 'node:crypto';
 import { runHooks } from './apply/hooks.js';
 import { applyObjects, waitForCrds } from './apply/index.js';
 import { buildPlan, plannedManifests, type SyncPlan } from './apply/plan.js';
-import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
+import {
+  appSelector,
+  checkDrift,
+  type DriftReport,
+  desiredFingerprint,
+  type ObjectDrift,
+} from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
 import { isHook, isPruneDisabled } from './model/annotations.js';
@@ -776,7 +782,7 @@ class TargetRun {
         out.push({
           key: d.key,
           apiVersion: d.object.apiVersion,
-          desiredHash: d.hash,
+          desiredHash: desiredFingerprint(d, this.app.spec.ignoreDifferences),
           resourceVersion: live.metadata.resourceVersion,
           generation: live.metadata.generation,
           wave: d.wave,

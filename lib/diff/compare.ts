@@ -118,7 +118,7 @@ function compareList(d: Json[], l: Json, path: string, out: Difference[], limit:
   for (const [i, el] of d.entries()) walk(el, l[i], `${path}[${i}]`, '', '', out, limit);
 }
 
-function listKeyFor(elements: Record<string, Json>[]): string[] | undefined {
+export function listKeyFor(elements: Record<string, Json>[]): string[] | undefined {
   for (const keys of LIST_KEYS) {
     const primary = keys[0] as string;
     if (
@@ -131,7 +131,11 @@ function listKeyFor(elements: Record<string, Json>[]): string[] | undefined {
   return undefined;
 }
 
-function keyMatches(keys: string[], d: Record<string, Json>, l: Record<string, Json>): boolean {
+export function keyMatches(
+  keys: string[],
+  d: Record<string, Json>,
+  l: Record<string, Json>,
+): boolean {
   // A secondary key absent from the desired element was defaulted by the server.
   return keys.every((k, i) => (i > 0 && !(k in d) ? true : d[k] === l[k]));
 }

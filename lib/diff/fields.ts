@@ -51,7 +51,11 @@ function mergeInto(into: FieldsV1, from: FieldsV1): void {
 }
 
 /** The child node of `tree` that describes `element` of a list, if any. */
-function listElementNode(tree: FieldsV1, element: Json, index: number): FieldsV1 | undefined {
+export function listElementNode(
+  tree: FieldsV1,
+  element: Json,
+  index: number,
+): FieldsV1 | undefined {
   for (const [k, node] of Object.entries(tree)) {
     if (k.startsWith('k:')) {
       if (!isObject(element)) continue;

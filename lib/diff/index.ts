@@ -28,15 +28,11 @@ import {
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
 import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
 import { compareDesired } from './compare.js';
-import {
-  fieldsOwnedBy,
-  fieldsOwnedByAny,
-  ownedNotDesired,
-  unownedLeaves,
-  withoutFields,
-  withoutPointer,
-} from './fields.js';
+import { fieldsOwnedBy, ownedNotDesired, unownedLeaves } from './fields.js';
+import { desiredFingerprint, type IgnoredView, ignoredView } from './ignore.js';
 import { unifiedDiff, withoutServerFields } from './render.js';
+
+export { COMPARISON_VERSION, desiredFingerprint } from './ignore.js';
 
 export interface DesiredObject {
   key: string;
@@ -96,34 +92,16 @@ export function appSelector(app: string): string {
   return `${LABEL_APP}=${app}`;
 }
 
-function ignoreRulesFor(rules: IgnoreDifference[], obj: KubeObject): IgnoreDifference[] {
-  const group = groupOf(obj.apiVersion);
-  return rules.filter(
-    (r) =>
-      r.kind === obj.kind &&
-      (r.group ?? '') === group &&
-      (!r.name || r.name === obj.metadata.name) &&
-      (!r.namespace || r.namespace === (obj.metadata.namespace ?? '')),
-  );
-}
-
 /**
- * What we apply: the desired object without the fields ignore rules hand to
- * someone else (JSON pointers; fields owned by the named managers on the live
- * object). On creation there is no live object and everything is applied.
+ * What we apply: the desired object, with the live value wherever an ignore
+ * rule covers it (lib/diff/ignore.ts). On creation everything is applied.
  */
 export function applyObjectFor(
   desired: KubeObject,
   live: KubeObject | undefined,
   rules: IgnoreDifference[],
 ): KubeObject {
-  const matching = ignoreRulesFor(rules, desired);
-  if (!live || matching.length === 0) return desired;
-  let out: unknown = desired;
-  for (const r of matching) for (const p of r.jsonPointers) out = withoutPointer(out, p);
-  const managers = matching.flatMap((r) => r.managedFieldsManagers);
-  if (managers.length) out = withoutFields(out, fieldsOwnedByAny(live, managers));
-  return out as KubeObject;
+  return ignoredView(desired, live, rules).applyObject;
 }
 
 /**
@@ -145,9 +123,15 @@ function ownershipView(obj: KubeObject): Record<string, unknown> {
   return Object.keys(meta).length ? { ...rest, metadata: meta } : rest;
 }
 
-/** Local verdict: undefined if in sync, else the reason to suspect drift. */
-function suspectDrift(applyObject: KubeObject, live: KubeObject): string | undefined {
-  const diffs = compareDesired(ownershipView(applyObject), live);
+/**
+ * Local verdict: undefined if in sync, else the reason to suspect drift.
+ * Values and ownership are judged on what the rules leave compared; what we
+ * would stop owning is judged on what we would apply (it keeps live values
+ * where the rules cover it).
+ */
+function suspectDrift(view: IgnoredView, live: KubeObject): string | undefined {
+  const compared = ownershipView(view.compareDesired);
+  const diffs = compareDesired(compared, view.compareLive);
   if (diffs.length) {
     return `changed: ${diffs
       .slice(0, 5)
@@ -156,11 +140,10 @@ function suspectDrift(applyObject: KubeObject, live: KubeObject): string | undef
   }
   const ours = fieldsOwnedBy(live, FIELD_MANAGER, 'Apply');
   if (!ours) return `not applied by ${FIELD_MANAGER} yet`;
-  const view = ownershipView(applyObject);
-  const unowned = unownedLeaves(view, ours);
+  const unowned = unownedLeaves(compared, ours);
   if (unowned.length)
     return `fields taken over by another writer: ${unowned.slice(0, 5).join(', ')}`;
-  const stale = ownedNotDesired(ours, view);
+  const stale = ownedNotDesired(ours, ownershipView(view.applyObject));
   if (stale.length) return `fields removed from the desired state: ${stale.slice(0, 5).join(', ')}`;
   return undefined;
 }
@@ -246,11 +229,12 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
       }
       return drift;
     }
-    const applyObject = applyObjectFor(d.object, liveObj, rules);
+    const view = ignoredView(d.object, liveObj, rules);
+    const { applyObject } = view;
     const inv = inventory.get(d.key);
     if (
       inv &&
-      inv.desiredHash === d.hash &&
+      inv.desiredHash === desiredFingerprint(d, rules) &&
       inv.resourceVersion === liveObj.metadata.resourceVersion
     ) {
       return {
@@ -262,7 +246,7 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         fastPath: true,
       };
     }
-    const suspicion = suspectDrift(applyObject, liveObj);
+    const suspicion = suspectDrift(view, liveObj);
     if (!suspicion) return { key: d.key, state: 'Synced', desired: d, live: liveObj, applyObject };
     // Confirm with the server: what would applying leave?
     const merged = await client.apply(applyObject, { dryRun: true });

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
+import { compileJqPath } from './jq.js';
 import { parseYamlDocuments, type YamlDocument } from './yaml.js';
 
 export const API_VERSION = 'driftless.dev/v1';
@@ -166,9 +167,23 @@ export const SyncPolicySchema = z.object({
   force: z.boolean().default(true),
 });
 
+/** A `group`/`kind` of an ignore rule: exact, or a glob with `*` (Argo CD matches these as globs). */
+export function globMatches(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const re = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${re.join('.*')}$`).test(value);
+}
+
+/**
+ * Argo CD's `ignoreDifferences` entry, in its shape. What a rule covers is
+ * left out of the comparison, and what is applied keeps the live value there
+ * (Argo CD's RespectIgnoreDifferences), so a rule never removes a field.
+ */
 export const IgnoreDifferenceSchema = z
   .object({
+    /** API group (`apps`; empty for the core group); `*` globs allowed. */
     group: z.string().default(''),
+    /** Kind (`Deployment`); `*` globs allowed. */
     kind: z.string().min(1),
     name: z.string().optional(),
     namespace: z.string().optional(),
@@ -178,12 +193,28 @@ export const IgnoreDifferenceSchema = z
         z.string().regex(/^(\/([^/~]|~[01])*)+$/, 'must be a JSON pointer like /spec/replicas'),
       )
       .default([]),
-    /** Fields owned by these field managers (e.g. an HPA's) are ignored. */
+    /** jq path expressions, e.g. `.spec.template.spec.containers[] | select(.name == "sidecar") | .image`. */
+    jqPathExpressions: z
+      .array(
+        z.string().superRefine((expression, ctx) => {
+          try {
+            compileJqPath(expression);
+          } catch (e) {
+            ctx.addIssue({ code: 'custom', message: `${(e as Error).message}: ${expression}` });
+          }
+        }),
+      )
+      .default([]),
+    /** Fields owned by these field managers are ignored (an HPA's replicas: kube-controller-manager). */
     managedFieldsManagers: z.array(z.string().min(1)).default([]),
   })
+  .strict()
   .refine(
-    (r) => r.jsonPointers.length > 0 || r.managedFieldsManagers.length > 0,
-    'needs jsonPointers or managedFieldsManagers',
+    (r) =>
+      r.jsonPointers.length > 0 ||
+      r.jqPathExpressions.length > 0 ||
+      r.managedFieldsManagers.length > 0,
+    'needs jsonPointers, jqPathExpressions or managedFieldsManagers',
   );
 
 export const PolicySchema = z.object({
@@ -243,6 +274,7 @@ export type ApplicationSource = z.infer<typeof SourceSchema>;
 export type HelmSource = z.infer<typeof HelmSourceSchema>;
 export type SyncPolicy = z.infer<typeof SyncPolicySchema>;
 export type IgnoreDifference = z.infer<typeof IgnoreDifferenceSchema>;
+export type IgnoreDifferenceInput = z.input<typeof IgnoreDifferenceSchema>;
 export type AppPolicy = z.infer<typeof PolicySchema>;
 export type Cluster = z.infer<typeof ClusterSchema>;
 export type ClusterInput = z.input<typeof ClusterSchema>;

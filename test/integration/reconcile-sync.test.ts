@@ -188,40 +188,7 @@ describe('sync and drift', () => {
 });
 
 describe('ignoreDifferences', () => {
-  it('leaves spec.replicas to the field manager that owns it: Synced, no tug-of-war', async () => {
-    const ns = uniqueName('hpa');
-    const h = await EngineHarness.create(uniqueName('app'));
-    const files = manifests(ns);
-    await h.repo.commit(files, 'initial');
-    await h.setApp({
-      namespace: ns,
-      syncPolicy: { selfHeal: true },
-      ignoreDifferences: [
-        { group: 'apps', kind: 'Deployment', managedFieldsManagers: ['horizontal-pod-autoscaler'] },
-      ],
-    });
-    expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
-    const apps = kubeConfig().makeApiClient(AppsV1Api);
-    // An autoscaler takes spec.replicas over through the scale subresource.
-    await apps.replaceNamespacedDeploymentScale({
-      name: 'web',
-      namespace: ns,
-      fieldManager: 'horizontal-pod-autoscaler',
-      body: { metadata: { name: 'web', namespace: ns }, spec: { replicas: 4 } },
-    });
-    const check = await h.reconcile();
-    expect(check.status.sync).toBe('Synced');
-    expect(check.status.operation?.applied).toBe(5); // still the initial sync's
-    // A change in Git to the same Deployment applies without touching replicas.
-    await h.repo.commit(manifests(ns, 'nginx:1.28'), 'new image');
-    const synced = await h.reconcile();
-    expect(synced.status.operation?.applied).toBe(1);
-    const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
-    expect(d.spec?.template.spec?.containers[0]?.image).toBe('nginx:1.28');
-    expect(d.spec?.replicas).toBe(4);
-    expect((await h.reconcile()).status.sync).toBe('Synced');
-  });
-
+  // spec.replicas and a real HPA: test/integration/reconcile-ignore.test.ts.
   it('ignores a JSON pointer', async () => {
     const ns = uniqueName('ptr');
     const h = await EngineHarness.create(uniqueName('app'));

@@ -7,9 +7,14 @@ import {
   withoutFields,
   withoutPointer,
 } from '../../../lib/diff/fields.js';
-import { applyObjectFor, hashObject } from '../../../lib/diff/index.js';
+import { ignoredView } from '../../../lib/diff/ignore.js';
+import { applyObjectFor, desiredFingerprint, hashObject } from '../../../lib/diff/index.js';
 import { parseQuantity, quantitiesEqual } from '../../../lib/diff/quantity.js';
 import { maskSecretPair, unifiedDiff } from '../../../lib/diff/render.js';
+import {
+  type IgnoreDifferenceInput,
+  IgnoreDifferenceSchema,
+} from '../../../lib/model/application.js';
 import { canonicalJson } from '../../../lib/model/canonical.js';
 import type { KubeObject } from '../../../lib/model/object.js';
 
@@ -165,6 +170,7 @@ describe('managedFields', () => {
 });
 
 describe('applyObjectFor', () => {
+  const rule = (r: IgnoreDifferenceInput) => IgnoreDifferenceSchema.parse(r);
   const desired: KubeObject = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -184,36 +190,134 @@ describe('applyObjectFor', () => {
         },
       ],
     },
+    spec: { replicas: 4, paused: false },
   };
 
-  it('hands fields of ignored managers over, but only once the object exists', () => {
-    const rules = [
-      { group: 'apps', kind: 'Deployment', jsonPointers: [], managedFieldsManagers: ['hpa'] },
-    ];
-    expect(applyObjectFor(desired, live, rules).spec).toEqual({ paused: false });
+  it('sends the live value of fields ignored managers own, but only once the object exists', () => {
+    const rules = [rule({ group: 'apps', kind: 'Deployment', managedFieldsManagers: ['hpa'] })];
+    expect(applyObjectFor(desired, live, rules).spec).toEqual({ replicas: 4, paused: false });
     expect(applyObjectFor(desired, undefined, rules)).toBe(desired);
   });
 
-  it('applies rules only to matching group, kind, name and namespace', () => {
-    const other = [
-      {
-        group: '',
-        kind: 'Deployment',
-        jsonPointers: ['/spec/replicas'],
-        managedFieldsManagers: [],
+  it('applies rules only to matching group, kind, name and namespace; group and kind are globs', () => {
+    const pointer = { jsonPointers: ['/spec/replicas'] };
+    expect(applyObjectFor(desired, live, [rule({ kind: 'Deployment', ...pointer })])).toBe(desired);
+    const byName = rule({ group: 'apps', kind: 'Deployment', name: 'api', ...pointer });
+    expect(applyObjectFor(desired, live, [byName])).toBe(desired);
+    const anyKind = rule({ group: '*', kind: '*', ...pointer });
+    expect(applyObjectFor(desired, live, [anyKind]).spec).toEqual({ replicas: 4, paused: false });
+  });
+});
+
+describe('ignore rules keep live values where they apply', () => {
+  const rule = (r: IgnoreDifferenceInput) => IgnoreDifferenceSchema.parse(r);
+  const owned = (fieldsV1: FieldsV1, manager = 'driftless', operation = 'Apply') => ({
+    manager,
+    operation,
+    fieldsV1,
+  });
+  const configMap = (data: Record<string, string>, managedFields: unknown[] = []): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'tuning', namespace: 'web', managedFields } as KubeObject['metadata'],
+    data,
+  });
+  const threads = rule({ kind: 'ConfigMap', name: 'tuning', jsonPointers: ['/data/threads'] });
+
+  it('sends a field Git sets with its live value instead of leaving it out (which deletes it)', () => {
+    const live = configMap({ threads: '8', mode: 'fast' }, [
+      owned({ 'f:data': { 'f:threads': {}, 'f:mode': {} } }),
+    ]);
+    const view = ignoredView(configMap({ threads: '4', mode: 'safe' }), live, [threads]);
+    expect(view.applyObject.data).toEqual({ threads: '8', mode: 'safe' });
+    expect(view.compareDesired.data).toEqual({ mode: 'safe' });
+    expect(view.compareLive.data).toEqual({ mode: 'fast' });
+  });
+
+  it('keeps a field Driftless owns that Git dropped, and does not take one it never owned', () => {
+    const ours = configMap({ threads: '8' }, [owned({ 'f:data': { 'f:threads': {} } })]);
+    expect(ignoredView(configMap({ mode: 'safe' }), ours, [threads]).applyObject.data).toEqual({
+      mode: 'safe',
+      threads: '8',
+    });
+    const theirs = configMap({ threads: '8' }, [
+      owned({ 'f:data': { 'f:threads': {} } }, 'kubectl-edit', 'Update'),
+    ]);
+    expect(ignoredView(configMap({ mode: 'safe' }), theirs, [threads]).applyObject.data).toEqual({
+      mode: 'safe',
+    });
+  });
+
+  it('does not send a field Git sets when the live object lacks it', () => {
+    const live = configMap({ mode: 'safe' }, [owned({ 'f:data': { 'f:mode': {} } })]);
+    expect(
+      ignoredView(configMap({ threads: '4', mode: 'safe' }), live, [threads]).applyObject.data,
+    ).toEqual({ mode: 'safe' });
+  });
+
+  it('selects with jq path expressions, on each side by its own indexes', () => {
+    const deployment = (containers: unknown[]): KubeObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: { template: { spec: { containers } } },
+    });
+    const sidecar = rule({
+      group: 'apps',
+      kind: 'Deployment',
+      jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == "sidecar") | .image'],
+    });
+    const desired = deployment([
+      { name: 'app', image: 'app:2' },
+      { name: 'sidecar', image: 'sidecar:1' },
+    ]);
+    const live = {
+      ...deployment([
+        { name: 'injected', image: 'mesh:1' },
+        { name: 'sidecar', image: 'sidecar:9' },
+        { name: 'app', image: 'app:1' },
+      ]),
+      metadata: {
+        name: 'web',
+        managedFields: [
+          owned({
+            'f:spec': {
+              'f:template': {
+                'f:spec': {
+                  'f:containers': {
+                    'k:{"name":"app"}': { '.': {}, 'f:name': {}, 'f:image': {} },
+                    'k:{"name":"sidecar"}': { '.': {}, 'f:name': {}, 'f:image': {} },
+                  },
+                },
+              },
+            },
+          }),
+        ],
       },
-    ];
-    expect(applyObjectFor(desired, live, other)).toBe(desired);
-    const byName = [
-      {
-        group: 'apps',
-        kind: 'Deployment',
-        name: 'api',
-        jsonPointers: ['/spec/replicas'],
-        managedFieldsManagers: [],
-      },
-    ];
-    expect(applyObjectFor(desired, live, byName)).toBe(desired);
+    } as KubeObject;
+    const view = ignoredView(desired, live, [sidecar]);
+    const containers = (o: KubeObject) =>
+      (o.spec as { template: { spec: { containers: unknown[] } } }).template.spec.containers;
+    expect(containers(view.applyObject)).toEqual([
+      { name: 'app', image: 'app:2' },
+      { name: 'sidecar', image: 'sidecar:9' },
+    ]);
+    expect(containers(view.compareDesired)).toEqual([
+      { name: 'app', image: 'app:2' },
+      { name: 'sidecar' },
+    ]);
+    expect(compareDesired(view.compareDesired, view.compareLive).map((d) => d.path)).toEqual([
+      'spec.template.spec.containers[name=app].image',
+    ]);
+  });
+
+  it('puts the rules and the comparison version in the fast-path fingerprint', () => {
+    const d = { hash: 'abc', object: configMap({ threads: '4' }) };
+    const none = desiredFingerprint(d, []);
+    expect(none).not.toBe('abc');
+    expect(desiredFingerprint(d, [threads])).not.toBe(none);
+    const other = rule({ kind: 'Secret', jsonPointers: ['/data/x'] });
+    expect(desiredFingerprint(d, [other])).toBe(none); // a rule for other objects changes nothing
   });
 });
 

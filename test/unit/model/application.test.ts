@@ -55,6 +55,55 @@ describe('Application specs', () => {
     expect(e.location).toMatchObject({ field: 'spec.syncPolicy.interval', line: 14 });
   });
 
+  it("reads ignoreDifferences in Argo CD's shape and rejects a bad jq path expression by field", () => {
+    const rules = (entries: string) => `${app}  ignoreDifferences:\n${entries}`;
+    const [ok] = parseSpecs(
+      rules(
+        '    - group: apps\n      kind: Deployment\n      jqPathExpressions:\n        - .spec.template.spec.containers[] | select(.name == "sidecar") | .image\n      managedFieldsManagers: [kube-controller-manager]\n',
+      ),
+      'apps.yaml',
+    );
+    if (ok?.kind !== 'Application') throw new Error('expected an Application');
+    expect(ok.value.spec.ignoreDifferences[0]).toMatchObject({
+      group: 'apps',
+      kind: 'Deployment',
+      jsonPointers: [],
+      managedFieldsManagers: ['kube-controller-manager'],
+    });
+    const bad = (expression: string) =>
+      thrown(() =>
+        parseSpecs(
+          rules(
+            `    - kind: ConfigMap\n      jqPathExpressions:\n        - .data.a\n        - '${expression}'\n`,
+          ),
+          'apps.yaml',
+        ),
+      );
+    for (const [expression, message] of [
+      ['.spec[', /not a valid jq expression/],
+      ['.a | def f: f; f', /"def" is not allowed/],
+      ['.spec | until(false; .)', /"until" is not allowed/],
+      ['.metadata | keys[]', /not a jq path expression/],
+    ] as const) {
+      const e = bad(expression);
+      expect(e.reason).toBe('InvalidSpec');
+      expect(e.location).toMatchObject({
+        file: 'apps.yaml',
+        object: 'Application/web',
+        field: 'spec.ignoreDifferences.0.jqPathExpressions.1',
+      });
+      expect(e.message).toMatch(message);
+    }
+    // A field name is not a builtin, and a typo of a key is an error, not ignored.
+    expect(() =>
+      parseSpecs(rules('    - kind: X\n      jqPathExpressions: [.spec.range]\n'), 'a.yaml'),
+    ).not.toThrow();
+    const typo = thrown(() =>
+      parseSpecs(rules('    - kind: X\n      jsonPointer: [/a]\n'), 'a.yaml'),
+    );
+    expect(typo.location?.field).toBe('spec.ignoreDifferences.0');
+  });
+
   it('requires exactly one way to reach a cluster', () => {
     const cluster = `apiVersion: driftless.dev/v1
 kind: Cluster
