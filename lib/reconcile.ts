@@ -46,12 +46,26 @@ import type { CommitStatusReporter } from './ports/report.js';
 import type { Store } from './ports/store.js';
 import { decidePrune, executePrune } from './prune/index.js';
 import { SourceCache } from './source/index.js';
-import { ClusterSchemaCache, presyncSchemaError } from './validate/presync.js';
+import type { ClusterSchemaCache } from './validate/presync.js';
 
 /** The default renderer, shared by reconciles in this process (a warm Lambda, local mode). */
 const sharedRenderer: Renderer = new SourceCache();
-/** Each cluster's schemas for the pre-sync check, shared likewise. */
-const sharedSchemas = new ClusterSchemaCache();
+/**
+ * Each cluster's schemas for the pre-sync check, shared likewise. The schema
+ * validator (ajv and its compiled schemas) loads on the first sync, not at a
+ * cold start: most invocations are drift checks that apply nothing.
+ */
+let sharedSchemas: Promise<{
+  cache: ClusterSchemaCache;
+  presyncSchemaError: typeof import('./validate/presync.js').presyncSchemaError;
+}>;
+function schemaCheck() {
+  sharedSchemas ??= import('./validate/presync.js').then((m) => ({
+    cache: new m.ClusterSchemaCache(),
+    presyncSchemaError: m.presyncSchemaError,
+  }));
+  return sharedSchemas;
+}
 
 export interface ReconcileDeps {
   store: Store;
@@ -333,8 +347,9 @@ class TargetRun {
       if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
       // The cluster's own schemas, before the first write of an operation.
       if (!resuming) {
-        const invalid = await presyncSchemaError(
-          this.deps.schemas ?? sharedSchemas,
+        const check = await schemaCheck();
+        const invalid = await check.presyncSchemaError(
+          this.deps.schemas ?? check.cache,
           clusterSpec.metadata.name,
           client,
           plannedManifests(plan, manifests),
