@@ -25,7 +25,7 @@ import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { serializingProxy } from '../support/dynamo.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
-import { kubeConfig } from '../support/kube.js';
+import { eventually, kubeConfig } from '../support/kube.js';
 import { drain, httpEvent, lambdaContext, pollOnce } from '../support/lambda.js';
 
 let plane: DataPlane;
@@ -133,7 +133,11 @@ describe('racing workers', () => {
     const aws = awsClientConfig();
     const dynamo = new DynamoDBClient({ ...aws, endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
     const catalog = new DynamoCatalog({ client: dynamo, tableName: plane.tableName });
-    const leases = new DynamoLeaseManager({ client: dynamo, tableName: plane.tableName });
+    // Lease expiry is judged by the holder's clock: a clock of the test's, so
+    // "unexpired" and "expired" do not depend on how loaded the machine is.
+    let now = Date.now();
+    const clock = { now: () => now };
+    const leases = new DynamoLeaseManager({ client: dynamo, tableName: plane.tableName, clock });
     const connector = new KubeconfigConnector();
     const git = new IsomorphicGitSource({
       cacheRoot: await mkdtemp(path.join(os.tmpdir(), 'driftless-race-git-')),
@@ -168,7 +172,16 @@ describe('racing workers', () => {
       { leaseTtlMs: 1_000, holder: 'worker-a' },
     );
     // While A holds an unexpired lease, B is turned away.
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually('worker A holds the lease', async () => {
+      const out = await ddb.send(
+        new GetItemCommand({
+          TableName: plane.tableName,
+          Key: targetRecordKey(target),
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item?.leaseHolder?.S === 'worker-a' ? true : undefined;
+    });
     const early = await reconcile(
       deps('B'),
       { target, trigger: 'webhook' },
@@ -176,7 +189,7 @@ describe('racing workers', () => {
     );
     expect(early.error?.reason).toBe('LeaseHeld');
     // After A's lease expired, B takes over and applies.
-    await new Promise((r) => setTimeout(r, 1_200));
+    now += 1_200;
     const b = await reconcile(deps('B'), { target, trigger: 'webhook' }, { holder: 'worker-b' });
     expect(b.error).toBeUndefined();
     expect(b.status.operation?.phase).toBe('Succeeded');
@@ -297,7 +310,7 @@ describe('the drift sweep', () => {
         await call(
           'PUT',
           '/apps/heal',
-          appSpec('heal', repo, 'local', ns, { selfHeal: true, interval: '5s' }),
+          appSpec('heal', repo, 'local', ns, { selfHeal: true, interval: '10m' }),
         )
       ).status,
     ).toBe(201);
@@ -329,7 +342,16 @@ describe('the drift sweep', () => {
         },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
-    await new Promise((r) => setTimeout(r, 6_000));
+    // The interval passes (the sweep reads due times from the table, so the
+    // test moves the target's due time rather than waiting on the clock).
+    const catalog = new DynamoCatalog({
+      client: new DynamoDBClient({
+        ...awsClientConfig(),
+        endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+      }),
+      tableName: plane.tableName,
+    });
+    await catalog.setNextDue({ app: 'heal', cluster: 'local' }, Date.now() - 1);
     const due = await plane.sweep({}, lambdaContext('sweep'));
     expect(due.enqueued).toBe(1);
     await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
