@@ -7,7 +7,7 @@ import { Watch } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
-import { failJobPod, kubeConfig, objectApi } from '../support/kube.js';
+import { eventually, failJobPod, kubeConfig, objectApi } from '../support/kube.js';
 
 interface Seen {
   type: string;
@@ -124,12 +124,17 @@ spec:
     const outcome = await h.reconcileUntilSettled();
     expect(outcome.error).toBeUndefined();
     expect(outcome.status.operation?.phase).toBe('Succeeded');
-    await new Promise((r) => setTimeout(r, 500));
-    stop();
-
     const added = (kind: string, name: string) =>
       events.find((e) => e.type === 'ADDED' && e.kind === kind && e.name === name)?.rv ??
       Number.NaN;
+    // Watch events trail the writes: wait until the last one (the PostSync
+    // hook's deletion) has arrived.
+    await eventually('the watch saw the PostSync hook deleted', async () =>
+      events.some((e) => e.kind === 'Job' && e.name === 'post' && e.type === 'DELETED')
+        ? true
+        : undefined,
+    );
+    stop();
     const order = [
       added('Namespace', ns),
       added('Job', 'pre'),
