@@ -85,7 +85,7 @@ describe('status API', () => {
     (bad.spec.destinations[0] as { namespace: string }).namespace = 'Not_Valid';
     expect(await call('PUT', '/apps/web', bad)).toMatchObject({
       status: 400,
-      body: { code: 'InvalidSpec', field: 'spec.destinations.0.namespace' },
+      body: { code: 'InvalidSpec', field: 'spec.destinations[0].namespace' },
     });
     expect(await call('PUT', '/apps/other', app('web'))).toMatchObject({
       status: 400,

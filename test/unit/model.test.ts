@@ -38,8 +38,23 @@ describe('Application specs', () => {
     const e = thrown(() => parseSpecs(bad, 'apps.yaml'));
     expect(e.reason).toBe('InvalidSpec');
     expect(e.describe()).toBe(
-      'apps.yaml:12: Application/web: spec.destinations.0.namespace: must be a DNS label: lowercase letters, digits and -, at most 63',
+      'apps.yaml:12: Application/web: spec.destinations[0].namespace: must be a DNS label: lowercase letters, digits and -, at most 63',
     );
+  });
+
+  it('rejects a cluster named twice in destinations, naming the field', () => {
+    const twice = `${app}    - cluster: staging\n    - cluster: prod\n      namespace: other\n`;
+    const e = thrown(() => parseSpecs(twice, 'apps.yaml'));
+    expect(e.reason).toBe('InvalidSpec');
+    expect(e.location).toMatchObject({ field: 'spec.destinations[2].cluster', line: 14 });
+    expect(e.message).toBe(
+      'cluster prod is already a destination (spec.destinations[0]): one cluster, one destination',
+    );
+  });
+
+  it('defaults allowEmpty to off (Argo CD: automated.allowEmpty)', () => {
+    const [spec] = parseSpecs(app, 'apps.yaml');
+    expect(spec?.kind === 'Application' && spec.value.spec.syncPolicy.allowEmpty).toBe(false);
   });
 
   it('rejects a source path that leaves the repository', () => {
