@@ -27,6 +27,7 @@ import {
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
 import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
+import { appliedByDriftless } from '../prune/index.js';
 import { compareDesired } from './compare.js';
 import {
   fieldsOwnedBy,
@@ -65,6 +66,8 @@ export interface ObjectDrift {
   fastPath?: boolean;
   /** Confirmed by a server-side dry run. */
   dryRun?: boolean;
+  /** Another application manages the object (its tracking label names it): not applied. */
+  sharedWith?: string;
 }
 
 export interface DriftCheckInput {
@@ -176,6 +179,36 @@ function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefi
   return `changed: ${paths.slice(0, 5).join(', ') || 'metadata'}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`;
 }
 
+/**
+ * A desired object that exists labelled for another application: reported
+ * SharedResource and left alone (no flip-flop between two apps), unless it
+ * opts in to adoption (`AllowAdoption=true`).
+ */
+async function sharedWith(
+  client: ClusterClient,
+  d: DesiredObject,
+  app: string,
+): Promise<ObjectDrift | undefined> {
+  if (d.options?.allowAdoption) return undefined;
+  const ref = parseRefKey(d.key);
+  const existing = await client.get(d.object.apiVersion, d.object.kind, ref.namespace, ref.name);
+  const owner = existing?.metadata.labels?.[LABEL_APP];
+  if (!existing || !owner || owner === app) return undefined;
+  return {
+    key: d.key,
+    state: 'OutOfSync',
+    desired: d,
+    live: existing,
+    sharedWith: owner,
+    reason:
+      `SharedResource: managed by application ${owner} (label ${LABEL_APP}=${owner}); not applied. ` +
+      `Remove it from one of the two, or annotate it ${SHARED_ADOPTION_HINT} to take it over.`,
+  };
+}
+
+/** How a manifest opts in to taking an object over from another app. */
+export const SHARED_ADOPTION_HINT = 'driftless.dev/sync-options: AllowAdoption=true';
+
 export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const { client } = input;
   const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
@@ -233,6 +266,12 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     const liveObj = live.get(d.key);
     const rules = input.ignore;
     if (!liveObj) {
+      // Not labelled for this app: absent, unlabelled (adopted by the apply,
+      // as Argo CD and Flux do) or another app's. Only a missing object costs this GET.
+      const shared = unknownKinds.includes(`${d.object.apiVersion}/${d.object.kind}`)
+        ? undefined
+        : await sharedWith(client, d, input.app);
+      if (shared) return shared;
       const drift: ObjectDrift = {
         key: d.key,
         state: 'Missing',
@@ -296,15 +335,14 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     };
   });
 
+  // Extra: only what the previous inventory has, the desired set lacks, and
+  // Driftless applied — still labelled for this app with a `driftless` Apply
+  // entry. A labelled copy made with kubectl, the Endpoints the endpoints
+  // controller labels like their Service, anything a controller owns: none of
+  // them is the app's, so none is reported or pruned.
   for (const [key, obj] of live) {
-    if (desiredKeys.has(key)) continue;
-    // Objects a controller made from ours may copy our label; they are not ours.
-    if (
-      !inventory.has(key) &&
-      obj.metadata.ownerReferences?.some((o) => (o as { controller?: boolean }).controller)
-    ) {
-      continue;
-    }
+    if (desiredKeys.has(key) || !inventory.has(key)) continue;
+    if (!appliedByDriftless(obj, input.app)) continue;
     objects.push({
       key,
       state: 'Extra',
