@@ -334,7 +334,7 @@ class TargetRun {
       const shouldSync =
         this.mode !== 'preview' && (this.mode === 'manual' || resuming || automatic);
       if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
-      const refusal = emptyRenderRefusal(drift, plan, pruning ? toPrune : []);
+      const refusal = emptyRenderRefusal(plan, pruning ? toPrune : []);
       if (refusal && !resuming && !policy.allowEmpty && !(this.mode === 'manual' && allowPrune)) {
         base.conditions.push(this.condition('SyncRefused', refusal.reason, refusal.message));
         return await this.observe(base, drift, plan, commit, revisionChanged);
@@ -905,28 +905,23 @@ function isCountedExtra(o: ObjectDrift): boolean {
  * (syncPolicy.allowEmpty) or a manual sync allows the prune.
  */
 function emptyRenderRefusal(
-  drift: DriftReport,
   plan: SyncPlan,
   toPrune: ObjectDrift[],
 ): { reason: string; message: string } | undefined {
+  // As Argo CD: only when every resource of the comparison would be pruned,
+  // so a commit that renames every object is not refused.
+  if (toPrune.length === 0 || plan.resources.length > 0) return undefined;
   const remedy =
     'Set spec.syncPolicy.allowEmpty: true, or run a manual sync that allows the prune.';
-  if (plan.resources.length === 0 && plan.hooks.length === 0) {
-    return {
-      reason: 'EmptyRender',
-      message: `refused to sync: the source renders no objects${toPrune.length ? ` and the sync would prune all ${toPrune.length} the application manages` : ''}. ${remedy}`,
-    };
-  }
-  const managed = drift.objects.filter(
-    (o) => o.live && !o.sharedWith && (o.state !== 'Extra' || !isPruneDisabled(o.live)),
-  );
-  if (toPrune.length > 0 && managed.every((o) => toPrune.includes(o))) {
-    return {
-      reason: 'WouldPruneAll',
-      message: `refused to sync: it would prune every object the application manages (${toPrune.length}). ${remedy}`,
-    };
-  }
-  return undefined;
+  return plan.hooks.length === 0
+    ? {
+        reason: 'EmptyRender',
+        message: `refused to sync: the source renders no objects, and the sync would prune all ${toPrune.length} the application manages. ${remedy}`,
+      }
+    : {
+        reason: 'WouldPruneAll',
+        message: `refused to sync: the source renders only hooks, and the sync would prune every object the application manages (${toPrune.length}). ${remedy}`,
+      };
 }
 
 /** The soonest recheck among Progressing objects. */
