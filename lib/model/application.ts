@@ -133,15 +133,16 @@ export const DestinationSchema = z.object({
   /**
    * Set by Driftless, not by users: the destination was removed (or its app
    * deleted) with cascade, and its objects are being pruned. The worker
-   * forgets the destination once the cascade ran; until then the target keeps
-   * its status, whose inventory says what to delete.
+   * forgets the destination once the cascade ran (and the app with its last
+   * destination); until then the target keeps its status, whose inventory
+   * says what to delete.
    */
   deleting: z
     .object({
       /** When the cascade was asked for (ISO 8601). */
       requestedAt: z.string().min(1),
-      /** The app itself is being deleted: forget it once its last destination is gone. */
-      app: z.boolean().default(false),
+      /** Allow what the prune guard refuses (pruneLimit, Namespaces, PVCs, CRDs). */
+      allowPrune: z.boolean().default(false),
     })
     .optional(),
 });
