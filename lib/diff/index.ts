@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
-import type { SyncOptions } from '../model/annotations.js';
+import { type SyncOptions, syncOptionsOrDefault } from '../model/annotations.js';
 import type { IgnoreDifference } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { groupKindOf } from '../model/kinds.js';
@@ -206,6 +206,12 @@ async function sharedWith(
   };
 }
 
+/** The annotation that disables reconciling this live object, if any. */
+function reconcileDisabledBy(live: KubeObject): string | undefined {
+  const options = syncOptionsOrDefault(live);
+  return options.reconcile ? undefined : options.from.reconcile;
+}
+
 /** How a manifest opts in to taking an object over from another app. */
 export const SHARED_ADOPTION_HINT = 'driftless.dev/sync-options: AllowAdoption=true';
 
@@ -284,6 +290,18 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         drift.diff = unifiedDiff(describeRef(parseRefKey(d.key)), undefined, merged);
       }
       return drift;
+    }
+    // Flux's `reconcile: disabled` on the object in the cluster: neither
+    // compared nor applied (nor pruned) until the annotation goes.
+    const notReconciled = reconcileDisabledBy(liveObj);
+    if (notReconciled) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        reason: `not reconciled: the live object is annotated ${notReconciled}: disabled`,
+      };
     }
     const applyObject = applyObjectFor(d.object, liveObj, rules);
     const inv = inventory.get(d.key);

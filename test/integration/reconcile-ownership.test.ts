@@ -9,7 +9,7 @@
 // annotations (Prune=confirm, PruneLast, IgnoreExtraneous, Flux's reconcile:
 // disabled) mean what Argo CD and Flux document.
 
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { LABEL_APP } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
@@ -279,5 +279,45 @@ describe('prune annotations', () => {
     const outcome = await h.reconcile();
     expect(await configMapNames(ns)).toEqual(['gen', 'stay']);
     expect(outcome.status.sync).toBe('Synced');
+  });
+
+  it("Flux's reconcile: disabled on the live object: neither compared nor reverted, until it goes", async () => {
+    const ns = await testNamespace('noreconcile');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({ 'a.yaml': cm('a') });
+    await h.setApp({ namespace: ns, syncPolicy: { selfHeal: true } });
+    expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+    // Someone takes it over by hand, as Flux documents.
+    await core().patchNamespacedConfigMap(
+      {
+        namespace: ns,
+        name: 'a',
+        body: {
+          metadata: { annotations: { 'kustomize.toolkit.fluxcd.io/reconcile': 'disabled' } },
+          data: { name: 'by hand' },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const outcome = await h.reconcile();
+    expect(outcome.status.sync).toBe('Synced');
+    expect(outcome.status.resources.find((r) => r.name === 'a')?.reason).toBe(
+      'not reconciled: the live object is annotated kustomize.toolkit.fluxcd.io/reconcile: disabled',
+    );
+    const live = await core().readNamespacedConfigMap({ namespace: ns, name: 'a' });
+    expect(live.data).toEqual({ name: 'by hand' });
+
+    // The annotation removed: selfHeal reverts the change.
+    await core().patchNamespacedConfigMap(
+      {
+        namespace: ns,
+        name: 'a',
+        body: { metadata: { annotations: { 'kustomize.toolkit.fluxcd.io/reconcile': null } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect((await h.reconcile()).status.operation?.applied).toBe(1);
+    const healed = await core().readNamespacedConfigMap({ namespace: ns, name: 'a' });
+    expect(healed.data).toEqual({ name: 'a' });
   });
 });
