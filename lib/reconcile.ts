@@ -373,13 +373,15 @@ class TargetRun {
         ? 'preview'
         : base.conditions.some((c) => c.type === 'SyncRefused')
           ? 'sync refused'
-          : this.app.spec.suspended
-            ? 'the application is suspended'
-            : !automated
-              ? 'automated sync is off'
-              : !selfHeal
-                ? 'selfHeal is off'
-                : 'prune is off';
+          : prunable.every((o) => o.sharedWith)
+            ? 'managed by another application'
+            : this.app.spec.suspended
+              ? 'the application is suspended'
+              : !automated
+                ? 'automated sync is off'
+                : !selfHeal
+                  ? 'selfHeal is off'
+                  : 'prune is off';
       status.conditions.push(
         this.condition(
           'OutOfSync',
