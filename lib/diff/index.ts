@@ -179,21 +179,74 @@ function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefi
   return `changed: ${paths.slice(0, 5).join(', ') || 'metadata'}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`;
 }
 
+/** Up to this many missing objects of a kind are looked up one GET each; more, one LIST. */
+export const SHARED_LOOKUP_GET_LIMIT = DEFAULT_REQUEST_CONCURRENCY;
+
 /**
- * A desired object that exists labelled for another application: reported
- * SharedResource and left alone (no flip-flop between two apps), unless it
- * opts in to adoption (`AllowAdoption=true`).
+ * Desired objects not labelled for this app, as they exist labelled for
+ * another one (by key): such an object is SharedResource and left alone (no
+ * flip-flop between two apps) unless it opts in to adoption
+ * (`AllowAdoption=true`). Costs nothing when nothing is missing (a no-op
+ * check); per kind, a GET per missing object, or past
+ * SHARED_LOOKUP_GET_LIMIT one LIST of the objects other apps label.
  */
-async function sharedWith(
+async function otherAppsObjects(
   client: ClusterClient,
-  d: DesiredObject,
   app: string,
-): Promise<ObjectDrift | undefined> {
-  if (d.options?.allowAdoption) return undefined;
-  const ref = parseRefKey(d.key);
-  const existing = await client.get(d.object.apiVersion, d.object.kind, ref.namespace, ref.name);
-  const owner = existing?.metadata.labels?.[LABEL_APP];
-  if (!existing || !owner || owner === app) return undefined;
+  missing: DesiredObject[],
+  concurrency: number,
+): Promise<Map<string, KubeObject>> {
+  const byKind = new Map<string, DesiredObject[]>();
+  for (const d of missing) {
+    if (d.options?.allowAdoption) continue;
+    const k = `${d.object.apiVersion}/${d.object.kind}`;
+    byKind.set(k, [...(byKind.get(k) ?? []), d]);
+  }
+  const found = new Map<string, KubeObject>();
+  const keep = (o: KubeObject | undefined) => {
+    const owner = o?.metadata.labels?.[LABEL_APP];
+    if (o && owner && owner !== app) found.set(objectKey(o), o);
+  };
+  // One task per GET or per LIST, in one bounded fan-out.
+  const tasks: (() => Promise<void>)[] = [];
+  const labelSelector = `${LABEL_APP},${LABEL_APP}!=${app}`;
+  for (const objects of byKind.values()) {
+    const { apiVersion, kind } = (objects[0] as DesiredObject).object;
+    if (objects.length <= SHARED_LOOKUP_GET_LIMIT) {
+      for (const d of objects) {
+        const ref = parseRefKey(d.key);
+        tasks.push(async () => keep(await client.get(apiVersion, kind, ref.namespace, ref.name)));
+      }
+      continue;
+    }
+    const namespaces = [...new Set(objects.map((d) => parseRefKey(d.key).namespace))];
+    tasks.push(async () => {
+      let items: KubeObject[];
+      try {
+        items = await client.list(apiVersion, kind, {
+          labelSelector,
+          namespace: namespaces.length === 1 ? namespaces[0] || undefined : undefined,
+        });
+      } catch (e) {
+        // Access limited to some namespaces: list each one we care about.
+        if (!(e instanceof DriftlessError && e.reason === 'Forbidden') || namespaces.includes(''))
+          throw e;
+        const perNs = await Promise.all(
+          namespaces.map((namespace) =>
+            client.list(apiVersion, kind, { labelSelector, namespace }),
+          ),
+        );
+        items = perNs.flat();
+      }
+      for (const o of items) keep(o);
+    });
+  }
+  await mapBounded(tasks, concurrency, (task) => task());
+  return found;
+}
+
+function sharedDrift(d: DesiredObject, existing: KubeObject): ObjectDrift {
+  const owner = existing.metadata.labels?.[LABEL_APP] ?? '';
   return {
     key: d.key,
     state: 'OutOfSync',
@@ -268,16 +321,23 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const inventory = new Map(input.inventory.map((i) => [i.key, i]));
   const desiredKeys = new Set(input.desired.map((d) => d.key));
 
+  const othersByKey = await otherAppsObjects(
+    client,
+    input.app,
+    input.desired.filter(
+      (d) => !live.has(d.key) && !unknownKinds.includes(`${d.object.apiVersion}/${d.object.kind}`),
+    ),
+    concurrency,
+  );
+
   const objects = await mapBounded(input.desired, concurrency, async (d): Promise<ObjectDrift> => {
     const liveObj = live.get(d.key);
     const rules = input.ignore;
     if (!liveObj) {
       // Not labelled for this app: absent, unlabelled (adopted by the apply,
-      // as Argo CD and Flux do) or another app's. Only a missing object costs this GET.
-      const shared = unknownKinds.includes(`${d.object.apiVersion}/${d.object.kind}`)
-        ? undefined
-        : await sharedWith(client, d, input.app);
-      if (shared) return shared;
+      // as Argo CD and Flux do) or another app's.
+      const other = othersByKey.get(d.key);
+      if (other) return sharedDrift(d, other);
       const drift: ObjectDrift = {
         key: d.key,
         state: 'Missing',

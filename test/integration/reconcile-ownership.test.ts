@@ -11,6 +11,7 @@
 
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { SHARED_LOOKUP_GET_LIMIT } from '../../lib/diff/index.js';
 import { LABEL_APP } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
@@ -180,6 +181,29 @@ describe('shared objects', () => {
     const left = await first.reconcile();
     expect(left.status.conditions.find((c) => c.type === 'SharedResource')).toBeDefined();
     expect(await labelOf(ns, 'shared')).toBe(second.appName);
+  });
+});
+
+describe('shared objects, many of a kind', () => {
+  it('finds them with one LIST of the kind past SHARED_LOOKUP_GET_LIMIT', async () => {
+    const ns = await testNamespace('shared-many');
+    const first = await EngineHarness.create(uniqueName('first'));
+    const second = await EngineHarness.create(uniqueName('second'));
+    const files = Object.fromEntries(
+      Array.from({ length: SHARED_LOOKUP_GET_LIMIT + 2 }, (_, i) => [`c${i}.yaml`, cm(`c${i}`)]),
+    );
+    await first.repo.commit(files);
+    await second.repo.commit(files);
+    await first.setApp({ namespace: ns });
+    await second.setApp({ namespace: ns });
+    expect((await first.reconcileUntilSettled()).status.sync).toBe('Synced');
+    const outcome = await second.reconcile();
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.status.resources.map((r) => r.reason?.split(':')[0])).toEqual(
+      Object.keys(files).map(() => 'SharedResource'),
+    );
+    expect(outcome.status.operation?.applied ?? 0).toBe(0);
+    expect(await labelOf(ns, 'c0')).toBe(first.appName);
   });
 });
 
