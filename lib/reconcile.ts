@@ -19,10 +19,11 @@ import {
   type DriftReport,
   desiredFingerprint,
   type ObjectDrift,
+  SHARED_ADOPTION_HINT,
 } from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
-import { isHook, isPruneDisabled } from './model/annotations.js';
+import { isHook, isPruneDisabled, syncOptionsOrDefault } from './model/annotations.js';
 import type { Application } from './model/application.js';
 import type { Manifest } from './model/manifest.js';
 import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
@@ -150,6 +151,12 @@ export async function reconcile(
   const app = await deps.store.getApplication(target.app);
   if (!app) throw new DriftlessError('InvalidSpec', `application ${target.app} is not registered`);
   const destination = app.spec.destinations.find((d) => d.cluster === target.cluster);
+  if (destination?.deleting) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `application ${target.app} is being removed from cluster ${target.cluster} (cascade pending)`,
+    );
+  }
   if (!destination) {
     throw new DriftlessError(
       'InvalidSpec',
@@ -316,9 +323,15 @@ class TargetRun {
       drift.objects = drift.objects.filter(
         (o) => !(o.state === 'Extra' && (hookKeys.has(o.key) || isHook(o.live))),
       );
-      const outOfSync = drift.objects.filter((o) => o.state === 'OutOfSync');
+      const outOfSync = drift.objects.filter((o) => o.state === 'OutOfSync' && !o.sharedWith);
       const missing = drift.objects.filter((o) => o.state === 'Missing');
       const extra = drift.objects.filter((o) => o.state === 'Extra');
+      const allowPrune = this.req.allowPrune === true;
+      // Extras a sync would prune: not kept by annotation, and a Prune=confirm one only when allowed.
+      const toPrune = extra.filter(
+        (o) =>
+          isCountedExtra(o) && (allowPrune || syncOptionsOrDefault(o.live).prune !== 'confirm'),
+      );
       this.deps.onEvent?.({
         type: 'drift',
         target: this.target,
@@ -333,10 +346,8 @@ class TargetRun {
       const resuming =
         running?.phase === 'Running' && running.revision === commit && !!running.progress;
       const revisionChanged = this.prev?.syncedRevision !== commit;
-      const work =
-        outOfSync.length +
-        missing.length +
-        (policy.prune || this.req.allowPrune ? extra.length : 0);
+      const pruning = policy.prune || allowPrune;
+      const work = outOfSync.length + missing.length + (pruning ? toPrune.length : 0);
       const automatic =
         policy.automated &&
         !this.app.spec.suspended &&
@@ -345,6 +356,11 @@ class TargetRun {
       const shouldSync =
         this.mode !== 'preview' && (this.mode === 'manual' || resuming || automatic);
       if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
+      const refusal = emptyRenderRefusal(plan, pruning ? toPrune : []);
+      if (refusal && !resuming && !policy.allowEmpty && !(this.mode === 'manual' && allowPrune)) {
+        base.conditions.push(this.condition('SyncRefused', refusal.reason, refusal.message));
+        return await this.observe(base, drift, plan, commit, revisionChanged);
+      }
       // The cluster's own schemas, before the first write of an operation.
       if (!resuming) {
         const check = await schemaCheck();
@@ -371,7 +387,8 @@ class TargetRun {
     revisionChanged: boolean,
   ): Promise<ReconcileOutcome> {
     const drifted = drift.objects.filter((o) => o.state !== 'Synced');
-    const prunable = drifted.filter((o) => o.state !== 'Extra' || !isPruneDisabled(o.live));
+    const prunable = drifted.filter((o) => o.state !== 'Extra' || isCountedExtra(o));
+    this.sharedConditions(base, drift);
     const status: TargetStatus = {
       ...base,
       sync: prunable.length ? 'OutOfSync' : 'Synced',
@@ -387,13 +404,17 @@ class TargetRun {
       const { automated, selfHeal } = this.app.spec.syncPolicy;
       const why = this.preview
         ? 'preview'
-        : this.app.spec.suspended
-          ? 'the application is suspended'
-          : !automated
-            ? 'automated sync is off'
-            : !selfHeal
-              ? 'selfHeal is off'
-              : 'prune is off';
+        : base.conditions.some((c) => c.type === 'SyncRefused')
+          ? 'sync refused'
+          : prunable.every((o) => o.sharedWith)
+            ? 'managed by another application'
+            : this.app.spec.suspended
+              ? 'the application is suspended'
+              : !automated
+                ? 'automated sync is off'
+                : !selfHeal
+                  ? 'selfHeal is off'
+                  : 'prune is off';
       status.conditions.push(
         this.condition(
           'OutOfSync',
@@ -424,6 +445,23 @@ class TargetRun {
       (c) => c.type === type && c.reason === reason && c.message === message,
     );
     return { type, reason, message, lastTransitionTime: same?.lastTransitionTime ?? this.iso() };
+  }
+
+  /** One SharedResource condition naming the objects another app manages. */
+  private sharedConditions(base: TargetStatus, drift: DriftReport) {
+    const shared = drift.objects.filter((o) => o.sharedWith);
+    if (!shared.length) return;
+    base.conditions.push(
+      this.condition(
+        'SharedResource',
+        'SharedResource',
+        `${shared.length} objects are managed by another application and were not applied: ${shared
+          .map((o) => `${describeRef(parseRefKey(o.key))} (application ${o.sharedWith})`)
+          .join(
+            ', ',
+          )}. Remove them from one of the two, or annotate them ${SHARED_ADOPTION_HINT} to take them over.`,
+      ),
+    );
   }
 
   private async sync(
@@ -551,7 +589,11 @@ class TargetRun {
         const decision = decidePrune(
           extras.map((o) => ({ key: o.key, live: o.live as KubeObject })),
           this.prev?.inventory ?? [],
-          policy,
+          {
+            app: this.app.metadata.name,
+            syncPolicy: policy,
+            policy: this.app.spec.policy,
+          },
           { allowGuarded: this.req.allowPrune },
         );
         const pruned = await executePrune(
@@ -570,6 +612,17 @@ class TargetRun {
         for (const k of decision.kept) {
           const o = byKey.get(k.key);
           if (o) o.reason = k.reason;
+        }
+        const awaiting = decision.kept.filter((k) => k.code === 'AwaitingConfirmation');
+        if (awaiting.length) {
+          base.conditions.push(
+            this.condition(
+              'PruneConfirmationRequired',
+              'AwaitingConfirmation',
+              `${awaiting.length} objects annotated Prune=confirm wait for a manual sync that allows the prune: ` +
+                awaiting.map((k) => describeRef(parseRefKey(k.key))).join(', '),
+            ),
+          );
         }
         if (decision.refusal) {
           base.conditions.push(this.condition('PruneRefused', 'PruneRefused', decision.refusal));
@@ -611,9 +664,9 @@ class TargetRun {
     if (op.phase === 'Succeeded') op.message = `applied ${op.applied}, pruned ${op.pruned}`;
     op.finishedAt = this.iso();
     op.progress = undefined;
-    const remainingExtras = drift.objects.filter(
-      (o) => o.state === 'Extra' && !isPruneDisabled(o.live),
-    );
+    const remainingExtras = drift.objects.filter(isCountedExtra);
+    const remainingShared = drift.objects.filter((o) => o.sharedWith);
+    this.sharedConditions(base, drift);
     const status = this.statusWith(
       base,
       drift,
@@ -621,7 +674,7 @@ class TargetRun {
       applied,
       commit,
       op,
-      remainingExtras.length ? 'OutOfSync' : 'Synced',
+      remainingExtras.length || remainingShared.length ? 'OutOfSync' : 'Synced',
     );
     status.syncedRevision = commit;
     await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
@@ -872,7 +925,38 @@ class TargetRun {
 }
 
 function needsApply(o: ObjectDrift | undefined): boolean {
-  return !o || o.state === 'Missing' || o.state === 'OutOfSync';
+  return !o || o.state === 'Missing' || (o.state === 'OutOfSync' && !o.sharedWith);
+}
+
+/** An Extra that makes the app OutOfSync: not kept by annotation, not `IgnoreExtraneous`. */
+function isCountedExtra(o: ObjectDrift): boolean {
+  if (o.state !== 'Extra' || isPruneDisabled(o.live)) return false;
+  return !syncOptionsOrDefault(o.live).ignoreExtraneous;
+}
+
+/**
+ * Argo CD's empty-render guard: a sync whose render is empty, or that would
+ * prune every object the app manages, is refused unless the app allows it
+ * (syncPolicy.allowEmpty) or a manual sync allows the prune.
+ */
+function emptyRenderRefusal(
+  plan: SyncPlan,
+  toPrune: ObjectDrift[],
+): { reason: string; message: string } | undefined {
+  // As Argo CD: only when every resource of the comparison would be pruned,
+  // so a commit that renames every object is not refused.
+  if (toPrune.length === 0 || plan.resources.length > 0) return undefined;
+  const remedy =
+    'Set spec.syncPolicy.allowEmpty: true, or run a manual sync that allows the prune.';
+  return plan.hooks.length === 0
+    ? {
+        reason: 'EmptyRender',
+        message: `refused to sync: the source renders no objects, and the sync would prune all ${toPrune.length} the application manages. ${remedy}`,
+      }
+    : {
+        reason: 'WouldPruneAll',
+        message: `refused to sync: the source renders only hooks, and the sync would prune every object the application manages (${toPrune.length}). ${remedy}`,
+      };
 }
 
 /** The soonest recheck among Progressing objects. */

@@ -4,7 +4,10 @@
 // then decide what happens to the message: done, a delayed health check,
 // a retry with exponential backoff, or — past the app's retry limit — the
 // dead-letter queue, with the target marked Degraded and the last error.
+// A job for a destination being deleted (cascade) prunes its objects instead
+// (lib/cascade.ts) and then forgets the destination.
 
+import { cascadeDelete } from './cascade.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
 import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
@@ -48,9 +51,12 @@ export async function processJob(
 ): Promise<JobOutcome> {
   const target = { app: job.app, cluster: job.cluster };
   const app = await deps.catalog.getApplication(job.app);
-  if (!app?.spec.destinations.some((d) => d.cluster === job.cluster)) {
+  const destination = app?.spec.destinations.find((d) => d.cluster === job.cluster);
+  if (!app || !destination) {
     return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
   }
+  // Whatever queued it, a job for a destination being deleted runs the cascade.
+  if (destination.deleting) return runCascade(deps, app, job, attempt, opts);
   if (app.spec.suspended && job.trigger !== 'manual' && job.trigger !== 'rollback') {
     return { kind: 'skipped', reason: `${job.app} is suspended` };
   }
@@ -115,6 +121,49 @@ export async function processJob(
       seconds,
     );
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
+  }
+  return { kind: 'done', status: outcome.status };
+}
+
+/**
+ * The cascade of a destination being deleted: prune what Driftless applied
+ * there, then forget the destination, and the app with its last one. A
+ * refusal (the prune guard) keeps both, with the status saying why.
+ */
+async function runCascade(
+  deps: WorkerDeps,
+  app: Application,
+  job: ReconcileJob,
+  attempt: number,
+  opts: ReconcileOptions,
+): Promise<JobOutcome> {
+  const target = { app: job.app, cluster: job.cluster };
+  const outcome = await cascadeDelete({ ...deps, store: deps.catalog }, app, target, {
+    concurrency: opts.concurrency,
+    leaseTtlMs: opts.leaseTtlMs,
+    operationId: job.deliveryId,
+    attempt,
+  });
+  if (outcome.error) {
+    if (!outcome.retryable) return { kind: 'done', status: outcome.status };
+    if (attempt > app.spec.syncPolicy.retry.limit) {
+      await markDegraded(deps, outcome.status, outcome.error, attempt);
+      return { kind: 'dead', error: outcome.error };
+    }
+    return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
+  }
+  if (outcome.complete) {
+    // Read again: the app may have changed while the cascade ran.
+    const fresh = await deps.catalog.getApplication(job.app);
+    if (fresh?.spec.destinations.find((d) => d.cluster === job.cluster)?.deleting) {
+      const remaining = fresh.spec.destinations.filter((d) => d.cluster !== job.cluster);
+      if (remaining.length === 0) await deps.catalog.deleteApplication(job.app);
+      else
+        await deps.catalog.putApplication({
+          ...fresh,
+          spec: { ...fresh.spec, destinations: remaining },
+        });
+    }
   }
   return { kind: 'done', status: outcome.status };
 }

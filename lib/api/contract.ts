@@ -71,9 +71,29 @@ export interface AppDetailResponse {
   targets: (TargetSummary & { resources: ResourceStatus[] })[];
 }
 
-/** PUT /apps/NAME */
+/** What happened to one destination an update or a deletion removed. */
+export interface RemovedDestination {
+  cluster: string;
+  /** true: the worker prunes its objects (then forgets it); false: its objects stay in the cluster. */
+  cascade: boolean;
+  /** Objects Driftless applied there, by the target's inventory. */
+  objects: number;
+  /** The cascade's job (cascade only). */
+  operationId?: string;
+}
+
+/** PUT /apps/NAME[?cascade=true] */
 export interface AppPutResponse {
   app: Application;
+  /** Destinations the update removed (with cascade: still listed as `deleting` until pruned). */
+  removed?: RemovedDestination[];
+}
+
+/** DELETE /apps/NAME?cascade=true[&prune=true] (202; without cascade: 204, no body, objects stay). */
+export interface AppDeleteResponse {
+  app: string;
+  cascade: true;
+  targets: RemovedDestination[];
 }
 
 /** GET /apps/NAME/history */

@@ -8,8 +8,10 @@
 //   GET    /apps/{name}/diff           what a sync would change (?cluster=&revision=)
 //   POST   /apps/{name}/sync           queue a sync {cluster?, revision?, prune?}
 //   POST   /apps/{name}/suspend|resume
-//   PUT    /apps/{name}                register or update (Application JSON)
-//   DELETE /apps/{name}
+//   PUT    /apps/{name}                register or update (Application JSON); ?cascade=true:
+//                                      removed destinations are pruned by the worker
+//   DELETE /apps/{name}                objects stay; ?cascade=true[&prune=true]: the worker
+//                                      prunes each destination, then forgets the app
 //   GET    /clusters, GET|PUT|DELETE /clusters/{name}
 
 import { randomUUID } from 'node:crypto';
@@ -23,6 +25,7 @@ import type { ReconcileDeps } from '../reconcile.js';
 import { reconcile } from '../reconcile.js';
 import type {
   ApiErrorBody,
+  AppDeleteResponse,
   AppDetailResponse,
   AppListItem,
   AppListResponse,
@@ -31,6 +34,7 @@ import type {
   ClusterResponse,
   DiffResponse,
   HistoryResponse,
+  RemovedDestination,
   SuspendResponse,
   SyncRequest,
   SyncResponse,
@@ -208,8 +212,39 @@ async function getApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promis
   return { status: 200, body: { app, targets } satisfies AppDetailResponse };
 }
 
+function flag(req: ApiRequest, name: string): boolean {
+  const v = req.query?.[name];
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true' || v === '') return true;
+  throw new DriftlessError('InvalidSpec', `${name} must be true or false, got "${v}"`, {
+    field: name,
+  });
+}
+
+/** Objects Driftless applied on a target, by its inventory. */
+async function inventorySize(deps: ApiDeps, app: string, cluster: string): Promise<number> {
+  return (await deps.catalog.getTargetStatus({ app, cluster }))?.inventory.length ?? 0;
+}
+
+/** The cascade jobs: the worker prunes (the API holds no cluster credentials for writes). */
+async function enqueueCascades(
+  deps: ApiDeps,
+  app: string,
+  targets: { cluster: string; operationId: string }[],
+  now: string,
+): Promise<void> {
+  if (!targets.length) return;
+  await deps.queue.enqueue(
+    targets.map(({ cluster, operationId }) => ({
+      dedupId: `delete:${operationId}`,
+      job: { app, cluster, trigger: 'delete' as const, deliveryId: operationId, enqueuedAt: now },
+    })),
+  );
+}
+
 async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = parseApplication(jsonBody(req));
+  const cascade = flag(req, 'cascade');
   if (app.metadata.name !== name) {
     return error(
       400,
@@ -220,22 +255,97 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
       },
     );
   }
-  for (const d of app.spec.destinations) {
+  const previous = await deps.catalog.getApplication(name as string);
+  const stored = new Map((previous?.spec.destinations ?? []).map((d) => [d.cluster, d]));
+  for (const [i, d] of app.spec.destinations.entries()) {
+    const was = stored.get(d.cluster)?.deleting;
+    if (d.deleting && !was) {
+      return error(
+        400,
+        'InvalidSpec',
+        `deleting is set by Driftless: remove the destination with ?cascade=true instead`,
+        { field: `spec.destinations[${i}].deleting` },
+      );
+    }
+    if (was && !d.deleting) {
+      return error(
+        409,
+        'Conflict',
+        `destination ${d.cluster} is being deleted (cascade asked for at ${was.requestedAt}): add it again once its objects are pruned`,
+        { field: `spec.destinations[${i}].cluster` },
+      );
+    }
+    if (was) d.deleting = was; // a round trip of GET /apps/NAME keeps the cascade as it is
     if (!(await deps.catalog.getCluster(d.cluster))) {
       return error(400, 'InvalidSpec', `destination cluster ${d.cluster} is not registered`, {
-        field: 'spec.destinations',
+        field: `spec.destinations[${i}].cluster`,
       });
     }
   }
-  const existed = !!(await deps.catalog.getApplication(name as string));
+  // Destinations this update removes: pruned by the worker with cascade (kept
+  // listed as deleting until then, so the target keeps its inventory), else
+  // forgotten with their objects left in the cluster.
+  const now = new Date((deps.clock ?? systemClock).now()).toISOString();
+  const removed: RemovedDestination[] = [];
+  const jobs: { cluster: string; operationId: string }[] = [];
+  for (const [cluster, was] of stored) {
+    if (app.spec.destinations.some((d) => d.cluster === cluster)) continue;
+    const objects = await inventorySize(deps, name as string, cluster);
+    if (was.deleting || cascade) {
+      app.spec.destinations.push({
+        ...was,
+        deleting: was.deleting ?? { requestedAt: now, allowPrune: flag(req, 'prune') },
+      });
+      const operationId = was.deleting ? undefined : randomUUID();
+      if (operationId) jobs.push({ cluster, operationId });
+      removed.push({ cluster, cascade: true, objects, operationId });
+    } else {
+      removed.push({ cluster, cascade: false, objects });
+    }
+  }
   await deps.catalog.putApplication(app);
-  return { status: existed ? 200 : 201, body: { app } satisfies AppPutResponse };
+  await enqueueCascades(deps, name as string, jobs, now);
+  return {
+    status: previous ? 200 : 201,
+    body: { app, ...(removed.length ? { removed } : {}) } satisfies AppPutResponse,
+  };
 }
 
-async function deleteApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
-  await requireApp(deps, name as string);
-  await deps.catalog.deleteApplication(name as string);
-  return { status: 204, body: null };
+async function deleteApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  if (!flag(req, 'cascade')) {
+    // Orphaned: the objects stay in the cluster as they are.
+    await deps.catalog.deleteApplication(name as string);
+    return { status: 204, body: null };
+  }
+  // Cascade: every destination is marked deleting and gets a job; the worker
+  // prunes it and forgets it, and the app goes with its last destination.
+  const now = new Date((deps.clock ?? systemClock).now()).toISOString();
+  const allowPrune = flag(req, 'prune');
+  const targets: RemovedDestination[] = [];
+  for (const d of app.spec.destinations) {
+    d.deleting = {
+      requestedAt: d.deleting?.requestedAt ?? now,
+      allowPrune: allowPrune || d.deleting?.allowPrune === true,
+    };
+    targets.push({
+      cluster: d.cluster,
+      cascade: true,
+      objects: await inventorySize(deps, app.metadata.name, d.cluster),
+      operationId: randomUUID(),
+    });
+  }
+  await deps.catalog.putApplication(app);
+  await enqueueCascades(
+    deps,
+    app.metadata.name,
+    targets.map((t) => ({ cluster: t.cluster, operationId: t.operationId as string })),
+    now,
+  );
+  return {
+    status: 202,
+    body: { app: app.metadata.name, cascade: true, targets } satisfies AppDeleteResponse,
+  };
 }
 
 async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {

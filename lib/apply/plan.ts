@@ -14,7 +14,7 @@ import {
   syncOptionsOf,
   syncWaveOf,
 } from '../model/annotations.js';
-import type { Application } from '../model/application.js';
+import { type Application, globMatch, policyViolation } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { Manifest, PlannedManifest } from '../model/manifest.js';
 import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
@@ -41,15 +41,7 @@ export interface SyncPlan {
 /** Scope of a kind: true namespaced, false cluster-scoped, undefined unknown. */
 export type ScopeLookup = (apiVersion: string, kind: string) => Promise<boolean | undefined>;
 
-/** Globs: `*` matches any run of characters. */
-export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
-  return re.test(value);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
+export { globMatch };
 
 /** Fails the plan naming the file, the field's line, the object and the field. */
 function fail(
@@ -155,37 +147,20 @@ export async function buildPlan(
     const object = withStringDataAsData({ ...body, metadata }, m);
 
     // Blast radius: namespaces and kinds the app may touch.
-    const ns = object.metadata.namespace;
-    if (policy.namespaces.length) {
-      const nsToCheck =
-        src.kind === 'Namespace' && groupOf(src.apiVersion) === '' ? object.metadata.name : ns;
-      if (nsToCheck && !policy.namespaces.some((p) => globMatch(p, nsToCheck))) {
-        fail(
-          'ForbiddenNamespace',
-          m,
-          src.kind === 'Namespace' ? ['metadata', 'name'] : ['metadata', 'namespace'],
-          `namespace ${nsToCheck} is not allowed for application ${appName} (allowed: ${policy.namespaces.join(', ')})`,
-        );
-      }
-    }
-    if (!namespaced && !policy.clusterScoped && src.kind !== 'Namespace') {
-      fail(
-        'ForbiddenKind',
-        m,
-        ['kind'],
-        `cluster-scoped ${src.kind} is not allowed for application ${appName}`,
-      );
-    }
-    if (
-      policy.kinds.length &&
-      !policy.kinds.some((p) => globMatch(p, p.includes('/') ? gk : src.kind))
-    ) {
-      fail(
-        'ForbiddenKind',
-        m,
-        ['kind'],
-        `kind ${gk.replace(/^\//, '')} is not allowed for application ${appName} (allowed: ${policy.kinds.join(', ')})`,
-      );
+    const violation = policyViolation(policy, appName, {
+      group: groupOf(src.apiVersion),
+      kind: src.kind,
+      namespace: object.metadata.namespace ?? '',
+      name: object.metadata.name ?? '',
+      namespaced,
+    });
+    if (violation) {
+      const field = {
+        namespace: ['metadata', 'namespace'],
+        name: ['metadata', 'name'],
+        kind: ['kind'],
+      };
+      fail(violation.reason, m, field[violation.field], violation.message);
     }
 
     // `hook: Skip` (Argo CD): in the source, neither applied nor run.

@@ -14,6 +14,7 @@ export const OPTIONS = {
   file: { type: 'string', short: 'f', multiple: true },
   revision: { type: 'string' },
   prune: { type: 'boolean' },
+  cascade: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   wait: { type: 'boolean' },
   to: { type: 'string' },

@@ -32,7 +32,9 @@ Applications and clusters
   apps list                   registered applications
   apps get NAME               an application's spec
   apps apply -f FILE          register or update Applications and Clusters from YAML
-  apps delete NAME            unregister (objects stay in the cluster)
+                              (--cascade: destinations removed are pruned)
+  apps delete NAME            unregister (objects stay in the cluster; --cascade: the
+                              worker prunes them first, --prune past the prune guard)
   clusters list
   clusters add -f FILE | NAME --kubeconfig F [--context C] | NAME --eks-name N --region R [--role-arn A]
   clusters remove NAME

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError } from '../errors.js';
-import type { SyncOptions } from '../model/annotations.js';
+import { type SyncOptions, syncOptionsOrDefault } from '../model/annotations.js';
 import type { IgnoreDifference } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { groupKindOf } from '../model/kinds.js';
@@ -27,6 +27,7 @@ import {
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
 import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
+import { appliedByDriftless } from '../prune/index.js';
 import { compareDesired } from './compare.js';
 import { fieldsOwnedBy, ownedNotDesired, unownedLeaves } from './fields.js';
 import { desiredFingerprint, type IgnoredView, ignoredView } from './ignore.js';
@@ -61,6 +62,8 @@ export interface ObjectDrift {
   fastPath?: boolean;
   /** Confirmed by a server-side dry run. */
   dryRun?: boolean;
+  /** Another application manages the object (its tracking label names it): not applied. */
+  sharedWith?: string;
 }
 
 export interface DriftCheckInput {
@@ -159,6 +162,95 @@ function dryRunDifference(merged: KubeObject, live: KubeObject): string | undefi
   return `changed: ${paths.slice(0, 5).join(', ') || 'metadata'}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`;
 }
 
+/** Up to this many missing objects of a kind are looked up one GET each; more, one LIST. */
+export const SHARED_LOOKUP_GET_LIMIT = DEFAULT_REQUEST_CONCURRENCY;
+
+/**
+ * Desired objects not labelled for this app, as they exist labelled for
+ * another one (by key): such an object is SharedResource and left alone (no
+ * flip-flop between two apps) unless it opts in to adoption
+ * (`AllowAdoption=true`). Costs nothing when nothing is missing (a no-op
+ * check); per kind, a GET per missing object, or past
+ * SHARED_LOOKUP_GET_LIMIT one LIST of the objects other apps label.
+ */
+async function otherAppsObjects(
+  client: ClusterClient,
+  app: string,
+  missing: DesiredObject[],
+  concurrency: number,
+): Promise<Map<string, KubeObject>> {
+  const byKind = new Map<string, DesiredObject[]>();
+  for (const d of missing) {
+    if (d.options?.allowAdoption) continue;
+    const k = `${d.object.apiVersion}/${d.object.kind}`;
+    byKind.set(k, [...(byKind.get(k) ?? []), d]);
+  }
+  const found = new Map<string, KubeObject>();
+  const keep = (o: KubeObject | undefined) => {
+    const owner = o?.metadata.labels?.[LABEL_APP];
+    if (o && owner && owner !== app) found.set(objectKey(o), o);
+  };
+  // One task per GET or per LIST, in one bounded fan-out.
+  const tasks: (() => Promise<void>)[] = [];
+  const labelSelector = `${LABEL_APP},${LABEL_APP}!=${app}`;
+  for (const objects of byKind.values()) {
+    const { apiVersion, kind } = (objects[0] as DesiredObject).object;
+    if (objects.length <= SHARED_LOOKUP_GET_LIMIT) {
+      for (const d of objects) {
+        const ref = parseRefKey(d.key);
+        tasks.push(async () => keep(await client.get(apiVersion, kind, ref.namespace, ref.name)));
+      }
+      continue;
+    }
+    const namespaces = [...new Set(objects.map((d) => parseRefKey(d.key).namespace))];
+    tasks.push(async () => {
+      let items: KubeObject[];
+      try {
+        items = await client.list(apiVersion, kind, {
+          labelSelector,
+          namespace: namespaces.length === 1 ? namespaces[0] || undefined : undefined,
+        });
+      } catch (e) {
+        // Access limited to some namespaces: list each one we care about.
+        if (!(e instanceof DriftlessError && e.reason === 'Forbidden') || namespaces.includes(''))
+          throw e;
+        const perNs = await Promise.all(
+          namespaces.map((namespace) =>
+            client.list(apiVersion, kind, { labelSelector, namespace }),
+          ),
+        );
+        items = perNs.flat();
+      }
+      for (const o of items) keep(o);
+    });
+  }
+  await mapBounded(tasks, concurrency, (task) => task());
+  return found;
+}
+
+function sharedDrift(d: DesiredObject, existing: KubeObject): ObjectDrift {
+  const owner = existing.metadata.labels?.[LABEL_APP] ?? '';
+  return {
+    key: d.key,
+    state: 'OutOfSync',
+    desired: d,
+    live: existing,
+    sharedWith: owner,
+    reason:
+      `SharedResource: managed by application ${owner} (label ${LABEL_APP}=${owner}); not applied. ` +
+      `Remove it from one of the two, or annotate it ${SHARED_ADOPTION_HINT} to take it over.`,
+  };
+}
+
+/** The annotation that disables reconciling this live object, if any. */
+function reconcileDisabledBy(live: KubeObject): string | undefined {
+  const options = syncOptionsOrDefault(live);
+  return options.reconcile ? undefined : options.from.reconcile;
+}
+
+/** How a manifest opts in to taking an object over from another app. */
+export const SHARED_ADOPTION_HINT = 'driftless.dev/sync-options: AllowAdoption=true';
+
 export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const { client } = input;
   const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
@@ -212,10 +304,23 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const inventory = new Map(input.inventory.map((i) => [i.key, i]));
   const desiredKeys = new Set(input.desired.map((d) => d.key));
 
+  const othersByKey = await otherAppsObjects(
+    client,
+    input.app,
+    input.desired.filter(
+      (d) => !live.has(d.key) && !unknownKinds.includes(`${d.object.apiVersion}/${d.object.kind}`),
+    ),
+    concurrency,
+  );
+
   const objects = await mapBounded(input.desired, concurrency, async (d): Promise<ObjectDrift> => {
     const liveObj = live.get(d.key);
     const rules = input.ignore;
     if (!liveObj) {
+      // Not labelled for this app: absent, unlabelled (adopted by the apply,
+      // as Argo CD and Flux do) or another app's.
+      const other = othersByKey.get(d.key);
+      if (other) return sharedDrift(d, other);
       const drift: ObjectDrift = {
         key: d.key,
         state: 'Missing',
@@ -228,6 +333,18 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         drift.diff = unifiedDiff(describeRef(parseRefKey(d.key)), undefined, merged);
       }
       return drift;
+    }
+    // Flux's `reconcile: disabled` on the object in the cluster: neither
+    // compared nor applied (nor pruned) until the annotation goes.
+    const notReconciled = reconcileDisabledBy(liveObj);
+    if (notReconciled) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        reason: `not reconciled: the live object is annotated ${notReconciled}: disabled`,
+      };
     }
     const view = ignoredView(d.object, liveObj, rules);
     const { applyObject } = view;
@@ -280,15 +397,14 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     };
   });
 
+  // Extra: only what the previous inventory has, the desired set lacks, and
+  // Driftless applied — still labelled for this app with a `driftless` Apply
+  // entry. A labelled copy made with kubectl, the Endpoints the endpoints
+  // controller labels like their Service, anything a controller owns: none of
+  // them is the app's, so none is reported or pruned.
   for (const [key, obj] of live) {
-    if (desiredKeys.has(key)) continue;
-    // Objects a controller made from ours may copy our label; they are not ours.
-    if (
-      !inventory.has(key) &&
-      obj.metadata.ownerReferences?.some((o) => (o as { controller?: boolean }).controller)
-    ) {
-      continue;
-    }
+    if (desiredKeys.has(key) || !inventory.has(key)) continue;
+    if (!appliedByDriftless(obj, input.app)) continue;
     objects.push({
       key,
       state: 'Extra',

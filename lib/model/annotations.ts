@@ -13,8 +13,11 @@
 //   sync opts   driftless.dev/sync-options, argocd.argoproj.io/sync-options:
 //               Prune=false|confirm, Delete=false, Replace=true, Force=true,
 //               ServerSideApply=true, SkipDryRunOnMissingResource=true,
-//               PruneLast=true, Validate=false (comma-separated; options for
-//               the whole Application, such as CreateNamespace, are ignored here)
+//               PruneLast=true, Validate=false, AllowAdoption=true
+//               (comma-separated; options for the whole Application, such as
+//               CreateNamespace, are ignored here). AllowAdoption is
+//               Driftless's: the object may be taken over from another app
+//               that manages it (otherwise: SharedResource, not applied)
 //   compare     driftless.dev/compare-options, argocd.argoproj.io/compare-options:
 //               IgnoreExtraneous
 //   prune       driftless.dev/prune: "false" or disabled;
@@ -241,6 +244,12 @@ export interface SyncOptions {
   validate: boolean;
   /** `IgnoreExtraneous`: live but not in the source, it does not make the app OutOfSync. */
   ignoreExtraneous: boolean;
+  /**
+   * `AllowAdoption=true` (Driftless's): the object may be taken over when
+   * another application manages it (its tracking label names that app).
+   * Without it such an object is reported SharedResource and not applied.
+   */
+  allowAdoption: boolean;
   /** Flux's `ssa`. */
   apply: ApplyPolicy;
   /** `reconcile: disabled`: neither applied, compared nor pruned. */
@@ -259,6 +268,7 @@ export const DEFAULT_SYNC_OPTIONS: Readonly<SyncOptions> = Object.freeze({
   pruneLast: false,
   validate: true,
   ignoreExtraneous: false,
+  allowAdoption: false,
   apply: 'Override',
   reconcile: true,
   from: {},
@@ -271,7 +281,8 @@ type BooleanOption =
   | 'ServerSideApply'
   | 'SkipDryRunOnMissingResource'
   | 'PruneLast'
-  | 'Validate';
+  | 'Validate'
+  | 'AllowAdoption';
 const BOOLEAN_OPTIONS: Record<
   BooleanOption,
   keyof Pick<
@@ -283,6 +294,7 @@ const BOOLEAN_OPTIONS: Record<
     | 'skipDryRunOnMissingResource'
     | 'pruneLast'
     | 'validate'
+    | 'allowAdoption'
   >
 > = {
   Delete: 'keepOnDelete',
@@ -292,6 +304,7 @@ const BOOLEAN_OPTIONS: Record<
   SkipDryRunOnMissingResource: 'skipDryRunOnMissingResource',
   PruneLast: 'pruneLast',
   Validate: 'validate',
+  AllowAdoption: 'allowAdoption',
 };
 
 function invalid(annotation: string, message: string): AnnotationRead<never> {

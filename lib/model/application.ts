@@ -131,6 +131,21 @@ export const DestinationSchema = z.object({
   cluster: name,
   /** Namespace for namespaced objects that do not set one. */
   namespace: name.optional(),
+  /**
+   * Set by Driftless, not by users: the destination was removed (or its app
+   * deleted) with cascade, and its objects are being pruned. The worker
+   * forgets the destination once the cascade ran (and the app with its last
+   * destination); until then the target keeps its status, whose inventory
+   * says what to delete.
+   */
+  deleting: z
+    .object({
+      /** When the cascade was asked for (ISO 8601). */
+      requestedAt: z.string().min(1),
+      /** Allow what the prune guard refuses (pruneLimit, Namespaces, PVCs, CRDs). */
+      allowPrune: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 /** Retry backoff of an app that sets none: 10 s, doubling, at most 5 min. */
@@ -165,6 +180,13 @@ export const SyncPolicySchema = z.object({
   allowPruneOf: z.array(z.string()).default([]),
   /** Apply with force (take fields over from other managers). */
   force: z.boolean().default(true),
+  /**
+   * Let an automated sync proceed when the render is empty or would prune
+   * every object the app manages (Argo CD's `automated.allowEmpty`). Off, such
+   * a sync is refused with a status that says so; a manual sync that allows
+   * the prune proceeds either way.
+   */
+  allowEmpty: z.boolean().default(false),
 });
 
 /** A `group`/`kind` of an ignore rule: exact, or a glob with `*` (Argo CD matches these as globs). */
@@ -226,13 +248,96 @@ export const PolicySchema = z.object({
   clusterScoped: z.boolean().default(true),
 });
 
+/** Globs: `*` matches any run of characters. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return re.test(value);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** An object as the app's policy sees it. */
+export interface PolicySubject {
+  group: string;
+  kind: string;
+  /** '' for cluster-scoped objects. */
+  namespace: string;
+  name: string;
+  namespaced: boolean;
+}
+
+export interface PolicyViolation {
+  reason: 'ForbiddenNamespace' | 'ForbiddenKind';
+  /** What the policy refuses: the object's namespace (a Namespace's name) or its kind. */
+  field: 'namespace' | 'name' | 'kind';
+  message: string;
+}
+
+/**
+ * Whether the app's policy (namespaces, kinds, cluster-scoped objects) lets it
+ * touch the object: checked for what it applies and for what it prunes.
+ */
+export function policyViolation(
+  policy: AppPolicy,
+  appName: string,
+  o: PolicySubject,
+): PolicyViolation | undefined {
+  const isNamespace = o.kind === 'Namespace' && o.group === '';
+  if (policy.namespaces.length) {
+    const ns = isNamespace ? o.name : o.namespace;
+    if (ns && !policy.namespaces.some((p) => globMatch(p, ns))) {
+      return {
+        reason: 'ForbiddenNamespace',
+        field: isNamespace ? 'name' : 'namespace',
+        message: `namespace ${ns} is not allowed for application ${appName} (allowed: ${policy.namespaces.join(', ')})`,
+      };
+    }
+  }
+  if (!o.namespaced && !policy.clusterScoped && !isNamespace) {
+    return {
+      reason: 'ForbiddenKind',
+      field: 'kind',
+      message: `cluster-scoped ${o.kind} is not allowed for application ${appName}`,
+    };
+  }
+  const gk = `${o.group}/${o.kind}`;
+  if (
+    policy.kinds.length &&
+    !policy.kinds.some((p) => globMatch(p, p.includes('/') ? gk : o.kind))
+  ) {
+    return {
+      reason: 'ForbiddenKind',
+      field: 'kind',
+      message: `kind ${gk.replace(/^\//, '')} is not allowed for application ${appName} (allowed: ${policy.kinds.join(', ')})`,
+    };
+  }
+  return undefined;
+}
+
 export const ApplicationSchema = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Application'),
   metadata: z.object({ name, labels: z.record(z.string(), z.string()).optional() }),
   spec: z.object({
     source: SourceSchema,
-    destinations: z.array(DestinationSchema).min(1),
+    destinations: z
+      .array(DestinationSchema)
+      .min(1)
+      .superRefine((destinations, ctx) => {
+        const first = new Map<string, number>();
+        destinations.forEach((d, i) => {
+          const seen = first.get(d.cluster);
+          if (seen === undefined) first.set(d.cluster, i);
+          else
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'cluster'],
+              message: `cluster ${d.cluster} is already a destination (spec.destinations[${seen}]): one cluster, one destination`,
+            });
+        });
+      }),
     syncPolicy: SyncPolicySchema.prefault({}),
     ignoreDifferences: z.array(IgnoreDifferenceSchema).default([]),
     policy: PolicySchema.prefault({}),
@@ -281,6 +386,12 @@ export type ClusterInput = z.input<typeof ClusterSchema>;
 
 type Spec = { kind: 'Application'; value: Application } | { kind: 'Cluster'; value: Cluster };
 
+/** `spec.destinations[1].cluster`: a field as kubectl names it. */
+export function fieldPath(path: readonly (string | number)[]): string | undefined {
+  const text = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+  return text.replace(/^\./, '') || undefined;
+}
+
 /** Validates one parsed document; issues name the field and, given a YAML document, its line. */
 export function validateSpec(
   value: unknown,
@@ -305,7 +416,7 @@ export function validateSpec(
       file: where.file,
       line: where.doc?.lineOf(path),
       object: `${kind}/${typeof objName === 'string' ? objName : '?'}`,
-      field: path.join('.') || undefined,
+      field: fieldPath(path),
     });
   }
   return { kind, value: result.data } as Spec;

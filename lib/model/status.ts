@@ -58,7 +58,9 @@ export type OperationTrigger =
   | 'manual'
   | 'rollback'
   | 'health-check'
-  | 'local';
+  | 'local'
+  /** The app, or one of its destinations, was deleted with cascade. */
+  | 'delete';
 
 /**
  * How an operation may act, derived once: `auto` applies only what the app's

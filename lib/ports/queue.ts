@@ -3,7 +3,12 @@
 
 import type { OperationResult } from '../model/status.js';
 
-/** A reconcile request on the queue: one target, and why. */
+/**
+ * A reconcile request on the queue: one target, and why. A job for a target
+ * whose destination is being deleted (Destination.deleting, trigger `delete`
+ * when the API queued it) runs the cascade instead: it prunes the target's
+ * inventory and then forgets the destination.
+ */
 export interface ReconcileJob {
   app: string;
   cluster: string;

@@ -1,97 +1,229 @@
-// Pruning: what the previous sync applied (or still carries our label) and the
-// desired state no longer has. Deleted in reverse wave order, Namespaces and
-// CRDs last; never an object annotated driftless.dev/prune: "false", never
-// when the app's prune policy is off, and behind a guard: more objects than
-// the app's limit, or any Namespace, PersistentVolumeClaim or CRD, is refused
-// (with a status saying why) until the app or a manual sync allows it.
+// Pruning: what the previous inventory has, the desired state no longer has,
+// and Driftless applied (still labelled for the app, with a `driftless` Apply
+// entry in managedFields) — nothing else is ever a candidate (checkDrift).
+// Of those, kept on purpose and reported: objects opted out by annotation
+// (Prune=false, Flux's prune: disabled or reconcile: disabled), objects
+// outside the app's policy (after the policy was narrowed), `Prune=confirm`
+// objects until a sync allows the prune, everything while the app's prune
+// policy is off. The guard refuses more objects than the app's pruneLimit, or
+// any Namespace, PersistentVolumeClaim or CRD, until the app or a manual sync
+// allows it. The rest is deleted in reverse wave order; `PruneLast=true`
+// objects after the others, Namespaces and CRDs last of all.
+//
+// A cascade (an app or a destination deleted with cascade) prunes the whole
+// inventory through the same decision: the app's prune policy and
+// Prune=confirm do not hold it back (deleting was asked for), Argo CD's
+// `Delete=false` keeps an object, Argo CD's `Prune=false` does not (it governs
+// pruning, not deletion, as in Argo CD), Flux's `prune: disabled` and
+// Driftless's `driftless.dev/prune: "false"` keep it (as in Flux).
 
 import { mapBounded } from '../concurrency.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
-import { DEFAULT_SYNC_WAVE, pruneOptOut } from '../model/annotations.js';
-import type { SyncPolicy } from '../model/application.js';
+import {
+  ANNOTATION_SYNC_OPTIONS,
+  ARGO_SYNC_OPTIONS,
+  DEFAULT_SYNC_WAVE,
+  type SyncOptions,
+  syncOptionsOrDefault,
+} from '../model/annotations.js';
+import { type AppPolicy, policyViolation, type SyncPolicy } from '../model/application.js';
 import { isPrunedLast, isPruneGuardedKind } from '../model/kinds.js';
-import { describeObject, describeRef, type KubeObject, parseRefKey } from '../model/object.js';
+import {
+  describeObject,
+  describeRef,
+  FIELD_MANAGER,
+  type KubeObject,
+  LABEL_APP,
+  parseRefKey,
+} from '../model/object.js';
 import type { InventoryEntry } from '../model/status.js';
 import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
+
+/**
+ * Whether Driftless applied this live object for `app`: it carries the app's
+ * label and a `driftless` Apply entry in managedFields. A copy made with
+ * kubectl, Endpoints labelled from a Service by the endpoints controller, an
+ * object a controller made from ours: none has both.
+ */
+export function appliedByDriftless(live: KubeObject, app: string): boolean {
+  if (live.metadata.labels?.[LABEL_APP] !== app) return false;
+  return (live.metadata.managedFields ?? []).some(
+    (m) => m.manager === FIELD_MANAGER && m.operation === 'Apply' && !m.subresource,
+  );
+}
 
 export interface PruneCandidate {
   key: string;
   live: KubeObject;
 }
 
+/** Why an object that would be pruned is kept. */
+export type KeptCode =
+  /** Annotated not to be pruned (or, in a cascade, not to be deleted). */
+  | 'OptedOut'
+  /** The app's prune policy is off. */
+  | 'PruneOff'
+  /** `Prune=confirm`: waits for a sync that allows the prune. */
+  | 'AwaitingConfirmation'
+  /** Outside the app's policy (namespaces, kinds, cluster-scoped). */
+  | 'ForbiddenByPolicy'
+  /** The guard refused (pruneLimit, protected kind). */
+  | 'Guarded'
+  | 'AlreadyDeleting';
+
+export interface KeptObject {
+  key: string;
+  code: KeptCode;
+  reason: string;
+}
+
 export interface PruneDecision {
   /** In deletion order. */
   toDelete: PruneCandidate[];
   /** Kept on purpose, with the reason (annotation, policy off, guard). */
-  kept: { key: string; reason: string }[];
-  /** Set when the guard refused (part of) the prune: what to change to allow it. */
+  kept: KeptObject[];
+  /** Set when the guard or the app's policy refused (part of) the prune: what and what to change. */
   refusal?: string;
 }
 
 export interface PruneOverride {
-  /** A manual sync that explicitly allows what the guard would refuse. */
+  /** A manual sync that explicitly allows what the guard would refuse (and confirms Prune=confirm). */
   allowGuarded?: boolean;
+  /** The app or the destination is being deleted: prune the whole inventory. */
+  cascade?: boolean;
+}
+
+export interface PruneContext {
+  app: string;
+  syncPolicy: Pick<SyncPolicy, 'prune' | 'pruneLimit' | 'allowPruneOf'>;
+  policy: AppPolicy;
+}
+
+/** The annotation that keeps the object, for a prune or (cascade) a deletion; undefined if none. */
+function keptBy(options: SyncOptions, live: KubeObject, cascade: boolean): string | undefined {
+  const quote = (annotation: string | undefined) =>
+    annotation && `annotated ${annotation}: "${live.metadata.annotations?.[annotation] ?? ''}"`;
+  if (!options.reconcile) return quote(options.from.reconcile);
+  if (cascade) {
+    if (options.keepOnDelete) return quote(options.from.keepOnDelete);
+    // Argo CD's Prune=false governs pruning only; Flux's prune: disabled (and
+    // ours) also keeps the object when its app is deleted.
+    const fromSyncOptions =
+      options.from.prune === ARGO_SYNC_OPTIONS || options.from.prune === ANNOTATION_SYNC_OPTIONS;
+    if (options.prune === 'never' && !fromSyncOptions) return quote(options.from.prune);
+    return undefined;
+  }
+  if (options.prune === 'never') return quote(options.from.prune);
+  return undefined;
 }
 
 export function decidePrune(
   candidates: PruneCandidate[],
   inventory: InventoryEntry[],
-  policy: Pick<SyncPolicy, 'prune' | 'pruneLimit' | 'allowPruneOf'>,
+  ctx: PruneContext,
   override: PruneOverride = {},
 ): PruneDecision {
-  const kept: PruneDecision['kept'] = [];
+  const { syncPolicy } = ctx;
+  const cascade = override.cascade === true;
+  const kept: KeptObject[] = [];
+  const refusals: string[] = [];
   const eligible: PruneCandidate[] = [];
+  const forbidden: string[] = [];
   for (const c of candidates) {
-    const optOut = pruneOptOut(c.live);
+    const options = syncOptionsOrDefault(c.live);
+    const optOut = keptBy(options, c.live, cascade);
+    const ref = parseRefKey(c.key);
+    const violation = policyViolation(ctx.policy, ctx.app, { ...ref, namespaced: !!ref.namespace });
     if (optOut) {
-      kept.push({ key: c.key, reason: `annotated ${optOut.annotation}: "${optOut.value}"` });
-    } else if (!policy.prune && !override.allowGuarded) {
-      kept.push({ key: c.key, reason: 'would be pruned, but prune is off for this application' });
+      kept.push({ key: c.key, code: 'OptedOut', reason: optOut });
+    } else if (violation) {
+      kept.push({
+        key: c.key,
+        code: 'ForbiddenByPolicy',
+        reason: `prune refused by the application's policy: ${violation.message}`,
+      });
+      forbidden.push(`${describeRef(ref)} (${violation.message})`);
+    } else if (!cascade && !syncPolicy.prune && !override.allowGuarded) {
+      kept.push({
+        key: c.key,
+        code: 'PruneOff',
+        reason: 'would be pruned, but prune is off for this application',
+      });
+    } else if (!cascade && options.prune === 'confirm' && !override.allowGuarded) {
+      kept.push({
+        key: c.key,
+        code: 'AwaitingConfirmation',
+        reason: `waiting for confirmation to prune (annotated ${options.from.prune}: Prune=confirm): run a manual sync that allows the prune`,
+      });
     } else if (c.live.metadata.deletionTimestamp) {
-      kept.push({ key: c.key, reason: 'already being deleted' });
+      kept.push({ key: c.key, code: 'AlreadyDeleting', reason: 'already being deleted' });
     } else {
       eligible.push(c);
     }
   }
-  if (eligible.length === 0) return { toDelete: [], kept };
+  if (forbidden.length) {
+    refusals.push(
+      `refused to prune ${forbidden.join(', ')}: outside the application's policy (spec.policy). ` +
+        'Widen the policy to let Driftless delete them, or delete them yourself.',
+    );
+  }
+  const refusalOf = () => (refusals.length ? refusals.join(' ') : undefined);
+  if (eligible.length === 0) return { toDelete: [], kept, refusal: refusalOf() };
 
-  let refusal: string | undefined;
   let toDelete = eligible;
+  const remedy = cascade
+    ? 'delete again with cascade and prune allowed (driftless apps delete NAME --cascade --prune)'
+    : 'run a manual sync that allows the prune';
   if (!override.allowGuarded) {
-    if (policy.pruneLimit > 0 && eligible.length > policy.pruneLimit) {
-      refusal =
-        `refused to prune ${eligible.length} objects: more than the application's pruneLimit of ${policy.pruneLimit}. ` +
-        'Raise spec.syncPolicy.pruneLimit or run a manual sync that allows the prune.';
+    if (syncPolicy.pruneLimit > 0 && eligible.length > syncPolicy.pruneLimit) {
+      refusals.push(
+        `refused to prune ${eligible.length} objects: more than the application's pruneLimit of ${syncPolicy.pruneLimit}. ` +
+          `Raise spec.syncPolicy.pruneLimit or ${remedy}.`,
+      );
       for (const c of eligible)
-        kept.push({ key: c.key, reason: 'prune refused by the guard (pruneLimit)' });
-      return { toDelete: [], kept, refusal };
+        kept.push({
+          key: c.key,
+          code: 'Guarded',
+          reason: 'prune refused by the guard (pruneLimit)',
+        });
+      return { toDelete: [], kept, refusal: refusalOf() };
     }
     const guarded = eligible.filter(
-      (c) => isPruneGuardedKind(c.live) && !policy.allowPruneOf.includes(c.live.kind),
+      (c) => isPruneGuardedKind(c.live) && !syncPolicy.allowPruneOf.includes(c.live.kind),
     );
     if (guarded.length) {
       const names = guarded.map((c) => describeObject(c.live));
-      refusal =
+      refusals.push(
         `refused to prune ${names.join(', ')}: deleting a Namespace, PersistentVolumeClaim or CRD destroys data. ` +
-        'Add the kind to spec.syncPolicy.allowPruneOf or run a manual sync that allows the prune.';
+          `Add the kind to spec.syncPolicy.allowPruneOf or ${remedy}.`,
+      );
       for (const c of guarded)
-        kept.push({ key: c.key, reason: 'prune refused by the guard (protected kind)' });
+        kept.push({
+          key: c.key,
+          code: 'Guarded',
+          reason: 'prune refused by the guard (protected kind)',
+        });
       toDelete = eligible.filter((c) => !guarded.includes(c));
     }
   }
 
   const waveOf = new Map(inventory.map((i) => [i.key, i.wave]));
-  const rank = (c: PruneCandidate) => (isPrunedLast(c.live) ? 1 : 0);
   toDelete = [...toDelete].sort(
     (a, b) =>
-      rank(a) - rank(b) ||
+      pruneRank(a.live) - pruneRank(b.live) ||
       (waveOf.get(b.key) ?? DEFAULT_SYNC_WAVE) - (waveOf.get(a.key) ?? DEFAULT_SYNC_WAVE) ||
       (a.key < b.key ? -1 : 1),
   );
-  return { toDelete, kept, refusal };
+  return { toDelete, kept, refusal: refusalOf() };
 }
 
-/** Deletes in order: each wave (by inventory) completely before the next lower one. */
+/** 0: in reverse wave order; 1: `PruneLast=true`, after those; 2: Namespaces and CRDs, last. */
+function pruneRank(live: KubeObject): number {
+  if (isPrunedLast(live)) return 2;
+  return syncOptionsOrDefault(live).pruneLast ? 1 : 0;
+}
+
+/** Deletes in order: each group (rank, then wave by inventory) completely before the next. */
 export async function executePrune(
   client: ClusterClient,
   decision: PruneDecision,
@@ -103,7 +235,7 @@ export async function executePrune(
   const groups: PruneCandidate[][] = [];
   let lastGroup = '';
   for (const c of decision.toDelete) {
-    const g = `${isPrunedLast(c.live)}:${waveOf.get(c.key) ?? DEFAULT_SYNC_WAVE}`;
+    const g = `${pruneRank(c.live)}:${waveOf.get(c.key) ?? DEFAULT_SYNC_WAVE}`;
     if (g !== lastGroup) groups.push([]);
     lastGroup = g;
     groups[groups.length - 1]?.push(c);

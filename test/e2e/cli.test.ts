@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalMode, startLocalMode } from '../../lib/local/dev.js';
 import { testenv, uniqueName } from '../support/env.js';
@@ -198,5 +198,33 @@ spec:
     );
     const { stdout } = await exec(process.execPath, [BIN, '--help']);
     expect(stdout).toMatch(/^driftless — GitOps for EKS, serverless/);
+  });
+
+  it('deletes the app with --cascade: the worker prunes it, the guard holds for the Namespace until --prune', async () => {
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const deleted = await driftless('apps', 'delete', 'api', '--cascade');
+    expect(deleted).toMatchObject({ code: 0 });
+    expect(deleted.stdout).toMatch(/^local: pruning 2 objects \(operation [-\w]+\)/m);
+    await eventually('the Deployment pruned by the worker', async () =>
+      (await apps.readNamespacedDeployment({ name: 'api', namespace: ns }).catch(() => undefined))
+        ? undefined
+        : true,
+    );
+    const refused = await eventually('the cascade refused the Namespace', async () => {
+      const r = await driftless('status', 'api', '-o', 'json');
+      const rows = JSON.parse(r.stdout) as { operation?: { reason?: string; message?: string } }[];
+      return rows[0]?.operation?.reason === 'PruneRefused' ? rows[0] : undefined;
+    });
+    expect(refused.operation?.message).toMatch(new RegExp(`refused to prune Namespace/${ns}`));
+    const ours = await core.readNamespace({ name: ns });
+    expect(ours.metadata?.deletionTimestamp).toBeUndefined();
+
+    expect((await driftless('apps', 'delete', 'api', '--cascade', '--prune')).code).toBe(0);
+    await eventually('the app forgotten', async () =>
+      (await driftless('apps', 'list', '-o', 'json')).stdout.includes('"api"') ? undefined : true,
+    );
+    const gone = await core.readNamespace({ name: ns }).catch(() => undefined);
+    expect(!gone || !!gone.metadata?.deletionTimestamp).toBe(true);
   });
 });

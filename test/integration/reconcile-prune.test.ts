@@ -72,7 +72,11 @@ describe('prune', () => {
   });
 
   it('refuses to prune a Namespace, says why, and prunes it once a manual sync allows it', async () => {
-    await h.repo.commit({ 'ns.yaml': null, 'b.yaml': null }, 'remove the namespace');
+    // Something stays in Git: an empty render is refused by its own guard (reconcile-ownership).
+    await h.repo.commit(
+      { 'ns.yaml': null, 'b.yaml': null, 'other.yaml': cm('other') },
+      'remove the namespace',
+    );
     const outcome = await h.reconcile();
     expect(outcome.status.operation?.phase).toBe('Failed');
     expect(outcome.status.operation?.reason).toBe('PruneRefused');
@@ -83,7 +87,7 @@ describe('prune', () => {
     expect(outcome.status.sync).toBe('OutOfSync');
     expect(await namespaceExists(ns)).toBe(true);
     // The unguarded part of the prune went ahead.
-    expect(await configMapNames(ns)).toEqual(['keep']);
+    expect(await configMapNames(ns)).toEqual(['keep', 'other']);
 
     const allowed = await h.reconcile({ trigger: 'manual', allowPrune: true });
     expect(allowed.status.operation?.phase).toBe('Succeeded');

@@ -18,6 +18,7 @@ import type { TargetId } from '../../lib/model/target.js';
 import type { ClusterConnector } from '../../lib/ports/cluster.js';
 import type { CommitStatusReporter } from '../../lib/ports/report.js';
 import {
+  type ReconcileDeps,
   type ReconcileEvent,
   type ReconcileOptions,
   type ReconcileRequest,
@@ -142,20 +143,25 @@ export class EngineHarness {
     return (await this.connector.connect(cluster!)) as KubeClient;
   }
 
+  /** The engine's dependencies (what the worker and the API are given), recording events. */
+  deps(): ReconcileDeps {
+    return {
+      store: this.store,
+      leases: this.leases,
+      git: this.git,
+      clusters: this.connector,
+      reporter: this.reporter,
+      statusUrl: this.statusUrl,
+      onEvent: (e) => {
+        this.events.push(e);
+        this.listener?.(e);
+      },
+    };
+  }
+
   async reconcile(req: Partial<ReconcileRequest> = {}, opts: ReconcileOptions = {}) {
     return reconcile(
-      {
-        store: this.store,
-        leases: this.leases,
-        git: this.git,
-        clusters: this.connector,
-        reporter: this.reporter,
-        statusUrl: this.statusUrl,
-        onEvent: (e) => {
-          this.events.push(e);
-          this.listener?.(e);
-        },
-      },
+      this.deps(),
       { target: this.target, trigger: 'sweep', ...req },
       { waitBudgetMs: 30_000, ...opts },
     );

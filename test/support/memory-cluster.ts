@@ -80,16 +80,28 @@ export class MemoryCluster implements ClusterClient {
   async list(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<KubeObject[]> {
     await this.resource(apiVersion, kind);
     this.count('list', `${apiVersion}/${kind}`);
-    const [labelKey, labelValue] = (opts.labelSelector ?? '').split('=');
+    // Equality-based selectors as the API server reads them: `k=v`, `k!=v`, `k`, comma-joined.
+    const requirements = (opts.labelSelector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((r) => {
+        const m = /^([^!=]+)(!=|==|=)?(.*)$/.exec(r.trim()) as RegExpExecArray;
+        return { key: m[1] as string, op: m[2], value: m[3] };
+      });
+    const matches = (labels: Record<string, string> | undefined) =>
+      requirements.every(({ key, op, value }) =>
+        op === undefined
+          ? labels?.[key] !== undefined
+          : op === '!='
+            ? labels?.[key] !== value
+            : labels?.[key] === value,
+      );
     return [...this.objects.values()].filter(
       (o) =>
         o.apiVersion === apiVersion &&
         o.kind === kind &&
         (opts.namespace === undefined || o.metadata.namespace === opts.namespace) &&
-        (!labelKey ||
-          (labelValue === undefined
-            ? o.metadata.labels?.[labelKey] !== undefined
-            : o.metadata.labels?.[labelKey] === labelValue)),
+        matches(o.metadata.labels),
     );
   }
 

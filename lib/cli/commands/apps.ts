@@ -1,7 +1,13 @@
-// driftless apps list | get NAME | apply -f FILE | delete NAME
+// driftless apps list | get NAME | apply -f FILE [--cascade] | delete NAME [--cascade [--prune]]
 
 import { readFile } from 'node:fs/promises';
-import type { AppDetailResponse, AppListItem, AppListResponse } from '../../api/contract.js';
+import type {
+  AppDeleteResponse,
+  AppDetailResponse,
+  AppListItem,
+  AppListResponse,
+  AppPutResponse,
+} from '../../api/contract.js';
 import type { Application, Cluster } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
 import { parseYamlDocuments } from '../../model/yaml.js';
@@ -17,11 +23,26 @@ export const apps: Command = {
     const client = ctx.client();
     if (sub === 'list') return appsList(p, client);
     if (sub === 'get') return appsGet(p, client, arg(ctx.args, 1, 'application name'));
-    if (sub === 'apply') return applySpecs(p, client, ctx.flags.file ?? []);
+    if (sub === 'apply')
+      return applySpecs(p, client, ctx.flags.file ?? [], { cascade: ctx.flags.cascade === true });
     if (sub === 'delete') {
       const name = arg(ctx.args, 1, 'application name');
-      await client.request('DELETE', `/apps/${name}`);
-      p.out(`application ${name} deleted (its objects stay in the cluster)`);
+      if (ctx.flags.prune && !ctx.flags.cascade)
+        throw new UsageError('--prune applies to a cascade: add --cascade');
+      if (!ctx.flags.cascade) {
+        await client.request('DELETE', `/apps/${name}`);
+        p.out(`application ${name} deleted (its objects stay in the cluster)`);
+        return 0;
+      }
+      const res = await client.request<AppDeleteResponse>('DELETE', `/apps/${name}`, undefined, {
+        cascade: 'true',
+        prune: ctx.flags.prune ? 'true' : undefined,
+      });
+      for (const t of res.targets) {
+        p.out(
+          `${t.cluster}: pruning ${t.objects} objects (operation ${t.operationId}); the application goes once every destination is pruned`,
+        );
+      }
       return 0;
     }
     throw new UsageError(`unknown command: apps ${sub ?? ''}`);
@@ -67,6 +88,7 @@ export async function applySpecs(
   p: Printer,
   client: DriftlessClient,
   files: string[],
+  opts: { cascade?: boolean } = {},
 ): Promise<number> {
   if (files.length === 0) throw new UsageError('apps apply needs -f FILE');
   // Validate every document of every file before registering anything.
@@ -85,8 +107,16 @@ export async function applySpecs(
     const name = s.value.metadata.name;
     const route = s.kind === 'Cluster' ? `/clusters/${name}` : `/apps/${name}`;
     const raw = await rawDocument(s.file, s.kind, name);
-    await client.request('PUT', route, raw);
+    const query = s.kind === 'Application' && opts.cascade ? { cascade: 'true' } : undefined;
+    const res = await client.request<AppPutResponse | undefined>('PUT', route, raw, query);
     p.out(`${s.kind.toLowerCase()} ${name} ${paint(p, 'green', 'applied')}`);
+    for (const r of res?.removed ?? []) {
+      p.out(
+        r.cascade
+          ? `  destination ${r.cluster} removed: pruning its ${r.objects} objects`
+          : `  destination ${r.cluster} removed: its ${r.objects} objects stay in the cluster (--cascade prunes them)`,
+      );
+    }
   }
   return 0;
 }

@@ -80,12 +80,64 @@ describe('status API', () => {
     expect(await call('GET', '/apps/b')).toMatchObject({ status: 404, body: { code: 'NotFound' } });
   });
 
+  it('deletes with cascade by queueing a job per destination; the destination stays, marked deleting', async () => {
+    expect((await call('PUT', '/clusters/dev', cluster('dev'))).status).toBe(201);
+    expect((await call('PUT', '/apps/web', app('web', ['prod', 'dev']))).status).toBe(201);
+    const res = await call('DELETE', '/apps/web', undefined, { cascade: 'true' });
+    expect(res).toMatchObject({
+      status: 202,
+      body: { app: 'web', cascade: true, targets: [{ cluster: 'prod' }, { cluster: 'dev' }] },
+    });
+    expect(queue.sent.map((q) => [q.job.cluster, q.job.trigger])).toEqual([
+      ['prod', 'delete'],
+      ['dev', 'delete'],
+    ]);
+    const stored = (await call('GET', '/apps/web')).body as {
+      app: { spec: { destinations: { deleting?: { requestedAt: string } }[] } };
+    };
+    expect(stored.app.spec.destinations.map((d) => d.deleting?.requestedAt)).toEqual([
+      '2026-11-22T00:00:00.000Z',
+      '2026-11-22T00:00:00.000Z',
+    ]);
+    expect(await call('DELETE', '/apps/web', undefined, { cascade: 'maybe' })).toMatchObject({
+      status: 400,
+      body: { field: 'cascade' },
+    });
+  });
+
+  it('removes a destination: orphaned without cascade, marked deleting with; refuses to re-add one being deleted', async () => {
+    expect((await call('PUT', '/clusters/dev', cluster('dev'))).status).toBe(201);
+    expect((await call('PUT', '/apps/web', app('web', ['prod', 'dev']))).status).toBe(201);
+    expect(await call('PUT', '/apps/web', app('web', ['prod']))).toMatchObject({
+      status: 200,
+      body: { removed: [{ cluster: 'dev', cascade: false, objects: 0 }] },
+    });
+    expect(queue.sent).toEqual([]);
+    expect((await call('PUT', '/apps/web', app('web', ['prod', 'dev']))).status).toBe(200);
+    const res = await call('PUT', '/apps/web', app('web', ['prod']), { cascade: 'true' });
+    expect(res).toMatchObject({
+      status: 200,
+      body: { removed: [{ cluster: 'dev', cascade: true }] },
+    });
+    expect(queue.sent.map((q) => q.job)).toMatchObject([{ cluster: 'dev', trigger: 'delete' }]);
+    expect(await call('PUT', '/apps/web', app('web', ['prod', 'dev']))).toMatchObject({
+      status: 409,
+      body: { code: 'Conflict', field: 'spec.destinations[1].cluster' },
+    });
+    const forged = app('web', ['prod']);
+    (forged.spec.destinations[0] as Record<string, unknown>).deleting = { requestedAt: 'now' };
+    expect(await call('PUT', '/apps/web', forged)).toMatchObject({
+      status: 400,
+      body: { field: 'spec.destinations[0].deleting' },
+    });
+  });
+
   it('validates input with the model and names the field', async () => {
     const bad = app('web');
     (bad.spec.destinations[0] as { namespace: string }).namespace = 'Not_Valid';
     expect(await call('PUT', '/apps/web', bad)).toMatchObject({
       status: 400,
-      body: { code: 'InvalidSpec', field: 'spec.destinations.0.namespace' },
+      body: { code: 'InvalidSpec', field: 'spec.destinations[0].namespace' },
     });
     expect(await call('PUT', '/apps/other', app('web'))).toMatchObject({
       status: 400,

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildPlan, globMatch } from '../../../lib/apply/plan.js';
-import { type ApplicationInput, ApplicationSchema } from '../../../lib/model/application.js';
+import {
+  type ApplicationInput,
+  ApplicationSchema,
+  type AppPolicy,
+} from '../../../lib/model/application.js';
 import type { PlannedManifest } from '../../../lib/model/manifest.js';
 import type { KubeObject } from '../../../lib/model/object.js';
 import { decidePrune } from '../../../lib/prune/index.js';
@@ -288,7 +292,13 @@ describe('decidePrune', () => {
     kind,
     metadata: { name, annotations },
   });
-  const policy = { prune: true, pruneLimit: 20, allowPruneOf: [] as string[] };
+  const defaults = { prune: true, pruneLimit: 20, allowPruneOf: [] as string[] };
+  const ctx = (syncPolicy: Partial<typeof defaults> = {}, policy: Partial<AppPolicy> = {}) => ({
+    app: 'web',
+    syncPolicy: { ...defaults, ...syncPolicy },
+    policy: { namespaces: [], kinds: [], clusterScoped: true, ...policy },
+  });
+  const policy = ctx();
 
   it('deletes in reverse wave order, Namespaces last', () => {
     const decision = decidePrune(
@@ -313,7 +323,7 @@ describe('decidePrune', () => {
           wave: 3,
         },
       ],
-      { ...policy, allowPruneOf: ['Namespace'] },
+      ctx({ allowPruneOf: ['Namespace'] }),
     );
     expect(decision.toDelete.map((c) => c.key)).toEqual([
       'apps/Deployment/web/d',
@@ -329,7 +339,7 @@ describe('decidePrune', () => {
       { key: 'b', live: live('ConfigMap', 'b') },
     ];
     expect(decidePrune(candidates, [], policy).toDelete.map((c) => c.key)).toEqual(['b']);
-    const off = decidePrune(candidates, [], { ...policy, prune: false });
+    const off = decidePrune(candidates, [], ctx({ prune: false }));
     expect(off.toDelete).toEqual([]);
     expect(off.kept.map((k) => k.reason)).toEqual([
       'annotated driftless.dev/prune: "false"',
@@ -347,8 +357,77 @@ describe('decidePrune', () => {
       key: `c${i}`,
       live: live('ConfigMap', `c${i}`),
     }));
-    const limited = decidePrune(many, [], { ...policy, pruneLimit: 2 });
+    const limited = decidePrune(many, [], ctx({ pruneLimit: 2 }));
     expect(limited.toDelete).toEqual([]);
     expect(limited.refusal).toMatch(/more than the application's pruneLimit of 2/);
+  });
+
+  it('refuses what the policy forbids, waits for confirmation, and orders PruneLast before Namespaces', () => {
+    const withKey = (o: KubeObject) => ({
+      key: `/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
+      live: o,
+    });
+    const inNs = (o: KubeObject, ns: string) => ({
+      ...o,
+      metadata: { ...o.metadata, namespace: ns },
+    });
+    const candidates = [
+      withKey(inNs(live('ConfigMap', 'other'), 'elsewhere')),
+      withKey(
+        inNs(
+          live('ConfigMap', 'confirm', { 'argocd.argoproj.io/sync-options': 'Prune=confirm' }),
+          'web',
+        ),
+      ),
+      withKey(
+        inNs(
+          live('ConfigMap', 'last', { 'argocd.argoproj.io/sync-options': 'PruneLast=true' }),
+          'web',
+        ),
+      ),
+      withKey(inNs(live('ConfigMap', 'z'), 'web')),
+      withKey(live('Namespace', 'web')),
+    ];
+    const policy = ctx({ allowPruneOf: ['Namespace'] }, { namespaces: ['web'] });
+    const d = decidePrune(candidates, [], policy);
+    expect(d.toDelete.map((c) => c.live.metadata.name)).toEqual(['z', 'last', 'web']);
+    expect(d.kept.map((k) => [k.key, k.code])).toEqual([
+      ['/ConfigMap/elsewhere/other', 'ForbiddenByPolicy'],
+      ['/ConfigMap/web/confirm', 'AwaitingConfirmation'],
+    ]);
+    expect(d.refusal).toMatch(
+      /refused to prune ConfigMap\/elsewhere\/other \(namespace elsewhere is not allowed/,
+    );
+    const confirmed = decidePrune(candidates, [], policy, { allowGuarded: true });
+    expect(confirmed.toDelete.map((c) => c.live.metadata.name)).toEqual([
+      'confirm',
+      'z',
+      'last',
+      'web',
+    ]);
+  });
+
+  it('in a cascade keeps Delete=false and Flux prune: disabled, deletes Argo CD Prune=false', () => {
+    const candidates = [
+      {
+        key: '/ConfigMap/web/keep',
+        live: live('ConfigMap', 'keep', { 'argocd.argoproj.io/sync-options': 'Delete=false' }),
+      },
+      {
+        key: '/ConfigMap/web/flux',
+        live: live('ConfigMap', 'flux', { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' }),
+      },
+      {
+        key: '/ConfigMap/web/argo',
+        live: live('ConfigMap', 'argo', { 'argocd.argoproj.io/sync-options': 'Prune=false' }),
+      },
+      { key: '/ConfigMap/web/plain', live: live('ConfigMap', 'plain') },
+    ];
+    const d = decidePrune(candidates, [], ctx({ prune: false }), { cascade: true });
+    expect(d.toDelete.map((c) => c.live.metadata.name)).toEqual(['argo', 'plain']);
+    expect(d.kept.map((k) => k.reason)).toEqual([
+      'annotated argocd.argoproj.io/sync-options: "Delete=false"',
+      'annotated kustomize.toolkit.fluxcd.io/prune: "disabled"',
+    ]);
   });
 });

@@ -38,8 +38,23 @@ describe('Application specs', () => {
     const e = thrown(() => parseSpecs(bad, 'apps.yaml'));
     expect(e.reason).toBe('InvalidSpec');
     expect(e.describe()).toBe(
-      'apps.yaml:12: Application/web: spec.destinations.0.namespace: must be a DNS label: lowercase letters, digits and -, at most 63',
+      'apps.yaml:12: Application/web: spec.destinations[0].namespace: must be a DNS label: lowercase letters, digits and -, at most 63',
     );
+  });
+
+  it('rejects a cluster named twice in destinations, naming the field', () => {
+    const twice = `${app}    - cluster: staging\n    - cluster: prod\n      namespace: other\n`;
+    const e = thrown(() => parseSpecs(twice, 'apps.yaml'));
+    expect(e.reason).toBe('InvalidSpec');
+    expect(e.location).toMatchObject({ field: 'spec.destinations[2].cluster', line: 14 });
+    expect(e.message).toBe(
+      'cluster prod is already a destination (spec.destinations[0]): one cluster, one destination',
+    );
+  });
+
+  it('defaults allowEmpty to off (Argo CD: automated.allowEmpty)', () => {
+    const [spec] = parseSpecs(app, 'apps.yaml');
+    expect(spec?.kind === 'Application' && spec.value.spec.syncPolicy.allowEmpty).toBe(false);
   });
 
   it('rejects a source path that leaves the repository', () => {
@@ -90,7 +105,7 @@ describe('Application specs', () => {
       expect(e.location).toMatchObject({
         file: 'apps.yaml',
         object: 'Application/web',
-        field: 'spec.ignoreDifferences.0.jqPathExpressions.1',
+        field: 'spec.ignoreDifferences[0].jqPathExpressions[1]',
       });
       expect(e.message).toMatch(message);
     }
@@ -101,7 +116,7 @@ describe('Application specs', () => {
     const typo = thrown(() =>
       parseSpecs(rules('    - kind: X\n      jsonPointer: [/a]\n'), 'a.yaml'),
     );
-    expect(typo.location?.field).toBe('spec.ignoreDifferences.0');
+    expect(typo.location?.field).toBe('spec.ignoreDifferences[0]');
   });
 
   it('requires exactly one way to reach a cluster', () => {

@@ -116,10 +116,10 @@ helm:
       ['type: kustomize\nhelm: {}', 'spec.source.helm', /helm options need type helm/],
       ['helm: {}\nkustomize: {}', 'spec.source.kustomize', /not both/],
       ['helm: { releaseName: Web_App }', 'spec.source.helm.releaseName', /DNS label/],
-      ['helm: { valueFiles: [/etc/passwd] }', 'spec.source.helm.valueFiles.0', /not absolute/],
+      ['helm: { valueFiles: [/etc/passwd] }', 'spec.source.helm.valueFiles[0]', /not absolute/],
       [
         'helm: { valueFiles: ["https://example.com/v.yaml"] }',
-        'spec.source.helm.valueFiles.0',
+        'spec.source.helm.valueFiles[0]',
         /not a URL/,
       ],
       ['helm: { values: [1, 2] }', 'spec.source.helm.values', /record|object/i],
