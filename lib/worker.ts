@@ -6,11 +6,17 @@
 // dead-letter queue, with the target marked Degraded and the last error.
 
 import { asDriftlessError, DriftlessError } from './errors.js';
-import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
+import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
-import { emptyStatus, type ReconcileDeps, type ReconcileOptions, reconcile } from './reconcile.js';
+import {
+  emptyStatus,
+  type ReconcileDeps,
+  type ReconcileOptions,
+  reconcile,
+  retryBackoffMs,
+} from './reconcile.js';
 
 /** The engine's dependencies, with the catalog as its store (one object, one name). */
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
@@ -31,8 +37,7 @@ export type JobOutcome =
 const MAX_DELAY_SECONDS = 15 * 60;
 
 export function backoffSeconds(app: Application | undefined, attempt: number): number {
-  const b = app?.spec.syncPolicy.retry.backoff ?? DEFAULT_RETRY_BACKOFF;
-  const ms = Math.min(b.duration * b.factor ** Math.max(0, attempt - 1), b.maxDuration);
+  const ms = retryBackoffMs(app, attempt);
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
 }
 
@@ -85,8 +90,18 @@ export async function processJob(
     outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
   }
 
+  // A sync's own failures are retried by the operation (its attempts, with
+  // backoff, in the target's status: lib/reconcile.ts); these retries are for
+  // failures outside a sync (Git or the cluster unreachable, the lease held).
   if (outcome.error) {
-    if (!outcome.retryable) return { kind: 'done', status: outcome.status };
+    if (!outcome.retryable) {
+      // A newer revision waited for the operation that just failed.
+      if (outcome.requeueAfterMs !== undefined) {
+        const seconds = await requeue(deps, job, outcome.requeueAfterMs);
+        return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
+      }
+      return { kind: 'done', status: outcome.status };
+    }
     const limit = app.spec.syncPolicy.retry.limit;
     if (attempt > limit) {
       await markDegraded(deps, outcome.status, outcome.error, attempt);
@@ -104,19 +119,25 @@ export async function processJob(
     );
   }
   if (outcome.requeueAfterMs !== undefined) {
-    const seconds = Math.max(1, Math.ceil(outcome.requeueAfterMs / 1000));
-    await deps.queue.enqueueDelayed(
-      {
-        app: job.app,
-        cluster: job.cluster,
-        trigger: 'health-check',
-        enqueuedAt: new Date().toISOString(),
-      },
-      seconds,
-    );
+    const seconds = await requeue(deps, job, outcome.requeueAfterMs);
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
   }
   return { kind: 'done', status: outcome.status };
+}
+
+/** A delayed check of the target: a rollout, a hook, a retry's backoff, a revision that waited. */
+async function requeue(deps: WorkerDeps, job: ReconcileJob, afterMs: number): Promise<number> {
+  const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(afterMs / 1000)));
+  await deps.queue.enqueueDelayed(
+    {
+      app: job.app,
+      cluster: job.cluster,
+      trigger: 'health-check',
+      enqueuedAt: new Date().toISOString(),
+    },
+    seconds,
+  );
+  return seconds;
 }
 
 /** After the last retry: the target is Degraded with the error that kept failing. */

@@ -9,6 +9,7 @@ import { DriftlessError } from '../errors.js';
 import {
   type HookDeletePolicy,
   type HookPhase,
+  hasHookAnnotation,
   hookOf,
   isSkipped,
   syncOptionsOf,
@@ -17,7 +18,15 @@ import {
 import type { Application } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { PlannedManifest } from '../model/manifest.js';
-import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
+import {
+  describeObject,
+  groupOf,
+  type KubeObject,
+  LABEL_APP,
+  objectKey,
+  refKey,
+  refOf,
+} from '../model/object.js';
 
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
@@ -193,7 +202,18 @@ export async function buildPlan(
       skipped.push(objectKey(object));
       continue;
     }
-    const key = objectKey(object);
+    // A hook may be written with generateName only: it is named when it runs
+    // (lib/apply/hooks.ts); until then its generateName stands for its name.
+    const generateName = object.metadata.name ? undefined : object.metadata.generateName;
+    if (generateName && !hasHookAnnotation(object)) {
+      fail(
+        'InvalidManifest',
+        m,
+        ['metadata', 'generateName'],
+        'generateName is only supported on hooks (argocd.argoproj.io/hook or driftless.dev/hook): set metadata.name',
+      );
+    }
+    const key = generateName ? refKey({ ...refOf(object), name: generateName }) : objectKey(object);
     const previous = seen.get(key);
     if (previous) {
       throw new DriftlessError(
