@@ -353,11 +353,12 @@ class TargetRun {
         (policy.prune || this.req.allowPrune ? extra.length : 0);
       // Argo CD's alreadyAttemptedSync: the last sync was of this commit and
       // source and failed (after its retries): automation waits for a new
-      // commit, a change to the source, or a manual sync.
+      // commit, a change to the source, or a manual sync. (A transient Error
+      // is the worker's to retry, and the next sweep tries again.)
       const last = this.prev?.operation;
       const failedBefore =
         !!last &&
-        (last.phase === 'Failed' || last.phase === 'Error') &&
+        last.phase === 'Failed' &&
         last.revision === commit &&
         last.source === sourceDigest(this.app);
       const automatic =
@@ -652,9 +653,14 @@ class TargetRun {
       const err = asDriftlessError(e);
       // Another worker holds the target now: it owns the cluster and the status.
       if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
-      // An automated operation retries up to syncPolicy.retry.limit times,
-      // each attempt from the start (hooks named anew), after a backoff.
-      if (this.mode === 'auto' && op.attempt <= policy.retry.limit) {
+      // A transient error (the cluster or the network) ends the operation as
+      // Error and the worker retries the job (lib/worker.ts, same operation id:
+      // hooks this run created are found again by name and adopted). Any
+      // other failure of an automated operation is retried by the operation
+      // itself up to syncPolicy.retry.limit times, each attempt from the
+      // start (hooks named anew), after a backoff.
+      const transient = isRetryable(err.reason);
+      if (!transient && this.mode === 'auto' && op.attempt <= policy.retry.limit) {
         const delayMs = retryBackoffMs(this.app, op.attempt);
         op.reason = err.reason;
         op.message = `attempt ${op.attempt} failed: ${err.describe()}; attempt ${op.attempt + 1} in ${Math.round(delayMs / 1000)}s`;
@@ -666,14 +672,17 @@ class TargetRun {
         await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
         return { status, requeueAfterMs: delayMs, drift: drift.objects };
       }
-      // The operation failed: its SyncFail hooks run once, best effort, within
-      // what is left of the budget.
-      try {
-        await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: [] });
-      } catch {
-        // the sync failure is what the user needs to see
+      // The operation failed for good (no retry left, here or in the worker):
+      // its SyncFail hooks run once, best effort, within what is left of the budget.
+      const workerRetries = transient && (this.req.attempt ?? 1) <= policy.retry.limit;
+      if (!workerRetries) {
+        try {
+          await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: [] });
+        } catch {
+          // the sync failure is what the user needs to see
+        }
       }
-      op.phase = isRetryable(err.reason) ? 'Error' : 'Failed';
+      op.phase = transient ? 'Error' : 'Failed';
       op.reason = err.reason;
       op.message = err.describe();
       op.finishedAt = this.iso();
@@ -686,7 +695,7 @@ class TargetRun {
       return {
         status,
         error: err,
-        retryable: false,
+        retryable: transient,
         drift: drift.objects,
         requeueAfterMs: newest !== commit ? NEXT_REVISION_DELAY_MS : undefined,
       };

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { DriftlessError } from '../errors.js';
 import { evaluateHealth } from '../health/index.js';
-import type { HookPhase } from '../model/annotations.js';
+import { type HookPhase, hookRunOf, withHookRun } from '../model/annotations.js';
 import { describeRef, groupOf, type KubeObject, objectKey, parseRefKey } from '../model/object.js';
 import type { StartedHook } from '../model/status.js';
 import type { ClusterClient } from '../ports/cluster.js';
@@ -70,22 +70,28 @@ export function hookInstance(
   hook: HookObject,
   phase: HookPhase,
   run: HookRun,
-): { key: string; object: KubeObject } {
+): { key: string; object: KubeObject; run: string } {
+  const runId = `${run.operationId}#${run.attempt}/${phase}`;
   const { name, generateName } = hook.object.metadata;
-  if (name || !generateName) return { key: hook.key, object: hook.object };
+  if (name || !generateName) {
+    return { key: hook.key, object: withHookRun(hook.object, runId), run: runId };
+  }
   const digest = createHash('sha256')
     .update(`${run.operationId}#${run.attempt}`)
     .digest('hex')
     .slice(0, 8);
   const suffix = `${digest}-${phase.toLowerCase()}`;
-  const object = {
-    ...hook.object,
-    metadata: {
-      ...hook.object.metadata,
-      name: `${generateName.slice(0, HOOK_NAME_MAX - suffix.length)}${suffix}`,
+  const object = withHookRun(
+    {
+      ...hook.object,
+      metadata: {
+        ...hook.object.metadata,
+        name: `${generateName.slice(0, HOOK_NAME_MAX - suffix.length)}${suffix}`,
+      },
     },
-  };
-  return { key: objectKey(object), object };
+    runId,
+  );
+  return { key: objectKey(object), object, run: runId };
 }
 
 /** Where a hook's run stands, by the object's kind: a Pod by its phase, others by their health. */
@@ -150,10 +156,15 @@ export async function runHooks(
     // Previous runs still going (from an earlier operation): waited on, never deleted.
     const blocked = new Map<string, string>();
     while (done.size < inWave.length) {
-      for (const { hook, key, object } of inWave) {
+      for (const { hook, key, object, run } of inWave) {
         if (done.has(key) || isStarted(key)) continue;
         const ref = refOfKey(key, object.apiVersion);
         const live = await client.get(ref.apiVersion, ref.kind, ref.namespace, ref.name);
+        if (live && hookRunOf(live) === run) {
+          // Created by this very run (a step retried before its progress was saved): adopt it.
+          opts.started.push({ phase, key });
+          continue;
+        }
         if (live && hook.deletePolicies.includes('BeforeHookCreation')) {
           const previous = hookRunState(live);
           if (previous.state === 'running') {
