@@ -18,15 +18,7 @@ import {
 import type { Application } from '../model/application.js';
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { PlannedManifest } from '../model/manifest.js';
-import {
-  describeObject,
-  groupOf,
-  type KubeObject,
-  LABEL_APP,
-  objectKey,
-  refKey,
-  refOf,
-} from '../model/object.js';
+import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
 
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
@@ -203,7 +195,7 @@ export async function buildPlan(
       continue;
     }
     // A hook may be written with generateName only: it is named when it runs
-    // (lib/apply/hooks.ts); until then its generateName stands for its name.
+    // (lib/apply/hooks.ts); until then its generateName stands for its name (refOf).
     const generateName = object.metadata.name ? undefined : object.metadata.generateName;
     if (generateName && !hasHookAnnotation(object)) {
       fail(
@@ -213,7 +205,7 @@ export async function buildPlan(
         'generateName is only supported on hooks (argocd.argoproj.io/hook or driftless.dev/hook): set metadata.name',
       );
     }
-    const key = generateName ? refKey({ ...refOf(object), name: generateName }) : objectKey(object);
+    const key = objectKey(object);
     const previous = seen.get(key);
     if (previous) {
       throw new DriftlessError(
