@@ -670,7 +670,14 @@ class TargetRun {
         const status = this.statusWith(base, drift, plan, applied, commit, op);
         status.conditions.push(this.condition('SyncRetrying', err.reason, op.message));
         await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
-        return { status, requeueAfterMs: delayMs, drift: drift.objects };
+        // The failure is reported; the operation, not the worker, retries it.
+        return {
+          status,
+          error: err,
+          retryable: false,
+          requeueAfterMs: delayMs,
+          drift: drift.objects,
+        };
       }
       // The operation failed for good (no retry left, here or in the worker):
       // its SyncFail hooks run once, best effort, within what is left of the budget.

@@ -56,10 +56,22 @@ export async function processJob(
   if (!app?.spec.destinations.some((d) => d.cluster === job.cluster)) {
     return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
   }
-  if (app.spec.suspended && job.trigger !== 'manual' && job.trigger !== 'rollback') {
+  const prev = await deps.catalog.getTargetStatus(target);
+  // Suspended: nothing automated runs. A health check that follows an
+  // operation someone started still does: it resumes that operation (a
+  // rollback waiting on a hook) or reports health after it, against the
+  // operation's revision.
+  const followsOperation =
+    job.trigger === 'health-check' &&
+    (job.revision !== undefined || prev?.operation?.phase === 'Running');
+  if (
+    app.spec.suspended &&
+    job.trigger !== 'manual' &&
+    job.trigger !== 'rollback' &&
+    !followsOperation
+  ) {
     return { kind: 'skipped', reason: `${job.app} is suspended` };
   }
-  const prev = await deps.catalog.getTargetStatus(target);
   // Coalescing: a reconcile that began after this job was queued resolved the
   // branch after the push that queued it, so it already covered this job.
   if (
@@ -133,6 +145,8 @@ async function requeue(deps: WorkerDeps, job: ReconcileJob, afterMs: number): Pr
       app: job.app,
       cluster: job.cluster,
       trigger: 'health-check',
+      // A check after a rollback (or a sync to a given revision) compares with that revision.
+      ...(job.revision ? { revision: job.revision } : {}),
       enqueuedAt: new Date().toISOString(),
     },
     seconds,
