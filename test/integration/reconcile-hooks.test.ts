@@ -191,6 +191,42 @@ describe('operations', () => {
     expect(rerun?.metadata.uid).not.toBe(running?.metadata.uid);
   });
 
+  it('waits for a previous run that is still running instead of deleting it (BeforeHookCreation)', async () => {
+    const ns = await testNamespace('hookbhc');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'cm.yaml': configMap('settings', { rev: '1' }),
+      'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
+    });
+    // The first operation gives up on its hook (healthTimeout) while the Job still runs.
+    await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '2s', retry: { limit: 0 } } });
+    await h.reconcile({}, { waitBudgetMs: 500 });
+    const running = await readJob(ns, 'migrate');
+    const gaveUp = await eventually('the operation to give up on its hook', async () => {
+      const o = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 500 });
+      return o.status.operation?.phase === 'Failed' ? o : undefined;
+    });
+    expect(gaveUp.status.operation?.reason).toBe('HealthTimeout');
+
+    // A manual sync: the previous run is not finished, so it is waited on, not deleted.
+    const manual = await h.reconcile({ trigger: 'manual' }, { waitBudgetMs: 1_000 });
+    expect(manual.status.operation?.phase).toBe('Running');
+    expect(manual.status.operation?.message).toMatch(
+      /migrate \(its previous run is still running\)/,
+    );
+    expect((await readJob(ns, 'migrate'))?.metadata.uid).toBe(running?.metadata.uid);
+    expect(hookEvents(h, 'PreSync', 'deleted')).toHaveLength(0);
+
+    // Once it finished, it is deleted and created again for this operation.
+    await succeedJobPod(ns, 'migrate');
+    const next = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 5_000 });
+    expect(next.status.operation?.id).toBe(manual.status.operation?.id);
+    expect(hookEvents(h, 'PreSync', 'deleted')).toHaveLength(1);
+    const rerun = await readJob(ns, 'migrate');
+    expect(rerun?.metadata.uid).toBeDefined();
+    expect(rerun?.metadata.uid).not.toBe(running?.metadata.uid);
+  });
+
   it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit or a manual sync', async () => {
     const ns = await testNamespace('hookretry');
     const h = await EngineHarness.create(uniqueName('app'));
