@@ -9,7 +9,7 @@
 // its progress in the target's status and asks to be called again later,
 // instead of blocking the Lambda.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { runHooks } from './apply/hooks.js';
 import { applyObjects, waitForCrds } from './apply/index.js';
 import { buildPlan, plannedManifests, type SyncPlan } from './apply/plan.js';
@@ -24,7 +24,8 @@ import {
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
 import { isHook, isPruneDisabled, syncOptionsOrDefault } from './model/annotations.js';
-import type { Application } from './model/application.js';
+import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
+import { canonicalJson } from './model/canonical.js';
 import type { Manifest } from './model/manifest.js';
 import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
 import { shortSha } from './model/revision.js';
@@ -35,6 +36,7 @@ import {
   type OperationMode,
   type OperationResult,
   type ResourceStatus,
+  type StartedHook,
   type TargetStatus,
 } from './model/status.js';
 import type { TargetId } from './model/target.js';
@@ -117,6 +119,25 @@ export const HEALTH_POLL_MS = 1_000;
 export const WAVE_RECHECK_MS = 5_000;
 /** When to look again at a Progressing object that names no time. */
 export const PROGRESSING_RECHECK_MS = 10_000;
+
+/** The delay before attempt `attempt + 1` of a failed operation (syncPolicy.retry.backoff). */
+export function retryBackoffMs(app: Application | undefined, attempt: number): number {
+  const b = app?.spec.syncPolicy.retry.backoff ?? DEFAULT_RETRY_BACKOFF;
+  return Math.min(b.duration * b.factor ** Math.max(0, attempt - 1), b.maxDuration);
+}
+
+/**
+ * Digest of the app's source settings except the revision: with the commit,
+ * what makes two syncs "the same" (Argo CD's alreadyAttemptedSync compares
+ * the synced revision and the source with targetRevision cleared).
+ */
+export function sourceDigest(app: Application): string {
+  const { revision: _revision, ...source } = app.spec.source;
+  return createHash('sha256').update(canonicalJson(source)).digest('hex').slice(0, 16);
+}
+
+/** When the newest revision waits for a running operation, how soon after it ends to sync it. */
+export const NEXT_REVISION_DELAY_MS = 1_000;
 
 export interface ReconcileOptions {
   /** Default DEFAULT_WAIT_BUDGET_MS. */
@@ -268,21 +289,43 @@ class TargetRun {
       : emptyStatus(this.target);
     base.suspended = this.app.spec.suspended;
     base.checkStartedAt = this.iso(this.startedAtMs);
+    // One operation per target at a time: a running one is resumed with its
+    // own revision; a newer revision waits until it ends.
+    const running =
+      this.prev?.operation?.phase === 'Running' && this.prev.operation.progress
+        ? this.prev.operation
+        : undefined;
+    if (running?.nextAttemptAt && !this.preview) {
+      // A failed attempt waiting out its backoff: nothing runs until then.
+      const wait = Date.parse(running.nextAttemptAt) - this.clock.now();
+      if (wait > 0 && this.prev) return { status: this.prev, requeueAfterMs: wait };
+    }
     let commit: string | undefined;
     let manifests: readonly Manifest[];
+    let newest: string | undefined;
     let plan: SyncPlan;
     let client: ClusterClient;
     try {
       // 1. Resolve and fetch the revision; render and validate it all before any cluster write.
       const source = this.app.spec.source;
       const credentials = await this.deps.credentialsFor?.(this.app);
-      commit = await this.deps.git.resolve(
+      newest = await this.deps.git.resolve(
         source.repoURL,
         this.req.revision ?? source.revision,
         credentials,
       );
+      commit = running && !this.preview ? running.revision : newest;
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
-      base.wantedRevision = commit;
+      base.wantedRevision = newest;
+      if (commit !== newest) {
+        base.conditions.push(
+          this.condition(
+            'RevisionWaiting',
+            'OperationRunning',
+            `revision ${shortSha(newest)} waits for the running operation on ${shortSha(commit)}`,
+          ),
+        );
+      }
       const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
       manifests = await (this.deps.renderer ?? sharedRenderer).render(
         checkout.dir,
@@ -342,20 +385,35 @@ class TargetRun {
 
       // 3. Decide.
       const policy = this.app.spec.syncPolicy;
-      const running = this.prev?.operation;
-      const resuming =
-        running?.phase === 'Running' && running.revision === commit && !!running.progress;
+      const resuming = !!running && !this.preview;
       const revisionChanged = this.prev?.syncedRevision !== commit;
       const pruning = policy.prune || allowPrune;
       const work = outOfSync.length + missing.length + (pruning ? toPrune.length : 0);
+      // Argo CD's alreadyAttemptedSync: the last sync was of this commit and
+      // source and failed (after its retries): automation waits for a new
+      // commit, a change to the source, or a manual sync. (A transient Error
+      // is the worker's to retry, and the next sweep tries again.)
+      const last = this.prev?.operation;
+      const failedBefore =
+        !!last &&
+        last.phase === 'Failed' &&
+        last.revision === commit &&
+        last.source === sourceDigest(this.app);
       const automatic =
         policy.automated &&
         !this.app.spec.suspended &&
         work > 0 &&
+        !failedBefore &&
         (revisionChanged || policy.selfHeal || this.prev === undefined);
       const shouldSync =
         this.mode !== 'preview' && (this.mode === 'manual' || resuming || automatic);
-      if (!shouldSync) return await this.observe(base, drift, plan, commit, revisionChanged);
+      if (!shouldSync) {
+        const waiting =
+          failedBefore && policy.automated && !this.app.spec.suspended && work > 0
+            ? last
+            : undefined;
+        return await this.observe(base, drift, plan, commit, revisionChanged, waiting);
+      }
       const refusal = emptyRenderRefusal(plan, pruning ? toPrune : []);
       if (refusal && !resuming && !policy.allowEmpty && !(this.mode === 'manual' && allowPrune)) {
         base.conditions.push(this.condition('SyncRefused', refusal.reason, refusal.message));
@@ -372,7 +430,7 @@ class TargetRun {
         );
         if (invalid) return this.fail(base, invalid, commit);
       }
-      return await this.sync(base, drift, plan, commit, client, resuming ? running : undefined);
+      return await this.sync(base, drift, plan, commit, newest, client, running);
     } catch (e) {
       return this.fail(base, asDriftlessError(e), commit);
     }
@@ -385,6 +443,8 @@ class TargetRun {
     plan: SyncPlan,
     commit: string,
     revisionChanged: boolean,
+    /** The failed operation automation waits behind. */
+    failed?: OperationResult,
   ): Promise<ReconcileOutcome> {
     const drifted = drift.objects.filter((o) => o.state !== 'Synced');
     const prunable = drifted.filter((o) => o.state !== 'Extra' || isCountedExtra(o));
@@ -400,21 +460,32 @@ class TargetRun {
     const health = this.healthOf(drift.objects, new Map());
     this.applyHealth(status, health.app);
     status.resources = this.resourceStatuses(drift.objects, plan, health.byKey, new Map());
+    if (failed) {
+      status.conditions.push(
+        this.condition(
+          'SyncError',
+          failed.reason ?? 'SyncFailed',
+          `automated sync of ${shortSha(commit)} failed after ${failed.attempt} ${failed.attempt === 1 ? 'attempt' : 'attempts'}: ${failed.message}; waiting for a new commit, a change to the source, or a manual sync`,
+        ),
+      );
+    }
     if (prunable.length) {
       const { automated, selfHeal } = this.app.spec.syncPolicy;
       const why = this.preview
         ? 'preview'
         : base.conditions.some((c) => c.type === 'SyncRefused')
           ? 'sync refused'
-          : prunable.every((o) => o.sharedWith)
-            ? 'managed by another application'
-            : this.app.spec.suspended
-              ? 'the application is suspended'
-              : !automated
-                ? 'automated sync is off'
-                : !selfHeal
-                  ? 'selfHeal is off'
-                  : 'prune is off';
+          : failed
+            ? `the last sync of ${shortSha(commit)} failed`
+            : prunable.every((o) => o.sharedWith)
+              ? 'managed by another application'
+              : this.app.spec.suspended
+                ? 'the application is suspended'
+                : !automated
+                  ? 'automated sync is off'
+                  : !selfHeal
+                    ? 'selfHeal is off'
+                    : 'prune is off';
       status.conditions.push(
         this.condition(
           'OutOfSync',
@@ -469,28 +540,34 @@ class TargetRun {
     drift: DriftReport,
     plan: SyncPlan,
     commit: string,
+    newest: string,
     client: ClusterClient,
     resumed: OperationResult | undefined,
   ): Promise<ReconcileOutcome> {
     const policy = this.app.spec.syncPolicy;
     const op: OperationResult = resumed
-      ? { ...resumed, attempt: resumed.attempt }
+      ? { ...resumed, nextAttemptAt: undefined }
       : {
           id: this.req.operationId ?? randomUUID(),
           trigger: this.req.trigger,
           revision: commit,
+          source: sourceDigest(this.app),
           phase: 'Running',
           message: 'syncing',
           startedAt: this.iso(),
-          attempt: this.req.attempt ?? 1,
+          attempt: 1,
           applied: 0,
           pruned: 0,
           drifted: drift.objects.filter((o) => o.state !== 'Synced').length,
-          progress: { stage: 'PreSync', startedHooks: [] },
+          progress: { stage: 'PreSync', startedHooks: [], startedAt: this.iso() },
         };
     const progress = op.progress ?? { stage: 'PreSync', startedHooks: [] };
+    progress.startedAt ??= this.iso();
     op.progress = progress;
-    const started = new Set(progress.startedHooks);
+    // Only what this attempt created (a status written by an older version kept bare keys).
+    const started: StartedHook[] = progress.startedHooks.filter(
+      (h): h is StartedHook => typeof h === 'object' && h !== null,
+    );
     const applied = new Map<string, KubeObject>();
     const byKey = new Map(drift.objects.map((o) => [o.key, o]));
     if (!resumed) await this.report(commit, 'pending', `syncing ${shortSha(commit)}`);
@@ -498,24 +575,34 @@ class TargetRun {
     const hookEvents = (e: { key: string; phase: string; action: string }) =>
       this.deps.onEvent?.({ type: 'hook', target: this.target, ...e });
     const hookOpts = () => ({
+      run: { operationId: op.id, attempt: op.attempt },
       started,
       waitBudgetMs: Math.max(0, this.waitBudgetMs - (this.clock.now() - this.startedAtMs)),
       force: policy.force,
       onEvent: hookEvents,
     });
     const yieldFor = async (message: string, recheckAfterMs: number): Promise<ReconcileOutcome> => {
-      if (this.clock.now() - Date.parse(op.startedAt) > policy.healthTimeout) {
+      const since = Date.parse(progress.startedAt ?? op.startedAt);
+      if (this.clock.now() - since > policy.healthTimeout) {
         throw new DriftlessError(
           'HealthTimeout',
-          `${message}; gave up after ${policy.healthTimeout / 1000}s`,
+          `${message}; gave up after ${policy.healthTimeout / 1000}s (syncPolicy.healthTimeout)`,
         );
       }
       progress.startedHooks = [...started];
       op.message = message;
-      const status = this.statusWith(base, drift, plan, applied, commit, op, 'OutOfSync');
+      const status = this.statusWith(base, drift, plan, applied, commit, op);
       await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
       return { status, requeueAfterMs: recheckAfterMs, drift: drift.objects };
     };
+    const hasPostSync = plan.hooks.some((h) => h.phases.includes('PostSync'));
+    // Waves of resources and waves that hold only Sync hooks, lowest first.
+    const waveNumbers = [
+      ...new Set([
+        ...plan.waves.map((w) => w.wave),
+        ...plan.hooks.filter((h) => h.phases.includes('Sync')).map((h) => h.wave),
+      ]),
+    ].sort((a, b) => a - b);
 
     try {
       await this.holdLease();
@@ -545,22 +632,25 @@ class TargetRun {
       }
 
       if (progress.stage === 'Waves') {
-        for (const { wave, objects } of plan.waves) {
+        for (const [index, wave] of waveNumbers.entries()) {
           if (progress.wave !== undefined && wave < progress.wave) continue;
+          const objects = plan.waves.find((w) => w.wave === wave)?.objects ?? [];
           await this.holdLease();
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'applying' });
           const todo = objects.filter((d) => needsApply(byKey.get(d.key)));
           op.applied += await this.applyGroup(client, todo, byKey, applied, wave);
           // Sync hooks of this wave run with it.
-          const waveHooks = plan.hooks.filter((h) => h.wave === wave);
-          const syncHooks = await runHooks(client, waveHooks, 'Sync', hookOpts());
+          const syncHooks = await runHooks(client, plan.hooks, 'Sync', hookOpts(), wave);
           if (syncHooks.state === 'pending') {
             progress.wave = wave;
             return await yieldFor(syncHooks.message, syncHooks.recheckAfterMs);
           }
           if (syncHooks.state === 'failed')
             throw new DriftlessError('HookFailed', syncHooks.message);
-          // Each wave healthy before the next.
+          // Each wave healthy before the next. The last one, with no PostSync
+          // hook to wait for, ends the operation once applied; its health is
+          // evaluated and reported from then on (as Argo CD does).
+          if (index === waveNumbers.length - 1 && !hasPostSync) break;
           const waveHealth = await this.waitWaveHealthy(client, objects, byKey, applied);
           if (waveHealth.status === 'Degraded') {
             throw new DriftlessError(
@@ -634,6 +724,19 @@ class TargetRun {
       }
 
       // PostSync hooks, once everything is applied and healthy.
+      if (hasPostSync) {
+        const all = plan.waves.flatMap((w) => w.objects);
+        const health = await this.waitWaveHealthy(client, all, byKey, applied);
+        if (health.status === 'Degraded') {
+          throw new DriftlessError('Unhealthy', `degraded: ${health.message ?? ''}`);
+        }
+        if (health.status === 'Progressing' || health.status === 'Unknown') {
+          return await yieldFor(
+            `waiting for health before PostSync hooks: ${health.message ?? health.status}`,
+            health.recheckAfterMs ?? WAVE_RECHECK_MS,
+          );
+        }
+      }
       const post = await runHooks(client, plan.hooks, 'PostSync', hookOpts());
       if (post.state === 'pending') return await yieldFor(post.message, post.recheckAfterMs);
       if (post.state === 'failed') throw new DriftlessError('HookFailed', post.message);
@@ -641,41 +744,67 @@ class TargetRun {
       const err = asDriftlessError(e);
       // Another worker holds the target now: it owns the cluster and the status.
       if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
-      // SyncFail hooks, best effort, within what is left of the budget.
-      try {
-        await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: new Set() });
-      } catch {
-        // the sync failure is what the user needs to see
+      // A transient error (the cluster or the network) ends the operation as
+      // Error and the worker retries the job (lib/worker.ts, same operation id:
+      // hooks this run created are found again by name and adopted). Any
+      // other failure of an automated operation is retried by the operation
+      // itself up to syncPolicy.retry.limit times, each attempt from the
+      // start (hooks named anew), after a backoff.
+      const transient = isRetryable(err.reason);
+      if (!transient && this.mode === 'auto' && op.attempt <= policy.retry.limit) {
+        const delayMs = retryBackoffMs(this.app, op.attempt);
+        op.reason = err.reason;
+        op.message = `attempt ${op.attempt} failed: ${err.describe()}; attempt ${op.attempt + 1} in ${Math.round(delayMs / 1000)}s`;
+        op.attempt += 1;
+        op.nextAttemptAt = this.iso(this.clock.now() + delayMs);
+        op.progress = { stage: 'PreSync', startedHooks: [] };
+        const status = this.statusWith(base, drift, plan, applied, commit, op);
+        status.conditions.push(this.condition('SyncRetrying', err.reason, op.message));
+        await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+        // The failure is reported; the operation, not the worker, retries it.
+        return {
+          status,
+          error: err,
+          retryable: false,
+          requeueAfterMs: delayMs,
+          drift: drift.objects,
+        };
       }
-      op.phase = isRetryable(err.reason) ? 'Error' : 'Failed';
+      // The operation failed for good (no retry left, here or in the worker):
+      // its SyncFail hooks run once, best effort, within what is left of the budget.
+      const workerRetries = transient && (this.req.attempt ?? 1) <= policy.retry.limit;
+      if (!workerRetries) {
+        try {
+          await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: [] });
+        } catch {
+          // the sync failure is what the user needs to see
+        }
+      }
+      op.phase = transient ? 'Error' : 'Failed';
       op.reason = err.reason;
       op.message = err.describe();
       op.finishedAt = this.iso();
       op.progress = undefined;
-      const status = this.statusWith(base, drift, plan, applied, commit, op, 'OutOfSync');
+      const status = this.statusWith(base, drift, plan, applied, commit, op);
       status.conditions.push(this.condition('SyncFailed', err.reason, err.describe()));
       await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
       await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
       await this.report(commit, 'failure', `sync failed: ${err.describe()}`);
-      return { status, error: err, retryable: isRetryable(err.reason), drift: drift.objects };
+      return {
+        status,
+        error: err,
+        retryable: transient,
+        drift: drift.objects,
+        requeueAfterMs: newest !== commit ? NEXT_REVISION_DELAY_MS : undefined,
+      };
     }
 
     op.phase = op.reason === 'PruneRefused' ? 'Failed' : 'Succeeded';
     if (op.phase === 'Succeeded') op.message = `applied ${op.applied}, pruned ${op.pruned}`;
     op.finishedAt = this.iso();
     op.progress = undefined;
-    const remainingExtras = drift.objects.filter(isCountedExtra);
-    const remainingShared = drift.objects.filter((o) => o.sharedWith);
     this.sharedConditions(base, drift);
-    const status = this.statusWith(
-      base,
-      drift,
-      plan,
-      applied,
-      commit,
-      op,
-      remainingExtras.length || remainingShared.length ? 'OutOfSync' : 'Synced',
-    );
+    const status = this.statusWith(base, drift, plan, applied, commit, op);
     status.syncedRevision = commit;
     await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
     await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
@@ -686,7 +815,9 @@ class TargetRun {
         ? `synced ${shortSha(commit)}: ${op.message}; ${status.health}`
         : op.message,
     );
-    return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
+    // A newer revision waited for this operation: sync it next.
+    const requeueAfterMs = newest !== commit ? NEXT_REVISION_DELAY_MS : recheckOf(status);
+    return { status, drift: drift.objects, requeueAfterMs };
   }
 
   private async applyGroup(
@@ -787,13 +918,13 @@ class TargetRun {
     applied: Map<string, KubeObject>,
     commit: string,
     op: OperationResult,
-    sync: TargetStatus['sync'],
   ): TargetStatus {
     const health = this.healthOf(drift.objects, applied);
     const status: TargetStatus = {
       ...base,
-      wantedRevision: commit,
-      sync,
+      wantedRevision: base.wantedRevision ?? commit,
+      // The comparison only: whatever the operation's phase and the health.
+      sync: comparisonOf(drift.objects),
       operation: { ...op },
       lastCheckedAt: this.iso(),
     };
@@ -922,6 +1053,23 @@ class TargetRun {
     }
     return { status, error: err, retryable: isRetryable(err.reason) };
   }
+}
+
+/**
+ * Synced when live matches desired: every desired object applied or found in
+ * sync, and no extra left that would be pruned. Independent of health and of
+ * the operation.
+ */
+function comparisonOf(objects: ObjectDrift[]): TargetStatus['sync'] {
+  const differs = objects.some(
+    (o) =>
+      o.state === 'OutOfSync' ||
+      o.state === 'Missing' ||
+      isCountedExtra(o) ||
+      // Another app's object this one declares: not applied, so not in sync.
+      !!o.sharedWith,
+  );
+  return differs ? 'OutOfSync' : 'Synced';
 }
 
 function needsApply(o: ObjectDrift | undefined): boolean {

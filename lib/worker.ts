@@ -9,11 +9,17 @@
 
 import { cascadeDelete } from './cascade.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
-import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
+import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
-import { emptyStatus, type ReconcileDeps, type ReconcileOptions, reconcile } from './reconcile.js';
+import {
+  emptyStatus,
+  type ReconcileDeps,
+  type ReconcileOptions,
+  reconcile,
+  retryBackoffMs,
+} from './reconcile.js';
 
 /** The engine's dependencies, with the catalog as its store (one object, one name). */
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
@@ -34,8 +40,7 @@ export type JobOutcome =
 const MAX_DELAY_SECONDS = 15 * 60;
 
 export function backoffSeconds(app: Application | undefined, attempt: number): number {
-  const b = app?.spec.syncPolicy.retry.backoff ?? DEFAULT_RETRY_BACKOFF;
-  const ms = Math.min(b.duration * b.factor ** Math.max(0, attempt - 1), b.maxDuration);
+  const ms = retryBackoffMs(app, attempt);
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
 }
 
@@ -57,10 +62,22 @@ export async function processJob(
   }
   // Whatever queued it, a job for a destination being deleted runs the cascade.
   if (destination.deleting) return runCascade(deps, app, job, attempt, opts);
-  if (app.spec.suspended && job.trigger !== 'manual' && job.trigger !== 'rollback') {
+  const prev = await deps.catalog.getTargetStatus(target);
+  // Suspended: nothing automated runs. A health check that follows an
+  // operation someone started still does: it resumes that operation (a
+  // rollback waiting on a hook) or reports health after it, against the
+  // operation's revision.
+  const followsOperation =
+    job.trigger === 'health-check' &&
+    (job.revision !== undefined || prev?.operation?.phase === 'Running');
+  if (
+    app.spec.suspended &&
+    job.trigger !== 'manual' &&
+    job.trigger !== 'rollback' &&
+    !followsOperation
+  ) {
     return { kind: 'skipped', reason: `${job.app} is suspended` };
   }
-  const prev = await deps.catalog.getTargetStatus(target);
   // Coalescing: a reconcile that began after this job was queued resolved the
   // branch after the push that queued it, so it already covered this job.
   if (
@@ -91,8 +108,18 @@ export async function processJob(
     outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
   }
 
+  // A sync's own failures are retried by the operation (its attempts, with
+  // backoff, in the target's status: lib/reconcile.ts); these retries are for
+  // failures outside a sync (Git or the cluster unreachable, the lease held).
   if (outcome.error) {
-    if (!outcome.retryable) return { kind: 'done', status: outcome.status };
+    if (!outcome.retryable) {
+      // A newer revision waited for the operation that just failed.
+      if (outcome.requeueAfterMs !== undefined) {
+        const seconds = await requeue(deps, job, outcome.requeueAfterMs);
+        return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
+      }
+      return { kind: 'done', status: outcome.status };
+    }
     const limit = app.spec.syncPolicy.retry.limit;
     if (attempt > limit) {
       await markDegraded(deps, outcome.status, outcome.error, attempt);
@@ -110,16 +137,7 @@ export async function processJob(
     );
   }
   if (outcome.requeueAfterMs !== undefined) {
-    const seconds = Math.max(1, Math.ceil(outcome.requeueAfterMs / 1000));
-    await deps.queue.enqueueDelayed(
-      {
-        app: job.app,
-        cluster: job.cluster,
-        trigger: 'health-check',
-        enqueuedAt: new Date().toISOString(),
-      },
-      seconds,
-    );
+    const seconds = await requeue(deps, job, outcome.requeueAfterMs);
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
   }
   return { kind: 'done', status: outcome.status };
@@ -166,6 +184,23 @@ async function runCascade(
     }
   }
   return { kind: 'done', status: outcome.status };
+}
+
+/** A delayed check of the target: a rollout, a hook, a retry's backoff, a revision that waited. */
+async function requeue(deps: WorkerDeps, job: ReconcileJob, afterMs: number): Promise<number> {
+  const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(afterMs / 1000)));
+  await deps.queue.enqueueDelayed(
+    {
+      app: job.app,
+      cluster: job.cluster,
+      trigger: 'health-check',
+      // A check after a rollback (or a sync to a given revision) compares with that revision.
+      ...(job.revision ? { revision: job.revision } : {}),
+      enqueuedAt: new Date().toISOString(),
+    },
+    seconds,
+  );
+  return seconds;
 }
 
 /** After the last retry: the target is Degraded with the error that kept failing. */

@@ -9,6 +9,7 @@ import { DriftlessError } from '../errors.js';
 import {
   type HookDeletePolicy,
   type HookPhase,
+  hasHookAnnotation,
   hookOf,
   isSkipped,
   syncOptionsOf,
@@ -167,6 +168,17 @@ export async function buildPlan(
     if (isSkipped(object)) {
       skipped.push(objectKey(object));
       continue;
+    }
+    // A hook may be written with generateName only: it is named when it runs
+    // (lib/apply/hooks.ts); until then its generateName stands for its name (refOf).
+    const generateName = object.metadata.name ? undefined : object.metadata.generateName;
+    if (generateName && !hasHookAnnotation(object)) {
+      fail(
+        'InvalidManifest',
+        m,
+        ['metadata', 'generateName'],
+        'generateName is only supported on hooks (argocd.argoproj.io/hook or driftless.dev/hook): set metadata.name',
+      );
     }
     const key = objectKey(object);
     const previous = seen.get(key);

@@ -45,6 +45,8 @@ export const ANNOTATION_COMPARE_OPTIONS = `${DRIFTLESS}/compare-options`;
 export const ANNOTATION_SSA = `${DRIFTLESS}/ssa`;
 export const ANNOTATION_RECONCILE = `${DRIFTLESS}/reconcile`;
 export const ANNOTATION_FORCE = `${DRIFTLESS}/force`;
+/** Written by Driftless on each hook it creates: the operation attempt (`<id>#<attempt>`) and phase it ran for. */
+export const ANNOTATION_HOOK_RUN = `${DRIFTLESS}/hook-run`;
 
 export const ARGO_SYNC_WAVE = `${ARGO}/sync-wave`;
 export const ARGO_HOOK = `${ARGO}/hook`;
@@ -202,6 +204,22 @@ export function hasHookAnnotation(obj: Annotated): boolean {
 export function isHook(obj: Annotated): boolean {
   const hook = firstOf(obj, HOOK_FROM);
   return !!hook?.value && !list(hook.value).includes(HOOK_SKIP);
+}
+
+/** The hook run a live hook was created for (ANNOTATION_HOOK_RUN), if Driftless created it. */
+export function hookRunOf(obj: Annotated): string | undefined {
+  return obj?.metadata.annotations?.[ANNOTATION_HOOK_RUN];
+}
+
+/** The object with the hook run it is created for recorded on it. */
+export function withHookRun<T extends { metadata: ObjectMeta }>(obj: T, run: string): T {
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      annotations: { ...obj.metadata.annotations, [ANNOTATION_HOOK_RUN]: run },
+    },
+  };
 }
 
 /** `hook: Skip`: the object is in the source but neither applied nor run. */

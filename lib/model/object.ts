@@ -61,7 +61,8 @@ export function refOf(obj: KubeObject): ObjectRef {
     group: groupOf(obj.apiVersion),
     kind: obj.kind,
     namespace: obj.metadata.namespace ?? '',
-    name: obj.metadata.name ?? '',
+    // A hook written with generateName only is known by it until it runs and is named.
+    name: obj.metadata.name ?? obj.metadata.generateName ?? '',
   };
 }
 

@@ -1,6 +1,7 @@
 // What Driftless records about a target (one application on one cluster).
 
 import type { ErrorReason } from '../errors.js';
+import type { HookPhase } from './annotations.js';
 
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
 
@@ -83,12 +84,21 @@ export interface OperationResult {
   /** What started it: webhook delivery, sweep, manual sync, rollback. */
   trigger: OperationTrigger;
   revision: string;
+  /**
+   * Digest of the app's source settings (path, Helm values, ... but not the
+   * revision) the operation synced: with the commit, what "the same sync"
+   * means when deciding whether automation already attempted it.
+   */
+  source?: string;
   phase: OperationPhase;
   message: string;
   reason?: ErrorReason;
   startedAt: string;
   finishedAt?: string;
+  /** Attempt of this operation (1 first); retries follow syncPolicy.retry. */
   attempt: number;
+  /** A failed attempt with retries left: when the next one starts. */
+  nextAttemptAt?: string;
   /** Counts of what the operation did. */
   applied: number;
   pruned: number;
@@ -101,10 +111,18 @@ export interface OperationResult {
 
 export interface OperationProgress {
   stage: 'PreSync' | 'Waves' | 'PostSync';
-  /** Hooks created by this operation (refKeys): waited on, never recreated. */
-  startedHooks: string[];
+  /** Hooks created by this attempt, with the names they were created under: waited on, never recreated. */
+  startedHooks: StartedHook[];
   /** The wave being waited on. */
   wave?: number;
+  /** When this attempt began: what syncPolicy.healthTimeout counts from. */
+  startedAt?: string;
+}
+
+/** A hook an operation created: the phase it ran for and the created object's refKey. */
+export interface StartedHook {
+  phase: HookPhase;
+  key: string;
 }
 
 /** One object Driftless applied: what the next drift check compares against. */

@@ -375,7 +375,16 @@ function validateObject(value: unknown, doc: YamlDocument, at: (string | number)
   }
   if (!isMapping(metadata)) throw invalid('metadata must be a mapping', ['metadata']);
 
-  const { name, namespace } = metadata;
+  const { namespace, generateName } = metadata;
+  let { name } = metadata;
+  // A hook may have only generateName: it is named per operation when it runs
+  // (lib/apply/hooks.ts); the plan refuses generateName on anything else.
+  const generated = (name === undefined || name === null || name === '') && !!generateName;
+  if (generated) {
+    if (typeof generateName !== 'string')
+      throw invalid('metadata.generateName must be a string', ['metadata', 'generateName']);
+    name = generateName;
+  }
   if (name === undefined || name === null || name === '') {
     throw invalid('metadata.name is required', ['metadata', 'name']);
   }
@@ -383,10 +392,11 @@ function validateObject(value: unknown, doc: YamlDocument, at: (string | number)
     throw invalid('metadata.name must be a string', ['metadata', 'name']);
   object = `${kind}/${name}`;
   if (name.length > 253 || name === '.' || name === '..' || /[/%]/.test(name)) {
-    throw invalid(`metadata.name "${name}" is not valid (at most 253 characters, no "/" or "%")`, [
-      'metadata',
-      'name',
-    ]);
+    const field = generated ? 'generateName' : 'name';
+    throw invalid(
+      `metadata.${field} "${name}" is not valid (at most 253 characters, no "/" or "%")`,
+      ['metadata', field],
+    );
   }
   if (namespace === '') {
     delete metadata.namespace; // "" means unset to the API server too

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
-import { kubeConfig } from '../support/kube.js';
+import { eventually, kubeConfig } from '../support/kube.js';
 import { drain, httpEvent, lambdaContext } from '../support/lambda.js';
 
 let plane: DataPlane;
@@ -131,8 +131,12 @@ describe('push to sync, end to end', () => {
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body as string).targets).toEqual([{ app: 'web', cluster: 'local' }]);
     await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
-
-    const { body } = await call('GET', '/apps/web');
+    // The operation ends once applied; the delayed health checks report the rollout as it goes.
+    const body = await eventually('the app to be reported Healthy', async () => {
+      await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
+      const res = await call('GET', '/apps/web');
+      return res.body.targets[0]?.health === 'Healthy' ? res.body : undefined;
+    });
     expect(body.targets[0]).toMatchObject({
       cluster: 'local',
       sync: 'Synced',

@@ -177,7 +177,8 @@ spec:
       'fail.yaml': job('notify-failure', { 'driftless.dev/hook': 'SyncFail' }),
       'cm.yaml': configMap('app-config'),
     });
-    await h.setApp({ namespace: ns });
+    // No retries: the first failed attempt fails the operation.
+    await h.setApp({ namespace: ns, syncPolicy: { retry: { limit: 0 } } });
     const [outcome] = await Promise.all([
       h.reconcile(),
       failJobPod(ns, 'migrate', 'migration 42 failed'),

@@ -222,23 +222,21 @@ describe('ignoreDifferences', () => {
 });
 
 describe('rollouts', () => {
-  it('does not block on a rollout: reports Progressing with a recheck, then Healthy when asked again', async () => {
+  it('does not block on a rollout: the operation ends once the last wave is applied, health is reported Progressing with a recheck, then Healthy when asked again', async () => {
     const ns = uniqueName('roll');
     const h = await EngineHarness.create(uniqueName('app'));
     await h.repo.commit(manifests(ns));
     await h.setApp({ namespace: ns });
-    // No time to wait at all: the sync applies, sees the Deployment Progressing and yields.
+    // As Argo CD: with no PostSync hook and no later wave, nothing waits for health.
     const first = await h.reconcile({}, { waitBudgetMs: 0 });
     expect(first.error).toBeUndefined();
     expect(first.requeueAfterMs).toBeGreaterThan(0);
-    expect(first.status.operation?.phase).toBe('Running');
-    expect(first.status.operation?.message).toMatch(
-      /^waiting for wave 0: .*Deployment\/.*\/web Progressing/,
-    );
+    expect(first.status.operation?.phase).toBe('Succeeded');
+    expect(first.status.sync).toBe('Synced');
     expect(first.status.health).toBe('Progressing');
     const deployment = first.status.resources.find((r) => r.kind === 'Deployment');
     expect(deployment?.health?.status).toBe('Progressing');
-    // The delayed health check resumes the same operation and finishes it.
+    // The delayed health check reports the health as it moves; the operation stands.
     await new Promise((r) => setTimeout(r, first.requeueAfterMs));
     const done = await h.reconcileUntilSettled({ trigger: 'health-check' }, { waitBudgetMs: 0 });
     expect(done.status.operation?.id).toBe(first.status.operation?.id);

@@ -57,10 +57,20 @@ export async function eventually<T>(
  * is scheduled, marks it Failed with exit code 1, so the real Job controller
  * fails the Job. Resolves with the pod's name.
  */
-export async function failJobPod(
+export function failJobPod(namespace: string, job: string, message = 'exit 1'): Promise<string> {
+  return finishJobPod(namespace, job, 'Failed', message);
+}
+
+/** Like failJobPod, but the pod exits 0: the real Job controller completes the Job. */
+export function succeedJobPod(namespace: string, job: string): Promise<string> {
+  return finishJobPod(namespace, job, 'Succeeded', 'done');
+}
+
+async function finishJobPod(
   namespace: string,
   job: string,
-  message = 'exit 1',
+  phase: 'Succeeded' | 'Failed',
+  message: string,
 ): Promise<string> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
   const pod = await eventually(`a scheduled pod of Job ${job}`, async () => {
@@ -68,19 +78,22 @@ export async function failJobPod(
       namespace,
       labelSelector: `batch.kubernetes.io/job-name=${job}`,
     });
-    return pods.items.find((p) => p.spec?.nodeName && p.status?.phase !== 'Failed');
+    return pods.items.find(
+      (p) => p.spec?.nodeName && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded',
+    );
   });
   const now = new Date();
   const name = pod.metadata?.name as string;
+  const failed = phase === 'Failed';
   await core.patchNamespacedPodStatus(
     {
       name,
       namespace,
       body: {
         status: {
-          phase: 'Failed',
+          phase,
           conditions: [
-            { type: 'Ready', status: 'False', reason: 'PodFailed', lastTransitionTime: now },
+            { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: now },
           ],
           containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
             name: c.name,
@@ -90,8 +103,8 @@ export async function failJobPod(
             restartCount: 0,
             state: {
               terminated: {
-                exitCode: 1,
-                reason: 'Error',
+                exitCode: failed ? 1 : 0,
+                reason: failed ? 'Error' : 'Completed',
                 message,
                 startedAt: now,
                 finishedAt: now,
