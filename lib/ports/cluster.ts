@@ -40,6 +40,8 @@ export interface DeleteOptions {
 export interface RequestStats {
   total: number;
   byVerb: Record<string, number>;
+  /** Requests repeated after a transient failure (counted in total and byVerb too). */
+  retries?: number;
 }
 
 /**
