@@ -87,6 +87,11 @@ export interface DriftReport {
   unknownKinds: string[];
 }
 
+/** The key of one LIST: group/version/kind. */
+function gvkOf(apiVersion: string, kind: string): string {
+  return `${apiVersion}/${kind}`;
+}
+
 /** Canonical JSON (sorted keys) → sha256: the identity of a desired object's content. */
 export function hashObject(obj: unknown): string {
   return createHash('sha256').update(canonicalJson(obj)).digest('hex');
@@ -181,24 +186,35 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
   const selector = appSelector(input.app);
 
-  // One LIST per kind: the kinds we want and the kinds we applied before.
-  const kinds = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
-  const addKind = (apiVersion: string, kind: string, namespace: string) => {
-    const k = groupKindOf({ apiVersion, kind });
-    const entry = kinds.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
+  // One LIST per group/version/kind in use: an object is compared with the
+  // live object in the shape of its own apiVersion (two versions of one kind
+  // in one app are two LISTs, each the right shape). The kinds applied before
+  // are listed in a version the desired state uses when it still has the
+  // kind, so a one-version app costs one LIST per kind.
+  const lists = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
+  const addList = (apiVersion: string, kind: string, namespace: string) => {
+    const k = gvkOf(apiVersion, kind);
+    const entry = lists.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
     entry.namespaces.add(namespace);
-    kinds.set(k, entry);
+    lists.set(k, entry);
   };
-  for (const d of input.desired)
-    addKind(d.object.apiVersion, d.object.kind, d.object.metadata.namespace ?? '');
+  const desiredVersion = new Map<string, string>();
+  for (const d of input.desired) {
+    addList(d.object.apiVersion, d.object.kind, d.object.metadata.namespace ?? '');
+    desiredVersion.set(groupKindOf(d.object), d.object.apiVersion);
+  }
   for (const i of input.inventory) {
     const ref = parseRefKey(i.key);
-    addKind(i.apiVersion, ref.kind, ref.namespace);
+    const apiVersion = desiredVersion.get(
+      groupKindOf({ apiVersion: i.apiVersion, kind: ref.kind }),
+    );
+    addList(apiVersion ?? i.apiVersion, ref.kind, ref.namespace);
   }
 
-  const live = new Map<string, KubeObject>();
+  /** Live objects by list (group/version/kind), then by key. */
+  const listed = new Map<string, Map<string, KubeObject>>();
   const unknownKinds: string[] = [];
-  await mapBounded([...kinds.values()], concurrency, async ({ apiVersion, kind, namespaces }) => {
+  await mapBounded([...lists.values()], concurrency, async ({ apiVersion, kind, namespaces }) => {
     let items: KubeObject[];
     try {
       items = await client.list(apiVersion, kind, { labelSelector: selector });
@@ -223,8 +239,16 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         throw e;
       }
     }
-    for (const item of items) live.set(objectKey(item), item);
+    listed.set(gvkOf(apiVersion, kind), new Map(items.map((item) => [objectKey(item), item])));
   });
+  // Every live object once, in its desired version when it has one.
+  const live = new Map<string, KubeObject>();
+  for (const byKey of listed.values()) for (const [k, o] of byKey) if (!live.has(k)) live.set(k, o);
+  for (const d of input.desired) {
+    const own = listed.get(gvkOf(d.object.apiVersion, d.object.kind))?.get(d.key);
+    if (own) live.set(d.key, own);
+    else live.delete(d.key);
+  }
 
   const inventory = new Map(input.inventory.map((i) => [i.key, i]));
   const desiredKeys = new Set(input.desired.map((d) => d.key));
