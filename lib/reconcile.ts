@@ -13,7 +13,13 @@ import { randomUUID } from 'node:crypto';
 import { runHooks } from './apply/hooks.js';
 import { applyObjects, waitForCrds } from './apply/index.js';
 import { buildPlan, type SyncPlan } from './apply/plan.js';
-import { appSelector, checkDrift, type DriftReport, type ObjectDrift } from './diff/index.js';
+import {
+  appSelector,
+  checkDrift,
+  type DesiredObject,
+  type DriftReport,
+  type ObjectDrift,
+} from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { appHealth, evaluateHealth } from './health/index.js';
 import { isHook, isPruneDisabled } from './model/annotations.js';
@@ -600,7 +606,7 @@ class TargetRun {
 
   private async applyGroup(
     client: ClusterClient,
-    objects: { key: string; object: KubeObject; file?: string; line?: number; wave: number }[],
+    objects: Pick<DesiredObject, 'key' | 'object' | 'file' | 'line' | 'wave' | 'options'>[],
     byKey: Map<string, ObjectDrift>,
     applied: Map<string, KubeObject>,
     wave: number,
@@ -611,11 +617,22 @@ class TargetRun {
       object: byKey.get(d.key)?.applyObject ?? d.object,
       file: d.file,
       line: d.line,
+      options: d.options,
+      live: byKey.get(d.key)?.live,
     }));
     const result = await applyObjects(client, items, {
       force: this.app.spec.syncPolicy.force,
       concurrency: this.opts.concurrency,
-      onApplied: (key) => this.deps.onEvent?.({ type: 'applied', target: this.target, key, wave }),
+      // Recorded as each lands, so a failure later in the group leaves what did apply Synced.
+      onApplied: (key, live) => {
+        applied.set(key, live);
+        this.deps.onEvent?.({ type: 'applied', target: this.target, key, wave });
+      },
+      // The object that failed says why in its own status; the others keep theirs.
+      onFailed: (key, err) => {
+        const o = byKey.get(key);
+        if (o) o.reason = err.describe();
+      },
     });
     for (const [k, v] of result) {
       applied.set(k, v);

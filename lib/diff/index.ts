@@ -26,7 +26,11 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
-import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
+import {
+  type ClusterClient,
+  DEFAULT_REQUEST_CONCURRENCY,
+  isImmutableFieldError,
+} from '../ports/cluster.js';
 import { compareDesired } from './compare.js';
 import {
   fieldsOwnedBy,
@@ -289,7 +293,25 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     const suspicion = suspectDrift(applyObject, liveObj);
     if (!suspicion) return { key: d.key, state: 'Synced', desired: d, live: liveObj, applyObject };
     // Confirm with the server: what would applying leave?
-    const merged = await client.apply(applyObject, { dryRun: true });
+    let merged: KubeObject;
+    try {
+      merged = await client.apply(applyObject, { dryRun: true });
+    } catch (e) {
+      // A change to an immutable field: OutOfSync, with the server's words; the
+      // sync recreates it if it opts in, or fails on it alone, naming it.
+      if (e instanceof DriftlessError && isImmutableFieldError(e)) {
+        return {
+          key: d.key,
+          state: 'OutOfSync',
+          desired: d,
+          live: liveObj,
+          applyObject,
+          dryRun: true,
+          reason: `${e.location.field ? `${e.location.field}: ` : ''}${e.message}`,
+        };
+      }
+      throw e;
+    }
     const difference =
       dryRunDifference(merged, liveObj) ??
       (appliedAsStringData(liveObj)

@@ -73,3 +73,122 @@ spec:
     expect(client.stats.byVerb).toEqual({ list: 3 });
   });
 });
+
+function deployment(selector: string, annotations = ''): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+${annotations}spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: ${selector} }
+  template:
+    metadata:
+      labels: { app: ${selector} }
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+`;
+}
+
+function job(image: string, annotations = ''): string {
+  return `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+${annotations}spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: ${image}
+`;
+}
+
+describe('immutable fields', () => {
+  it('fails the object alone with the field, file:line and the way out; the rest is applied and keeps its status', async () => {
+    const namespace = uniqueName('immutable');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const config = (v: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: { v: "${v}" }\n`;
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'config.yaml': config('one'),
+      'deploy.yaml': deployment('web'),
+    });
+    await h.setApp({ namespace });
+    const first = await h.reconcileUntilSettled();
+    expect(first.error).toBeUndefined();
+    const client = await h.client();
+    const before = await client.get('apps/v1', 'Deployment', namespace, 'web');
+
+    await h.repo.commit({ 'config.yaml': config('two'), 'deploy.yaml': deployment('web-v2') });
+    const outcome = await h.reconcile();
+    expect(outcome.error?.reason).toBe('ApplyRejected');
+    expect(outcome.error?.describe()).toMatch(
+      new RegExp(
+        `^deploy\\.yaml:1: Deployment/${namespace}/web: spec\\.selector: cannot change an immutable field .*Replace=true or Force=true`,
+      ),
+    );
+    const byName = new Map(outcome.status.resources.map((r) => [r.name, r]));
+    expect(byName.get('web')).toMatchObject({ sync: 'OutOfSync' });
+    expect(byName.get('web')?.reason).toMatch(/deploy\.yaml:1: .*immutable/);
+    // The ConfigMap (a prerequisite, applied a step ahead) went through and says so.
+    expect(byName.get('settings')).toMatchObject({ sync: 'Synced' });
+    expect((await client.get('v1', 'ConfigMap', namespace, 'settings'))?.data).toEqual({
+      v: 'two',
+    });
+    const after = await client.get('apps/v1', 'Deployment', namespace, 'web');
+    expect(after?.metadata.uid).toBe(before?.metadata.uid);
+  });
+
+  it('Replace=true deletes and creates a Job whose template changes, after the old one is gone', async () => {
+    const namespace = uniqueName('replace');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const replace = '  annotations:\n    argocd.argoproj.io/sync-options: Replace=true\n';
+    await h.repo.commit({ 'ns.yaml': ns(namespace), 'job.yaml': job('busybox:1.36', replace) });
+    await h.setApp({ namespace });
+    // The Job runs on kwok and does not finish: the operation yields, which is fine here.
+    const first = await h.reconcile({}, { waitBudgetMs: 500 });
+    expect(first.error).toBeUndefined();
+    const client = await h.client();
+    const old = await client.get('batch/v1', 'Job', namespace, 'migrate');
+    expect(old?.metadata.uid).toBeTruthy();
+
+    await h.repo.commit({ 'job.yaml': job('busybox:1.37', replace) });
+    const second = await h.reconcile({}, { waitBudgetMs: 500 });
+    expect(second.error).toBeUndefined();
+    const now = (await client.get('batch/v1', 'Job', namespace, 'migrate')) as {
+      metadata: { uid?: string };
+      spec?: { template?: { spec?: { containers?: { image?: string }[] } } };
+    };
+    expect(now.metadata.uid).not.toBe(old?.metadata.uid);
+    expect(now.spec?.template?.spec?.containers?.[0]?.image).toBe('busybox:1.37');
+  });
+
+  it("Flux's force: Enabled recreates a Deployment whose selector changes", async () => {
+    const namespace = uniqueName('force');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const force = '  annotations:\n    kustomize.toolkit.fluxcd.io/force: Enabled\n';
+    await h.repo.commit({ 'ns.yaml': ns(namespace), 'deploy.yaml': deployment('web', force) });
+    await h.setApp({ namespace });
+    expect((await h.reconcileUntilSettled()).error).toBeUndefined();
+    const client = await h.client();
+    const old = await client.get('apps/v1', 'Deployment', namespace, 'web');
+
+    await h.repo.commit({ 'deploy.yaml': deployment('web-v2', force) });
+    const outcome = await h.reconcileUntilSettled();
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.status.sync).toBe('Synced');
+    const now = (await client.get('apps/v1', 'Deployment', namespace, 'web')) as {
+      metadata: { uid?: string };
+      spec?: { selector?: { matchLabels?: Record<string, string> } };
+    };
+    expect(now.metadata.uid).not.toBe(old?.metadata.uid);
+    expect(now.spec?.selector?.matchLabels).toEqual({ app: 'web-v2' });
+  });
+});
