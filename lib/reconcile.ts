@@ -693,6 +693,7 @@ class TargetRun {
     for (const o of objects) {
       if (o.state === 'Extra') continue;
       const live = applied.get(o.key) ?? o.live;
+      if (o.leftAlone && !live) continue; // not ours to create (ssa: Ignore, reconcile: disabled)
       byKey.set(
         o.key,
         live ? evaluateHealth(live) : { status: 'Missing', message: 'not found in the cluster' },

@@ -69,6 +69,26 @@ export interface ObjectDrift {
   fastPath?: boolean;
   /** Confirmed by a server-side dry run. */
   dryRun?: boolean;
+  /** Neither compared nor applied, by its annotations (ssa: Ignore or IfNotPresent, reconcile: disabled). */
+  leftAlone?: boolean;
+}
+
+/**
+ * Why an object is neither compared nor applied, by its annotations, or
+ * undefined: Flux's `ssa: Ignore` and `reconcile: disabled` always, `ssa:
+ * IfNotPresent` once it exists (it is created when missing, never updated).
+ */
+function leftAlone(
+  options: SyncOptions | undefined,
+  live: KubeObject | undefined,
+): string | undefined {
+  if (!options) return undefined;
+  if (!options.reconcile) return `not reconciled (${options.from.reconcile}: disabled)`;
+  if (options.apply === 'Ignore') return `not applied (${options.from.apply}: Ignore)`;
+  if (options.apply === 'IfNotPresent' && live) {
+    return `exists, and is never updated (${options.from.apply}: IfNotPresent)`;
+  }
+  return undefined;
 }
 
 export interface DriftCheckInput {
@@ -260,6 +280,17 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const objects = await mapBounded(input.desired, concurrency, async (d): Promise<ObjectDrift> => {
     const liveObj = live.get(d.key);
     const rules = input.ignore;
+    const left = leftAlone(d.options, liveObj);
+    if (left) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        reason: left,
+        leftAlone: true,
+      };
+    }
     if (!liveObj) {
       const drift: ObjectDrift = {
         key: d.key,

@@ -232,7 +232,15 @@ export class KubeClient implements ClusterClient {
         },
       );
     }
-    const namespace = res.namespaced ? (obj.metadata.namespace ?? 'default') : '';
+    // Never a guessed namespace: the plan sets the destination's, or says why not.
+    if (res.namespaced && !obj.metadata.namespace) {
+      throw new DriftlessError(
+        'InvalidManifest',
+        `${res.kind} is namespaced and the object names no namespace`,
+        { object: `${obj.kind}/${name}`, field: 'metadata.namespace' },
+      );
+    }
+    const namespace = res.namespaced ? (obj.metadata.namespace as string) : '';
     const q = new URLSearchParams({ fieldManager: opts.fieldManager ?? FIELD_MANAGER });
     if (opts.force ?? true) q.set('force', 'true');
     if (opts.dryRun) q.set('dryRun', 'All');

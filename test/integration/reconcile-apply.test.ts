@@ -5,9 +5,23 @@
 // annotations (Flux's ssa, reconcile: disabled, Argo CD's sync options), and
 // custom resources whose CRD arrives in the same revision.
 
+import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
+import { rejection } from '../support/errors.js';
+import { kubeConfig } from '../support/kube.js';
+
+function configMap(name: string, data: Record<string, string>, annotations = ''): string {
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${annotations}data: ${JSON.stringify(data)}\n`;
+}
+
+async function labelledConfigMaps(app: string): Promise<string[]> {
+  const list = await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .listConfigMapForAllNamespaces({ labelSelector: `driftless.dev/app=${app}` });
+  return list.items.map((c) => c.metadata?.name as string).sort();
+}
 
 function ns(name: string): string {
   return `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
@@ -190,5 +204,190 @@ describe('immutable fields', () => {
     };
     expect(now.metadata.uid).not.toBe(old?.metadata.uid);
     expect(now.spec?.selector?.matchLabels).toEqual({ app: 'web-v2' });
+  });
+});
+
+describe('fail fast', () => {
+  it('starts no write after the first failed one: not the rest of the step, the next step, nor later waves', async () => {
+    const namespace = uniqueName('failfast');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      // A string where the server wants one: an integer cannot become a ConfigMap's data.
+      'a-bad.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-bad\ndata:\n  k: 1\n',
+      'b.yaml': configMap('b', { k: 'v' }),
+      'c.yaml': configMap('c', { k: 'v' }),
+      'deploy.yaml': deployment('web'),
+      'later.yaml': configMap(
+        'later',
+        { k: 'v' },
+        '  annotations:\n    argocd.argoproj.io/sync-wave: "1"\n',
+      ),
+    });
+    await h.setApp({ namespace });
+    const outcome = await h.reconcile({}, { concurrency: 1 });
+    expect(outcome.error?.reason).toBe('ApplyRejected');
+    expect(outcome.error?.location.file).toBe('a-bad.yaml');
+    expect(await labelledConfigMaps(h.appName)).toEqual([]);
+    const client = await h.client();
+    expect(await client.get('apps/v1', 'Deployment', namespace, 'web')).toBeUndefined();
+    expect(
+      h.events.filter((e) => e.type === 'applied').map((e) => e.type === 'applied' && e.key),
+    ).toEqual([`/Namespace//${namespace}`]);
+  });
+});
+
+describe('custom resources and unknown kinds', () => {
+  function crd(group: string, kind: string): string {
+    const plural = `${kind.toLowerCase()}s`;
+    return `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ${plural}.${group}
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: { plural: ${plural}, singular: ${kind.toLowerCase()}, kind: ${kind}, listKind: ${kind}List }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: { type: object, x-kubernetes-preserve-unknown-fields: true }
+`;
+  }
+
+  it('applies CRDs and their custom resources in one sync, each in the destination namespace', async () => {
+    const namespace = uniqueName('crd');
+    const group = `${uniqueName('g')}.driftless.test`;
+    const h = await EngineHarness.create(uniqueName('app'));
+    const files: Record<string, string> = { 'ns.yaml': ns(namespace) };
+    for (const kind of ['Widget', 'Gadget', 'Gizmo', 'Doohickey']) {
+      files[`${kind}-crd.yaml`] = crd(group, kind);
+      files[`${kind}.yaml`] =
+        `apiVersion: ${group}/v1\nkind: ${kind}\nmetadata:\n  name: one\nspec: { size: 1 }\n`;
+    }
+    await h.repo.commit(files);
+    await h.setApp({ namespace });
+    const outcome = await h.reconcileUntilSettled();
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.status.operation?.applied).toBe(9);
+    const client = await h.client();
+    for (const kind of ['Widget', 'Gadget', 'Gizmo', 'Doohickey']) {
+      expect((await client.get(`${group}/v1`, kind, namespace, 'one'))?.metadata.namespace).toBe(
+        namespace,
+      );
+      expect(await client.get(`${group}/v1`, kind, 'default', 'one')).toBeUndefined();
+    }
+  });
+
+  it('fails a kind the cluster does not serve and no CRD here defines with UnknownKind, applying nothing', async () => {
+    const namespace = uniqueName('unknown');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'config.yaml': configMap('settings', { k: 'v' }),
+      'thing.yaml': 'apiVersion: nowhere.driftless.test/v1\nkind: Thing\nmetadata:\n  name: one\n',
+    });
+    await h.setApp({ namespace });
+    const outcome = await h.reconcile();
+    expect(outcome.error?.reason).toBe('UnknownKind');
+    expect(outcome.error?.describe()).toMatch(
+      /^thing\.yaml:2: Thing\/one: kind: the cluster does not serve kind Thing in nowhere\.driftless\.test\/v1 .*SkipDryRunOnMissingResource=true/,
+    );
+    expect(await labelledConfigMaps(h.appName)).toEqual([]);
+    expect(h.events.some((e) => e.type === 'applied')).toBe(false);
+  });
+
+  it('with SkipDryRunOnMissingResource=true, attempts it after the foundation, and fails on it alone', async () => {
+    const namespace = uniqueName('skipdry');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'thing.yaml':
+        'apiVersion: nowhere.driftless.test/v1\nkind: Thing\nmetadata:\n  name: one\n  namespace: elsewhere\n' +
+        '  annotations:\n    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true\n',
+    });
+    await h.setApp({ namespace, policy: { clusterScoped: true } });
+    const outcome = await h.reconcile({}, { withDiff: true });
+    expect(outcome.error?.reason).toBe('UnknownKind');
+    expect(outcome.error?.location.file).toBe('thing.yaml');
+    const applied = h.events.filter((e) => e.type === 'applied');
+    expect(applied.map((e) => e.type === 'applied' && e.key)).toEqual([`/Namespace//${namespace}`]);
+  });
+
+  it('never puts an object of a namespaced kind in default when it names no namespace', async () => {
+    const h = await EngineHarness.create(uniqueName('app'));
+    const client = await h.client();
+    const name = uniqueName('nowhere');
+    const e = await rejection(
+      client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { k: 'v' } }),
+    );
+    expect(e.reason).toBe('InvalidManifest');
+    expect(e.location.field).toBe('metadata.namespace');
+    expect(await client.get('v1', 'ConfigMap', 'default', name)).toBeUndefined();
+  });
+});
+
+describe('apply policies from annotations', () => {
+  it("Flux's ssa IfNotPresent, Ignore and Merge, reconcile: disabled, Argo CD's Validate=false and ServerSideApply=true", async () => {
+    const namespace = uniqueName('policies');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const ssa = (v: string) => `  annotations:\n    kustomize.toolkit.fluxcd.io/ssa: ${v}\n`;
+    const files = (v: string) => ({
+      'ns.yaml': ns(namespace),
+      'if-not-present.yaml': configMap('if-not-present', { v }, ssa('IfNotPresent')),
+      'ignored.yaml': configMap('ignored', { v }, ssa('Ignore')),
+      'disabled.yaml': configMap(
+        'disabled',
+        { v },
+        '  annotations:\n    kustomize.toolkit.fluxcd.io/reconcile: disabled\n',
+      ),
+      'merge.yaml': configMap('merge', { v }, ssa('Merge')),
+      'argo.yaml': configMap(
+        'argo',
+        { v },
+        '  annotations:\n    argocd.argoproj.io/sync-options: Validate=false,ServerSideApply=true\n',
+      ),
+    });
+    await h.repo.commit(files('1'));
+    await h.setApp({ namespace });
+    const first = await h.reconcileUntilSettled();
+    expect(first.error).toBeUndefined();
+    expect(await labelledConfigMaps(h.appName)).toEqual(['argo', 'if-not-present', 'merge']);
+
+    // Another tool edits the IfNotPresent object and adds a field to the Merge one.
+    const client = await h.client();
+    for (const [name, patch] of [
+      ['if-not-present', { data: { v: 'theirs' } }],
+      ['merge', { metadata: { labels: { added: 'by-someone' } } }],
+    ] as const) {
+      await client.requestJson(
+        'PATCH',
+        `/api/v1/namespaces/${namespace}/configmaps/${name}?fieldManager=someone`,
+        patch,
+        { contentType: 'application/merge-patch+json' },
+      );
+    }
+    await h.repo.commit(files('2'));
+    const second = await h.reconcileUntilSettled();
+    expect(second.error).toBeUndefined();
+    expect(second.status.sync).toBe('Synced');
+    const get = (name: string) => client.get('v1', 'ConfigMap', namespace, name);
+    expect((await get('if-not-present'))?.data).toEqual({ v: 'theirs' });
+    expect(await get('ignored')).toBeUndefined();
+    expect(await get('disabled')).toBeUndefined();
+    const merged = await get('merge');
+    expect(merged?.data).toEqual({ v: '2' });
+    expect(merged?.metadata.labels?.added).toBe('by-someone');
+    expect((await get('argo'))?.data).toEqual({ v: '2' });
+    const byName = new Map(second.status.resources.map((r) => [r.name, r]));
+    expect(byName.get('if-not-present')?.reason).toMatch(/IfNotPresent/);
+    expect(byName.get('ignored')?.reason).toMatch(/Ignore/);
+    expect(byName.get('disabled')?.reason).toMatch(/reconcile: disabled/);
+    expect(second.status.health).toBe('Healthy');
   });
 });

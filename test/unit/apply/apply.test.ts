@@ -42,7 +42,9 @@ describe('applyObjects', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(DriftlessError);
-    expect((err as DriftlessError).describe()).toBe('app.yaml:2: data: data: Invalid value');
+    expect((err as DriftlessError).describe()).toBe(
+      'app.yaml:2: ConfigMap/web/c1: data: data: Invalid value',
+    );
     // c0 and c1 were in flight together; c2 may have started in c0's slot before
     // c1 failed; nothing after the failure was observed started.
     const started = cluster.requests.map((r) => r.key);
