@@ -71,9 +71,11 @@ export const DEFAULT_MAX_SOCKETS = 16;
  * in all, within this long from the first (a Retry-After that would end past
  * it fails now), each wait drawn from [0, min(cap, base · 2^retry)) (full
  * jitter, so many workers throttled together do not come back together).
+ * The budget is above the per-request timeout, so a request that timed out
+ * is tried once more.
  */
 export const DEFAULT_RETRY_ATTEMPTS = 6;
-export const DEFAULT_RETRY_BUDGET_MS = 20_000;
+export const DEFAULT_RETRY_BUDGET_MS = 60_000;
 export const DEFAULT_RETRY_BASE_DELAY_MS = 250;
 export const DEFAULT_RETRY_MAX_DELAY_MS = 5_000;
 
