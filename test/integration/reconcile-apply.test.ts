@@ -5,10 +5,12 @@
 // annotations (Flux's ssa, reconcile: disabled, Argo CD's sync options), and
 // custom resources whose CRD arrives in the same revision.
 
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
-import { uniqueName } from '../support/env.js';
+import { testenv, uniqueName } from '../support/env.js';
 import { rejection } from '../support/errors.js';
 import { kubeConfig } from '../support/kube.js';
 
@@ -389,5 +391,66 @@ describe('apply policies from annotations', () => {
     expect(byName.get('ignored')?.reason).toMatch(/Ignore/);
     expect(byName.get('disabled')?.reason).toMatch(/reconcile: disabled/);
     expect(second.status.health).toBe('Healthy');
+  });
+});
+
+describe('prune with a UID precondition', () => {
+  /**
+   * Deletes and recreates a ConfigMap as another tool would, blocking until
+   * done: called from an engine event, it lands between the drift check and
+   * the prune, deterministically.
+   */
+  function recreateBlocking(namespace: string, name: string, label: string): void {
+    const pki = path.dirname(testenv().kube.caCert);
+    const script = `
+      import https from 'node:https';
+      import { readFileSync } from 'node:fs';
+      const opts = { ca: readFileSync(${JSON.stringify(testenv().kube.caCert)}),
+        cert: readFileSync(${JSON.stringify(path.join(pki, 'admin.crt'))}),
+        key: readFileSync(${JSON.stringify(path.join(pki, 'admin.key'))}) };
+      const base = ${JSON.stringify(`${testenv().kube.server}/api/v1/namespaces/${namespace}/configmaps`)};
+      const call = (method, url, body) => new Promise((resolve, reject) => {
+        const req = https.request(url, { ...opts, method, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume(); res.on('end', () => res.statusCode < 300 ? resolve() : reject(new Error(method + ' ' + res.statusCode)));
+        });
+        req.on('error', reject); req.end(body ? JSON.stringify(body) : undefined);
+      });
+      await call('DELETE', base + '/${name}');
+      await call('POST', base, { metadata: { name: '${name}', labels: { 'driftless.dev/app': '${label}' } }, data: { k: 'someone else' } });
+    `;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' });
+  }
+
+  it('treats a 409 on the precondition as already gone: no error, and the new object stays', async () => {
+    const namespace = uniqueName('prune409');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'keep.yaml': configMap('keep', { k: 'v' }),
+      'gone.yaml': configMap('gone', { k: 'v' }),
+    });
+    await h.setApp({ namespace, syncPolicy: { prune: true } });
+    expect((await h.reconcileUntilSettled()).error).toBeUndefined();
+
+    await h.repo.commit(
+      { 'keep.yaml': configMap('keep', { k: 'v2' }), 'gone.yaml': null },
+      'drop gone',
+    );
+    let replaced = false;
+    h.listener = (e) => {
+      // The last wave is healthy: the prune comes next, with the UID the drift check saw.
+      if (!replaced && e.type === 'wave' && e.state === 'healthy') {
+        replaced = true;
+        recreateBlocking(namespace, 'gone', h.appName);
+      }
+    };
+    const outcome = await h.reconcile();
+    h.listener = undefined;
+    expect(replaced).toBe(true);
+    expect(outcome.error).toBeUndefined();
+    const client = await h.client();
+    expect((await client.get('v1', 'ConfigMap', namespace, 'gone'))?.data).toEqual({
+      k: 'someone else',
+    });
   });
 });
