@@ -291,7 +291,7 @@ export class KubeClient implements ClusterClient {
    * One call to the API server, JSON in and out, errors mapped to reasons.
    * GET, server-side apply (PATCH) and DELETE with a UID precondition are
    * repeated on a transient failure; anything else only where the server
-   * cannot have acted (429, a refused connection).
+   * cannot have acted (429).
    */
   async requestJson(
     method: string,
@@ -512,16 +512,19 @@ const BAD_PATCH = /failed to create typed (patch|live) object|cannot convert .* 
 /** A server failure a repeat may not meet: an internal error, not a refusal of this request. */
 const INTERNAL_500 = /internal error|InternalError/i;
 
-/** Network failures where the request may never have been processed, or the connection broke. */
+/**
+ * Network failures worth repeating: the connection broke (reset, closed
+ * mid-request, a proxy gave up) or went silent (timeout). A refused or
+ * unroutable connection is not among them: nothing is listening, the worker's
+ * own retries (with their backoff and dead letter) handle a cluster that is
+ * down, and an operation against it fails at once with ClusterUnreachable.
+ */
 const TRANSIENT_NETWORK = new Set([
   'ECONNRESET',
-  'ECONNREFUSED',
   'ETIMEDOUT',
   'EPIPE',
   'ECONNABORTED',
   'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
   'UND_ERR_SOCKET',
 ]);
 
@@ -532,13 +535,11 @@ type Attempt =
 /**
  * Why a failed attempt may succeed if repeated (its status or error code), or
  * undefined. A request that is not idempotent is repeated only when the server
- * cannot have acted on it: APF's 429 rejects before the handler runs, and a
- * refused connection carried nothing.
+ * cannot have acted on it: APF's 429 rejects before the handler runs.
  */
 function transientCause(outcome: Attempt, idempotent: boolean): number | string | undefined {
   if ('error' in outcome) {
     const code = outcome.error.code ?? '';
-    if (code === 'ECONNREFUSED') return code;
     return idempotent && TRANSIENT_NETWORK.has(code) ? code : undefined;
   }
   const { status, text } = outcome;
