@@ -16,6 +16,7 @@ import { buildPlan, plannedManifests, type SyncPlan } from './apply/plan.js';
 import {
   appSelector,
   checkDrift,
+  type DesiredObject,
   type DriftReport,
   desiredFingerprint,
   type ObjectDrift,
@@ -822,7 +823,7 @@ class TargetRun {
 
   private async applyGroup(
     client: ClusterClient,
-    objects: { key: string; object: KubeObject; file?: string; line?: number; wave: number }[],
+    objects: Pick<DesiredObject, 'key' | 'object' | 'file' | 'line' | 'wave' | 'options'>[],
     byKey: Map<string, ObjectDrift>,
     applied: Map<string, KubeObject>,
     wave: number,
@@ -833,11 +834,22 @@ class TargetRun {
       object: byKey.get(d.key)?.applyObject ?? d.object,
       file: d.file,
       line: d.line,
+      options: d.options,
+      live: byKey.get(d.key)?.live,
     }));
     const result = await applyObjects(client, items, {
       force: this.app.spec.syncPolicy.force,
       concurrency: this.opts.concurrency,
-      onApplied: (key) => this.deps.onEvent?.({ type: 'applied', target: this.target, key, wave }),
+      // Recorded as each lands, so a failure later in the group leaves what did apply Synced.
+      onApplied: (key, live) => {
+        applied.set(key, live);
+        this.deps.onEvent?.({ type: 'applied', target: this.target, key, wave });
+      },
+      // The object that failed says why in its own status; the others keep theirs.
+      onFailed: (key, err) => {
+        const o = byKey.get(key);
+        if (o) o.reason = err.describe();
+      },
     });
     for (const [k, v] of result) {
       applied.set(k, v);
@@ -898,6 +910,7 @@ class TargetRun {
     for (const o of objects) {
       if (o.state === 'Extra') continue;
       const live = applied.get(o.key) ?? o.live;
+      if (o.leftAlone && !live) continue; // not ours to create (ssa: Ignore, reconcile: disabled)
       byKey.set(
         o.key,
         live ? evaluateHealth(live) : { status: 'Missing', message: 'not found in the cluster' },

@@ -46,7 +46,7 @@ export { globMatch };
 
 /** Fails the plan naming the file, the field's line, the object and the field. */
 function fail(
-  reason: 'InvalidManifest' | 'ForbiddenNamespace' | 'ForbiddenKind',
+  reason: 'InvalidManifest' | 'ForbiddenNamespace' | 'ForbiddenKind' | 'UnknownKind',
   m: PlannedManifest,
   fieldPath: string[],
   message: string,
@@ -125,7 +125,21 @@ export async function buildPlan(
     const gk = groupKindOf(src);
     let namespaced = crdScopes.get(gk) ?? (await scopeOf(src.apiVersion, src.kind));
     if (namespaced === undefined) {
-      // Unknown kind not defined by a CRD here: it has a namespace if it says so.
+      // A kind the cluster does not serve and no CRD here defines: an error,
+      // unless the object says its CRD comes some other way (Argo CD's
+      // SkipDryRunOnMissingResource); then it is applied after the foundation
+      // as written, in its own namespace if it names one and never in a
+      // guessed one (`default`), since its scope is unknown.
+      const read = syncOptionsOf(src);
+      if (!read.ok || !read.value.skipDryRunOnMissingResource) {
+        fail(
+          'UnknownKind',
+          m,
+          ['kind'],
+          `the cluster does not serve kind ${src.kind} in ${src.apiVersion} and no CustomResourceDefinition in this revision defines it: ` +
+            'install its CRD, or set argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true to apply it after the CRDs',
+        );
+      }
       namespaced = src.metadata.namespace !== undefined;
     }
     const metadata = { ...src.metadata };

@@ -26,7 +26,11 @@ import {
   parseRefKey,
 } from '../model/object.js';
 import type { InventoryEntry, ResourceSyncState } from '../model/status.js';
-import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
+import {
+  type ClusterClient,
+  DEFAULT_REQUEST_CONCURRENCY,
+  isImmutableFieldError,
+} from '../ports/cluster.js';
 import { appliedByDriftless } from '../prune/index.js';
 import { compareDesired } from './compare.js';
 import { fieldsOwnedBy, ownedNotDesired, unownedLeaves } from './fields.js';
@@ -64,6 +68,26 @@ export interface ObjectDrift {
   dryRun?: boolean;
   /** Another application manages the object (its tracking label names it): not applied. */
   sharedWith?: string;
+  /** Neither compared nor applied, by its annotations (ssa: Ignore or IfNotPresent, reconcile: disabled). */
+  leftAlone?: boolean;
+}
+
+/**
+ * Why an object is neither compared nor applied, by its annotations, or
+ * undefined: Flux's `ssa: Ignore` and `reconcile: disabled` always, `ssa:
+ * IfNotPresent` once it exists (it is created when missing, never updated).
+ */
+function leftAlone(
+  options: SyncOptions | undefined,
+  live: KubeObject | undefined,
+): string | undefined {
+  if (!options) return undefined;
+  if (!options.reconcile) return `not reconciled (${options.from.reconcile}: disabled)`;
+  if (options.apply === 'Ignore') return `not applied (${options.from.apply}: Ignore)`;
+  if (options.apply === 'IfNotPresent' && live) {
+    return `exists, and is never updated (${options.from.apply}: IfNotPresent)`;
+  }
+  return undefined;
 }
 
 export interface DriftCheckInput {
@@ -84,6 +108,11 @@ export interface DriftReport {
   live: Map<string, KubeObject>;
   /** Kinds that the cluster does not serve (yet): their objects are Missing. */
   unknownKinds: string[];
+}
+
+/** The key of one LIST: group/version/kind. */
+function gvkOf(apiVersion: string, kind: string): string {
+  return `${apiVersion}/${kind}`;
 }
 
 /** Canonical JSON (sorted keys) → sha256: the identity of a desired object's content. */
@@ -256,24 +285,35 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const concurrency = input.concurrency ?? DEFAULT_REQUEST_CONCURRENCY;
   const selector = appSelector(input.app);
 
-  // One LIST per kind: the kinds we want and the kinds we applied before.
-  const kinds = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
-  const addKind = (apiVersion: string, kind: string, namespace: string) => {
-    const k = groupKindOf({ apiVersion, kind });
-    const entry = kinds.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
+  // One LIST per group/version/kind in use: an object is compared with the
+  // live object in the shape of its own apiVersion (two versions of one kind
+  // in one app are two LISTs, each the right shape). The kinds applied before
+  // are listed in a version the desired state uses when it still has the
+  // kind, so a one-version app costs one LIST per kind.
+  const lists = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string> }>();
+  const addList = (apiVersion: string, kind: string, namespace: string) => {
+    const k = gvkOf(apiVersion, kind);
+    const entry = lists.get(k) ?? { apiVersion, kind, namespaces: new Set<string>() };
     entry.namespaces.add(namespace);
-    kinds.set(k, entry);
+    lists.set(k, entry);
   };
-  for (const d of input.desired)
-    addKind(d.object.apiVersion, d.object.kind, d.object.metadata.namespace ?? '');
+  const desiredVersion = new Map<string, string>();
+  for (const d of input.desired) {
+    addList(d.object.apiVersion, d.object.kind, d.object.metadata.namespace ?? '');
+    desiredVersion.set(groupKindOf(d.object), d.object.apiVersion);
+  }
   for (const i of input.inventory) {
     const ref = parseRefKey(i.key);
-    addKind(i.apiVersion, ref.kind, ref.namespace);
+    const apiVersion = desiredVersion.get(
+      groupKindOf({ apiVersion: i.apiVersion, kind: ref.kind }),
+    );
+    addList(apiVersion ?? i.apiVersion, ref.kind, ref.namespace);
   }
 
-  const live = new Map<string, KubeObject>();
+  /** Live objects by list (group/version/kind), then by key. */
+  const listed = new Map<string, Map<string, KubeObject>>();
   const unknownKinds: string[] = [];
-  await mapBounded([...kinds.values()], concurrency, async ({ apiVersion, kind, namespaces }) => {
+  await mapBounded([...lists.values()], concurrency, async ({ apiVersion, kind, namespaces }) => {
     let items: KubeObject[];
     try {
       items = await client.list(apiVersion, kind, { labelSelector: selector });
@@ -298,8 +338,16 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         throw e;
       }
     }
-    for (const item of items) live.set(objectKey(item), item);
+    listed.set(gvkOf(apiVersion, kind), new Map(items.map((item) => [objectKey(item), item])));
   });
+  // Every live object once, in its desired version when it has one.
+  const live = new Map<string, KubeObject>();
+  for (const byKey of listed.values()) for (const [k, o] of byKey) if (!live.has(k)) live.set(k, o);
+  for (const d of input.desired) {
+    const own = listed.get(gvkOf(d.object.apiVersion, d.object.kind))?.get(d.key);
+    if (own) live.set(d.key, own);
+    else live.delete(d.key);
+  }
 
   const inventory = new Map(input.inventory.map((i) => [i.key, i]));
   const desiredKeys = new Set(input.desired.map((d) => d.key));
@@ -316,6 +364,17 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
   const objects = await mapBounded(input.desired, concurrency, async (d): Promise<ObjectDrift> => {
     const liveObj = live.get(d.key);
     const rules = input.ignore;
+    const left = leftAlone(d.options, liveObj);
+    if (left) {
+      return {
+        key: d.key,
+        state: 'Synced',
+        desired: d,
+        live: liveObj,
+        reason: left,
+        leftAlone: true,
+      };
+    }
     if (!liveObj) {
       // Not labelled for this app: absent, unlabelled (adopted by the apply,
       // as Argo CD and Flux do) or another app's.
@@ -366,7 +425,25 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
     const suspicion = suspectDrift(view, liveObj);
     if (!suspicion) return { key: d.key, state: 'Synced', desired: d, live: liveObj, applyObject };
     // Confirm with the server: what would applying leave?
-    const merged = await client.apply(applyObject, { dryRun: true });
+    let merged: KubeObject;
+    try {
+      merged = await client.apply(applyObject, { dryRun: true });
+    } catch (e) {
+      // A change to an immutable field: OutOfSync, with the server's words; the
+      // sync recreates it if it opts in, or fails on it alone, naming it.
+      if (e instanceof DriftlessError && isImmutableFieldError(e)) {
+        return {
+          key: d.key,
+          state: 'OutOfSync',
+          desired: d,
+          live: liveObj,
+          applyObject,
+          dryRun: true,
+          reason: `${e.location.field ? `${e.location.field}: ` : ''}${e.message}`,
+        };
+      }
+      throw e;
+    }
     const difference =
       dryRunDifference(merged, liveObj) ??
       (appliedAsStringData(liveObj)

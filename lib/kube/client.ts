@@ -1,7 +1,11 @@
 // A generic Kubernetes client over a ClusterAccess (where the API server is and
 // how to authenticate to it): one keep-alive HTTPS connection pool, aggregated discovery (two requests for the
 // whole API surface), LIST by label selector with pagination, server-side apply
-// (and its dry run), GET and DELETE. Every HTTP status and network failure
+// (and its dry run), GET and DELETE. Transient failures (429 with its
+// Retry-After, 5xx the server calls internal or a proxy returns, connection
+// resets and timeouts) are retried with exponential backoff and full jitter,
+// within a bounded number of attempts and a bounded total time, when the
+// request is safe to repeat. Every HTTP status and network failure then
 // becomes a DriftlessError with a reason a user can act on, and every request
 // is counted, because a no-op drift check must stay O(kinds) requests.
 //
@@ -62,9 +66,48 @@ export interface ClusterAccess {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_SOCKETS = 16;
 
+/**
+ * Retries of one request on a transient failure: at most this many attempts
+ * in all, within this long from the first (a Retry-After that would end past
+ * it fails now), each wait drawn from [0, min(cap, base · 2^retry)) (full
+ * jitter, so many workers throttled together do not come back together).
+ * The budget is above the per-request timeout, so a request that timed out
+ * is tried once more.
+ */
+export const DEFAULT_RETRY_ATTEMPTS = 6;
+export const DEFAULT_RETRY_BUDGET_MS = 60_000;
+export const DEFAULT_RETRY_BASE_DELAY_MS = 250;
+export const DEFAULT_RETRY_MAX_DELAY_MS = 5_000;
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included; 1 disables retries. Default DEFAULT_RETRY_ATTEMPTS. */
+  attempts?: number;
+  /** Total time from the first attempt after which no retry starts. Default DEFAULT_RETRY_BUDGET_MS. */
+  budgetMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** What a retry is about to wait for (logs, metrics, tests). */
+export interface RetryEvent {
+  verb: string;
+  path: string;
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** HTTP status, or the network error's code. */
+  cause: number | string;
+  /** The wait before the next attempt. */
+  delayMs: number;
+  /** Whether the wait is the server's Retry-After. */
+  retryAfter: boolean;
+}
+
 export interface KubeClientOptions {
   /** Per-request timeout (ms); default DEFAULT_REQUEST_TIMEOUT_MS. */
   timeoutMs?: number;
+  retry?: RetryPolicy;
+  /** Called before each retry's wait. */
+  onRetry?: (event: RetryEvent) => void;
   /** Concurrent connections to the API server; default DEFAULT_MAX_SOCKETS. */
   maxSockets?: number;
   /** A name for messages, e.g. the Driftless cluster name. */
@@ -87,11 +130,13 @@ interface Status {
 
 export class KubeClient implements ClusterClient {
   readonly discovery: Discovery;
-  readonly stats: RequestStats = { total: 0, byVerb: {} };
+  readonly stats: RequestStats = { total: 0, byVerb: {}, retries: 0 };
   readonly clusterName: string;
   readonly server: string;
   private readonly agent: https.Agent;
   private readonly timeoutMs: number;
+  private readonly retry: Required<RetryPolicy>;
+  private readonly onRetry: ((event: RetryEvent) => void) | undefined;
 
   constructor(
     private readonly access: ClusterAccess,
@@ -100,6 +145,13 @@ export class KubeClient implements ClusterClient {
     this.server = access.server.replace(/\/+$/, '');
     this.clusterName = opts.clusterName ?? access.name;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.retry = {
+      attempts: Math.max(1, opts.retry?.attempts ?? DEFAULT_RETRY_ATTEMPTS),
+      budgetMs: opts.retry?.budgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+      baseDelayMs: opts.retry?.baseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS,
+      maxDelayMs: opts.retry?.maxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,
+    };
+    this.onRetry = opts.onRetry;
     this.agent = new https.Agent({
       keepAlive: true,
       maxSockets: opts.maxSockets ?? DEFAULT_MAX_SOCKETS,
@@ -116,6 +168,7 @@ export class KubeClient implements ClusterClient {
   resetStats(): void {
     this.stats.total = 0;
     this.stats.byVerb = {};
+    this.stats.retries = 0;
   }
 
   close(): void {
@@ -181,13 +234,21 @@ export class KubeClient implements ClusterClient {
         },
       );
     }
-    const namespace = res.namespaced ? (obj.metadata.namespace ?? 'default') : '';
+    // Never a guessed namespace: the plan sets the destination's, or says why not.
+    if (res.namespaced && !obj.metadata.namespace) {
+      throw new DriftlessError(
+        'InvalidManifest',
+        `${res.kind} is namespaced and the object names no namespace`,
+        { object: `${obj.kind}/${name}`, field: 'metadata.namespace' },
+      );
+    }
+    const namespace = res.namespaced ? (obj.metadata.namespace as string) : '';
     const q = new URLSearchParams({ fieldManager: opts.fieldManager ?? FIELD_MANAGER });
     if (opts.force ?? true) q.set('force', 'true');
     if (opts.dryRun) q.set('dryRun', 'All');
     const body = res.namespaced ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj;
     return (await this.requestJson('PATCH', `${objectPath(res, namespace, name)}?${q}`, body, {
-      contentType: 'application/apply-patch+yaml',
+      contentType: APPLY_PATCH,
       verb: opts.dryRun ? 'apply-dry-run' : 'apply',
       ref: { group: res.group, kind: res.kind, namespace, name },
     })) as KubeObject;
@@ -212,32 +273,99 @@ export class KubeClient implements ClusterClient {
       await this.requestJson('DELETE', `${path}${q.size ? `?${q}` : ''}`, body, {
         verb: 'delete',
         ref,
+        // With a UID precondition a repeat can only delete that same object.
+        idempotent: !!opts.uid,
       });
       return true;
     } catch (e) {
       if (e instanceof DriftlessError && e.reason === 'NotFound') return false;
+      // The UID precondition failed: the object we meant is gone, and the one
+      // by that name now is another (recreated since); it is not ours to delete.
+      if (e instanceof DriftlessError && opts.uid && e.location.field === PRECONDITION_FAILED)
+        return false;
       throw e;
     }
   }
 
-  /** One HTTP request to the API server, JSON in and out, errors mapped to reasons. */
   /** GET a path of the API server as JSON (the OpenAPI documents the pre-sync schema check reads). */
   getJSON(path: string): Promise<unknown> {
     return this.requestJson('GET', path, undefined, { verb: 'openapi' });
   }
 
+  /**
+   * One call to the API server, JSON in and out, errors mapped to reasons.
+   * GET, server-side apply (PATCH) and DELETE with a UID precondition are
+   * repeated on a transient failure; anything else only where the server
+   * cannot have acted (429).
+   */
   async requestJson(
     method: string,
     path: string,
     body?: unknown,
-    extra: { contentType?: string; accept?: string; verb?: string; ref?: ObjectRef } = {},
+    extra: {
+      contentType?: string;
+      accept?: string;
+      verb?: string;
+      ref?: ObjectRef;
+      idempotent?: boolean;
+    } = {},
   ): Promise<unknown> {
     const verb = extra.verb ?? method.toLowerCase();
-    this.stats.total++;
-    this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
+    const idempotent =
+      extra.idempotent ??
+      (method === 'GET' || (method === 'PATCH' && extra.contentType === APPLY_PATCH));
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      this.stats.total++;
+      this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
+      let outcome: Attempt;
+      try {
+        outcome = await this.send(method, path, payload, extra);
+      } catch (e) {
+        outcome = { error: e as NodeJS.ErrnoException };
+      }
+      if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
+        return outcome.text ? JSON.parse(outcome.text) : {};
+      }
+      const transient = transientCause(outcome, idempotent);
+      const elapsed = Date.now() - started;
+      let delayMs = 0;
+      let retryAfter = false;
+      if (transient !== undefined && attempt < this.retry.attempts) {
+        const after = 'status' in outcome ? retryAfterMs(outcome.retryAfter) : undefined;
+        retryAfter = after !== undefined;
+        delayMs =
+          after ??
+          Math.random() *
+            Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      }
+      if (
+        transient === undefined ||
+        attempt >= this.retry.attempts ||
+        elapsed + delayMs > this.retry.budgetMs
+      ) {
+        const tried =
+          transient !== undefined && attempt > 1
+            ? ` (gave up after ${attempt} attempts in ${(elapsed / 1000).toFixed(1)}s)`
+            : '';
+        if ('error' in outcome) throw this.networkError(outcome.error, extra.ref, tried);
+        throw this.statusError(method, path, outcome.status, outcome.text, extra.ref, tried);
+      }
+      this.stats.retries = (this.stats.retries ?? 0) + 1;
+      this.onRetry?.({ verb, path, attempt, cause: transient, delayMs, retryAfter });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    payload: Buffer | undefined,
+    extra: { contentType?: string; accept?: string },
+  ): Promise<Attempt> {
     const creds = await this.access.credentials();
     const url = new URL(this.server + path);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = {
       ...creds.headers,
       ...(creds.token ? { Authorization: `Bearer ${creds.token}` } : {}),
@@ -248,61 +376,68 @@ export class KubeClient implements ClusterClient {
       headers['content-type'] = extra.contentType ?? 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const { status, text } = await new Promise<{ status: number; text: string }>(
-      (resolve, reject) => {
-        const req = https.request(
-          {
-            protocol: url.protocol,
-            hostname: url.hostname,
-            port: url.port,
-            path: url.pathname + url.search,
-            method,
-            headers,
-            ca: this.access.ca,
-            cert: creds.cert,
-            key: creds.key,
-            // Unset unless asked, so NODE_TLS_REJECT_UNAUTHORIZED keeps its meaning.
-            rejectUnauthorized: this.access.insecureSkipTLSVerify ? false : undefined,
-            servername: this.access.tlsServerName,
-            auth: creds.auth,
-            agent: this.agent,
-            timeout: this.timeoutMs,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                text: Buffer.concat(chunks).toString('utf8'),
-              }),
-            );
-            res.on('error', reject);
-          },
-        );
-        req.on('timeout', () =>
-          req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
-        );
-        req.on('error', reject);
-        if (payload) req.write(payload);
-        req.end();
-      },
-    ).catch((e: NodeJS.ErrnoException) => {
-      throw new DriftlessError(
-        'ClusterUnreachable',
-        `cannot reach the API server of cluster ${this.clusterName} at ${this.server}: ${e.code ?? ''} ${e.message}`.replace(
-          /\s+/g,
-          ' ',
-        ),
-        extra.ref ? { object: describeRef(extra.ref) } : {},
-        { cause: e },
+    return new Promise<Attempt>((resolve, reject) => {
+      const req = https.request(
+        {
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          method,
+          headers,
+          ca: this.access.ca,
+          cert: creds.cert,
+          key: creds.key,
+          // Unset unless asked, so NODE_TLS_REJECT_UNAUTHORIZED keeps its meaning.
+          rejectUnauthorized: this.access.insecureSkipTLSVerify ? false : undefined,
+          servername: this.access.tlsServerName,
+          auth: creds.auth,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const after = res.headers['retry-after'];
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              retryAfter: Array.isArray(after) ? after[0] : after,
+            });
+          });
+          res.on('error', reject);
+        },
       );
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
+      );
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
     });
-    if (status >= 200 && status < 300) return text ? JSON.parse(text) : {};
-    throw this.statusError(method, path, status, text, extra.ref);
   }
 
-  private statusError(method: string, path: string, status: number, text: string, ref?: ObjectRef) {
+  private networkError(e: NodeJS.ErrnoException, ref: ObjectRef | undefined, tried: string) {
+    return new DriftlessError(
+      'ClusterUnreachable',
+      `cannot reach the API server of cluster ${this.clusterName} at ${this.server}: ${e.code ?? ''} ${e.message}${tried}`.replace(
+        /\s+/g,
+        ' ',
+      ),
+      ref ? { object: describeRef(ref) } : {},
+      { cause: e },
+    );
+  }
+
+  private statusError(
+    method: string,
+    path: string,
+    status: number,
+    text: string,
+    ref?: ObjectRef,
+    tried = '',
+  ) {
     let st: Status = {};
     try {
       st = JSON.parse(text) as Status;
@@ -322,6 +457,9 @@ export class KubeClient implements ClusterClient {
       case 403:
         return new DriftlessError('Forbidden', forbiddenMessage(message, this.clusterName), loc);
       case 409:
+        if (method === 'DELETE' && /precondition/i.test(message)) {
+          return new DriftlessError('Internal', message, { ...loc, field: PRECONDITION_FAILED });
+        }
         if (method === 'PATCH') {
           const fields = (st.details?.causes ?? []).map((c) => c.field).filter(Boolean);
           return new DriftlessError('ApplyConflict', message, {
@@ -344,20 +482,85 @@ export class KubeClient implements ClusterClient {
       }
       case 404:
         return new DriftlessError('NotFound', message, loc);
-      case 429:
       case 500:
+        // A manifest the server cannot even turn into a typed patch (a string
+        // where an integer belongs, a list for a map) is a bad manifest.
+        if (BAD_PATCH.test(message)) return new DriftlessError('ApplyRejected', message, loc);
+        return new DriftlessError(
+          'ClusterUnreachable',
+          `the API server of cluster ${this.clusterName} answered ${status}: ${message}${tried}`,
+          loc,
+        );
+      case 429:
       case 502:
       case 503:
       case 504:
         return new DriftlessError(
           'ClusterUnreachable',
-          `the API server of cluster ${this.clusterName} answered ${status}: ${message}`,
+          `the API server of cluster ${this.clusterName} answered ${status}: ${message}${tried}`,
           loc,
         );
       default:
         return new DriftlessError('Internal', `${method} ${path}: HTTP ${status}: ${message}`, loc);
     }
   }
+}
+
+const APPLY_PATCH = 'application/apply-patch+yaml';
+
+/** The field of the error a DELETE gets when its UID precondition fails (409). */
+const PRECONDITION_FAILED = 'metadata.uid (precondition)';
+
+/** The API server's words for an apply body it cannot type (a 500 that is the manifest's fault). */
+const BAD_PATCH = /failed to create typed (patch|live) object|cannot convert .* to typed/i;
+
+/** A server failure a repeat may not meet: an internal error, not a refusal of this request. */
+const INTERNAL_500 = /internal error|InternalError/i;
+
+/**
+ * Network failures worth repeating: the connection broke (reset, closed
+ * mid-request, a proxy gave up) or went silent (timeout). A refused or
+ * unroutable connection is not among them: nothing is listening, the worker's
+ * own retries (with their backoff and dead letter) handle a cluster that is
+ * down, and an operation against it fails at once with ClusterUnreachable.
+ */
+const TRANSIENT_NETWORK = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
+
+type Attempt =
+  | { status: number; text: string; retryAfter?: string }
+  | { error: NodeJS.ErrnoException };
+
+/**
+ * Why a failed attempt may succeed if repeated (its status or error code), or
+ * undefined. A request that is not idempotent is repeated only when the server
+ * cannot have acted on it: APF's 429 rejects before the handler runs.
+ */
+function transientCause(outcome: Attempt, idempotent: boolean): number | string | undefined {
+  if ('error' in outcome) {
+    const code = outcome.error.code ?? '';
+    return idempotent && TRANSIENT_NETWORK.has(code) ? code : undefined;
+  }
+  const { status, text } = outcome;
+  if (status === 429) return status;
+  if (!idempotent) return undefined;
+  if (status === 502 || status === 503 || status === 504) return status;
+  if (status === 500 && INTERNAL_500.test(text) && !BAD_PATCH.test(text)) return status;
+  return undefined;
+}
+
+/** Retry-After in ms (seconds, or an HTTP date), or undefined when absent or unreadable. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 // RBAC's wording: `configmaps is forbidden: User "u" cannot list resource

@@ -2,6 +2,7 @@
 // connector that turns a Cluster spec into one. lib/kube implements both
 // (KubeClient; the EKS and kubeconfig connectors behind one routing connector).
 
+import type { DriftlessError } from '../errors.js';
 import type { Cluster } from '../model/application.js';
 import type { KubeObject, ObjectRef } from '../model/object.js';
 
@@ -40,6 +41,8 @@ export interface DeleteOptions {
 export interface RequestStats {
   total: number;
   byVerb: Record<string, number>;
+  /** Requests repeated after a transient failure (counted in total and byVerb too). */
+  retries?: number;
 }
 
 /**
@@ -71,4 +74,20 @@ export interface ClusterClient {
 /** Turns a Cluster spec into a client (kubeconfig, or EKS with a presigned token). */
 export interface ClusterConnector {
   connect(cluster: Cluster): Promise<ClusterClient>;
+}
+
+/**
+ * Whether the server refused an apply because it changes a field that cannot
+ * change: `field is immutable` (Jobs' templates, selectors, clusterIP, CEL
+ * immutability rules and webhooks say it so), `may not change once set`,
+ * StatefulSet's `updates to statefulset spec for fields other than … are
+ * forbidden`. Deleting and creating the object is the only way to change it.
+ */
+export function isImmutableFieldError(e: DriftlessError): boolean {
+  return (
+    e.reason === 'ApplyRejected' &&
+    /\bimmutable\b|may not change once set|updates to \S+ spec for fields other than/i.test(
+      e.message,
+    )
+  );
 }

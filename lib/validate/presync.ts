@@ -56,13 +56,21 @@ export async function presyncSchemaError(
   const validator = await cache.validatorFor(clusterName, source);
   const toCheck = manifests.filter(checked);
   // SkipDryRunOnMissingResource: a kind the cluster does not serve yet is not an error here.
+  const identity = (file: string, apiVersion: string, kind: string, name: string | undefined) =>
+    `${file}\0${apiVersion}\0${kind}\0${name ?? ''}`;
   const mayBeMissing = new Set(
     toCheck
       .filter((m) => syncOptionsOrDefault(m.object).skipDryRunOnMissingResource)
-      .map((m) => `${m.file}:${m.line}`),
+      .map((m) => identity(m.file, m.object.apiVersion, m.object.kind, m.object.metadata.name)),
   );
   const findings = validator
     .validate(toCheck)
-    .filter((f) => !(f.rule === 'unknown-kind' && mayBeMissing.has(`${f.file}:${f.line}`)));
+    .filter(
+      (f) =>
+        !(
+          f.rule === 'unknown-kind' &&
+          mayBeMissing.has(identity(f.file, f.apiVersion, f.kind, f.object.split('/').pop()))
+        ),
+    );
   return schemaErrorOf(findings);
 }

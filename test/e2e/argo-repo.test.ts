@@ -201,11 +201,8 @@ describe('a repository written for Argo CD', () => {
     await expectNoOp(h);
   });
 
-  // Pending: `Replace=true` (delete and create when the object changes) is
-  // applied by lib/apply (the apply engineer's part of issue #18); it is not
-  // on this branch. Unskip when it is: a changed Job template would otherwise
-  // be rejected by the API server as immutable.
-  it.skip('replaces a Replace=true Job whose template changes, then has nothing to do', async () => {
+  // `Replace=true`: a changed Job template (immutable) is deleted and created again.
+  it('replaces a Replace=true Job whose template changes, then has nothing to do', async () => {
     const { h, ns } = await syncFirst();
     const before = await read('Job', 'batch/v1', ns, 'seed');
     await h.repo.commit({ 'seed.yaml': seedJob('seed:2') });

@@ -257,12 +257,24 @@ describe('prune annotations', () => {
       'confirm.yaml': cm('confirm', {
         annotations: { 'argocd.argoproj.io/sync-options': 'Prune=confirm' },
       }),
-      'flux.yaml': cm('flux', {
-        annotations: { 'kustomize.toolkit.fluxcd.io/reconcile': 'disabled' },
-      }),
+      'flux.yaml': cm('flux'),
     });
     await h.setApp({ namespace: ns, syncPolicy: { prune: true } });
     expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+    // Disabled on the object in the cluster (an object carrying it in Git is
+    // never created: Flux's ssa skips it whether the desired or the live
+    // object carries the annotation).
+    await core().patchNamespacedConfigMap(
+      {
+        name: 'flux',
+        namespace: ns,
+        body: {
+          metadata: { annotations: { 'kustomize.toolkit.fluxcd.io/reconcile': 'disabled' } },
+        },
+        fieldManager: 'kubectl-annotate',
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
 
     await h.repo.commit(
       { 'a-last.yaml': null, 'b.yaml': null, 'confirm.yaml': null, 'flux.yaml': null },

@@ -3,7 +3,7 @@
 // test/integration/reconcile-*.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { type ApplyItem, applyObjects } from '../../../lib/apply/index.js';
+import { type ApplyItem, applyObjects, waitForCrds } from '../../../lib/apply/index.js';
 import { DriftlessError } from '../../../lib/errors.js';
 import { type KubeObject, objectKey } from '../../../lib/model/object.js';
 import { MemoryCluster } from '../../support/memory-cluster.js';
@@ -42,12 +42,54 @@ describe('applyObjects', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(DriftlessError);
-    expect((err as DriftlessError).describe()).toBe('app.yaml:2: data: data: Invalid value');
+    expect((err as DriftlessError).describe()).toBe(
+      'app.yaml:2: ConfigMap/web/c1: data: data: Invalid value',
+    );
     // c0 and c1 were in flight together; c2 may have started in c0's slot before
     // c1 failed; nothing after the failure was observed started.
     const started = cluster.requests.map((r) => r.key);
     expect(started.slice(0, 2).sort()).toEqual(['/ConfigMap/web/c0', '/ConfigMap/web/c1']);
     expect(started.length).toBeLessThanOrEqual(3);
     expect(started).not.toContain('/ConfigMap/web/c3');
+  });
+});
+
+describe('waitForCrds', () => {
+  /** Discovery that learns of the Widget kind only on the third look, as aggregated discovery lags Established. */
+  class LaggingDiscovery extends MemoryCluster {
+    looks = 0;
+    constructor() {
+      super([
+        ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', false],
+        ['example.test/v1', 'Widget', true],
+      ]);
+    }
+    override async resource(apiVersion: string, kind: string) {
+      if (kind === 'Widget' && ++this.looks < 3) {
+        throw new DriftlessError('UnknownKind', `the server does not serve ${apiVersion} ${kind}`);
+      }
+      return super.resource(apiVersion, kind);
+    }
+  }
+
+  it('returns only once discovery serves the kinds of an Established CRD', async () => {
+    const cluster = new LaggingDiscovery();
+    const crd: KubeObject = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.test' },
+      spec: {
+        group: 'example.test',
+        names: { kind: 'Widget', plural: 'widgets' },
+        versions: [{ name: 'v1', served: true, storage: true }],
+      },
+      status: { conditions: [{ type: 'Established', status: 'True' }] },
+    } as KubeObject;
+    await cluster.apply(crd);
+    await waitForCrds(cluster, [crd], 10_000, 10);
+    expect(cluster.looks).toBe(3);
+    await expect(cluster.resource('example.test/v1', 'Widget')).resolves.toMatchObject({
+      kind: 'Widget',
+    });
   });
 });

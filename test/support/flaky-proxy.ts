@@ -1,0 +1,86 @@
+// A TCP proxy on loopback in front of the real API server that misbehaves for
+// the first connections as a load balancer or a restarting server does: it
+// resets them, or answers 503 over TLS (with the API server's own serving
+// certificate, so the client's trust is unchanged) and closes. Later
+// connections are piped to the real server untouched: the system under test
+// is still the real API server.
+
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { afterAll } from 'vitest';
+import { testenv } from './env.js';
+
+export type ConnectionFault = 'reset' | '503' | 'pass';
+
+export interface FlakyProxy {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** Connections accepted, by what the proxy did with them. */
+  readonly seen: ConnectionFault[];
+  /** Ends every open connection (kept-alive ones included), so the next request opens a new one. */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy: connection i (from 0) gets `plan(i)`. Closed after the file's tests. */
+export async function flakyProxy(plan: (i: number) => ConnectionFault): Promise<FlakyProxy> {
+  const target = new URL(testenv().kube.server);
+  const pki = path.dirname(testenv().kube.caCert);
+  const [cert, key] = await Promise.all([
+    readFile(path.join(pki, 'apiserver.crt')),
+    readFile(path.join(pki, 'apiserver.key')),
+  ]);
+  const seen: ConnectionFault[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const fault = plan(seen.length);
+    seen.push(fault);
+    if (fault === 'reset') {
+      socket.resetAndDestroy();
+      return;
+    }
+    if (fault === '503') {
+      const secure = new tls.TLSSocket(socket, { isServer: true, cert, key });
+      secure.on('error', () => {});
+      let head = '';
+      secure.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        const body = JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: 'upstream connect error',
+          reason: 'ServiceUnavailable',
+          code: 503,
+        });
+        secure.end(
+          `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n` +
+            `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      });
+      return;
+    }
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  afterAll(() => close().catch(() => {}));
+  const dropConnections = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return { server: `https://127.0.0.1:${port}`, seen, dropConnections, close };
+}
