@@ -13,7 +13,7 @@ import { Octokit } from '@octokit/core';
 import { restEndpointMethods } from '@octokit/plugin-rest-endpoint-methods';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import type { CommitState, CommitStatusReporter } from '../ports/report.js';
+import type { CommitStatus, CommitStatusReporter } from '../ports/report.js';
 import type { SecretSource } from '../ports/secrets.js';
 
 /** GitHub rejects longer descriptions (422). */
@@ -115,14 +115,7 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
     this.logger = opts.logger ?? silent;
   }
 
-  async report(input: {
-    repoURL: string;
-    commit: string;
-    context: string;
-    state: CommitState;
-    description: string;
-    targetUrl?: string;
-  }): Promise<void> {
+  async report(input: CommitStatus): Promise<void> {
     const fields = { repoURL: input.repoURL, commit: input.commit, context: input.context };
     const repo = parseGitHubRepo(input.repoURL, this.webHost);
     if (!repo) {

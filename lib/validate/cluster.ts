@@ -12,11 +12,15 @@
 // ones included, so a CRD created, changed or deleted shows there too; and
 // the previous set comes back as it is, with its compiled validators.
 
-import { DriftlessError } from '../errors.js';
+import { mapBounded } from '../concurrency.js';
+import { DriftlessError, isDriftlessError } from '../errors.js';
 import type { KubeObject } from '../model/object.js';
 import { CRD_API_VERSION } from './crds.js';
 import { bundleFromOpenApi, type OpenApiV3Document } from './openapi.js';
-import { SchemaSet } from './schemas.js';
+import { loadShippedSchemas, SchemaSet } from './schemas.js';
+
+/** Group-version documents read at once. */
+export const DEFAULT_SCHEMA_CONCURRENCY = 8;
 
 /** The one thing schemasFromCluster needs of a cluster client. */
 export interface OpenApiReader {
@@ -59,22 +63,35 @@ export async function schemasFromCluster(
         'the API server does not publish OpenAPI v3 for api/v1 (GET /openapi/v3)',
       );
     }
+    // Namespace-scoped access (EKS access entries scoped to namespaces) may
+    // not list CRDs: then only the API server's own group-versions are read,
+    // and custom resources whose CRD is not in the render are not checked
+    // (their kinds are unknown here, a warning, not an error).
     const crds = await listCrds(reader);
     const crdGroupVersions = new Set(
-      crds.flatMap((crd) => {
+      (crds ?? []).flatMap((crd) => {
         const spec = crd.spec as { group?: string; versions?: { name?: string }[] } | undefined;
         return (spec?.versions ?? []).map((v) => `apis/${spec?.group}/${v.name}`);
       }),
     );
+    const builtin = crds ? undefined : await loadShippedSchemas();
     const documents = await mapBounded(
-      index.entries.filter(([p]) => !crdGroupVersions.has(p)),
-      opts.concurrency ?? 8,
+      index.entries.filter(([p]) =>
+        builtin
+          ? p === 'api/v1' || builtin.isBuiltinGroup(p.split('/')[1] ?? '')
+          : !crdGroupVersions.has(p),
+      ),
+      opts.concurrency ?? DEFAULT_SCHEMA_CONCURRENCY,
       ([, url]) => reader.getJSON(url) as Promise<OpenApiV3Document>,
     );
     const after = await readIndex(reader);
     if (sameHashes(after.hashes, index.hashes) || attempt === MAX_ATTEMPTS) {
       const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
-      return new SchemaSet(bundle, 'cluster', { crds, documentHashes: index.hashes });
+      return new SchemaSet(bundle, 'cluster', {
+        crds: crds ?? [],
+        crdsVisible: crds !== undefined,
+        documentHashes: index.hashes,
+      });
     }
     index = after;
   }
@@ -103,7 +120,17 @@ function sameHashes(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-async function listCrds(reader: OpenApiReader): Promise<KubeObject[]> {
+/** The cluster's CRDs; undefined when the caller may not list them (Forbidden). */
+async function listCrds(reader: OpenApiReader): Promise<KubeObject[] | undefined> {
+  try {
+    return await listAllCrds(reader);
+  } catch (e) {
+    if (isDriftlessError(e) && e.reason === 'Forbidden') return undefined;
+    throw e;
+  }
+}
+
+async function listAllCrds(reader: OpenApiReader): Promise<KubeObject[]> {
   const items: KubeObject[] = [];
   let cont: string | undefined;
   do {
@@ -121,21 +148,4 @@ async function listCrds(reader: OpenApiReader): Promise<KubeObject[]> {
     cont = page.metadata?.continue || undefined;
   } while (cont);
   return items;
-}
-
-async function mapBounded<T, U>(
-  items: readonly T[],
-  limit: number,
-  f: (t: T) => Promise<U>,
-): Promise<U[]> {
-  const out: U[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

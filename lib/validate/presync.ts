@@ -33,7 +33,9 @@ export class ClusterSchemaCache {
       previous: cached?.schemas,
     });
     if (cached && cached.schemas === schemas) return cached.validator;
-    const validator = new SchemaValidator(schemas, { unknownKinds: 'error' });
+    const validator = new SchemaValidator(schemas, {
+      unknownKinds: schemas.crdsVisible ? 'error' : 'warning',
+    });
     this.byCluster.set(clusterName, { schemas, validator });
     return validator;
   }

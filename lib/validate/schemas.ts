@@ -34,13 +34,20 @@ export class SchemaSet {
    * equal schemas and CRDs.
    */
   readonly documentHashes: Readonly<Record<string, string>>;
+  /** Whether the cluster's CRDs could be listed (a kind they would serve is otherwise unknown here, not invalid). */
+  readonly crdsVisible: boolean;
 
   constructor(
     readonly bundle: SchemaBundle,
     readonly origin: SchemaOrigin,
-    opts: { crds?: readonly KubeObject[]; documentHashes?: Record<string, string> } = {},
+    opts: {
+      crds?: readonly KubeObject[];
+      crdsVisible?: boolean;
+      documentHashes?: Record<string, string>;
+    } = {},
   ) {
     this.crds = opts.crds ?? [];
+    this.crdsVisible = opts.crdsVisible ?? true;
     this.documentHashes = opts.documentHashes ?? {};
     this.kubernetesVersion = bundle.kubernetesVersion;
     this.ajv = newAjv((data, at) => this.objectMetaErrors(data, at));

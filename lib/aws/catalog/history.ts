@@ -57,9 +57,7 @@ export class HistoryItems {
     const nowSeconds = Math.floor(this.ctx.clock.now() / 1000);
     const entries: OperationResult[] = [];
     const x = new Expression();
-    const keyCondition =
-      `${x.name(ATTR.pk)} = ${x.value(av.s(targetPartition(target)))} AND ` +
-      `begins_with(${x.name(ATTR.sk)}, ${x.value(av.s(SK_HISTORY_PREFIX))})`;
+    const keyCondition = historyKeyCondition(x, target);
     let start: Item | undefined;
     do {
       const out = await this.ctx.table.query('listHistory', {
@@ -79,4 +77,12 @@ export class HistoryItems {
     } while (start && entries.length < want);
     return entries;
   }
+}
+
+/** The key condition of a target's history entries (`pk = TARGET#… AND begins_with(sk, HISTORY#)`). */
+export function historyKeyCondition(x: Expression, target: TargetId): string {
+  return (
+    `${x.name(ATTR.pk)} = ${x.value(av.s(targetPartition(target)))} AND ` +
+    `begins_with(${x.name(ATTR.sk)}, ${x.value(av.s(SK_HISTORY_PREFIX))})`
+  );
 }

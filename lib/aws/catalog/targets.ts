@@ -34,12 +34,11 @@ import {
   dueShardName,
   LIST_INDEX,
   repoListKey,
-  SK_HISTORY_PREFIX,
-  targetPartition,
   targetRecordKey,
   targetStatusKey,
 } from '../dynamo/schema.js';
 import type { CatalogContext } from './context.js';
+import { historyKeyCondition } from './history.js';
 import { pageSize } from './list.js';
 
 /** A deleted target's record (the tombstone) lives this long: far past any Lambda run. */
@@ -222,9 +221,7 @@ export class TargetRecords {
     }
     const keys: Item[] = [targetStatusKey(target)];
     const x = new Expression();
-    const keyCondition =
-      `${x.name(ATTR.pk)} = ${x.value(av.s(targetPartition(target)))} AND ` +
-      `begins_with(${x.name(ATTR.sk)}, ${x.value(av.s(SK_HISTORY_PREFIX))})`;
+    const keyCondition = historyKeyCondition(x, target);
     let start: Item | undefined;
     do {
       const out = await this.ctx.table.query('deleteTarget', {
