@@ -85,6 +85,16 @@ export const BUNDLING: nodejs.BundlingOptions = {
   // imports it at run time, so leaving it out cuts the bundles' start-up.
   externalModules: ['@kubernetes/client-node'],
   forceDockerBundling: false,
+  // The Kubernetes schemas the validator ships (lib/validate/schemas/) beside
+  // the bundle, where lib/validate/schemas.ts reads them (import.meta.url).
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir: string, outputDir: string) => [
+      `mkdir -p "${outputDir}/schemas"`,
+      `cp "${inputDir}"/lib/validate/schemas/*.json.gz "${outputDir}/schemas/"`,
+    ],
+  },
   charset: nodejs.Charset.UTF8,
   logLevel: nodejs.LogLevel.WARNING,
 };

@@ -107,6 +107,8 @@ describe('cdk synth', () => {
       const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
       const bundle = path.join(out, `asset.${key}`, 'index.mjs');
       expect(existsSync(bundle), id).toBe(true);
+      // The shipped schemas the validator reads, beside the bundle.
+      expect(existsSync(path.join(out, `asset.${key}`, 'schemas', 'v1.34.json.gz')), id).toBe(true);
       const code = readFileSync(bundle, 'utf8');
       expect(code.startsWith('import{createRequire as __driftlessRequire}'), id).toBe(true);
       expect(code, id).not.toMatch(/from\s*"@aws-sdk\//);
