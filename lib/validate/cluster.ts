@@ -75,17 +75,28 @@ export async function schemasFromCluster(
       }),
     );
     const builtin = crds ? undefined : await loadShippedSchemas();
-    const documents = await mapBounded(
+    // A group-version can go between the index and its document (a CRD
+    // deleted meanwhile): a 404 means the index changed, like a new hash.
+    const fetched = await mapBounded(
       index.entries.filter(([p]) =>
         builtin
           ? p === 'api/v1' || builtin.isBuiltinGroup(p.split('/')[1] ?? '')
           : !crdGroupVersions.has(p),
       ),
       opts.concurrency ?? DEFAULT_SCHEMA_CONCURRENCY,
-      ([, url]) => reader.getJSON(url) as Promise<OpenApiV3Document>,
+      async ([, url]) => {
+        try {
+          return (await reader.getJSON(url)) as OpenApiV3Document;
+        } catch (e) {
+          if (isDriftlessError(e) && e.reason === 'NotFound') return undefined;
+          throw e;
+        }
+      },
     );
+    const documents = fetched.filter((d): d is OpenApiV3Document => d !== undefined);
     const after = await readIndex(reader);
-    if (sameHashes(after.hashes, index.hashes) || attempt === MAX_ATTEMPTS) {
+    const stable = sameHashes(after.hashes, index.hashes) && documents.length === fetched.length;
+    if (stable || attempt === MAX_ATTEMPTS) {
       const bundle = bundleFromOpenApi(documents, opts.clusterName ?? 'cluster');
       return new SchemaSet(bundle, 'cluster', {
         crds: crds ?? [],

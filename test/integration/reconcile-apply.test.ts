@@ -61,6 +61,7 @@ spec:
     await h.setApp({ namespace });
     // Without a metrics source the HPAs are Degraded (health); both are applied all the same.
     const first = await h.reconcile();
+    expect(first.error?.describe()).toBeUndefined();
     expect(first.status.operation?.applied).toBe(3);
 
     // Another writer touches both (new resourceVersions): the check compares them for real.

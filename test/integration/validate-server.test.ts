@@ -546,6 +546,24 @@ describe("a cluster's own schemas", () => {
     ]);
   });
 
+  it('read again, not failed, when a group-version goes between the index and its document', async () => {
+    // As when another client deletes a CRD while the schemas are read: its
+    // document answers 404 once.
+    let gone = 1;
+    const reader = {
+      getJSON: async (p: string) => {
+        if (gone > 0 && p.startsWith('/openapi/v3/apis/apps/v1')) {
+          gone--;
+          throw new DriftlessError('NotFound', `${p} not found`);
+        }
+        return client.requestJson('GET', p);
+      },
+    };
+    const schemas = await schemasFromCluster(reader, { clusterName: 'test' });
+    expect(gone).toBe(0);
+    expect(schemas.kind('apps/v1', 'Deployment')).toBeDefined();
+  });
+
   it('are read again only when the cluster changed: one request otherwise', async () => {
     const getJSON = (p: string) => client.requestJson('GET', p);
     const first = await schemasFromCluster({ getJSON });
