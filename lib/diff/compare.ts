@@ -5,7 +5,7 @@
 // deliberately conservative: "equal" must be right; "different" is only a
 // suspicion that a server-side dry run then confirms or dismisses.
 
-import { quantitiesEqual } from './quantity.js';
+import { quantitiesEqual } from '../model/quantity.js';
 
 type Json = unknown;
 

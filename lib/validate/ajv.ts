@@ -23,8 +23,8 @@
 // (duplicate keys) and k8sObjectMeta (embedded metadata, as ObjectMeta).
 
 import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
+import { isQuantity } from '../model/quantity.js';
 import type { KubeSchema } from './openapi.js';
-import { isQuantity } from './quantity.js';
 import {
   ENUM_EMPTY_IS_UNSET,
   ENUM_EMPTY_REJECTED,

@@ -19,6 +19,7 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { kubeClientFromKubeconfig } from '../../lib/kube/kubeconfig.js';
 import { type ApplicationSource, SourceSchema } from '../../lib/model/application.js';
 import type { KubeObject } from '../../lib/model/object.js';
+import { isQuantity } from '../../lib/model/quantity.js';
 import { parseYamlDocuments } from '../../lib/model/yaml.js';
 import { loadManifests, type Manifest, renderSource } from '../../lib/source/index.js';
 import {
@@ -30,7 +31,6 @@ import {
   schemaErrorOf,
   schemasFromCluster,
 } from '../../lib/validate/index.js';
-import { isQuantity } from '../../lib/validate/quantity.js';
 import { testenv } from '../support/env.js';
 import { eventually, testNamespace } from '../support/kube.js';
 import { provideRenderTools } from '../support/render-tools.js';

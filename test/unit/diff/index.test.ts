@@ -9,7 +9,6 @@ import {
 } from '../../../lib/diff/fields.js';
 import { ignoredView } from '../../../lib/diff/ignore.js';
 import { applyObjectFor, desiredFingerprint, hashObject } from '../../../lib/diff/index.js';
-import { parseQuantity, quantitiesEqual } from '../../../lib/diff/quantity.js';
 import { maskSecretPair, unifiedDiff } from '../../../lib/diff/render.js';
 import {
   type IgnoreDifferenceInput,
@@ -17,6 +16,7 @@ import {
 } from '../../../lib/model/application.js';
 import { canonicalJson } from '../../../lib/model/canonical.js';
 import type { KubeObject } from '../../../lib/model/object.js';
+import { parseQuantity, quantitiesEqual } from '../../../lib/model/quantity.js';
 
 describe('quantities', () => {
   it.each([

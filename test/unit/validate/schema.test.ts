@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isQuantity } from '../../../lib/model/quantity.js';
 import { loadManifests } from '../../../lib/source/index.js';
 import { type Manifest, manifestsFromRendered } from '../../../lib/source/manifests.js';
 import {
@@ -21,7 +22,6 @@ import {
   schemaErrorOf,
   validateManifests,
 } from '../../../lib/validate/index.js';
-import { isQuantity } from '../../../lib/validate/quantity.js';
 import { rejection } from '../../support/errors.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/validate');
