@@ -65,10 +65,14 @@ export class Discovery {
     if (this.byGvk) return Promise.resolve(this.byGvk);
     this.loading ??= (async () => {
       try {
-        const [core, groups] = await Promise.all([
+        // Both requests settle before a failure is reported: a rejected /api
+        // must not leave /apis retrying behind the caller's back.
+        const settled = await Promise.allSettled([
           this.fetch('/api', AGGREGATED),
           this.fetch('/apis', AGGREGATED),
         ]);
+        for (const s of settled) if (s.status === 'rejected') throw s.reason;
+        const [core, groups] = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
         const map = new Map<string, ResourceInfo>();
         for (const doc of [core, groups] as DiscoveryList[]) {
           if (doc.kind !== 'APIGroupDiscoveryList') {
