@@ -44,7 +44,7 @@ import type {
 } from '../lib/ports/cluster.js';
 import type { Checkout, GitCredentials, GitSource } from '../lib/ports/git.js';
 import type { CommitStatusReporter } from '../lib/ports/report.js';
-import { type ReconcileDeps, type ReconcileOutcome, reconcile } from '../lib/reconcile.js';
+import { type ReconcileDeps, type ReconcileOutcome, reconcile } from '../lib/reconcile/index.js';
 import { IsomorphicGitSource, SourceCache } from '../lib/source/index.js';
 import { ensureKubectlLayer } from '../scripts/kubectl-layer.js';
 import { TestCluster } from '../scripts/testenv/cluster.js';

@@ -20,7 +20,7 @@ import type { TargetId } from './model/target.js';
 import { systemClock } from './ports/clock.js';
 import { DEFAULT_REQUEST_CONCURRENCY } from './ports/cluster.js';
 import { appliedByDriftless, decidePrune, executePrune } from './prune/index.js';
-import { DEFAULT_LEASE_TTL_MS, emptyStatus, type ReconcileDeps } from './reconcile.js';
+import { DEFAULT_LEASE_TTL_MS, emptyStatus, type ReconcileDeps } from './reconcile/index.js';
 
 export interface CascadeOutcome {
   status: TargetStatus;

@@ -19,7 +19,7 @@ import {
   type ReconcileOptions,
   reconcile,
   retryBackoffMs,
-} from './reconcile.js';
+} from './reconcile/index.js';
 
 /** The engine's dependencies, with the catalog as its store (one object, one name). */
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {

@@ -2,7 +2,7 @@
 // messages it defers and dead-letters.
 
 import { MessageControl } from '../../lib/aws/messages.js';
-import type { ReconcileEvent } from '../../lib/reconcile.js';
+import type { ReconcileEvent } from '../../lib/reconcile/index.js';
 import type { WorkerDeps } from '../../lib/worker.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';

@@ -21,8 +21,8 @@ import type { TargetStatus } from '../model/status.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { JobQueue } from '../ports/queue.js';
 import type { Catalog } from '../ports/store.js';
-import type { ReconcileDeps } from '../reconcile.js';
-import { reconcile } from '../reconcile.js';
+import type { ReconcileDeps } from '../reconcile/index.js';
+import { reconcile } from '../reconcile/index.js';
 import type {
   ApiErrorBody,
   AppDeleteResponse,

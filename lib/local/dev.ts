@@ -16,7 +16,7 @@ import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
 import type { CommitStatusReporter } from '../ports/report.js';
-import type { ReconcileEvent } from '../reconcile.js';
+import type { ReconcileEvent } from '../reconcile/index.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';

@@ -13,7 +13,7 @@ import { handleApiRequest } from '../../lib/api/index.js';
 import { applicationInput } from '../../lib/model/application.js';
 import { LABEL_APP } from '../../lib/model/object.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
-import { reconcile } from '../../lib/reconcile.js';
+import { reconcile } from '../../lib/reconcile/index.js';
 import { processJob } from '../../lib/worker.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';

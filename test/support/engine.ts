@@ -23,7 +23,7 @@ import {
   type ReconcileOptions,
   type ReconcileRequest,
   reconcile,
-} from '../../lib/reconcile.js';
+} from '../../lib/reconcile/index.js';
 import { IsomorphicGitSource } from '../../lib/source/index.js';
 import { testenv } from './env.js';
 import { TestRepo } from './git.js';

@@ -7,7 +7,7 @@ import { DEFAULT_DEV_PORT, startLocalMode } from '../../local/dev.js';
 import type { Application } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
 import { shortSha } from '../../model/revision.js';
-import type { ReconcileEvent } from '../../reconcile.js';
+import type { ReconcileEvent } from '../../reconcile/index.js';
 import { type Command, type CommandContext, type Flags, UsageError } from '../command.js';
 import { type Printer, paint, state } from '../output.js';
 

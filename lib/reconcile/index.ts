@@ -10,9 +10,9 @@
 // instead of blocking the Lambda.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { runHooks } from './apply/hooks.js';
-import { applyObjects, waitForCrds } from './apply/index.js';
-import { buildPlan, plannedManifests, type SyncPlan } from './apply/plan.js';
+import { runHooks } from '../apply/hooks.js';
+import { applyObjects, waitForCrds } from '../apply/index.js';
+import { buildPlan, plannedManifests, type SyncPlan } from '../apply/plan.js';
 import {
   appSelector,
   checkDrift,
@@ -21,15 +21,15 @@ import {
   desiredFingerprint,
   type ObjectDrift,
   SHARED_ADOPTION_HINT,
-} from './diff/index.js';
-import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
-import { appHealth, evaluateHealth } from './health/index.js';
-import { isHook, isPruneDisabled, syncOptionsOrDefault } from './model/annotations.js';
-import { type Application, DEFAULT_RETRY_BACKOFF } from './model/application.js';
-import { canonicalJson } from './model/canonical.js';
-import type { Manifest } from './model/manifest.js';
-import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
-import { shortSha } from './model/revision.js';
+} from '../diff/index.js';
+import { asDriftlessError, DriftlessError, isRetryable } from '../errors.js';
+import { appHealth, evaluateHealth } from '../health/index.js';
+import { isHook, isPruneDisabled, syncOptionsOrDefault } from '../model/annotations.js';
+import { type Application, DEFAULT_RETRY_BACKOFF } from '../model/application.js';
+import { canonicalJson } from '../model/canonical.js';
+import type { Manifest } from '../model/manifest.js';
+import { describeRef, type KubeObject, objectKey, parseRefKey } from '../model/object.js';
+import { shortSha } from '../model/revision.js';
 import {
   type HealthResult,
   type InventoryEntry,
@@ -39,18 +39,18 @@ import {
   type ResourceStatus,
   type StartedHook,
   type TargetStatus,
-} from './model/status.js';
-import type { TargetId } from './model/target.js';
-import { type Clock, systemClock } from './ports/clock.js';
-import type { ClusterClient, ClusterConnector } from './ports/cluster.js';
-import type { GitCredentials, GitSource } from './ports/git.js';
-import type { Lease, LeaseManager } from './ports/lease.js';
-import type { Renderer } from './ports/render.js';
-import type { CommitStatusReporter } from './ports/report.js';
-import type { Store } from './ports/store.js';
-import { decidePrune, executePrune } from './prune/index.js';
-import { SourceCache } from './source/index.js';
-import type { ClusterSchemaCache } from './validate/presync.js';
+} from '../model/status.js';
+import type { TargetId } from '../model/target.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
+import type { GitCredentials, GitSource } from '../ports/git.js';
+import type { Lease, LeaseManager } from '../ports/lease.js';
+import type { Renderer } from '../ports/render.js';
+import type { CommitStatusReporter } from '../ports/report.js';
+import type { Store } from '../ports/store.js';
+import { decidePrune, executePrune } from '../prune/index.js';
+import { SourceCache } from '../source/index.js';
+import type { ClusterSchemaCache } from '../validate/presync.js';
 
 /** The default renderer, shared by reconciles in this process (a warm Lambda, local mode). */
 const sharedRenderer: Renderer = new SourceCache();
@@ -61,10 +61,10 @@ const sharedRenderer: Renderer = new SourceCache();
  */
 let sharedSchemas: Promise<{
   cache: ClusterSchemaCache;
-  presyncSchemaError: typeof import('./validate/presync.js').presyncSchemaError;
+  presyncSchemaError: typeof import('../validate/presync.js').presyncSchemaError;
 }>;
 function schemaCheck() {
-  sharedSchemas ??= import('./validate/presync.js').then((m) => ({
+  sharedSchemas ??= import('../validate/presync.js').then((m) => ({
     cache: new m.ClusterSchemaCache(),
     presyncSchemaError: m.presyncSchemaError,
   }));
