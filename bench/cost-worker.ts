@@ -63,8 +63,8 @@ async function main() {
       outcome:
         outcome.kind === 'done'
           ? `done ${status?.operation?.phase ?? ''}`.trim()
-          : outcome.kind === 'skipped'
-            ? `skipped: ${outcome.reason}`
+          : outcome.kind === 'skipped' || outcome.kind === 'deferred'
+            ? `${outcome.kind}: ${outcome.reason}`
             : `${outcome.kind}: ${outcome.error.describe()}`,
       applied: status?.operation?.applied ?? 0,
       sync: status?.sync,

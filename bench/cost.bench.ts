@@ -488,8 +488,8 @@ async function warmWorker(
     outcome:
       outcome.kind === 'done'
         ? 'done'
-        : outcome.kind === 'skipped'
-          ? `skipped: ${outcome.reason}`
+        : outcome.kind === 'skipped' || outcome.kind === 'deferred'
+          ? `${outcome.kind}: ${outcome.reason}`
           : `${outcome.kind}: ${outcome.error.describe()}`,
     sync: status?.sync,
     health: status?.health,

@@ -4,6 +4,8 @@
 // failing FIFO group stops there so its order is kept. A retry comes back
 // after the app's backoff (the message's visibility timeout); past the retry
 // limit the target is Degraded and the message goes to the dead-letter queue.
+// Each reconcile gets the invocation's deadline (the Lambda context's
+// remaining time), so it stops and writes its status before Lambda kills it.
 
 import {
   BatchProcessor,
@@ -26,6 +28,9 @@ import { workerPlane } from './wiring/worker.js';
 const config = configFromEnv(process.env);
 const plane = workerPlane(config);
 const { logger, metrics, tracer } = observability('worker');
+
+/** The invocation being served: its remaining time is each reconcile's deadline. */
+let invocation: Context | undefined;
 
 async function handleRecord(record: SQSRecord): Promise<void> {
   let job: ReturnType<typeof parseJob>;
@@ -53,7 +58,11 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   const deps = plane.workerDeps((e) => {
     if (e.type === 'revision') logger.appendKeys({ revision: e.commit });
   });
-  const outcome = await processJob(deps, job, attempt, { waitBudgetMs: config.waitBudgetMs });
+  const outcome = await processJob(deps, job, attempt, {
+    waitBudgetMs: config.waitBudgetMs,
+    leaseTtlMs: config.leaseTtlMs,
+    deadline: invocation ? Date.now() + invocation.getRemainingTimeInMillis() : undefined,
+  });
   metrics.addMetric('ReconcileDuration', 'Milliseconds', Date.now() - started);
   switch (outcome.kind) {
     case 'skipped':
@@ -76,6 +85,10 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       if (op?.phase === 'Failed') metrics.addMetric(`Errors${op.reason ?? 'Unknown'}`, 'Count', 1);
       return;
     }
+    case 'deferred':
+      logger.info('job deferred', { reason: outcome.reason, delaySeconds: outcome.delaySeconds });
+      metrics.addMetric('JobsDeferred', 'Count', 1);
+      return;
     case 'retry':
       logger.warn('reconcile failed, retrying', {
         reason: outcome.error.reason,
@@ -118,6 +131,7 @@ async function processBatch(
 
 export const handler = middy(
   async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    invocation = context;
     const fifo = event.Records.filter((r) => r.eventSourceARN.endsWith('.fifo'));
     const standard = event.Records.filter((r) => !r.eventSourceARN.endsWith('.fifo'));
     const failures: SQSBatchResponse['batchItemFailures'] = [];

@@ -44,6 +44,7 @@ import {
   TABLE_DEFINITION,
   type TableDefinition,
 } from '../lib/aws/dynamo/schema.js';
+import { MAX_RETRY_LIMIT } from '../lib/model/application.js';
 import {
   type ClusterAccess,
   type DriftlessConfig,
@@ -60,11 +61,16 @@ export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api';
 /**
  * SQS receives before SQS itself dead-letters a job. The worker dead-letters a
  * job itself (marking the target Degraded) once the app's retry limit is
- * passed (lib/worker.ts: attempt > limit, limit at most 100), so the queue's
- * redrive must never come first: it is only the backstop for a message that
- * kills the worker (timeout, out of memory) every time.
+ * passed — after a failed attempt, or at the start of the attempt after the
+ * last one when that one never reported (lib/worker.ts) — and a job whose
+ * lease is held is sent again rather than received again, so receives count
+ * attempts. The queue's redrive is the backstop for a message the worker
+ * cannot even read: one receive beyond the worker's own last chance.
  */
-export const MAX_RECEIVE_COUNT = 101;
+export const MAX_RECEIVE_COUNT = MAX_RETRY_LIMIT + 2;
+
+/** The target lease outlives the worker's timeout by this much, so a live worker never loses it. */
+export const LEASE_MARGIN_SECONDS = 60;
 
 /** Worker time beyond the wait budget: fetch, render, diff and apply of one target. */
 const WORKER_WORK_SECONDS = 100;
@@ -329,6 +335,9 @@ export class DriftlessStack extends Stack {
       environment: {
         [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
         [ENV.waitBudgetMs]: String(config.waitBudgetMs),
+        // Derived from the timeout: a lease shorter than an invocation could be
+        // taken over while its holder still works.
+        [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
         [ENV.gitCache]: '/tmp/driftless-git',
         ...github,
       },

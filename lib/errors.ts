@@ -47,6 +47,14 @@ export type ErrorReason =
   | 'LeaseHeld'
   /** A write was rejected because a newer lease holder exists. */
   | 'LeaseLost'
+  /**
+   * The invocation ran out of time with a cluster request still unanswered (a
+   * hanging admission webhook, an overloaded API server): it stopped and wrote
+   * its status before its deadline; the next attempt continues.
+   */
+  | 'DeadlineExceeded'
+  /** Someone ended the running operation (`driftless terminate`, the API). */
+  | 'Terminated'
   /** Anything else: a bug or an unexpected response. */
   | 'Internal';
 
@@ -100,6 +108,7 @@ const RETRYABLE_REASONS: ReadonlySet<ErrorReason> = new Set([
   'ClusterUnreachable',
   'SourceUnavailable',
   'LeaseHeld',
+  'DeadlineExceeded',
   'Internal',
 ]);
 

@@ -1,12 +1,18 @@
 // What the worker does with one job from the queue, independent of Lambda:
 // skip it if a reconcile that began after it was queued already covered it
-// (so fifty quick pushes cost one or two reconciles), otherwise reconcile,
-// then decide what happens to the message: done, a delayed health check,
-// a retry with exponential backoff, or — past the app's retry limit — the
-// dead-letter queue, with the target marked Degraded and the last error.
+// (so fifty quick pushes cost one or two reconciles), or if it is a stale
+// re-check (each target has one chain of re-checks: the token on its record
+// names the live one); otherwise reconcile, then decide what happens to the
+// message: done, the target's next re-check, a retry with exponential
+// backoff, deferred (the lease is held: sent again later, not a failed
+// attempt), or — past the app's retry limit — the dead-letter queue, with the
+// target marked Degraded and the last error. An attempt past the limit that
+// arrives (the last one never reported: the invocation was killed) is
+// dead-lettered at once, before another reconcile that may time out too.
 // A job for a destination being deleted (cascade) prunes its objects instead
 // (lib/cascade.ts) and then forgets the destination.
 
+import { randomUUID } from 'node:crypto';
 import { cascadeDelete } from './cascade.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
 import type { Application } from './model/application.js';
@@ -33,6 +39,11 @@ export type JobOutcome =
   | { kind: 'skipped'; reason: string }
   /** Leave the message on the queue and let it come back after delaySeconds. */
   | { kind: 'retry'; delaySeconds: number; error: DriftlessError }
+  /**
+   * Not a failed attempt (the lease is held by another worker): the job was
+   * sent again, delayed, carrying the attempts it had spent; delete this one.
+   */
+  | { kind: 'deferred'; delaySeconds: number; reason: string }
   /** Past the retry limit: the caller moves the message to the dead-letter queue. */
   | { kind: 'dead'; error: DriftlessError };
 
@@ -44,32 +55,60 @@ export function backoffSeconds(app: Application | undefined, attempt: number): n
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(ms / 1000)));
 }
 
+/** When a job whose target's lease is held comes back. */
+export const LEASE_HELD_DELAY_SECONDS = 15;
+
 /**
- * Processes one job. `attempt` is how many times this message was received
- * (SQS ApproximateReceiveCount), starting at 1.
+ * Processes one job. `receiveCount` is how many times this message was
+ * received (SQS ApproximateReceiveCount), starting at 1; with the attempts a
+ * deferred job carries, it is the job's attempt.
  */
 export async function processJob(
   deps: WorkerDeps,
   job: ReconcileJob,
-  attempt: number,
+  receiveCount: number,
   opts: ReconcileOptions = {},
 ): Promise<JobOutcome> {
+  const attempt = (job.priorAttempts ?? 0) + receiveCount;
   const target = { app: job.app, cluster: job.cluster };
   const app = await deps.catalog.getApplication(job.app);
   const destination = app?.spec.destinations.find((d) => d.cluster === job.cluster);
   if (!app || !destination) {
     return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
   }
+  // One re-check chain per target: a re-check the record no longer names was
+  // replaced by a newer one (every reconcile that asks for a re-check starts
+  // a new chain), so however many pushes arrive, one chain runs.
+  if (job.recheckToken !== undefined) {
+    const record = await deps.catalog.getTargetRecord(target);
+    if (record?.recheckToken !== job.recheckToken) {
+      return { kind: 'skipped', reason: 'a newer re-check of the target replaced this one' };
+    }
+  }
+  const prev = await deps.catalog.getTargetStatus(target);
+  // The retry budget is spent and the last attempt never reported (the
+  // invocation was killed: timeout, out of memory): dead-letter now rather
+  // than run a reconcile that may be killed again.
+  const limit = app.spec.syncPolicy.retry.limit;
+  if (attempt > limit + 1) {
+    const last = prev?.operation;
+    const error = new DriftlessError(
+      last?.reason ?? 'Internal',
+      `attempt ${attempt - 1} of this job ended without reporting (the invocation was stopped: timeout or out of memory)` +
+        (last?.message ? `; the last recorded operation said: ${last.message}` : ''),
+    );
+    await markDegraded(deps, target, error, attempt - 1);
+    return { kind: 'dead', error };
+  }
   // Whatever queued it, a job for a destination being deleted runs the cascade.
   if (destination.deleting) return runCascade(deps, app, job, attempt, opts);
-  const prev = await deps.catalog.getTargetStatus(target);
-  // Suspended: nothing automated runs. A health check that follows an
-  // operation someone started still does: it resumes that operation (a
-  // rollback waiting on a hook) or reports health after it, against the
-  // operation's revision.
+  // Suspended: nothing automated runs. A re-check of an operation someone
+  // started still does: it resumes that operation by id (a rollback waiting
+  // on a rollout or a hook) until it ends, whatever the app's suspension.
+  const running = prev?.operation?.phase === 'Running' ? prev.operation : undefined;
   const followsOperation =
-    job.trigger === 'health-check' &&
-    (job.revision !== undefined || prev?.operation?.phase === 'Running');
+    (job.operationId !== undefined && running?.id === job.operationId) ||
+    (job.trigger === 'health-check' && (job.revision !== undefined || running !== undefined));
   if (
     app.spec.suspended &&
     job.trigger !== 'manual' &&
@@ -99,8 +138,9 @@ export async function processJob(
         trigger: job.trigger,
         revision: job.revision,
         allowPrune: job.allowPrune,
-        operationId: job.deliveryId,
+        operationId: job.operationId ?? job.deliveryId,
         attempt,
+        initiator: job.initiator ?? defaultInitiator(job),
       },
       opts,
     );
@@ -112,17 +152,29 @@ export async function processJob(
   // backoff, in the target's status: lib/reconcile.ts); these retries are for
   // failures outside a sync (Git or the cluster unreachable, the lease held).
   if (outcome.error) {
+    // Not a failed attempt: another worker is on the target. Come back later
+    // with the attempts spent so far (the receive count of a new message starts at 1).
+    if (outcome.error.reason === 'LeaseHeld') {
+      await deps.queue.enqueueDelayed(
+        { ...job, priorAttempts: attempt - 1 },
+        LEASE_HELD_DELAY_SECONDS,
+      );
+      return {
+        kind: 'deferred',
+        delaySeconds: LEASE_HELD_DELAY_SECONDS,
+        reason: outcome.error.describe(),
+      };
+    }
     if (!outcome.retryable) {
       // A newer revision waited for the operation that just failed.
       if (outcome.requeueAfterMs !== undefined) {
-        const seconds = await requeue(deps, job, outcome.requeueAfterMs);
+        const seconds = await requeue(deps, job, outcome.status, outcome.requeueAfterMs);
         return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
       }
       return { kind: 'done', status: outcome.status };
     }
-    const limit = app.spec.syncPolicy.retry.limit;
     if (attempt > limit) {
-      await markDegraded(deps, outcome.status, outcome.error, attempt);
+      await markDegraded(deps, target, outcome.error, attempt);
       return { kind: 'dead', error: outcome.error };
     }
     return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
@@ -137,10 +189,17 @@ export async function processJob(
     );
   }
   if (outcome.requeueAfterMs !== undefined) {
-    const seconds = await requeue(deps, job, outcome.requeueAfterMs);
+    const seconds = await requeue(deps, job, outcome.status, outcome.requeueAfterMs);
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
   }
   return { kind: 'done', status: outcome.status };
+}
+
+/** Who a job acts for when its producer named nobody (jobs queued by older versions). */
+function defaultInitiator(job: ReconcileJob): string {
+  if (job.trigger === 'webhook' && job.deliveryId) return `github-delivery:${job.deliveryId}`;
+  if (job.trigger === 'sweep' || job.trigger === 'health-check') return 'driftless:sweep';
+  return `driftless:${job.trigger}`;
 }
 
 /**
@@ -165,7 +224,7 @@ async function runCascade(
   if (outcome.error) {
     if (!outcome.retryable) return { kind: 'done', status: outcome.status };
     if (attempt > app.spec.syncPolicy.retry.limit) {
-      await markDegraded(deps, outcome.status, outcome.error, attempt);
+      await markDegraded(deps, target, outcome.error, attempt);
       return { kind: 'dead', error: outcome.error };
     }
     return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
@@ -186,9 +245,23 @@ async function runCascade(
   return { kind: 'done', status: outcome.status };
 }
 
-/** A delayed check of the target: a rollout, a hook, a retry's backoff, a revision that waited. */
-async function requeue(deps: WorkerDeps, job: ReconcileJob, afterMs: number): Promise<number> {
+/**
+ * The target's next re-check (a rollout, a hook, a retry's backoff, a revision
+ * that waited): a new link of its one chain. The token written to the target
+ * record makes every older delayed job stale; a running operation is resumed
+ * by its id.
+ */
+async function requeue(
+  deps: WorkerDeps,
+  job: ReconcileJob,
+  status: TargetStatus,
+  afterMs: number,
+): Promise<number> {
   const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(afterMs / 1000)));
+  const target = { app: job.app, cluster: job.cluster };
+  const recheckToken = randomUUID();
+  await deps.catalog.setRecheckToken(target, recheckToken);
+  const running = status.operation?.phase === 'Running' ? status.operation : undefined;
   await deps.queue.enqueueDelayed(
     {
       app: job.app,
@@ -196,36 +269,43 @@ async function requeue(deps: WorkerDeps, job: ReconcileJob, afterMs: number): Pr
       trigger: 'health-check',
       // A check after a rollback (or a sync to a given revision) compares with that revision.
       ...(job.revision ? { revision: job.revision } : {}),
-      enqueuedAt: new Date().toISOString(),
+      ...(running ? { operationId: running.id } : {}),
+      recheckToken,
+      initiator: running?.initiator ?? job.initiator ?? defaultInitiator(job),
+      enqueuedAt: new Date(deps.clock?.now() ?? Date.now()).toISOString(),
     },
     seconds,
   );
   return seconds;
 }
 
-/** After the last retry: the target is Degraded with the error that kept failing. */
+/**
+ * After the last retry: the target is Degraded with the error that kept
+ * failing. The status is read again under the lease and only its health and
+ * conditions change, so a newer status written meanwhile is kept.
+ */
 async function markDegraded(
   deps: WorkerDeps,
-  status: TargetStatus,
+  target: { app: string; cluster: string },
   error: DriftlessError,
   attempts: number,
 ) {
-  const target = { app: status.app, cluster: status.cluster };
-  const lease = await deps.leases.acquire(target, `dead-letter:${attempts}`, 30_000);
+  const lease = await deps.leases.acquire(target, `dead-letter:${randomUUID()}`, 30_000);
   if (!lease) return; // someone else is working on it: their status stands
   try {
+    const current = (await deps.catalog.getTargetStatus(target)) ?? emptyStatus(target);
     const now = new Date(deps.clock?.now() ?? Date.now()).toISOString();
     await deps.catalog.putTargetStatus(
       {
-        ...status,
+        ...current,
         health: 'Degraded',
         healthMessage: `gave up after ${attempts} attempts: ${error.describe()}`,
         conditions: [
-          ...status.conditions.filter((c) => c.type !== 'RetriesExhausted'),
+          ...current.conditions.filter((c) => c.type !== 'RetriesExhausted'),
           {
             type: 'RetriesExhausted',
             reason: error.reason,
-            message: error.describe(),
+            message: `gave up after ${attempts} attempts: ${error.describe()}`,
             lastTransitionTime: now,
           },
         ],

@@ -27,6 +27,8 @@ export interface DataPlaneConfig {
   statusBaseUrl?: string;
   /** How long one invocation may wait on health or hooks; unset, the reconcile's default. */
   waitBudgetMs?: number;
+  /** The target lease's TTL: longer than the worker's timeout (set by the stack from it). */
+  leaseTtlMs?: number;
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
@@ -54,6 +56,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     githubApiUrl: env[ENV.githubApiUrl],
     statusBaseUrl: env[ENV.statusUrl],
     waitBudgetMs: optionalNumber(env[ENV.waitBudgetMs]),
+    leaseTtlMs: optionalNumber(env[ENV.leaseTtlMs]),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
   };

@@ -17,6 +17,7 @@ export const ENV = {
   githubApiUrl: 'DRIFTLESS_GITHUB_API_URL',
   statusUrl: 'DRIFTLESS_STATUS_URL',
   waitBudgetMs: 'DRIFTLESS_WAIT_BUDGET_MS',
+  leaseTtlMs: 'DRIFTLESS_LEASE_TTL_MS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
   kubectl: TOOL_ENV_VARS.kubectl,

@@ -201,7 +201,15 @@ export async function sendInBatches<E extends { Id?: string; MessageGroupId?: st
   );
 }
 
-const TRIGGERS = ['webhook', 'sweep', 'manual', 'rollback', 'health-check', 'local'] as const;
+const TRIGGERS = [
+  'webhook',
+  'sweep',
+  'manual',
+  'rollback',
+  'health-check',
+  'local',
+  'delete',
+] as const satisfies readonly ReconcileJob['trigger'][];
 const name = ApplicationSchema.shape.metadata.shape.name;
 
 export const ReconcileJobSchema = z.object({
@@ -212,6 +220,10 @@ export const ReconcileJobSchema = z.object({
   allowPrune: z.boolean().optional(),
   deliveryId: z.string().min(1).optional(),
   enqueuedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),
+  operationId: z.string().min(1).max(200).optional(),
+  recheckToken: z.string().min(1).max(200).optional(),
+  priorAttempts: z.number().int().min(0).optional(),
+  initiator: z.string().min(1).max(2048).optional(),
 }) satisfies z.ZodType<ReconcileJob>;
 
 /** Validates a queue message body; a malformed one is an InvalidSpec error naming the field. */

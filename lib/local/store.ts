@@ -11,6 +11,7 @@ import {
   DEFAULT_PAGE_SIZE,
   type Page,
   type TargetRecord,
+  type TerminationRequest,
 } from '../ports/store.js';
 
 export class MemoryStore implements Catalog {
@@ -98,7 +99,17 @@ export class MemoryStore implements Catalog {
 
   async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
     const r = this.records.get(targetKey(target));
-    return r && { ...r };
+    return r && structuredClone(r);
+  }
+
+  async setRecheckToken(target: TargetId, token: string): Promise<void> {
+    const r = this.records.get(targetKey(target));
+    if (r) r.recheckToken = token;
+  }
+
+  async requestTermination(target: TargetId, request: TerminationRequest): Promise<void> {
+    const r = this.records.get(targetKey(target));
+    if (r) r.termination = { ...request };
   }
 
   async getApplication(name: string): Promise<Application | undefined> {

@@ -6,6 +6,9 @@ import { DriftlessError } from '../errors.js';
 import { compileJqPath } from './jq.js';
 import { parseYamlDocuments, type YamlDocument } from './yaml.js';
 
+/** Highest syncPolicy.retry.limit an app may set (the job queue's redrive is sized from it). */
+export const MAX_RETRY_LIMIT = 100;
+
 export const API_VERSION = 'driftless.dev/v1';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -152,7 +155,7 @@ export const DestinationSchema = z.object({
 export const DEFAULT_RETRY_BACKOFF = { duration: 10_000, factor: 2, maxDuration: 300_000 } as const;
 
 export const RetrySchema = z.object({
-  limit: z.number().int().min(0).max(100).default(5),
+  limit: z.number().int().min(0).max(MAX_RETRY_LIMIT).default(5),
   backoff: z
     .object({
       duration: duration.default(DEFAULT_RETRY_BACKOFF.duration),

@@ -79,11 +79,24 @@ export function modeOf(trigger: OperationTrigger, preview = false): OperationMod
 
 export type OperationPhase = 'Running' | 'Succeeded' | 'Failed' | 'Error';
 
+/**
+ * An operation: the durable record of one sync on a target, kept in the
+ * target's status while it runs (a re-check resumes it by id, with the
+ * revision and flags it was started with) and appended to the history when it
+ * ends.
+ */
 export interface OperationResult {
   id: string;
   /** What started it: webhook delivery, sweep, manual sync, rollback. */
   trigger: OperationTrigger;
+  /** Who started it: an IAM principal, `github-delivery:<id>`, `driftless:sweep`, `local:<user>`. */
+  initiator?: string;
+  /** The revision asked for (a branch, a tag, a SHA), when it is not the commit itself. */
+  requestedRevision?: string;
+  /** The commit the operation syncs, resolved once when it starts. */
   revision: string;
+  /** A manual sync allowed what the prune guard refuses (and pruning with the app's prune off). */
+  allowPrune?: boolean;
   /**
    * Digest of the app's source settings (path, Helm values, ... but not the
    * revision) the operation synced: with the commit, what "the same sync"
@@ -107,6 +120,11 @@ export interface OperationResult {
   dryRun?: boolean;
   /** Where a sync that spans invocations (waiting on health or hooks) stands. */
   progress?: OperationProgress;
+  /**
+   * History only: how many times in a row this failure happened (same commit,
+   * source and reason), collapsed into one entry; startedAt is the first's.
+   */
+  count?: number;
 }
 
 export interface OperationProgress {
@@ -164,5 +182,7 @@ export interface TargetStatus {
   lastCheckedAt?: string;
   /** When the last reconcile began: jobs queued before it are already covered. */
   checkStartedAt?: string;
+  /** Since when health has been Progressing (re-checks stop syncPolicy.healthTimeout after it). */
+  progressingSince?: string;
   suspended?: boolean;
 }

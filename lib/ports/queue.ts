@@ -19,6 +19,21 @@ export interface ReconcileJob {
   /** The GitHub delivery or operation that caused it, for logs. */
   deliveryId?: string;
   enqueuedAt: string;
+  /**
+   * The operation a re-check resumes: its record on the target (revision,
+   * flags) says what it syncs, whatever the branch head, the app's automation
+   * or its suspension.
+   */
+  operationId?: string;
+  /**
+   * A re-check's link in the target's one chain of re-checks: a delayed job
+   * whose token is not the target record's current one is stale and dropped.
+   */
+  recheckToken?: string;
+  /** Failed attempts spent before this message was sent (a deferred job carries them on). */
+  priorAttempts?: number;
+  /** Who asked: an IAM principal, a webhook delivery, the sweep, a local user. */
+  initiator?: string;
 }
 
 export interface QueuedJob {

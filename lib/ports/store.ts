@@ -15,6 +15,17 @@ export interface Store {
   /** Appends to the bounded (DEFAULT_HISTORY_LIMIT), newest-first history; fenced like putTargetStatus. */
   appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void>;
   listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
+  /** The target's small record: a running operation reads whether someone asked to terminate it. */
+  getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+}
+
+/** Someone asked to end a running operation (`driftless terminate`, POST …/terminate). */
+export interface TerminationRequest {
+  operationId: string;
+  /** Who asked (IAM principal, local user). */
+  by: string;
+  /** Epoch ms. */
+  at: number;
 }
 
 /** History entries a Store keeps per target unless configured otherwise. */
@@ -35,6 +46,9 @@ export interface TargetRecord extends TargetId {
   /** The newest commit a push announced, and when. */
   wantedRevision?: string;
   wantedAt?: number;
+  /** The live link of the target's one chain of re-checks (lib/worker.ts). */
+  recheckToken?: string;
+  termination?: TerminationRequest;
 }
 
 export interface Page<T> {
@@ -59,5 +73,8 @@ export interface Catalog extends Store {
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
   /** Schedules the target's next sweep. */
   setNextDue(target: TargetId, nextDueAt: number): Promise<void>;
-  getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+  /** Starts a new chain of re-checks: delayed jobs with another token are stale from now on. */
+  setRecheckToken(target: TargetId, token: string): Promise<void>;
+  /** Asks the running operation `operationId` to end (the worker runs its SyncFail hooks). */
+  requestTermination(target: TargetId, request: TerminationRequest): Promise<void>;
 }

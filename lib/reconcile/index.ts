@@ -51,6 +51,7 @@ import type { Store } from '../ports/store.js';
 import { decidePrune, executePrune } from '../prune/index.js';
 import { SourceCache } from '../source/index.js';
 import type { ClusterSchemaCache } from '../validate/presync.js';
+import { clientWithDeadline, DEADLINE_RESERVE_MS, Deadline } from './deadline.js';
 
 /** The default renderer, shared by reconciles in this process (a warm Lambda, local mode). */
 const sharedRenderer: Renderer = new SourceCache();
@@ -108,6 +109,8 @@ export interface ReconcileRequest {
   preview?: boolean;
   operationId?: string;
   attempt?: number;
+  /** Who asked, recorded on the operation (see OperationResult.initiator). */
+  initiator?: string;
 }
 
 /** How long one invocation may wait for health or hooks before yielding. */
@@ -120,6 +123,9 @@ export const HEALTH_POLL_MS = 1_000;
 export const WAVE_RECHECK_MS = 5_000;
 /** When to look again at a Progressing object that names no time. */
 export const PROGRESSING_RECHECK_MS = 10_000;
+/** Bounds of a health re-check's delay (it backs off as a target stays Progressing). */
+export const MIN_RECHECK_MS = 1_000;
+export const MAX_RECHECK_MS = 5 * 60_000;
 
 /** The delay before attempt `attempt + 1` of a failed operation (syncPolicy.retry.backoff). */
 export function retryBackoffMs(app: Application | undefined, attempt: number): number {
@@ -143,8 +149,14 @@ export const NEXT_REVISION_DELAY_MS = 1_000;
 export interface ReconcileOptions {
   /** Default DEFAULT_WAIT_BUDGET_MS. */
   waitBudgetMs?: number;
-  /** Default DEFAULT_LEASE_TTL_MS. */
+  /** Default DEFAULT_LEASE_TTL_MS; longer than the invocation can run (the worker derives it from its timeout). */
   leaseTtlMs?: number;
+  /**
+   * Epoch ms at which the invocation ends (a Lambda's timeout). The reconcile
+   * stops touching the cluster DEADLINE_RESERVE_MS before it and writes its
+   * status, so no invocation is killed half-done.
+   */
+  deadline?: number;
   /** Concurrent requests to the API server (default DEFAULT_REQUEST_CONCURRENCY). */
   concurrency?: number;
   /** Render unified diffs for drifted objects. */
@@ -237,7 +249,13 @@ class TargetRun {
   private prev: TargetStatus | undefined;
   private readonly waitBudgetMs: number;
   private readonly startedAtMs: number;
-  private readonly mode: OperationMode;
+  private readonly deadline: Deadline;
+  /** The operation this run resumes, if one is Running. */
+  private running: OperationResult | undefined;
+  /** The operation's mode: a resumed operation keeps the one it was started with. */
+  private mode: OperationMode;
+  /** Whether the operation allows guarded prunes: the request's, or the resumed record's. */
+  private allowPrune: boolean;
   private readonly preview: boolean;
 
   constructor(
@@ -253,8 +271,23 @@ class TargetRun {
     this.target = req.target;
     this.mode = modeOf(req.trigger, req.preview);
     this.preview = this.mode === 'preview';
-    this.waitBudgetMs = opts.waitBudgetMs ?? DEFAULT_WAIT_BUDGET_MS;
+    this.allowPrune = req.allowPrune === true;
     this.startedAtMs = clock.now();
+    this.deadline = new Deadline(
+      opts.deadline === undefined ? undefined : opts.deadline - DEADLINE_RESERVE_MS,
+      clock,
+    );
+    // Waiting for health or hooks ends in time to yield before the deadline.
+    this.waitBudgetMs = Math.max(
+      0,
+      Math.min(opts.waitBudgetMs ?? DEFAULT_WAIT_BUDGET_MS, this.deadline.left()),
+    );
+  }
+
+  /** The revision asked for, when it is not the commit itself. */
+  private requested(commit: string): string | undefined {
+    const asked = this.req.revision ?? this.app.spec.source.revision;
+    return asked === commit ? undefined : asked;
   }
 
   private iso(ms = this.clock.now()): string {
@@ -301,6 +334,12 @@ class TargetRun {
       const wait = Date.parse(running.nextAttemptAt) - this.clock.now();
       if (wait > 0 && this.prev) return { status: this.prev, requeueAfterMs: wait };
     }
+    // A re-check resumes the operation as it was started, whatever triggered the re-check.
+    if (running && !this.preview) {
+      this.running = running;
+      this.mode = modeOf(running.trigger);
+      this.allowPrune = running.allowPrune === true;
+    }
     let commit: string | undefined;
     let manifests: readonly Manifest[];
     let newest: string | undefined;
@@ -327,13 +366,16 @@ class TargetRun {
           ),
         );
       }
-      const checkout = await this.deps.git.checkout(source.repoURL, commit, credentials);
+      const checkout = await this.deadline.race(
+        this.deps.git.checkout(source.repoURL, commit, credentials),
+        () => `the checkout of ${source.repoURL} at ${shortSha(commit ?? '')}`,
+      );
       manifests = await (this.deps.renderer ?? sharedRenderer).render(
         checkout.dir,
         this.app,
         this.defaultNamespace,
       );
-      client = await this.deps.clusters.connect(clusterSpec);
+      client = clientWithDeadline(await this.deps.clusters.connect(clusterSpec), this.deadline);
       plan = await buildPlan(
         manifests,
         this.app,
@@ -370,7 +412,7 @@ class TargetRun {
       const outOfSync = drift.objects.filter((o) => o.state === 'OutOfSync' && !o.sharedWith);
       const missing = drift.objects.filter((o) => o.state === 'Missing');
       const extra = drift.objects.filter((o) => o.state === 'Extra');
-      const allowPrune = this.req.allowPrune === true;
+      const allowPrune = this.allowPrune;
       // Extras a sync would prune: not kept by annotation, and a Prune=confirm one only when allowed.
       const toPrune = extra.filter(
         (o) =>
@@ -495,20 +537,40 @@ class TargetRun {
         ),
       );
     }
+    const requeueAfterMs = this.recheckAfter(status);
     if (!this.preview) await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
-    return { status, drift: drift.objects, requeueAfterMs: recheckOf(status) };
+    // A pushed revision with nothing to apply is in sync as it stands: its commit status says so.
+    if (!prunable.length && revisionChanged && !this.preview && !failed) {
+      await this.report(
+        commit,
+        'success',
+        `in sync at ${shortSha(commit)}: nothing to apply; ${status.health}`,
+      );
+    }
+    return { status, drift: drift.objects, requeueAfterMs };
   }
 
   /**
-   * Renews the lease before each step that writes to the cluster: a worker
-   * whose lease was taken over (it stalled past the TTL) stops here with
-   * LeaseLost instead of applying over the newer holder's work.
+   * Renews the lease before each step that writes to the cluster (a wave, a
+   * prune, hooks, SyncFail hooks): a worker whose lease was taken over (it
+   * stalled past the TTL), or whose target was deleted meanwhile (the lease
+   * lives on the target's record), stops here with LeaseLost instead of
+   * applying over the newer holder's work.
    */
   private async holdLease(): Promise<void> {
-    // More than half the TTL left: nobody can have taken it over (acquire needs
-    // it expired), and a renewal would be a write for nothing.
-    if (this.lease.expiresAt - this.clock.now() > this.leaseTtlMs / 2) return;
     this.lease = await this.deps.leases.renew(this.lease, this.leaseTtlMs);
+  }
+
+  /** Stops with Terminated when someone asked to end this operation (`driftless terminate`). */
+  private async unlessTerminated(op: OperationResult): Promise<void> {
+    if (this.preview) return;
+    const asked = (await this.deps.store.getTargetRecord(this.target))?.termination;
+    if (asked?.operationId === op.id) {
+      throw new DriftlessError(
+        'Terminated',
+        `operation ${op.id} terminated by ${asked.by} at ${this.iso(asked.at)}`,
+      );
+    }
   }
 
   /** A condition; one that persists keeps the time it first appeared (and the status stays byte-identical). */
@@ -551,7 +613,10 @@ class TargetRun {
       : {
           id: this.req.operationId ?? randomUUID(),
           trigger: this.req.trigger,
+          ...(this.req.initiator ? { initiator: this.req.initiator } : {}),
+          ...(this.requested(commit) ? { requestedRevision: this.requested(commit) } : {}),
           revision: commit,
+          ...(this.allowPrune ? { allowPrune: true } : {}),
           source: sourceDigest(this.app),
           phase: 'Running',
           message: 'syncing',
@@ -607,6 +672,7 @@ class TargetRun {
 
     try {
       await this.holdLease();
+      await this.unlessTerminated(op);
       // Namespaces and CRDs first (hooks need their namespace); CRDs must be
       // Established before their kinds resolve.
       if (progress.stage !== 'PostSync') {
@@ -637,6 +703,7 @@ class TargetRun {
           if (progress.wave !== undefined && wave < progress.wave) continue;
           const objects = plan.waves.find((w) => w.wave === wave)?.objects ?? [];
           await this.holdLease();
+          await this.unlessTerminated(op);
           this.deps.onEvent?.({ type: 'wave', target: this.target, wave, state: 'applying' });
           const todo = objects.filter((d) => needsApply(byKey.get(d.key)));
           op.applied += await this.applyGroup(client, todo, byKey, applied, wave);
@@ -685,7 +752,7 @@ class TargetRun {
             syncPolicy: policy,
             policy: this.app.spec.policy,
           },
-          { allowGuarded: this.req.allowPrune },
+          { allowGuarded: this.allowPrune },
         );
         const pruned = await executePrune(
           client,
@@ -738,6 +805,8 @@ class TargetRun {
           );
         }
       }
+      await this.holdLease();
+      await this.unlessTerminated(op);
       const post = await runHooks(client, plan.hooks, 'PostSync', hookOpts());
       if (post.state === 'pending') return await yieldFor(post.message, post.recheckAfterMs);
       if (post.state === 'failed') throw new DriftlessError('HookFailed', post.message);
@@ -745,14 +814,29 @@ class TargetRun {
       const err = asDriftlessError(e);
       // Another worker holds the target now: it owns the cluster and the status.
       if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
-      // A transient error (the cluster or the network) ends the operation as
-      // Error and the worker retries the job (lib/worker.ts, same operation id:
-      // hooks this run created are found again by name and adopted). Any
-      // other failure of an automated operation is retried by the operation
-      // itself up to syncPolicy.retry.limit times, each attempt from the
-      // start (hooks named anew), after a backoff.
+      // A transient error (the cluster or the network, the invocation's
+      // deadline) leaves the operation Running where it stands, and the
+      // worker retries the job (lib/worker.ts), which resumes it by id; only
+      // when the worker's retries are spent does it end as Error. Any other
+      // failure of an automated operation is retried by the operation itself
+      // up to syncPolicy.retry.limit times, each attempt from the start
+      // (hooks named anew), after a backoff.
       const transient = isRetryable(err.reason);
-      if (!transient && this.mode === 'auto' && op.attempt <= policy.retry.limit) {
+      const workerRetries = transient && (this.req.attempt ?? 1) <= policy.retry.limit;
+      if (workerRetries && err.reason !== 'Terminated') {
+        progress.startedHooks = [...started];
+        op.message = `${err.describe()}; the operation resumes when the job is retried`;
+        const status = this.statusWith(base, drift, plan, applied, commit, op);
+        status.conditions.push(this.condition('ReconcileError', err.reason, err.describe()));
+        await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+        return { status, error: err, retryable: true, drift: drift.objects };
+      }
+      if (
+        !transient &&
+        err.reason !== 'Terminated' &&
+        this.mode === 'auto' &&
+        op.attempt <= policy.retry.limit
+      ) {
         const delayMs = retryBackoffMs(this.app, op.attempt);
         op.reason = err.reason;
         op.message = `attempt ${op.attempt} failed: ${err.describe()}; attempt ${op.attempt + 1} in ${Math.round(delayMs / 1000)}s`;
@@ -771,15 +855,14 @@ class TargetRun {
           drift: drift.objects,
         };
       }
-      // The operation failed for good (no retry left, here or in the worker):
-      // its SyncFail hooks run once, best effort, within what is left of the budget.
-      const workerRetries = transient && (this.req.attempt ?? 1) <= policy.retry.limit;
-      if (!workerRetries) {
-        try {
-          await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: [] });
-        } catch {
-          // the sync failure is what the user needs to see
-        }
+      // The operation failed for good (no retry left, here or in the worker,
+      // or terminated): its SyncFail hooks run once, best effort, within what
+      // is left of the budget.
+      try {
+        await this.holdLease();
+        await runHooks(client, plan.hooks, 'SyncFail', { ...hookOpts(), started: [] });
+      } catch {
+        // the sync failure is what the user needs to see
       }
       op.phase = transient ? 'Error' : 'Failed';
       op.reason = err.reason;
@@ -807,6 +890,7 @@ class TargetRun {
     this.sharedConditions(base, drift);
     const status = this.statusWith(base, drift, plan, applied, commit, op);
     status.syncedRevision = commit;
+    const recheck = this.recheckAfter(status);
     await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
     await this.deps.store.appendHistory(this.target, op, this.lease.fencingToken);
     await this.report(
@@ -817,7 +901,7 @@ class TargetRun {
         : op.message,
     );
     // A newer revision waited for this operation: sync it next.
-    const requeueAfterMs = newest !== commit ? NEXT_REVISION_DELAY_MS : recheckOf(status);
+    const requeueAfterMs = newest !== commit ? NEXT_REVISION_DELAY_MS : recheck;
     return { status, drift: drift.objects, requeueAfterMs };
   }
 
@@ -922,6 +1006,37 @@ class TargetRun {
   private applyHealth(status: TargetStatus, health: HealthResult) {
     status.health = health.status;
     status.healthMessage = health.message;
+    if (health.status !== 'Progressing') delete status.progressingSince;
+    else if (this.prev?.health !== 'Progressing' || !this.prev.progressingSince) {
+      status.progressingSince = this.iso();
+    }
+  }
+
+  /**
+   * When to look again at a target whose health is still Progressing (a
+   * rollout, a PVC waiting for its volume) after the operation ended: soon at
+   * first, less often the longer it takes, and not at all once it has been
+   * Progressing for syncPolicy.healthTimeout (the drift sweep looks again
+   * then). Undefined: no re-check.
+   */
+  private recheckAfter(status: TargetStatus): number | undefined {
+    const soonest = recheckOf(status);
+    if (soonest === undefined) return undefined;
+    const timeout = this.app.spec.syncPolicy.healthTimeout;
+    const since = Date.parse(status.progressingSince ?? this.iso());
+    const elapsed = this.clock.now() - since;
+    if (elapsed >= timeout) {
+      status.conditions.push(
+        this.condition(
+          'HealthCheckStopped',
+          'HealthTimeout',
+          `still Progressing after ${Math.round(timeout / 1000)}s (syncPolicy.healthTimeout): ${status.healthMessage ?? 'no message'}; re-checks stopped, the next drift check looks again`,
+        ),
+      );
+      return undefined;
+    }
+    const backedOff = Math.min(Math.max(soonest, elapsed / 4), MAX_RECHECK_MS);
+    return Math.max(MIN_RECHECK_MS, Math.min(backedOff, timeout - elapsed));
   }
 
   private statusWith(
@@ -1031,20 +1146,48 @@ class TargetRun {
   ): Promise<ReconcileOutcome> {
     // Another worker holds the target now: its status stands, ours is not written.
     if (err.reason === 'LeaseLost') return { status: base, error: err, retryable: false };
-    const op: OperationResult = {
-      id: this.req.operationId ?? randomUUID(),
-      trigger: this.req.trigger,
-      revision: commit ?? this.req.revision ?? this.app.spec.source.revision,
-      phase: isRetryable(err.reason) ? 'Error' : 'Failed',
-      reason: err.reason,
-      message: err.describe(),
-      startedAt: this.iso(this.startedAtMs),
-      finishedAt: this.iso(),
-      attempt: this.req.attempt ?? 1,
-      applied: 0,
-      pruned: 0,
-      drifted: 0,
-    };
+    const transient = isRetryable(err.reason);
+    const running = this.running;
+    // A running operation outlives a transient failure around it (Git or the
+    // cluster briefly gone, the deadline): the retry resumes it by id. Any
+    // other failure of its revision ends it.
+    if (running && transient && !this.preview) {
+      const status: TargetStatus = {
+        ...base,
+        operation: {
+          ...running,
+          message: `${err.describe()}; the operation resumes on the next attempt`,
+        },
+        lastCheckedAt: this.iso(),
+      };
+      status.conditions.push(this.condition('ReconcileError', err.reason, err.describe()));
+      await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+      return { status, error: err, retryable: true };
+    }
+    const op: OperationResult = running
+      ? {
+          ...running,
+          phase: transient ? 'Error' : 'Failed',
+          reason: err.reason,
+          message: err.describe(),
+          finishedAt: this.iso(),
+          progress: undefined,
+        }
+      : {
+          id: this.req.operationId ?? randomUUID(),
+          trigger: this.req.trigger,
+          ...(this.req.initiator ? { initiator: this.req.initiator } : {}),
+          revision: commit ?? this.req.revision ?? this.app.spec.source.revision,
+          phase: transient ? 'Error' : 'Failed',
+          reason: err.reason,
+          message: err.describe(),
+          startedAt: this.iso(this.startedAtMs),
+          finishedAt: this.iso(),
+          attempt: this.req.attempt ?? 1,
+          applied: 0,
+          pruned: 0,
+          drifted: 0,
+        };
     const status: TargetStatus = {
       ...base,
       sync: 'Unknown',

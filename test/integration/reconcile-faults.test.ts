@@ -172,10 +172,12 @@ describe('API server outage mid-apply', () => {
     expect(outcome.error?.reason).toBe('ClusterUnreachable');
     expect(outcome.error?.message).toMatch(/the API server of cluster local/);
     expect(outcome.retryable).toBe(true);
-    expect(outcome.status.operation).toMatchObject({
-      phase: 'Error',
-      reason: 'ClusterUnreachable',
-    });
+    // The operation outlives the outage: it stays Running, saying why it
+    // stopped, and the retry resumes it by id (#12).
+    const running = outcome.status.operation;
+    expect(running?.phase).toBe('Running');
+    expect(running?.message).toMatch(/ClusterUnreachable|the API server of cluster local/);
+    expect(outcome.status.conditions.map((c) => c.reason)).toContain('ClusterUnreachable');
 
     await cluster.startApiserver();
     const again = await h.reconcileUntilSettled();
@@ -188,6 +190,7 @@ describe('API server outage mid-apply', () => {
       Array.from({ length: 120 }, (_, i) => `cm-${i}`).sort(),
     );
     const history = await h.store.listHistory(h.target);
-    expect(history.map((o) => o.phase)).toEqual(['Succeeded', 'Error']);
+    // One operation, resumed after the outage, not a failed one and a new one.
+    expect(history.map((o) => [o.id, o.phase])).toEqual([[running?.id, 'Succeeded']]);
   });
 });

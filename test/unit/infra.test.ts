@@ -11,8 +11,14 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, configFromContext, type DriftlessConfig } from '../../infra/config.js';
-import { BUNDLING, DriftlessStack, MAX_RECEIVE_COUNT } from '../../infra/stack.js';
+import {
+  BUNDLING,
+  DriftlessStack,
+  LEASE_MARGIN_SECONDS,
+  MAX_RECEIVE_COUNT,
+} from '../../infra/stack.js';
 import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/dynamo/schema.js';
+import { MAX_RETRY_LIMIT } from '../../lib/model/application.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -238,8 +244,9 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         maxReceiveCount: MAX_RECEIVE_COUNT,
       },
     });
-    // The redrive never preempts the worker's own dead-lettering (retry limit ≤ 100).
-    expect(MAX_RECEIVE_COUNT).toBeGreaterThan(100);
+    // The worker dead-letters at the start of the attempt after the last one (limit + 2);
+    // SQS's redrive comes one receive later, never before the worker's own.
+    expect(MAX_RECEIVE_COUNT).toBe(MAX_RETRY_LIMIT + 2);
     // Every queue refuses plain HTTP.
     template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
   });
@@ -342,6 +349,10 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
       DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
     });
+    // The worker's lease outlives its timeout: a live worker is never taken over.
+    const workerProps = functions[id(stack, stack.functions.worker)]?.Properties as Json;
+    const leaseTtl = Number((env('worker').Variables as Json).DRIFTLESS_LEASE_TTL_MS);
+    expect(leaseTtl).toBe(((workerProps.Timeout as number) + LEASE_MARGIN_SECONDS) * 1000);
     expect(env('webhook').Variables).toMatchObject({
       DRIFTLESS_WEBHOOK_SECRET_ID: { Ref: id(stack, stack.webhookSecret) },
       DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },

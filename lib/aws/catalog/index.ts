@@ -17,6 +17,7 @@ import {
   DEFAULT_HISTORY_LIMIT,
   type Page,
   type TargetRecord,
+  type TerminationRequest,
 } from '../../ports/store.js';
 import type { CapacityListener } from '../dynamo/capacity.js';
 import { DynamoTable } from '../dynamo/client.js';
@@ -102,6 +103,12 @@ export class DynamoCatalog implements Catalog {
   }
   setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
     return this.targets.setNextDue(target, nextDueAt);
+  }
+  setRecheckToken(target: TargetId, token: string): Promise<void> {
+    return this.targets.setRecheckToken(target, token);
+  }
+  requestTermination(target: TargetId, request: TerminationRequest): Promise<void> {
+    return this.targets.requestTermination(target, request);
   }
   getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
     return this.targets.getTargetRecord(target);

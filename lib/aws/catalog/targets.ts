@@ -13,7 +13,12 @@
 import { z } from 'zod';
 import type { Application } from '../../model/application.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../../model/target.js';
-import { DEFAULT_PAGE_SIZE, type Page, type TargetRecord } from '../../ports/store.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  type Page,
+  type TargetRecord,
+  type TerminationRequest,
+} from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
 import { Expression, Update } from '../dynamo/expression.js';
 import {
@@ -40,6 +45,12 @@ import {
 import type { CatalogContext } from './context.js';
 import { historyKeyCondition } from './history.js';
 import { pageSize } from './list.js';
+
+const TerminationSchema = z.object({
+  operationId: z.string(),
+  by: z.string(),
+  at: z.number(),
+}) satisfies z.ZodType<TerminationRequest>;
 
 /** A deleted target's record (the tombstone) lives this long: far past any Lambda run. */
 const TOMBSTONE_SECONDS = 24 * 3600;
@@ -152,6 +163,31 @@ export class TargetRecords {
     }
   }
 
+  async setRecheckToken(target: TargetId, token: string): Promise<void> {
+    const u = new Update().set(ATTR.recheckToken, av.s(token));
+    try {
+      await this.ctx.table.updateItem('setRecheckToken', {
+        Key: targetRecordKey(target),
+        ...u.build(`attribute_exists(${u.name(ATTR.repoURL)})`),
+      });
+    } catch (e) {
+      // A target deleted meanwhile has nothing to re-check.
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
+  async requestTermination(target: TargetId, request: TerminationRequest): Promise<void> {
+    const u = new Update().set(ATTR.termination, av.s(JSON.stringify(request)));
+    try {
+      await this.ctx.table.updateItem('requestTermination', {
+        Key: targetRecordKey(target),
+        ...u.build(`attribute_exists(${u.name(ATTR.repoURL)})`),
+      });
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+  }
+
   async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
     const out = await this.ctx.table.getItem('getTargetRecord', {
       Key: targetRecordKey(target),
@@ -209,6 +245,8 @@ export class TargetRecords {
         ATTR.lastCheckedAt,
         ATTR.checkStartedAt,
         ATTR.historySeq,
+        ATTR.recheckToken,
+        ATTR.termination,
       );
     try {
       await this.ctx.table.updateItem(
@@ -260,5 +298,12 @@ export function recordFromItem(item: Item): TargetRecord | undefined {
   const wantedAt = readNumber(item, ATTR.wantedAt);
   if (wantedRevision !== undefined) record.wantedRevision = wantedRevision;
   if (wantedAt !== undefined) record.wantedAt = wantedAt;
+  const recheckToken = readString(item, ATTR.recheckToken);
+  if (recheckToken !== undefined) record.recheckToken = recheckToken;
+  const termination = readString(item, ATTR.termination);
+  if (termination !== undefined) {
+    const parsed = TerminationSchema.safeParse(JSON.parse(termination));
+    if (parsed.success) record.termination = parsed.data;
+  }
   return record;
 }

@@ -21,6 +21,7 @@
 //                                the lease: leaseHolder, leaseToken, leaseExpiresAt;
 //                                fence (highest token that wrote status or history);
 //                                status bookkeeping: statusHash, lastCheckedAt, checkStartedAt, historySeq;
+//                                recheckToken (the live re-check chain), termination (JSON request);
 //                                ttl only on a deleted target's tombstone
 //   TARGET#<a>#<c>  / STATUS     status (B, gzip JSON), fence (token of its writer), bytes       ~1–100 KB
 //   TARGET#<a>#<c>  / HISTORY#<seq, 12 digits>  entry (JSON), ttl                                ~0.5–1 KB
@@ -124,6 +125,8 @@ export const ATTR = {
   lastCheckedAt: 'lastCheckedAt',
   checkStartedAt: 'checkStartedAt',
   historySeq: 'historySeq',
+  recheckToken: 'recheckToken',
+  termination: 'termination',
   status: 'status',
   fence: 'fence',
   bytes: 'bytes',

@@ -150,6 +150,25 @@ describe('parseJob', () => {
     ).toEqual({ app: 'a', cluster: 'b', trigger: 'sweep', enqueuedAt: valid.enqueuedAt });
   });
 
+  it('accepts every trigger the API, the webhook, the sweep and the worker queue', () => {
+    // The API queues `delete` for a cascade: the worker once dead-lettered it as unparseable.
+    for (const trigger of ['webhook', 'sweep', 'manual', 'rollback', 'health-check', 'delete']) {
+      expect(parseJob(JSON.stringify({ ...valid, trigger })).trigger).toBe(trigger);
+    }
+  });
+
+  it('keeps what a re-check and a deferred job carry', () => {
+    const job = {
+      ...valid,
+      trigger: 'health-check',
+      operationId: 'op-1',
+      recheckToken: 'r-2',
+      priorAttempts: 2,
+      initiator: 'arn:aws:iam::123456789012:role/deployer',
+    };
+    expect(parseJob(JSON.stringify(job))).toEqual(job);
+  });
+
   it('rejects malformed bodies with the field at fault', () => {
     const cases: [string, RegExp][] = [
       ['', /not JSON/],
