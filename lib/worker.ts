@@ -295,9 +295,20 @@ async function markDegraded(
   try {
     const current = (await deps.catalog.getTargetStatus(target)) ?? emptyStatus(target);
     const now = new Date(deps.clock?.now() ?? Date.now()).toISOString();
+    // An operation the killed attempts left Running ends here: nothing resumes it any more.
+    const running = current.operation?.phase === 'Running' ? current.operation : undefined;
+    const ended = running && {
+      ...running,
+      phase: 'Error' as const,
+      reason: error.reason,
+      message: `gave up after ${attempts} attempts: ${error.describe()}`,
+      finishedAt: now,
+      progress: undefined,
+    };
     await deps.catalog.putTargetStatus(
       {
         ...current,
+        ...(ended ? { operation: ended } : {}),
         health: 'Degraded',
         healthMessage: `gave up after ${attempts} attempts: ${error.describe()}`,
         conditions: [
@@ -312,6 +323,7 @@ async function markDegraded(
       },
       lease.fencingToken,
     );
+    if (ended) await deps.catalog.appendHistory(target, ended, lease.fencingToken);
   } catch (e) {
     if (!(e instanceof DriftlessError && e.reason === 'LeaseLost')) throw e;
   } finally {

@@ -4,7 +4,7 @@
 //
 //   GET    /apps                       apps with their targets' sync and health
 //   GET    /apps/{name}                spec and per-target status with resources
-//   GET    /apps/{name}/history        operations, newest first (?cluster=&limit=)
+//   GET    /apps/{name}/history        operations, newest first (?cluster=&limit=&succeeded=true)
 //   GET    /apps/{name}/diff           what a sync would change (?cluster=&revision=)
 //   POST   /apps/{name}/sync           queue a sync {cluster?, revision?, prune?}
 //   POST   /apps/{name}/suspend|resume
@@ -354,7 +354,9 @@ async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promis
   const targets = await Promise.all(
     clustersOf(app, req).map(async (cluster) => ({
       cluster,
-      operations: await deps.catalog.listHistory({ app: app.metadata.name, cluster }, limit),
+      operations: await deps.catalog.listHistory({ app: app.metadata.name, cluster }, limit, {
+        succeeded: req.query?.succeeded === 'true',
+      }),
     })),
   );
   return { status: 200, body: { app: app.metadata.name, targets } satisfies HistoryResponse };

@@ -3,7 +3,12 @@
 
 import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
-import type { OperationResult, TargetStatus } from '../model/status.js';
+import {
+  byNewest,
+  collapseRepeat,
+  type OperationResult,
+  type TargetStatus,
+} from '../model/status.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
 import {
   type Catalog,
@@ -18,7 +23,11 @@ export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();
   private readonly clusters = new Map<string, Cluster>();
   private readonly statuses = new Map<string, TargetStatus>();
-  private readonly history = new Map<string, OperationResult[]>();
+  /** Per target: successful syncs and everything else, bounded apart, newest first. */
+  private readonly history = new Map<
+    string,
+    { succeeded: OperationResult[]; other: OperationResult[] }
+  >();
   /** Highest fencing token that has written, per target. */
   private readonly fences = new Map<string, number>();
   private readonly records = new Map<string, TargetRecord>();
@@ -156,13 +165,28 @@ export class MemoryStore implements Catalog {
   ): Promise<void> {
     this.fence(target, fencingToken);
     const key = targetKey(target);
-    const list = this.history.get(key) ?? [];
-    list.unshift(structuredClone(entry));
-    this.history.set(key, list.slice(0, this.historyLimit));
+    const lists = this.history.get(key) ?? { succeeded: [], other: [] };
+    this.history.set(key, lists);
+    if (entry.phase === 'Succeeded') {
+      lists.succeeded = [structuredClone(entry), ...lists.succeeded].slice(0, this.historyLimit);
+      return;
+    }
+    const repeat = collapseRepeat(lists.other[0], entry);
+    if (repeat) lists.other[0] = structuredClone(repeat);
+    else lists.other = [structuredClone(entry), ...lists.other].slice(0, this.historyLimit);
   }
 
-  async listHistory(target: TargetId, limit = this.historyLimit): Promise<OperationResult[]> {
-    return structuredClone((this.history.get(targetKey(target)) ?? []).slice(0, limit));
+  async listHistory(
+    target: TargetId,
+    limit = this.historyLimit,
+    filter: { succeeded?: boolean } = {},
+  ): Promise<OperationResult[]> {
+    const lists = this.history.get(targetKey(target));
+    if (!lists) return [];
+    const all = filter.succeeded
+      ? lists.succeeded
+      : [...lists.succeeded, ...lists.other].sort(byNewest);
+    return structuredClone(all.slice(0, Math.min(limit, this.historyLimit)));
   }
 }
 

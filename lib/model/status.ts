@@ -186,3 +186,32 @@ export interface TargetStatus {
   progressingSince?: string;
   suspended?: boolean;
 }
+
+/**
+ * A failure that repeats the newest history entry (same commit, source,
+ * phase and reason): the two collapse into one entry with a count, so a
+ * target failing every interval keeps one line, not fifty. Undefined when
+ * `entry` is new.
+ */
+export function collapseRepeat(
+  newest: OperationResult | undefined,
+  entry: OperationResult,
+): OperationResult | undefined {
+  if (!newest || entry.phase === 'Succeeded' || entry.phase === 'Running') return undefined;
+  const same =
+    newest.phase === entry.phase &&
+    newest.reason === entry.reason &&
+    newest.revision === entry.revision &&
+    newest.source === entry.source;
+  if (!same) return undefined;
+  return {
+    ...entry,
+    startedAt: newest.startedAt,
+    count: (newest.count ?? 1) + (entry.count ?? 1),
+  };
+}
+
+/** Newest first, by when each entry ended (or began). */
+export function byNewest(a: OperationResult, b: OperationResult): number {
+  return Date.parse(b.finishedAt ?? b.startedAt) - Date.parse(a.finishedAt ?? a.startedAt);
+}

@@ -12,9 +12,19 @@ export interface Store {
   getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
   /** Writes the status; rejects with LeaseLost if a newer fencing token has written. */
   putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void>;
-  /** Appends to the bounded (DEFAULT_HISTORY_LIMIT), newest-first history; fenced like putTargetStatus. */
+  /**
+   * Appends to the newest-first history; fenced like putTargetStatus.
+   * Successful syncs and everything else are bounded apart
+   * (DEFAULT_HISTORY_LIMIT each), so failures never push a rollback target
+   * out; a failure repeating the newest entry collapses into it (collapseRepeat).
+   */
   appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void>;
-  listHistory(target: TargetId, limit?: number): Promise<OperationResult[]>;
+  /** Newest first; `succeeded` lists only successful syncs (rollback targets). */
+  listHistory(
+    target: TargetId,
+    limit?: number,
+    filter?: { succeeded?: boolean },
+  ): Promise<OperationResult[]>;
   /** The target's small record: a running operation reads whether someone asked to terminate it. */
   getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
 }
@@ -28,7 +38,7 @@ export interface TerminationRequest {
   at: number;
 }
 
-/** History entries a Store keeps per target unless configured otherwise. */
+/** History entries a Store keeps per target (successes and the rest, each) unless configured otherwise. */
 export const DEFAULT_HISTORY_LIMIT = 50;
 
 /** Items per page of a Catalog listing when the caller names no limit. */

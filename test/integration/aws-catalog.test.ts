@@ -538,6 +538,29 @@ describe('DynamoCatalog', () => {
       expect(stored.Items?.every((i) => Number(i.ttl?.N) > clock.now() / 1000)).toBe(true);
     });
 
+    it('collapses a repeated failure into one entry with a count, and keeps successes apart from failures', async () => {
+      const t = { app: 'historic-failing', cluster: 'eu' };
+      const failure = (n: number, revision = 'rev-bad'): OperationResult => ({
+        ...operation(100 + n),
+        revision,
+        phase: 'Failed',
+        reason: 'HookFailed',
+        message: `attempt ${n}`,
+      });
+      await catalog.appendHistory(t, operation(1), 1);
+      await catalog.appendHistory(t, operation(2), 1);
+      // Far more failures than the limit (10), of a few commits, each repeated.
+      for (let i = 0; i < 30; i++)
+        await catalog.appendHistory(t, failure(i, `rev-bad-${i % 15}`), 1);
+      for (let i = 0; i < 5; i++) await catalog.appendHistory(t, failure(40 + i, 'rev-worse'), 1);
+      const all = await catalog.listHistory(t);
+      expect(all[0]).toMatchObject({ revision: 'rev-worse', count: 5, message: 'attempt 44' });
+      expect(all[0]?.startedAt).toBe(failure(40).startedAt);
+      // The successful syncs a rollback needs were not pushed out.
+      const ok = await catalog.listHistory(t, 10, { succeeded: true });
+      expect(ok.map((o) => o.id)).toEqual(['op-2', 'op-1']);
+    });
+
     it('is fenced like the status', async () => {
       const t = { app: 'historic-fenced', cluster: 'eu' };
       await catalog.putTargetStatus(status(t), 2);

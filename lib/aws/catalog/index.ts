@@ -124,7 +124,11 @@ export class DynamoCatalog implements Catalog {
   appendHistory(target: TargetId, entry: OperationResult, fencingToken: number): Promise<void> {
     return this.histories.appendHistory(target, entry, fencingToken);
   }
-  listHistory(target: TargetId, limit?: number): Promise<OperationResult[]> {
-    return this.histories.listHistory(target, limit);
+  listHistory(
+    target: TargetId,
+    limit?: number,
+    filter?: { succeeded?: boolean },
+  ): Promise<OperationResult[]> {
+    return this.histories.listHistory(target, limit, filter);
   }
 }

@@ -25,6 +25,7 @@
 //                                ttl only on a deleted target's tombstone
 //   TARGET#<a>#<c>  / STATUS     status (B, gzip JSON), fence (token of its writer), bytes       ~1–100 KB
 //   TARGET#<a>#<c>  / HISTORY#<seq, 12 digits>  entry (JSON), ttl                                ~0.5–1 KB
+//   TARGET#<a>#<c>  / HISTORY#S#<seq>            a successful sync's entry (its own list)        ~0.5–1 KB
 //
 // Why it is shaped like this:
 // - Every target has its own partition key, so fan-out (one app on 500 clusters
@@ -125,6 +126,7 @@ export const ATTR = {
   lastCheckedAt: 'lastCheckedAt',
   checkStartedAt: 'checkStartedAt',
   historySeq: 'historySeq',
+  historySucceededSeq: 'historySucceededSeq',
   recheckToken: 'recheckToken',
   termination: 'termination',
   status: 'status',
@@ -251,8 +253,28 @@ export function targetStatusKey(target: TargetId): ItemKey {
 }
 
 /** Zero-padded so the sort key orders numerically: HISTORY#000000000042. */
-export function historyKey(target: TargetId, seq: number): ItemKey {
-  return key(targetPartition(target), `${SK_HISTORY_PREFIX}${String(seq).padStart(12, '0')}`);
+/**
+ * The two history lists of a target, each with its own sequence and bound:
+ * successful syncs (`HISTORY#S#<seq>`) and everything else (`HISTORY#<seq>`),
+ * so failures never push a rollback target out.
+ */
+export type HistoryList = 'succeeded' | 'other';
+export const SK_HISTORY_SUCCEEDED_PREFIX = `${SK_HISTORY_PREFIX}S#`;
+const SEQ_DIGITS = 12;
+
+export function historyKey(target: TargetId, seq: number, list: HistoryList = 'other'): ItemKey {
+  const prefix = list === 'succeeded' ? SK_HISTORY_SUCCEEDED_PREFIX : SK_HISTORY_PREFIX;
+  return key(targetPartition(target), `${prefix}${String(seq).padStart(SEQ_DIGITS, '0')}`);
+}
+
+/** The sort-key range of one list (the other list's keys sort after the digits). */
+export function historyRange(list: HistoryList): { from: string; to: string } {
+  return list === 'succeeded'
+    ? {
+        from: `${SK_HISTORY_SUCCEEDED_PREFIX}0`,
+        to: `${SK_HISTORY_SUCCEEDED_PREFIX}${'9'.repeat(SEQ_DIGITS)}`,
+      }
+    : { from: `${SK_HISTORY_PREFIX}0`, to: `${SK_HISTORY_PREFIX}${'9'.repeat(SEQ_DIGITS)}` };
 }
 
 export function repoListKey(normalizedRepoURL: string): string {

@@ -25,6 +25,8 @@ async function rollbackApp(
   const h = await client.request<HistoryResponse>('GET', `/apps/${name}/history`, undefined, {
     cluster: flags.cluster,
     limit: '100',
+    // Successful syncs are kept apart from failures, so a rollback target is never pushed out.
+    succeeded: 'true',
   });
   const ops = h.targets[0]?.operations ?? [];
   // Distinct revisions that synced successfully, newest first; [0] is the current one.
