@@ -29,6 +29,7 @@ export const handler = middy(
       path,
       query: event.queryStringParameters ?? {},
       body: body ?? undefined,
+      principal: caller,
     });
     metrics.addMetric(
       `Api${res.status < 400 ? 'Ok' : res.status < 500 ? 'ClientError' : 'ServerError'}`,

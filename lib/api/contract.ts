@@ -127,6 +127,15 @@ export interface SyncResponse {
   operations: { cluster: string; operationId: string }[];
 }
 
+/** POST /apps/NAME/terminate */
+export interface TerminateResponse {
+  app: string;
+  /** Targets whose running operation was asked to end. */
+  terminated: { cluster: string; operationId: string }[];
+  /** Clusters with no running operation. */
+  notRunning: string[];
+}
+
 /** POST /apps/NAME/suspend and /resume */
 export interface SuspendResponse {
   app: string;

@@ -8,6 +8,7 @@
 //   GET    /apps/{name}/diff           what a sync would change (?cluster=&revision=)
 //   POST   /apps/{name}/sync           queue a sync {cluster?, revision?, prune?}
 //   POST   /apps/{name}/suspend|resume
+//   POST   /apps/{name}/terminate      end the running operation (SyncFail hooks run) (?cluster=)
 //   PUT    /apps/{name}                register or update (Application JSON); ?cascade=true:
 //                                      removed destinations are pruned by the worker
 //   DELETE /apps/{name}                objects stay; ?cascade=true[&prune=true]: the worker
@@ -39,6 +40,7 @@ import type {
   SyncRequest,
   SyncResponse,
   TargetSummary,
+  TerminateResponse,
 } from './contract.js';
 
 export interface ApiRequest {
@@ -47,6 +49,8 @@ export interface ApiRequest {
   query?: Record<string, string | undefined>;
   /** Raw body (JSON). */
   body?: string;
+  /** The caller: the IAM principal API Gateway verified, or the local user; recorded on what it starts. */
+  principal?: string;
 }
 
 export interface ApiResponse {
@@ -81,6 +85,7 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/apps/(${NAME})/diff$`), diff],
   ['POST', new RegExp(`^/apps/(${NAME})/sync$`), sync],
   ['POST', new RegExp(`^/apps/(${NAME})/(suspend|resume)$`), suspendResume],
+  ['POST', new RegExp(`^/apps/(${NAME})/terminate$`), terminate],
   ['GET', /^\/clusters\/?$/, listClusters],
   ['GET', new RegExp(`^/clusters/(${NAME})$`), getCluster],
   ['PUT', new RegExp(`^/clusters/(${NAME})$`), putCluster],
@@ -431,6 +436,7 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
         revision,
         allowPrune: body.prune === true,
         deliveryId: operationId,
+        ...(req.principal ? { initiator: req.principal } : {}),
         enqueuedAt: now,
       },
     })),
@@ -438,6 +444,54 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
   return {
     status: 202,
     body: { app: app.metadata.name, revision, operations } satisfies SyncResponse,
+  };
+}
+
+/**
+ * Ends the running operation of each target (or of ?cluster=): the request is
+ * recorded on the target, and a job wakes the operation so it stops at its
+ * next step, runs its SyncFail hooks and ends Failed (reason Terminated).
+ */
+async function terminate(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const app = await requireApp(deps, name as string);
+  const clock = deps.clock ?? systemClock;
+  const by = req.principal ?? 'unknown';
+  const terminated: TerminateResponse['terminated'] = [];
+  const idle: string[] = [];
+  for (const cluster of clustersOf(app, req)) {
+    const target = { app: app.metadata.name, cluster };
+    const op = (await deps.catalog.getTargetStatus(target))?.operation;
+    if (op?.phase !== 'Running') {
+      idle.push(cluster);
+      continue;
+    }
+    await deps.catalog.requestTermination(target, { operationId: op.id, by, at: clock.now() });
+    terminated.push({ cluster, operationId: op.id });
+  }
+  if (!terminated.length) {
+    return error(
+      409,
+      'Conflict',
+      `no operation of ${app.metadata.name} is running on ${idle.join(', ') || 'any cluster'}`,
+    );
+  }
+  const now = new Date(clock.now()).toISOString();
+  await deps.queue.enqueue(
+    terminated.map(({ cluster, operationId }) => ({
+      dedupId: `terminate:${operationId}`,
+      job: {
+        app: app.metadata.name,
+        cluster,
+        trigger: 'health-check' as const,
+        operationId,
+        initiator: by,
+        enqueuedAt: now,
+      },
+    })),
+  );
+  return {
+    status: 202,
+    body: { app: app.metadata.name, terminated, notRunning: idle } satisfies TerminateResponse,
   };
 }
 

@@ -17,6 +17,7 @@ import { rollback } from './commands/rollback.js';
 import { status } from './commands/status.js';
 import { resume, suspend } from './commands/suspend.js';
 import { sync } from './commands/sync.js';
+import { terminate } from './commands/terminate.js';
 import { validate } from './commands/validate.js';
 import { consolePrinter, type OutputFormat } from './output.js';
 
@@ -48,6 +49,7 @@ Status and operations
                               suspend the app first, or its next automated sync would undo it
   history APP                 operations, newest first
   suspend APP | resume APP    stop or restart automated syncs
+  terminate APP               end the running operation (its SyncFail hooks run; --cluster C for one target)
   validate PATH... | -f app.yaml [--type directory|kustomize|helm] [--values F]... [--release-name N]
            [--namespace NS] [--repo DIR] [--kubernetes-version 1.34] [--crds PATH]... [--github]
                               render as a sync does and check every object against the Kubernetes
@@ -62,9 +64,21 @@ Options
 `;
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [apps, clusters, dev, diff, get, history, rollback, resume, status, suspend, sync, validate].map(
-    (c) => [c.name, c],
-  ),
+  [
+    apps,
+    clusters,
+    dev,
+    diff,
+    get,
+    history,
+    rollback,
+    resume,
+    status,
+    suspend,
+    sync,
+    terminate,
+    validate,
+  ].map((c) => [c.name, c]),
 );
 
 export async function main(argv: string[]): Promise<number> {

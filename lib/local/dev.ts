@@ -175,6 +175,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
                 path: url.pathname,
                 query: Object.fromEntries(url.searchParams),
                 body: body || undefined,
+                principal: localPrincipal(),
               },
             );
       res.writeHead(out.status, { 'content-type': 'application/json' });
@@ -215,4 +216,13 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       clusters.close();
     },
   };
+}
+
+/** Who acts in local mode: the machine's user (recorded as an operation's initiator). */
+function localPrincipal(): string {
+  try {
+    return `local:${os.userInfo().username}`;
+  } catch {
+    return 'local:unknown';
+  }
 }

@@ -17,7 +17,9 @@ import type {
   SQSEvent,
 } from 'aws-lambda';
 
-export function lambdaContext(functionName: string): Context {
+/** A Lambda context whose remaining time counts down from `timeoutMs`, as Lambda's does. */
+export function lambdaContext(functionName: string, timeoutMs = 300_000): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -27,7 +29,7 @@ export function lambdaContext(functionName: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: '2026/11/22/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => 300_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => {},
     fail: () => {},
     succeed: () => {},
@@ -117,7 +119,12 @@ function toRecord(m: Message, queueUrl: string): SQSEvent['Records'][number] {
  * One poll of the event source mapping: receive up to 10 messages, invoke the
  * handler, delete the ones not reported as failures. Returns what happened.
  */
-export async function pollOnce(sqs: SQSClient, queueUrl: string, handler: SqsHandler) {
+export async function pollOnce(
+  sqs: SQSClient,
+  queueUrl: string,
+  handler: SqsHandler,
+  opts: { timeoutMs?: number } = {},
+) {
   const res = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
@@ -130,7 +137,7 @@ export async function pollOnce(sqs: SQSClient, queueUrl: string, handler: SqsHan
   if (messages.length === 0) return { received: 0, failed: [] as string[] };
   const out = await handler(
     { Records: messages.map((m) => toRecord(m, queueUrl)) },
-    lambdaContext('driftless-worker'),
+    lambdaContext('driftless-worker', opts.timeoutMs),
   );
   const failed = new Set(out.batchItemFailures.map((f) => f.itemIdentifier));
   const done = messages.filter((m) => !failed.has(m.MessageId as string));

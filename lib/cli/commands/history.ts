@@ -26,13 +26,15 @@ async function historyOf(
   emit(
     p,
     rows,
-    ['CLUSTER', 'STARTED', 'TRIGGER', 'REVISION', 'PHASE', 'APPLIED', 'PRUNED', 'MESSAGE'],
+    ['CLUSTER', 'STARTED', 'TRIGGER', 'BY', 'REVISION', 'PHASE', 'APPLIED', 'PRUNED', 'MESSAGE'],
     rows.map((o) => [
       o.cluster,
       o.startedAt,
       o.trigger,
+      o.initiator ?? '',
       shortSha(o.revision),
-      state(p, o.phase),
+      // A failure that repeated is one line with its count.
+      o.count && o.count > 1 ? `${state(p, o.phase)} ×${o.count}` : state(p, o.phase),
       String(o.applied),
       String(o.pruned),
       (o.message ?? '').slice(0, 80),
