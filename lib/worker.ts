@@ -8,9 +8,11 @@
 // (lib/cascade.ts) and then forgets the destination.
 
 import { cascadeDelete } from './cascade.js';
+import { admitToCluster } from './cluster-admission.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
+import type { ClusterGuard } from './ports/cluster-guard.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
 import {
@@ -25,14 +27,20 @@ import {
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
   catalog: Catalog;
   queue: JobQueue;
+  /** Per-cluster slots and circuit breaker (lib/cluster-admission.ts); none: unbounded. */
+  guard?: ClusterGuard;
 }
 
 export type JobOutcome =
   /** Finished (or nothing to do): delete the message. */
   | { kind: 'done'; status?: TargetStatus; requeuedAfterSeconds?: number }
   | { kind: 'skipped'; reason: string }
-  /** Leave the message on the queue and let it come back after delaySeconds. */
-  | { kind: 'retry'; delaySeconds: number; error: DriftlessError }
+  /**
+   * Leave the message on the queue and let it come back after delaySeconds.
+   * `budget: false`: a deferral (the cluster full, its breaker open, a 429's
+   * pause), not a failed attempt; it must not count toward the retry limit.
+   */
+  | { kind: 'retry'; delaySeconds: number; error: DriftlessError; budget?: false }
   /** Past the retry limit: the caller moves the message to the dead-letter queue. */
   | { kind: 'dead'; error: DriftlessError };
 
@@ -90,6 +98,16 @@ export async function processJob(
     return { kind: 'skipped', reason: 'covered by a later reconcile' };
   }
 
+  // One of the cluster's spec.concurrency slots, or come back later (not a failed attempt).
+  const admission = await admitToCluster(
+    { guard: deps.guard, store: deps.catalog, clusters: deps.clusters, clock: deps.clock },
+    target,
+    { ttlMs: opts.leaseTtlMs },
+  );
+  if (!admission.granted) {
+    const { delaySeconds, error } = admission;
+    return { kind: 'retry', delaySeconds, error, budget: false };
+  }
   let outcome: Awaited<ReturnType<typeof reconcile>>;
   try {
     outcome = await reconcile(
@@ -107,6 +125,7 @@ export async function processJob(
   } catch (e) {
     outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
   }
+  await admission.release(outcome.error);
 
   // A sync's own failures are retried by the operation (its attempts, with
   // backoff, in the target's status: lib/reconcile.ts); these retries are for

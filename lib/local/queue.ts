@@ -99,7 +99,9 @@ export class LocalJobQueue implements JobQueue {
     try {
       const outcome = await handler(entry.job, entry.attempt);
       if (outcome.kind === 'retry') {
-        this.later({ job: entry.job, attempt: entry.attempt + 1 }, outcome.delaySeconds * 1000);
+        // A deferral (budget: false) is not a failed attempt.
+        const attempt = outcome.budget === false ? entry.attempt : entry.attempt + 1;
+        this.later({ job: entry.job, attempt }, outcome.delaySeconds * 1000);
       } else if (outcome.kind === 'dead') {
         this.deadLetters.push({ job: entry.job, error: outcome.error.describe() });
       }
