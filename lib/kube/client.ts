@@ -325,7 +325,7 @@ export class KubeClient implements ClusterClient {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
-      await this.throttle?.wait();
+      const turn = await this.throttle?.enter();
       this.stats.total++;
       this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
       let outcome: Attempt;
@@ -334,6 +334,7 @@ export class KubeClient implements ClusterClient {
       } catch (e) {
         outcome = { error: e as NodeJS.ErrnoException };
       }
+      turn?.('status' in outcome && outcome.status === 429);
       if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
         return outcome.text ? JSON.parse(outcome.text) : {};
       }
