@@ -39,6 +39,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../functions/wiring/env.js';
 import {
   DUE_INDEX,
+  GUARD_PARTITION_PREFIX,
   IDEMPOTENCY_PARTITION,
   LIST_INDEX,
   TABLE_DEFINITION,
@@ -349,6 +350,13 @@ export class DriftlessStack extends Stack {
       timeout: Duration.seconds(60),
       environment: { [ENV.sweepPerCluster]: String(config.sweepPerCluster) },
     });
+    // The scheduler invokes the sweep asynchronously: Lambda's own async
+    // retries (two by default, for up to six hours) would run a missed sweep
+    // late, beside the next one. Neither retries; the next tick comes within the rate.
+    sweep.fn.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.seconds(60 * config.sweepRateMinutes),
+    });
     const api = make('api', {
       description: 'Driftless: status API (apps, clusters, history, diff previews, sync)',
       memorySize: 1024,
@@ -394,8 +402,16 @@ export class DriftlessStack extends Stack {
     );
 
     // sweep: lib/sweep.ts → catalog.dueTargets (Query `due`), catalog.setNextDue
-    // (UpdateItem TARGET#…), queue.enqueue.
+    // (UpdateItem TARGET#…), queue.enqueue; the clusters' guards (GetItem
+    // GUARD#…) to leave clusters with an open breaker or a 429's pause alone.
     allow(sweep.role, 'DueTargets', ['dynamodb:Query'], [indexArn(DUE_INDEX)]);
+    allow(
+      sweep.role,
+      'ClusterGuards',
+      ['dynamodb:GetItem'],
+      [tableArn],
+      onlyPartitions(`${GUARD_PARTITION_PREFIX}*`),
+    );
     allow(
       sweep.role,
       'SetNextDue',
@@ -431,6 +447,14 @@ export class DriftlessStack extends Stack {
     // next due (UpdateItem). Delayed health checks; dead-lettering; retries via
     // ChangeMessageVisibility (granted with the event sources below); statuses.
     allow(worker.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
+    // The clusters' guards (lib/aws/cluster-guard.ts): slots, breaker, backoff.
+    allow(
+      worker.role,
+      'ClusterGuards',
+      ['dynamodb:PutItem'],
+      [tableArn],
+      onlyPartitions(`${GUARD_PARTITION_PREFIX}*`),
+    );
     allow(
       worker.role,
       'WriteTargets',

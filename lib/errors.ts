@@ -21,6 +21,16 @@ export type ErrorReason =
   | 'RenderFailed'
   /** The cluster's API server cannot be reached. */
   | 'ClusterUnreachable'
+  /**
+   * The cluster's API server kept throttling Driftless (429) past the
+   * retries: it is up and asked for less, which is not an outage.
+   */
+  | 'ClusterThrottled'
+  /**
+   * A job waits for its cluster: at its concurrency, its circuit breaker
+   * open, or a 429's pause; not a failed attempt.
+   */
+  | 'ClusterDeferred'
   /** The EKS cluster a Cluster names does not exist (in that region, for that account). */
   | 'ClusterNotFound'
   /** The cluster, or AWS, rejected our credentials (401, expired or invalid AWS keys). */
@@ -106,6 +116,8 @@ export class DriftlessError extends Error {
  */
 const RETRYABLE_REASONS: ReadonlySet<ErrorReason> = new Set([
   'ClusterUnreachable',
+  'ClusterThrottled',
+  'ClusterDeferred',
   'SourceUnavailable',
   'LeaseHeld',
   'DeadlineExceeded',

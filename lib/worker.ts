@@ -14,9 +14,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { cascadeDelete } from './cascade.js';
+import { admitToCluster } from './cluster-admission.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
+import type { ClusterGuard } from './ports/cluster-guard.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
 import {
@@ -31,6 +33,8 @@ import {
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
   catalog: Catalog;
   queue: JobQueue;
+  /** Per-cluster slots and circuit breaker (lib/cluster-admission.ts); none: unbounded. */
+  guard?: ClusterGuard;
 }
 
 export type JobOutcome =
@@ -40,8 +44,9 @@ export type JobOutcome =
   /** Leave the message on the queue and let it come back after delaySeconds. */
   | { kind: 'retry'; delaySeconds: number; error: DriftlessError }
   /**
-   * Not a failed attempt (the lease is held by another worker): the job was
-   * sent again, delayed, carrying the attempts it had spent; delete this one.
+   * Not a failed attempt (the lease is held by another worker, the cluster
+   * is full, its breaker open, a 429's pause): the job was sent again,
+   * delayed, carrying the attempts it had spent; delete this one.
    */
   | { kind: 'deferred'; delaySeconds: number; reason: string }
   /** Past the retry limit: the caller moves the message to the dead-letter queue. */
@@ -129,6 +134,15 @@ export async function processJob(
     return { kind: 'skipped', reason: 'covered by a later reconcile' };
   }
 
+  // One of the cluster's spec.concurrency slots, or come back later (not a failed attempt).
+  const admission = await admitToCluster(
+    { guard: deps.guard, store: deps.catalog, clusters: deps.clusters, clock: deps.clock },
+    target,
+    { ttlMs: opts.leaseTtlMs },
+  );
+  if (!admission.granted) {
+    return defer(deps, job, attempt, admission.delaySeconds, admission.error);
+  }
   let outcome: Awaited<ReturnType<typeof reconcile>>;
   try {
     outcome = await reconcile(
@@ -147,6 +161,7 @@ export async function processJob(
   } catch (e) {
     outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
   }
+  await admission.release(outcome.error);
 
   // A sync's own failures are retried by the operation (its attempts, with
   // backoff, in the target's status: lib/reconcile.ts); these retries are for
@@ -155,15 +170,7 @@ export async function processJob(
     // Not a failed attempt: another worker is on the target. Come back later
     // with the attempts spent so far (the receive count of a new message starts at 1).
     if (outcome.error.reason === 'LeaseHeld') {
-      await deps.queue.enqueueDelayed(
-        { ...job, priorAttempts: attempt - 1 },
-        LEASE_HELD_DELAY_SECONDS,
-      );
-      return {
-        kind: 'deferred',
-        delaySeconds: LEASE_HELD_DELAY_SECONDS,
-        reason: outcome.error.describe(),
-      };
+      return defer(deps, job, attempt, LEASE_HELD_DELAY_SECONDS, outcome.error);
     }
     if (!outcome.retryable) {
       // A newer revision waited for the operation that just failed.
@@ -193,6 +200,18 @@ export async function processJob(
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
   }
   return { kind: 'done', status: outcome.status };
+}
+
+/** Sends the job again after `delaySeconds`, carrying the attempts it spent: not a failed attempt. */
+async function defer(
+  deps: WorkerDeps,
+  job: ReconcileJob,
+  attempt: number,
+  delaySeconds: number,
+  why: DriftlessError,
+): Promise<JobOutcome> {
+  await deps.queue.enqueueDelayed({ ...job, priorAttempts: attempt - 1 }, delaySeconds);
+  return { kind: 'deferred', delaySeconds, reason: why.describe() };
 }
 
 /** Who a job acts for when its producer named nobody (jobs queued by older versions). */

@@ -10,12 +10,13 @@ import { storePlane } from './store.js';
 export function apiPlane(config: DataPlaneConfig) {
   const { dynamo, catalog, queue } = storePlane(config);
   const { reporter } = githubPlane(config);
-  const { leases, git, clusters } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard } = enginePlane(config, dynamo);
   const statusUrl = statusUrlFor(config);
   return {
     apiDeps: (): ApiDeps => ({
       catalog,
       queue,
+      guard,
       engine: { leases, git, clusters, reporter, statusUrl },
     }),
   };

@@ -2,6 +2,7 @@
 // clusters (API previews and the worker).
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoClusterGuard } from '../../lib/aws/cluster-guard.js';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
 import { ClusterRouter } from '../../lib/kube/connector.js';
 import { IsomorphicGitSource } from '../../lib/source/index.js';
@@ -11,5 +12,6 @@ export function enginePlane(config: DataPlaneConfig, dynamo: DynamoDBClient) {
   const leases = new DynamoLeaseManager({ client: dynamo, tableName: config.tableName });
   const git = new IsomorphicGitSource({ cacheRoot: config.gitCacheDir });
   const clusters = new ClusterRouter();
-  return { leases, git, clusters };
+  const guard = new DynamoClusterGuard({ client: dynamo, tableName: config.tableName });
+  return { leases, git, clusters, guard };
 }

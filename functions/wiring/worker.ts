@@ -12,7 +12,7 @@ import { storePlane } from './store.js';
 export function workerPlane(config: DataPlaneConfig) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
   const { reporter } = githubPlane(config);
-  const { leases, git, clusters } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard } = enginePlane(config, dynamo);
   const messages = new MessageControl(
     sqs,
     [config.queueUrl, config.delayQueueUrl],
@@ -25,6 +25,7 @@ export function workerPlane(config: DataPlaneConfig) {
       catalog,
       leases,
       queue,
+      guard,
       git,
       clusters,
       reporter,

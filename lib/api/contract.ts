@@ -12,6 +12,7 @@ import type {
   StatusCondition,
   SyncStatus,
 } from '../model/status.js';
+import type { ClusterGuardState } from '../ports/cluster-guard.js';
 
 /** Every error response (4xx, 5xx) and every per-target error in a response. */
 export interface ApiErrorBody extends ErrorLocation {
@@ -142,10 +143,16 @@ export interface SuspendResponse {
   suspended: boolean;
 }
 
-/** GET /clusters */
-export type ClusterListResponse = PageBody<Cluster>;
+/**
+ * GET /clusters: the specs, and each one's guard by name (slots in use, the
+ * circuit breaker, a 429's pause) where the API has the guard.
+ */
+export type ClusterListResponse = PageBody<Cluster> & {
+  guards?: Record<string, ClusterGuardState>;
+};
 
-/** GET and PUT /clusters/NAME */
+/** GET and PUT /clusters/NAME (GET adds the guard). */
 export interface ClusterResponse {
   cluster: Cluster;
+  guard?: ClusterGuardState;
 }

@@ -13,13 +13,16 @@
 //                                      removed destinations are pruned by the worker
 //   DELETE /apps/{name}                objects stay; ?cascade=true[&prune=true]: the worker
 //                                      prunes each destination, then forgets the app
-//   GET    /clusters, GET|PUT|DELETE /clusters/{name}
+//   GET    /clusters, GET|PUT|DELETE /clusters/{name} (GETs add each cluster's guard:
+//          slots in use, circuit breaker, a 429's pause)
 
 import { randomUUID } from 'node:crypto';
+import { mapBounded } from '../concurrency.js';
 import { DriftlessError, httpStatusFor, isDriftlessError } from '../errors.js';
 import { type Application, parseApplication, parseCluster } from '../model/application.js';
 import type { TargetStatus } from '../model/status.js';
 import { type Clock, systemClock } from '../ports/clock.js';
+import type { ClusterGuard } from '../ports/cluster-guard.js';
 import type { JobQueue } from '../ports/queue.js';
 import type { Catalog } from '../ports/store.js';
 import type { ReconcileDeps } from '../reconcile/index.js';
@@ -63,6 +66,8 @@ export interface ApiDeps {
   queue: JobQueue;
   /** For previews (diff): the engine with its cluster access. */
   engine?: Omit<ReconcileDeps, 'store'>;
+  /** The clusters' guard (slots, breaker, backoff), shown by the clusters endpoints. */
+  guard?: ClusterGuard;
   clock?: Clock;
   /** Default DEFAULT_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
@@ -73,6 +78,8 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /** Items per page when a request names no limit, and the most it may ask for. */
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
+/** Guard items read at once for a clusters listing. */
+const GUARD_READ_CONCURRENCY = 8;
 
 const NAME = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
 type Handler = (deps: ApiDeps, req: ApiRequest, params: string[]) => Promise<ApiResponse>;
@@ -511,16 +518,30 @@ async function suspendResume(
 
 async function listClusters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const page = await deps.catalog.listClusters(limitOf(req), req.query?.next);
+  const guard = deps.guard;
+  const guards = guard
+    ? Object.fromEntries(
+        await mapBounded(page.items, GUARD_READ_CONCURRENCY, async (c) => [
+          c.metadata.name,
+          await guard.state(c.metadata.name, c.spec.concurrency),
+        ]),
+      )
+    : undefined;
   return {
     status: 200,
-    body: { items: page.items, next: page.next } satisfies ClusterListResponse,
+    body: {
+      items: page.items,
+      next: page.next,
+      ...(guards ? { guards } : {}),
+    } satisfies ClusterListResponse,
   };
 }
 
 async function getCluster(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const cluster = await deps.catalog.getCluster(name as string);
   if (!cluster) return error(404, 'NotFound', `cluster ${name} is not registered`);
-  return { status: 200, body: { cluster } satisfies ClusterResponse };
+  const guard = await deps.guard?.state(cluster.metadata.name, cluster.spec.concurrency);
+  return { status: 200, body: { cluster, ...(guard ? { guard } : {}) } satisfies ClusterResponse };
 }
 
 async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {

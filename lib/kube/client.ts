@@ -34,6 +34,7 @@ import type {
   ServerApplyOptions,
 } from '../ports/cluster.js';
 import { Discovery } from './discovery.js';
+import type { ClusterThrottle } from './throttle.js';
 
 /** What a request authenticates with; asked for before every request, so tokens can rotate. */
 export interface ClusterCredentials {
@@ -112,6 +113,11 @@ export interface KubeClientOptions {
   maxSockets?: number;
   /** A name for messages, e.g. the Driftless cluster name. */
   clusterName?: string;
+  /**
+   * The cluster's throttle, shared with its other clients (ClusterRouter
+   * keeps one per cluster name): a 429's pause holds back every request to it.
+   */
+  throttleFor?: (clusterName: string) => ClusterThrottle;
 }
 
 interface Status {
@@ -137,6 +143,7 @@ export class KubeClient implements ClusterClient {
   private readonly timeoutMs: number;
   private readonly retry: Required<RetryPolicy>;
   private readonly onRetry: ((event: RetryEvent) => void) | undefined;
+  private readonly throttle: ClusterThrottle | undefined;
 
   constructor(
     private readonly access: ClusterAccess,
@@ -152,6 +159,7 @@ export class KubeClient implements ClusterClient {
       maxDelayMs: opts.retry?.maxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,
     };
     this.onRetry = opts.onRetry;
+    this.throttle = opts.throttleFor?.(this.clusterName);
     this.agent = new https.Agent({
       keepAlive: true,
       maxSockets: opts.maxSockets ?? DEFAULT_MAX_SOCKETS,
@@ -317,6 +325,7 @@ export class KubeClient implements ClusterClient {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
+      const turn = await this.throttle?.enter();
       this.stats.total++;
       this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
       let outcome: Attempt;
@@ -325,6 +334,7 @@ export class KubeClient implements ClusterClient {
       } catch (e) {
         outcome = { error: e as NodeJS.ErrnoException };
       }
+      turn?.('status' in outcome && outcome.status === 429);
       if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
         return outcome.text ? JSON.parse(outcome.text) : {};
       }
@@ -339,6 +349,10 @@ export class KubeClient implements ClusterClient {
           after ??
           Math.random() *
             Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      }
+      // The whole cluster pauses for a 429, whether or not this request is repeated.
+      if (transient === 429 && 'status' in outcome) {
+        this.throttle?.note(retryAfterMs(outcome.retryAfter) ?? delayMs);
       }
       if (
         transient === undefined ||
@@ -492,6 +506,12 @@ export class KubeClient implements ClusterClient {
           loc,
         );
       case 429:
+        // Throttled past the retries: the server is up and asked for less.
+        return new DriftlessError(
+          'ClusterThrottled',
+          `the API server of cluster ${this.clusterName} answered ${status} (too many requests): ${message}${tried}`,
+          loc,
+        );
       case 502:
       case 503:
       case 504:

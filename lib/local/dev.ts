@@ -20,6 +20,7 @@ import type { ReconcileEvent } from '../reconcile/index.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
+import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalJobQueue } from './queue.js';
 import { MemoryStore } from './store.js';
@@ -67,6 +68,7 @@ const reporter: CommitStatusReporter = { report: async () => {} };
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const store = new MemoryStore();
   const leases = new MemoryLeaseManager();
+  const guard = new MemoryClusterGuard();
   const queue = new LocalJobQueue();
   const clusters = new ClusterRouter();
   const git = new IsomorphicGitSource({
@@ -86,7 +88,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
   const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
-  const workerDeps = { ...engine, catalog: store, queue };
+  const workerDeps = { ...engine, catalog: store, queue, guard };
   queue.start((job, attempt) =>
     processJob(workerDeps, job, attempt, {
       waitBudgetMs: opts.waitBudgetMs ?? LOCAL_WAIT_BUDGET_MS,
@@ -141,7 +143,9 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     timers.push(t);
   };
   every(opts.watchIntervalMs ?? LOCAL_WATCH_INTERVAL_MS, watch);
-  every(opts.sweepIntervalMs ?? LOCAL_SWEEP_INTERVAL_MS, () => sweep({ catalog: store, queue }));
+  every(opts.sweepIntervalMs ?? LOCAL_SWEEP_INTERVAL_MS, () =>
+    sweep({ catalog: store, queue, guard }),
+  );
 
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -169,7 +173,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
               { headers: req.headers as Record<string, string>, body },
             )
           : await handleApiRequest(
-              { catalog: store, queue, engine },
+              { catalog: store, queue, engine, guard },
               {
                 method: req.method ?? 'GET',
                 path: url.pathname,

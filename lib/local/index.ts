@@ -1,2 +1,3 @@
+export { MemoryClusterGuard } from './cluster-guard.js';
 export { MemoryLeaseManager } from './lease.js';
 export { MemoryStore } from './store.js';

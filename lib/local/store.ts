@@ -82,15 +82,29 @@ export class MemoryStore implements Catalog {
       .map((r) => ({ ...r }));
   }
 
+  /** Oldest first, which is fair without a rotation (the port's `rotation` is for shards). */
   async dueTargets(
     now: number,
     limit = DEFAULT_PAGE_SIZE,
     next?: string,
+    _rotation?: number,
   ): Promise<Page<TargetRecord>> {
+    // The cursor is the last item's place in the order (due time, key), not an
+    // offset: the sweep moves the targets of a page out of the due set before
+    // it reads the next, and an offset would then skip as many.
+    const order = (r: TargetRecord) => [r.nextDueAt, targetKey(r)] as const;
+    const after = next ? (JSON.parse(next) as [number, string]) : undefined;
     const due = [...this.records.values()]
       .filter((r) => r.nextDueAt <= now && !r.suspended)
+      .filter((r) => {
+        if (!after) return true;
+        const [at, key] = order(r);
+        return at > after[0] || (at === after[0] && key > after[1]);
+      })
       .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));
-    return page(due, limit, next);
+    const items = due.slice(0, limit).map((r) => ({ ...r }));
+    const last = items.at(-1);
+    return due.length > limit && last ? { items, next: JSON.stringify(order(last)) } : { items };
   }
 
   async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {

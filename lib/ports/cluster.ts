@@ -71,9 +71,21 @@ export interface ClusterClient {
   getJSON(path: string): Promise<unknown>;
 }
 
+/** 429s a cluster answered since the last report, and the pause it asked for. */
+export interface ThrottleReport {
+  throttled: number;
+  /** Epoch ms, while still ahead. */
+  backoffUntil?: number;
+}
+
 /** Turns a Cluster spec into a client (kubeconfig, or EKS with a presigned token). */
 export interface ClusterConnector {
   connect(cluster: Cluster): Promise<ClusterClient>;
+  /**
+   * The cluster's throttling since the last call (the counts are taken, so
+   * each 429 is reported once); connectors that share no throttle omit it.
+   */
+  takeThrottling?(cluster: string): ThrottleReport;
 }
 
 /**

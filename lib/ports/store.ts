@@ -77,8 +77,19 @@ export interface Catalog extends Store {
   listClusters(limit?: number, next?: string): Promise<Page<Cluster>>;
   /** Targets of apps whose source repository is `repoURL` (normalized). */
   targetsForRepo(repoURL: string): Promise<TargetRecord[]>;
-  /** Targets whose nextDueAt is at or before `now`, a page at a time. */
-  dueTargets(now: number, limit?: number, next?: string): Promise<Page<TargetRecord>>;
+  /**
+   * Targets whose nextDueAt is at or before `now`, a page at a time.
+   * `rotation` says where the first page starts (the DynamoDB catalog reads
+   * its due shards from shard `rotation` mod shards), so a sweep its limits
+   * cut short starts elsewhere the next time; later pages follow `next`.
+   * The memory store lists oldest first, which is fair without it.
+   */
+  dueTargets(
+    now: number,
+    limit?: number,
+    next?: string,
+    rotation?: number,
+  ): Promise<Page<TargetRecord>>;
   /** Records the newest commit a push announced (never moves backwards in time). */
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
   /** Schedules the target's next sweep. */

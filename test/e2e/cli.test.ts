@@ -110,6 +110,22 @@ spec:
     expect(get.stdout).toMatch(/^Deployment\s+\S+\s+api\s+Synced\s+Healthy/m);
   });
 
+  it("lists clusters with their slots, breaker and throttling, after the app's reconciles", async () => {
+    const list = await driftless('clusters', 'list');
+    expect(list).toMatchObject({ code: 0 });
+    expect(list.stdout).toMatch(/^NAME\s+TYPE\s+SLOTS\s+BREAKER\s+WHERE\s+NOTE$/m);
+    expect(list.stdout).toMatch(/^local\s+kubeconfig\s+0\/4\s+closed\s+\S+/m);
+    const json = await driftless('clusters', 'list', '-o', 'json');
+    const [local] = JSON.parse(json.stdout) as {
+      metadata: { name: string };
+      guard: { breaker: string; slotsInUse: number; concurrency: number; throttled: number };
+    }[];
+    expect(local).toMatchObject({
+      metadata: { name: 'local' },
+      guard: { breaker: 'closed', slotsInUse: 0, concurrency: 4, throttled: 0 },
+    });
+  });
+
   it('exits 0 from diff when in sync and 1 when drifted, and syncs it back', async () => {
     expect((await driftless('diff', 'api')).code).toBe(0);
     await kubeConfig()

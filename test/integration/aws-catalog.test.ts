@@ -17,6 +17,8 @@ import type { CapacityEstimate } from '../../lib/aws/dynamo/capacity.js';
 import {
   ATTR,
   DUE_INDEX,
+  DUE_SHARDS,
+  dueShardIndex,
   LIST_INDEX,
   targetRecordKey,
   targetStatusKey,
@@ -416,6 +418,38 @@ describe('DynamoCatalog', () => {
       expect(all.next).toBeUndefined();
       await own.putApplication(application('svc-6', clusters, { suspended: false }));
       expect((await own.dueTargets(now, 1000)).items.length).toBeGreaterThan(expected.length - 1);
+    });
+
+    it('starts at the shard the rotation names, so a cut-short sweep starts elsewhere next time', async () => {
+      const table = await createDriftlessTable('catalog-rotation');
+      const own = new DynamoCatalog(table);
+      const apps = Array.from({ length: 40 }, (_, i) => `rot-${i}`);
+      await Promise.all(apps.map((a) => own.putApplication(application(a, ['eu']))));
+      const now = 1_000_000;
+      await Promise.all(apps.map((a) => own.setNextDue({ app: a, cluster: 'eu' }, now - 1)));
+      const shardOf = (app: string) => dueShardIndex({ app, cluster: 'eu' });
+      const firstShards = new Set<number>();
+      for (const rotation of [0, 1, 5, 16 + 5, -1]) {
+        const seen: string[] = [];
+        let next: string | undefined;
+        let first: number | undefined;
+        do {
+          const page = await own.dueTargets(now, 3, next, rotation);
+          first ??= shardOf(page.items[0]?.app as string);
+          seen.push(...page.items.map((t) => t.app));
+          next = page.next;
+        } while (next);
+        // Every due target once, whatever the rotation; the first one from the
+        // first non-empty shard at or after the rotation.
+        expect(seen.sort()).toEqual([...apps].sort());
+        const occupied = new Set(apps.map(shardOf));
+        const start = ((rotation % DUE_SHARDS) + DUE_SHARDS) % DUE_SHARDS;
+        let expected = start;
+        while (!occupied.has(expected)) expected = (expected + 1) % DUE_SHARDS;
+        expect(first).toBe(expected);
+        firstShards.add(first as number);
+      }
+      expect(firstShards.size).toBeGreaterThan(1);
     });
   });
 

@@ -6,19 +6,14 @@
 // a body the server cannot type is a bad manifest, and a DELETE whose UID
 // precondition fails means the object is already gone.
 
-import {
-  type AuthenticationV1TokenRequest,
-  CoreV1Api,
-  FlowcontrolApiserverV1Api,
-  RbacAuthorizationV1Api,
-} from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, type RetryEvent } from '../../lib/kube/client.js';
 import { kubeconfigAccess } from '../../lib/kube/kubeconfig.js';
-import { testenv, uniqueName } from '../support/env.js';
+import { type StarvedAccount, starvedAccount } from '../support/apf.js';
+import { testenv } from '../support/env.js';
 import { rejection } from '../support/errors.js';
 import { flakyProxy } from '../support/flaky-proxy.js';
-import { type HoldingWebhook, holdingWebhook } from '../support/holding-webhook.js';
 import { eventually, kubeConfig, testNamespace } from '../support/kube.js';
 
 function configMap(namespace: string, name: string, data: Record<string, unknown> = { k: 'v' }) {
@@ -27,131 +22,21 @@ function configMap(namespace: string, name: string, data: Record<string, unknown
 
 describe('429 from API Priority and Fairness', () => {
   let ns: string;
-  let token: string;
-  let flowSchema: string;
-  let priorityLevel: string;
-  let webhook: HoldingWebhook;
-  const HOLD = 'driftless.test/hold';
-  const flowcontrol = () => kubeConfig().makeApiClient(FlowcontrolApiserverV1Api);
-
+  let apf: StarvedAccount;
   beforeAll(async () => {
-    ns = await testNamespace('apf');
-    const kc = kubeConfig();
-    const core = kc.makeApiClient(CoreV1Api);
-    const sa = uniqueName('driftless');
-    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-    await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: sa },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
-        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
-      },
-    });
-    const tr = (await core.createNamespacedServiceAccountToken({
-      name: sa,
-      namespace: ns,
-      body: { spec: { audiences: [], expirationSeconds: 3600 } } as AuthenticationV1TokenRequest,
-    })) as AuthenticationV1TokenRequest;
-    token = tr.status?.token as string;
-    priorityLevel = uniqueName('driftless-starved');
-    flowSchema = uniqueName('driftless-starved');
-    // No seats, nothing lent or borrowed, no queue: APF still dispatches one
-    // request when none is executing, and rejects every other with 429.
-    await flowcontrol().createPriorityLevelConfiguration({
-      body: {
-        metadata: { name: priorityLevel },
-        spec: {
-          type: 'Limited',
-          limited: {
-            nominalConcurrencyShares: 0,
-            lendablePercent: 0,
-            borrowingLimitPercent: 0,
-            limitResponse: { type: 'Reject' },
-          },
-        },
-      },
-    });
-    await flowcontrol().createFlowSchema({
-      body: {
-        metadata: { name: flowSchema },
-        spec: {
-          priorityLevelConfiguration: { name: priorityLevel },
-          matchingPrecedence: 500,
-          distinguisherMethod: { type: 'ByUser' },
-          rules: [
-            {
-              subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: sa, namespace: ns } }],
-              resourceRules: [
-                {
-                  verbs: ['*'],
-                  apiGroups: ['*'],
-                  resources: ['*'],
-                  namespaces: ['*'],
-                  clusterScope: true,
-                },
-              ],
-              nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
-            },
-          ],
-        },
-      },
-    });
-    // The APF controller has read the schema once it reports on it.
-    await eventually('the FlowSchema in force', async () => {
-      const fs = await flowcontrol().readFlowSchema({ name: flowSchema });
-      return fs.status?.conditions?.some((c) => c.type === 'Dangling' && c.status === 'False')
-        ? true
-        : undefined;
-    });
-    webhook = await holdingWebhook(ns, HOLD);
+    apf = await starvedAccount('apf');
+    ns = apf.namespace;
   });
-  afterAll(async () => {
-    await flowcontrol()
-      .deleteFlowSchema({ name: flowSchema })
-      .catch(() => {});
-    await flowcontrol()
-      .deletePriorityLevelConfiguration({ name: priorityLevel })
-      .catch(() => {});
-  });
+  const throttledClient = (opts?: ConstructorParameters<typeof KubeClient>[1]) => apf.client(opts);
+  const occupySeat = () => apf.occupySeat();
 
-  async function throttledClient(opts: ConstructorParameters<typeof KubeClient>[1] = {}) {
-    const admin = await kubeconfigAccess(testenv().kube.kubeconfig);
-    return new KubeClient(
-      { ...admin, name: 'test', credentials: async () => ({ token }) },
-      { clusterName: 'test', ...opts },
-    );
-  }
-
-  /**
-   * Puts one request of the throttled user in its only seat and keeps it
-   * there (an admission webhook holds it): until released, every other
-   * request of that user is rejected with 429.
-   */
-  async function occupySeat(): Promise<{ release(): Promise<void> }> {
-    // With retries: its own two discovery requests share the one seat.
-    const holder = await throttledClient();
-    const created = holder.apply({
-      ...configMap(ns, uniqueName('seat')),
-      metadata: { name: uniqueName('seat'), namespace: ns, labels: { [HOLD]: 'true' } },
-    });
-    await eventually('the seat taken', async () => (webhook.held > 0 ? true : undefined));
-    return {
-      async release() {
-        webhook.release();
-        await created;
-        holder.close();
-      },
-    };
-  }
-
-  it('gives up after the bounded attempts with ClusterUnreachable naming the 429', async () => {
+  it('gives up after the bounded attempts with ClusterThrottled (not an outage) naming the 429', async () => {
     const seat = await occupySeat();
     const events: RetryEvent[] = [];
     const c = await throttledClient({ retry: { attempts: 3 }, onRetry: (e) => events.push(e) });
     const e = await rejection(c.requestJson('GET', '/version'));
     await seat.release();
-    expect(e.reason).toBe('ClusterUnreachable');
+    expect(e.reason).toBe('ClusterThrottled');
     expect(e.message).toMatch(/answered 429/);
     expect(e.message).toMatch(/gave up after 3 attempts/);
     expect(c.stats.retries).toBe(2);

@@ -3,7 +3,9 @@
 // resets them, or answers 503 over TLS (with the API server's own serving
 // certificate, so the client's trust is unchanged) and closes. Later
 // connections are piped to the real server untouched: the system under test
-// is still the real API server.
+// is still the real API server. `stop` and `start` take the proxy's port down
+// and up again, as an API server that is stopped and restarted (connections
+// refused meanwhile), without touching the shared API server.
 
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -21,6 +23,10 @@ export interface FlakyProxy {
   readonly seen: ConnectionFault[];
   /** Ends every open connection (kept-alive ones included), so the next request opens a new one. */
   dropConnections(): void;
+  /** Stops listening and ends every connection: connections to the port are refused. */
+  stop(): Promise<void>;
+  /** Listens on the same port again. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,13 +80,25 @@ export async function flakyProxy(plan: (i: number) => ConnectionFault): Promise<
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
-  const close = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  afterAll(() => close().catch(() => {}));
   const dropConnections = () => {
     for (const s of sockets) s.destroy();
   };
-  return { server: `https://127.0.0.1:${port}`, seen, dropConnections, close };
+  const stop = async () => {
+    if (!server.listening) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    dropConnections();
+    await closed;
+  };
+  const start = async () => {
+    if (server.listening) return;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  };
+  afterAll(() => stop().catch(() => {}));
+  return { server: `https://127.0.0.1:${port}`, seen, dropConnections, stop, start, close: stop };
 }

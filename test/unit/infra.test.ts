@@ -422,6 +422,13 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     expect(permissions(template).get(role[0] as string)).toEqual(
       new Set([`lambda:InvokeFunction ${id(stack, stack.functions.sweep)}.Arn`]),
     );
+    // A missed sweep is not run late: neither the scheduler nor Lambda's async invoke retries it.
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id(stack, stack.functions.sweep) },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
     expect(synth({ sweepRateMinutes: 5 }).template.toJSON().Resources).toSatisfy(
       (resources: Record<string, Json>) =>
         Object.values(resources).some(
@@ -544,6 +551,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       sweep: [
         ...base('sweep'),
         `dynamodb:Query ${table}/index/due`,
+        `dynamodb:GetItem ${table}${partitions('GUARD#*')}`,
         `dynamodb:UpdateItem ${table}${partitions('TARGET#*')}`,
         `sqs:SendMessage ${jobQueue}`,
       ],
@@ -560,6 +568,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ...base('worker'),
         `dynamodb:GetItem ${table}`,
         `dynamodb:Query ${table}`,
+        `dynamodb:PutItem ${table}${partitions('GUARD#*')}`,
         ...['PutItem', 'UpdateItem', 'DeleteItem'].map(
           (a) => `dynamodb:${a} ${table}${partitions('TARGET#*')}`,
         ),

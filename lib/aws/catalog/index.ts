@@ -95,8 +95,13 @@ export class DynamoCatalog implements Catalog {
   targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
     return this.targets.targetsForRepo(repoURL);
   }
-  dueTargets(now: number, limit?: number, next?: string): Promise<Page<TargetRecord>> {
-    return this.targets.dueTargets(now, limit, next);
+  dueTargets(
+    now: number,
+    limit?: number,
+    next?: string,
+    rotation?: number,
+  ): Promise<Page<TargetRecord>> {
+    return this.targets.dueTargets(now, limit, next, rotation);
   }
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
     return this.targets.recordWantedRevision(target, commit, at);

@@ -83,32 +83,37 @@ export class TargetRecords {
     now: number,
     limit = DEFAULT_PAGE_SIZE,
     next?: string,
+    rotation = 0,
   ): Promise<Page<TargetRecord>> {
     const size = pageSize(limit);
     const shards = this.ctx.dueShards;
     const keyNames = [ATTR.pk, ATTR.sk, ATTR.duePk, ATTR.nextDueAt];
+    const shardIndex = z
+      .number()
+      .int()
+      .min(0)
+      .max(shards - 1);
+    // `start`: the shard read first; `step`: how many shards after it the page is at.
     const cursor = next
       ? decodePageToken(
           next,
           z.object({
-            shard: z
-              .number()
-              .int()
-              .min(0)
-              .max(shards - 1),
+            start: shardIndex,
+            step: shardIndex,
             key: startKeySchema(keyNames).optional(),
           }),
         )
-      : { shard: 0, key: undefined };
-    // Shards are read one after another; one more item than the page is read so
-    // `next` is absent exactly on the last page.
-    const found: { item: Item; shard: number }[] = [];
-    for (let shard = cursor.shard; shard < shards && found.length <= size; shard++) {
+      : { start: ((Math.trunc(rotation) % shards) + shards) % shards, step: 0, key: undefined };
+    // Shards are read one after another, from `start` round; one more item than
+    // the page is read so `next` is absent exactly on the last page.
+    const found: { item: Item; step: number }[] = [];
+    for (let step = cursor.step; step < shards && found.length <= size; step++) {
+      const shard = (cursor.start + step) % shards;
       const x = new Expression();
       const keyCondition =
         `${x.name(ATTR.duePk)} = ${x.value(av.s(dueShardName(shard)))} AND ` +
         `${x.name(ATTR.nextDueAt)} <= ${x.value(av.n(now))}`;
-      let start: Item | undefined = shard === cursor.shard ? cursor.key : undefined;
+      let start: Item | undefined = step === cursor.step ? cursor.key : undefined;
       do {
         const out = await this.ctx.table.query('dueTargets', {
           IndexName: DUE_INDEX,
@@ -117,7 +122,7 @@ export class TargetRecords {
           ExclusiveStartKey: start,
           Limit: size + 1 - found.length,
         });
-        for (const item of out.Items ?? []) found.push({ item, shard });
+        for (const item of out.Items ?? []) found.push({ item, step });
         start = out.LastEvaluatedKey;
       } while (start && found.length <= size);
     }
@@ -127,7 +132,11 @@ export class TargetRecords {
     if (found.length <= size || !last) return { items };
     return {
       items,
-      next: encodePageToken({ shard: last.shard, key: keyOf(last.item, keyNames) }),
+      next: encodePageToken({
+        start: cursor.start,
+        step: last.step,
+        key: keyOf(last.item, keyNames),
+      }),
     };
   }
 

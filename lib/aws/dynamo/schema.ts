@@ -11,10 +11,13 @@
 // target status (up to ~1000 objects, gzip)          one Query pk=TARGET#…, sk BETWEEN STATUS AND TARGET (status + record)
 // operation history, newest first, bounded           Query pk=TARGET#…, begins_with(sk, HISTORY#), backwards
 // lease per target, with fencing token               UpdateItem on the target record (sk=TARGET)
+// cluster guard (slots, breaker, backoff)            GetItem + PutItem conditional on its version  pk=GUARD#<cluster>, sk=GUARD
 //
 // Items (pk / sk → attributes; ~size)
 //   APP#<name>      / SPEC       spec (JSON, input form), listPk=APPS, listSk=<name>           ~1–3 KB
 //   CLUSTER#<name>  / SPEC       spec (JSON), listPk=CLUSTERS, listSk=<name>                     ~0.3 KB
+//   GUARD#<cluster> / GUARD      guard (JSON GuardRecord: slot holders with expiry, breaker,    ~0.3–2 KB
+//                                backoff-until, counts), version (compare-and-set)
 //   TARGET#<a>#<c>  / TARGET     the target record: app, cluster, repoURL, revision, suspended,  ~0.5 KB
 //                                intervalMs, nextDueAt, wantedRevision, wantedAt;
 //                                listPk=REPO#<repo>, listSk=<a>#<c>, duePk=DUE#<nn> (absent when suspended);
@@ -60,6 +63,11 @@
 // - History items carry a TTL and at most N are kept: each append deletes the
 //   entry N places back. Reads also stop at N and skip expired entries (TTL
 //   deletion lags by up to two days).
+// - A cluster's guard is one small item read and rewritten whole, conditional
+//   on the version it read (lib/aws/cluster-guard.ts): slots, the breaker and
+//   the backoff change together, and a race is a retried compare-and-set.
+//   Every reconcile on the cluster touches it twice (acquire, release); at a
+//   concurrency of tens that is far below one partition's limits.
 // - Deleting a target keeps its record as a tombstone (lease token kept, ttl set
 //   a day out) so tokens stay monotonic and a stale worker's late status write is
 //   rejected instead of resurrecting a deleted target; status and history go.
@@ -134,6 +142,8 @@ export const ATTR = {
   bytes: 'bytes',
   entry: 'entry',
   ttl: 'ttl',
+  guard: 'guard',
+  version: 'version',
 } as const;
 
 /** What a TargetRecord is made of; projected into both indexes. */
@@ -219,6 +229,8 @@ export function timeToLiveInput(
 // Keys
 
 export const SK_SPEC = 'SPEC';
+export const SK_GUARD = 'GUARD';
+export const GUARD_PARTITION_PREFIX = 'GUARD#';
 export const SK_TARGET = 'TARGET';
 export const SK_STATUS = 'STATUS';
 export const SK_HISTORY_PREFIX = 'HISTORY#';
@@ -238,6 +250,14 @@ export function appKey(name: string): ItemKey {
 
 export function clusterKey(name: string): ItemKey {
   return key(`CLUSTER#${name}`, SK_SPEC);
+}
+
+/**
+ * A cluster's guard: a partition of its own (not the spec's), so the worker
+ * may write guards and nothing of the specs (IAM LeadingKeys GUARD#*).
+ */
+export function clusterGuardKey(name: string): ItemKey {
+  return key(`${GUARD_PARTITION_PREFIX}${name}`, SK_GUARD);
 }
 
 export function targetPartition(target: TargetId): string {

@@ -2,6 +2,7 @@
 
 import path from 'node:path';
 import type { ClusterListResponse } from '../../api/contract.js';
+import type { ClusterGuardState } from '../../ports/cluster-guard.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, type Flags, UsageError } from '../command.js';
 import { emit, type Printer, paint } from '../output.js';
@@ -26,22 +27,49 @@ export const clusters: Command = {
 };
 
 async function clustersList(p: Printer, client: DriftlessClient): Promise<number> {
-  const { items } = await client.request<ClusterListResponse>('GET', '/clusters', undefined, {
-    limit: '500',
-  });
+  const { items, guards = {} } = await client.request<ClusterListResponse>(
+    'GET',
+    '/clusters',
+    undefined,
+    { limit: '500' },
+  );
   emit(
     p,
-    items,
-    ['NAME', 'TYPE', 'WHERE'],
-    items.map((c) => [
-      c.metadata.name,
-      c.spec.eks ? 'eks' : 'kubeconfig',
-      c.spec.eks
-        ? `${c.spec.eks.name} (${c.spec.eks.region})${c.spec.eks.roleArn ? ` as ${c.spec.eks.roleArn}` : ''}`
-        : `${c.spec.kubeconfig?.path}${c.spec.kubeconfig?.context ? ` (${c.spec.kubeconfig.context})` : ''}`,
-    ]),
+    items.map((c) => ({ ...c, guard: guards[c.metadata.name] })),
+    ['NAME', 'TYPE', 'SLOTS', 'BREAKER', 'WHERE', 'NOTE'],
+    items.map((c) => {
+      const g = guards[c.metadata.name];
+      return [
+        c.metadata.name,
+        c.spec.eks ? 'eks' : 'kubeconfig',
+        `${g?.slotsInUse ?? '-'}/${c.spec.concurrency}`,
+        g ? breakerCell(p, g) : '-',
+        c.spec.eks
+          ? `${c.spec.eks.name} (${c.spec.eks.region})${c.spec.eks.roleArn ? ` as ${c.spec.eks.roleArn}` : ''}`
+          : `${c.spec.kubeconfig?.path}${c.spec.kubeconfig?.context ? ` (${c.spec.kubeconfig.context})` : ''}`,
+        g ? guardNote(g) : '',
+      ];
+    }),
   );
   return 0;
+}
+
+function breakerCell(p: Printer, g: ClusterGuardState): string {
+  const since = g.since ? ` since ${g.since}` : '';
+  if (g.breaker === 'closed') return paint(p, 'green', 'closed');
+  return paint(p, g.breaker === 'open' ? 'red' : 'yellow', `${g.breaker}${since}`);
+}
+
+/** Why the cluster is held back, and how often it throttled Driftless. */
+function guardNote(g: ClusterGuardState): string {
+  return [
+    g.breaker !== 'closed' && g.probeAt ? `next probe ${g.probeAt}` : '',
+    g.breaker !== 'closed' && g.lastError ? `last error: ${g.lastError}` : '',
+    g.backoffUntil ? `backing off (429) until ${g.backoffUntil}` : '',
+    g.throttled ? `${g.throttled}× 429` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 async function clustersAdd(
