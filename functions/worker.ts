@@ -24,8 +24,8 @@ import { configFromEnv, observability } from './wiring/config.js';
 import { workerPlane } from './wiring/worker.js';
 
 const config = configFromEnv(process.env);
-const plane = workerPlane(config);
 const { logger, metrics, tracer } = observability('worker');
+const plane = workerPlane(config, logger);
 
 async function handleRecord(record: SQSRecord): Promise<void> {
   let job: ReturnType<typeof parseJob>;

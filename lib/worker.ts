@@ -9,6 +9,7 @@
 
 import { cascadeDelete } from './cascade.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
+import { type SkipReason, skippedJobStatus } from './github/skipped.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { JobQueue, ReconcileJob } from './ports/queue.js';
@@ -58,7 +59,13 @@ export async function processJob(
   const app = await deps.catalog.getApplication(job.app);
   const destination = app?.spec.destinations.find((d) => d.cluster === job.cluster);
   if (!app || !destination) {
-    return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
+    return skip(
+      deps,
+      job,
+      undefined,
+      'gone',
+      `target ${job.app} on ${job.cluster} no longer exists`,
+    );
   }
   // Whatever queued it, a job for a destination being deleted runs the cascade.
   if (destination.deleting) return runCascade(deps, app, job, attempt, opts);
@@ -76,7 +83,7 @@ export async function processJob(
     job.trigger !== 'rollback' &&
     !followsOperation
   ) {
-    return { kind: 'skipped', reason: `${job.app} is suspended` };
+    return skip(deps, job, prev, 'suspended', `${job.app} is suspended`);
   }
   // Coalescing: a reconcile that began after this job was queued resolved the
   // branch after the push that queued it, so it already covered this job.
@@ -87,7 +94,7 @@ export async function processJob(
     prev.operation?.phase !== 'Error' &&
     prev.operation?.phase !== 'Running'
   ) {
-    return { kind: 'skipped', reason: 'covered by a later reconcile' };
+    return skip(deps, job, prev, 'covered', 'covered by a later reconcile');
   }
 
   let outcome: Awaited<ReturnType<typeof reconcile>>;
@@ -141,6 +148,24 @@ export async function processJob(
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };
   }
   return { kind: 'done', status: outcome.status };
+}
+
+/** A job that ends without a reconcile resolves the pending status its push reported. */
+async function skip(
+  deps: WorkerDeps,
+  job: ReconcileJob,
+  prev: TargetStatus | undefined,
+  why: SkipReason,
+  reason: string,
+): Promise<JobOutcome> {
+  const status = skippedJobStatus(
+    job,
+    prev,
+    why,
+    why === 'gone' ? undefined : deps.statusUrl?.(job),
+  );
+  if (status) await deps.reporter.report(status);
+  return { kind: 'skipped', reason };
 }
 
 /**

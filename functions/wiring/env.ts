@@ -9,6 +9,7 @@ export const ENV = {
   queueUrl: 'DRIFTLESS_QUEUE_URL',
   delayQueueUrl: 'DRIFTLESS_DELAY_QUEUE_URL',
   deadLetterQueueUrl: 'DRIFTLESS_DLQ_URL',
+  outboxQueueUrl: 'DRIFTLESS_OUTBOX_QUEUE_URL',
   webhookSecretId: 'DRIFTLESS_WEBHOOK_SECRET_ID',
   githubAppId: 'DRIFTLESS_GITHUB_APP_ID',
   githubInstallationId: 'DRIFTLESS_GITHUB_INSTALLATION_ID',
