@@ -25,6 +25,8 @@ export interface DataPlaneConfig {
   /** How the outbox's consumer authenticates to GitHub (none: it drops what it receives). */
   githubAuth?: GitHubAuth;
   githubApiUrl?: string;
+  /** Host of the repository URLs that GitHub serves; unset, derived from the API URL. */
+  githubWebHost?: string;
   /** Base URL of the status API, for links from commit statuses. */
   statusBaseUrl?: string;
   /** How long one invocation may wait on health or hooks; unset, the reconcile's default. */
@@ -55,6 +57,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     webhookSecretId: env[ENV.webhookSecretId],
     githubAuth: githubAuthFromEnv(env),
     githubApiUrl: env[ENV.githubApiUrl],
+    githubWebHost: env[ENV.githubWebHost],
     statusBaseUrl: env[ENV.statusUrl],
     waitBudgetMs: optionalNumber(env[ENV.waitBudgetMs]),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),

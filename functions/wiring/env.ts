@@ -16,6 +16,7 @@ export const ENV = {
   githubPrivateKeySecretId: 'DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID',
   githubTokenSecretId: 'DRIFTLESS_GITHUB_TOKEN_SECRET_ID',
   githubApiUrl: 'DRIFTLESS_GITHUB_API_URL',
+  githubWebHost: 'DRIFTLESS_GITHUB_WEB_HOST',
   statusUrl: 'DRIFTLESS_STATUS_URL',
   waitBudgetMs: 'DRIFTLESS_WAIT_BUDGET_MS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',

@@ -32,6 +32,7 @@ export function outboxPlane(config: DataPlaneConfig) {
         auth: config.githubAuth,
         secrets: new SecretsManagerSource({}),
         apiBaseUrl: config.githubApiUrl,
+        webHost: config.githubWebHost,
       })
     : noGitHub;
   const messages = new MessageControl(sqs, [config.outboxQueueUrl], undefined);

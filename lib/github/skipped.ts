@@ -8,12 +8,17 @@ import type { TargetStatus } from '../model/status.js';
 import type { ReconcileJob } from '../ports/queue.js';
 import { type CommitStatus, commitStatusContext } from '../ports/report.js';
 
-export type SkipReason = 'gone' | 'suspended' | 'covered';
+/**
+ * Why the job's commit was not synced by it. `superseded`: the job ran, but
+ * its reconcile resolved the branch to a newer commit (a burst of pushes).
+ */
+export type SkipReason = 'gone' | 'suspended' | 'covered' | 'superseded';
 
 const WHY: Record<SkipReason, string> = {
   gone: 'the target no longer exists',
   suspended: 'the application is suspended',
   covered: 'a later reconcile covered it',
+  superseded: 'a newer commit was synced instead',
 };
 
 /** The status that resolves a skipped job's pending context; none if the webhook posted none. */

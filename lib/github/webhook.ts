@@ -270,7 +270,7 @@ export async function routeDelivery(
   if (paths) {
     const apps = [...new Set(targets.map((t) => t.app))];
     const specs = await Promise.all(apps.map((a) => deps.catalog.getApplication(a)));
-    apps.forEach((a, i) => appPaths.set(a, specs[i]?.spec.source.path));
+    for (const [i, a] of apps.entries()) appPaths.set(a, specs[i]?.spec.source.path);
   }
   const touched = new Set(
     targets.filter((t) => touchesPath(paths, appPaths.get(t.app))).map((t) => targetKey(t)),
