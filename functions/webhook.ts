@@ -26,8 +26,8 @@ import { configFromEnv, observability } from './wiring/config.js';
 import { webhookPlane } from './wiring/webhook.js';
 
 const config = configFromEnv(process.env);
-const plane = webhookPlane(config);
 const { logger, metrics, tracer } = observability('webhook');
+const plane = webhookPlane(config, logger);
 
 const idempotency = new IdempotencyConfig({
   eventKeyJmesPath: 'deliveryId',

@@ -26,8 +26,8 @@ import { configFromEnv, observability } from './wiring/config.js';
 import { workerPlane } from './wiring/worker.js';
 
 const config = configFromEnv(process.env);
-const plane = workerPlane(config);
 const { logger, metrics, tracer } = observability('worker');
+const plane = workerPlane(config, logger);
 
 /** The invocation being served: its remaining time is each reconcile's deadline. */
 let invocation: Context | undefined;

@@ -13,10 +13,12 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface DriftlessMonitoringProps {
-  functions: Record<'webhook' | 'worker' | 'sweep' | 'api', lambda.IFunction>;
+  functions: Record<'webhook' | 'worker' | 'sweep' | 'api' | 'outbox', lambda.IFunction>;
   jobQueue: sqs.IQueue;
   delayQueue: sqs.IQueue;
   deadLetterQueues: sqs.IQueue[];
+  /** Commit statuses GitHub kept refusing or failing for their whole retry budget. */
+  outboxDeadLetterQueue?: sqs.IQueue;
   metricsNamespace: string;
   maxQueueAgeSeconds: number;
   topic?: sns.ITopic;
@@ -62,6 +64,20 @@ export class DriftlessMonitoring extends Construct {
           threshold: 1,
           description:
             'A job was dead-lettered: its target is Degraded with the last error (GET /apps/{name}). Inspect the message, fix the cause, then redrive or purge.',
+        },
+      );
+    }
+    if (props.outboxDeadLetterQueue) {
+      alarm(
+        'OutboxDeadLetterQueueNotEmpty',
+        props.outboxDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        {
+          threshold: 1,
+          description:
+            "A commit status could not be posted to GitHub through its whole retry budget (GitHub down or rate limiting for long, or credentials failing): see the outbox function's log group; statuses are advisory, syncs are not affected.",
         },
       );
     }
@@ -160,7 +176,10 @@ export class DriftlessMonitoring extends Construct {
           }),
           new cloudwatch.GraphWidget({
             title: 'Dead-letter queues',
-            left: props.deadLetterQueues.map((q) =>
+            left: [
+              ...props.deadLetterQueues,
+              ...(props.outboxDeadLetterQueue ? [props.outboxDeadLetterQueue] : []),
+            ].map((q) =>
               q.metricApproximateNumberOfMessagesVisible({
                 period: fiveMinutes,
                 statistic: 'Maximum',
@@ -169,12 +188,14 @@ export class DriftlessMonitoring extends Construct {
             width: 8,
           }),
           new cloudwatch.GraphWidget({
-            title: 'Webhook, sweep and API',
+            title: 'Webhook, sweep, commit statuses and API',
             left: [
               service('webhook', 'TargetsRouted'),
               service('webhook', 'WebhookRejected'),
               service('sweep', 'SweepEnqueued'),
               service('sweep', 'SweepDeferred'),
+              service('outbox', 'StatusesPosted'),
+              service('outbox', 'StatusesRateLimited'),
             ],
             right: [
               service('api', 'ApiOk'),

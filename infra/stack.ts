@@ -1,4 +1,5 @@
-// Driftless in one stack: the table, the job queues, the four Lambda functions,
+// Driftless in one stack: the table, the job queues, the commit status outbox,
+// the five Lambda functions,
 // the webhook endpoint, the status API, the sweep schedule, secrets, EKS
 // access entries, alarms and a dashboard. Every role is written out by hand:
 // each function may do exactly what its code path does, on exactly its
@@ -57,7 +58,18 @@ import { DriftlessMonitoring } from './monitoring.js';
 /** The repository root: functions/*.ts are bundled from here. */
 export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
-export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api';
+export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api' | 'outbox';
+
+/**
+ * Receives of a commit status before SQS dead-letters it: rate limits and
+ * GitHub outages are waited out through the message's visibility (GitHub's
+ * Retry-After, backoff up to 15 minutes), so this is hours of trying.
+ */
+export const OUTBOX_MAX_RECEIVE_COUNT = 30;
+/** The outbox function: a batch of ten posts, two at a time, each at most 10 s. */
+const OUTBOX_TIMEOUT_SECONDS = 60;
+/** Outbox invocations at once (the event source's minimum): with two posts each, four writes per installation at most. */
+const OUTBOX_CONCURRENCY = 2;
 
 /**
  * SQS receives before SQS itself dead-letters a job. The worker dead-letters a
@@ -119,6 +131,8 @@ export class DriftlessStack extends Stack {
   readonly jobDeadLetterQueue: sqs.Queue;
   readonly delayQueue: sqs.Queue;
   readonly delayDeadLetterQueue: sqs.Queue;
+  readonly outboxQueue: sqs.Queue;
+  readonly outboxDeadLetterQueue: sqs.Queue;
   readonly functions: Record<FunctionName, lambda.Function>;
   readonly roles: Record<FunctionName, iam.Role>;
   readonly webhookSecret: secretsmanager.Secret;
@@ -203,6 +217,28 @@ export class DriftlessStack extends Stack {
       visibilityTimeout,
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+
+    // The commit status outbox: FIFO, one group per repository+commit+context
+    // (lib/aws/outbox.ts), so a context's reports arrive in order and a retry
+    // holds back the newer ones behind it; deduplicated by the body's hash.
+    this.outboxDeadLetterQueue = new sqs.Queue(this, 'OutboxDeadLetterQueue', {
+      ...queueDefaults,
+      fifo: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.outboxQueue = new sqs.Queue(this, 'OutboxQueue', {
+      ...queueDefaults,
+      fifo: true,
+      contentBasedDeduplication: false,
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      visibilityTimeout: Duration.seconds(OUTBOX_TIMEOUT_SECONDS * 6),
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: {
+        queue: this.outboxDeadLetterQueue,
+        maxReceiveCount: OUTBOX_MAX_RECEIVE_COUNT,
+      },
     });
 
     // ---------------------------------------------------------------------
@@ -320,12 +356,13 @@ export class DriftlessStack extends Stack {
       return { fn, role };
     };
 
+    const outboxUrl = { [ENV.outboxQueueUrl]: this.outboxQueue.queueUrl };
     const webhook = make('webhook', {
       description: 'Driftless: GitHub webhook (HMAC verified) → wanted revision → job queue',
       memorySize: 512,
-      // GitHub gives up on a delivery after 10 s; pending commit statuses may take a little longer.
+      // GitHub gives up on a delivery after 10 s; the webhook calls no GitHub API.
       timeout: Duration.seconds(30),
-      environment: { [ENV.webhookSecretId]: this.webhookSecret.secretArn, ...github },
+      environment: { [ENV.webhookSecretId]: this.webhookSecret.secretArn, ...outboxUrl },
     });
     const worker = make('worker', {
       description: 'Driftless: reconcile worker (job queue and delayed health checks)',
@@ -340,7 +377,7 @@ export class DriftlessStack extends Stack {
         // taken over while its holder still works.
         [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
         [ENV.gitCache]: '/tmp/driftless-git',
-        ...github,
+        ...outboxUrl,
       },
     });
     const sweep = make('sweep', {
@@ -365,8 +402,26 @@ export class DriftlessStack extends Stack {
       clusterAccess: true,
       environment: { [ENV.gitCache]: '/tmp/driftless-git' },
     });
-    this.functions = { webhook: webhook.fn, worker: worker.fn, sweep: sweep.fn, api: api.fn };
-    this.roles = { webhook: webhook.role, worker: worker.role, sweep: sweep.role, api: api.role };
+    const outbox = make('outbox', {
+      description: 'Driftless: commit status outbox → GitHub (coalesced, rate-limited, retried)',
+      memorySize: 512,
+      timeout: Duration.seconds(OUTBOX_TIMEOUT_SECONDS),
+      environment: { ...github, ...outboxUrl },
+    });
+    this.functions = {
+      webhook: webhook.fn,
+      worker: worker.fn,
+      sweep: sweep.fn,
+      api: api.fn,
+      outbox: outbox.fn,
+    };
+    this.roles = {
+      webhook: webhook.role,
+      worker: worker.role,
+      sweep: sweep.role,
+      api: api.role,
+      outbox: outbox.role,
+    };
 
     // ---------------------------------------------------------------------
     // Permissions, per code path. DynamoDB item writes are confined to the
@@ -379,10 +434,15 @@ export class DriftlessStack extends Stack {
     });
 
     // webhook: lib/github/webhook.ts → catalog.targetsForRepo (Query `list`),
-    // catalog.recordWantedRevision (UpdateItem TARGET#…), queue.enqueue
-    // (SendMessage[Batch] to the job queue), webhook secret, pending statuses;
-    // Powertools idempotency records (pk=IDEMPOTENCY): Get/Put/Update/DeleteItem.
+    // catalog.getApplication (GetItem APP#…, the apps' paths), catalog.recordWantedRevision
+    // (UpdateItem TARGET#…), queue.enqueue (SendMessage[Batch] to the job queue),
+    // the webhook secret, pending statuses to the outbox (SendMessage[Batch]; no
+    // GitHub credentials); Powertools idempotency records (pk=IDEMPOTENCY):
+    // Get/Put/Update/DeleteItem.
     allow(webhook.role, 'RouteByRepository', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
+    allow(webhook.role, 'ReadAppPaths', ['dynamodb:GetItem'], [tableArn], {
+      ...onlyPartitions('APP#*'),
+    });
     allow(webhook.role, 'RecordWantedRevision', ['dynamodb:UpdateItem'], [tableArn], {
       ...onlyPartitions('TARGET#*'),
     });
@@ -394,11 +454,12 @@ export class DriftlessStack extends Stack {
       onlyPartitions(IDEMPOTENCY_PARTITION),
     );
     allow(webhook.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+    allow(webhook.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
     allow(
       webhook.role,
-      'Secrets',
+      'WebhookSecret',
       ['secretsmanager:GetSecretValue'],
-      [this.webhookSecret.secretArn, this.githubSecret.secretArn],
+      [this.webhookSecret.secretArn],
     );
 
     // sweep: lib/sweep.ts → catalog.dueTargets (Query `due`), catalog.setNextDue
@@ -445,7 +506,8 @@ export class DriftlessStack extends Stack {
     // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),
     // status (UpdateItem, PutItem), history (PutItem, DeleteItem of the oldest),
     // next due (UpdateItem). Delayed health checks; dead-lettering; retries via
-    // ChangeMessageVisibility (granted with the event sources below); statuses.
+    // ChangeMessageVisibility (granted with the event sources below); commit
+    // statuses to the outbox (no GitHub credentials).
     allow(worker.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
     // The clusters' guards (lib/aws/cluster-guard.ts): slots, breaker, backoff.
     allow(
@@ -468,8 +530,13 @@ export class DriftlessStack extends Stack {
       ['sqs:SendMessage'],
       [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
     );
+    allow(worker.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
+
+    // outbox: lib/github/outbox.ts + status.ts → the GitHub credentials; its
+    // queue's messages (receive, delete, ChangeMessageVisibility for
+    // Retry-After and backoff: granted with the event source below).
     allow(
-      worker.role,
+      outbox.role,
       'CommitStatusCredentials',
       ['secretsmanager:GetSecretValue'],
       [this.githubSecret.secretArn],
@@ -492,6 +559,16 @@ export class DriftlessStack extends Stack {
         maxBatchingWindow: Duration.seconds(0),
         reportBatchItemFailures: true,
         maxConcurrency: delayedQueueConcurrency(config),
+      }),
+    );
+
+    // The outbox: batches of ten (coalesced per context), two invocations at
+    // most (with its two posts at a time: four writes per installation).
+    outbox.fn.addEventSource(
+      new SqsEventSource(this.outboxQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: OUTBOX_CONCURRENCY,
       }),
     );
 
@@ -584,6 +661,7 @@ export class DriftlessStack extends Stack {
       jobQueue: this.jobQueue,
       delayQueue: this.delayQueue,
       deadLetterQueues: [this.jobDeadLetterQueue, this.delayDeadLetterQueue],
+      outboxDeadLetterQueue: this.outboxDeadLetterQueue,
       metricsNamespace: config.metricsNamespace,
       maxQueueAgeSeconds: config.maxQueueAgeSeconds,
       topic: this.alarmTopic,
@@ -608,6 +686,12 @@ export class DriftlessStack extends Stack {
       'DelayDeadLetterQueueUrl',
       this.delayDeadLetterQueue.queueUrl,
       'Dead-letter queue of health checks',
+    );
+    out('OutboxQueueUrl', this.outboxQueue.queueUrl, 'Commit status outbox (FIFO)');
+    out(
+      'OutboxDeadLetterQueueUrl',
+      this.outboxDeadLetterQueue.queueUrl,
+      'Dead-letter queue of commit statuses',
     );
     out('WebhookSecretArn', this.webhookSecret.secretArn, 'GitHub webhook secret');
     out(

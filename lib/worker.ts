@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { cascadeDelete } from './cascade.js';
 import { admitToCluster } from './cluster-admission.js';
 import { asDriftlessError, DriftlessError } from './errors.js';
+import { type SkipReason, skippedJobStatus } from './github/skipped.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { ClusterGuard } from './ports/cluster-guard.js';
@@ -79,7 +80,13 @@ export async function processJob(
   const app = await deps.catalog.getApplication(job.app);
   const destination = app?.spec.destinations.find((d) => d.cluster === job.cluster);
   if (!app || !destination) {
-    return { kind: 'skipped', reason: `target ${job.app} on ${job.cluster} no longer exists` };
+    return skip(
+      deps,
+      job,
+      undefined,
+      'gone',
+      `target ${job.app} on ${job.cluster} no longer exists`,
+    );
   }
   // One re-check chain per target: a re-check the record no longer names was
   // replaced by a newer one (every reconcile that asks for a re-check starts
@@ -120,7 +127,7 @@ export async function processJob(
     job.trigger !== 'rollback' &&
     !followsOperation
   ) {
-    return { kind: 'skipped', reason: `${job.app} is suspended` };
+    return skip(deps, job, prev, 'suspended', `${job.app} is suspended`);
   }
   // Coalescing: a reconcile that began after this job was queued resolved the
   // branch after the push that queued it, so it already covered this job.
@@ -131,7 +138,7 @@ export async function processJob(
     prev.operation?.phase !== 'Error' &&
     prev.operation?.phase !== 'Running'
   ) {
-    return { kind: 'skipped', reason: 'covered by a later reconcile' };
+    return skip(deps, job, prev, 'covered', 'covered by a later reconcile');
   }
 
   // One of the cluster's spec.concurrency slots, or come back later (not a failed attempt).
@@ -162,6 +169,12 @@ export async function processJob(
     outcome = { status: prev ?? emptyStatus(target), error: asDriftlessError(e), retryable: false };
   }
   await admission.release(outcome.error);
+  // A burst of pushes: this job's reconcile resolved the branch to a newer
+  // commit, so the pending status its push reported is resolved here.
+  if (job.commit && !outcome.error && outcome.status.wantedRevision !== job.commit) {
+    const superseded = skippedJobStatus(job, outcome.status, 'superseded', deps.statusUrl?.(job));
+    if (superseded) await deps.reporter.report(superseded);
+  }
 
   // A sync's own failures are retried by the operation (its attempts, with
   // backoff, in the target's status: lib/reconcile.ts); these retries are for
@@ -219,6 +232,24 @@ function defaultInitiator(job: ReconcileJob): string {
   if (job.trigger === 'webhook' && job.deliveryId) return `github-delivery:${job.deliveryId}`;
   if (job.trigger === 'sweep' || job.trigger === 'health-check') return 'driftless:sweep';
   return `driftless:${job.trigger}`;
+}
+
+/** A job that ends without a reconcile resolves the pending status its push reported. */
+async function skip(
+  deps: WorkerDeps,
+  job: ReconcileJob,
+  prev: TargetStatus | undefined,
+  why: SkipReason,
+  reason: string,
+): Promise<JobOutcome> {
+  const status = skippedJobStatus(
+    job,
+    prev,
+    why,
+    why === 'gone' ? undefined : deps.statusUrl?.(job),
+  );
+  if (status) await deps.reporter.report(status);
+  return { kind: 'skipped', reason };
 }
 
 /**

@@ -1,15 +1,14 @@
 // The status API's data plane: the catalog and queue, and the engine for
-// diff previews.
+// diff previews (which report no commit statuses).
 
 import type { ApiDeps } from '../../lib/api/index.js';
+import { noReporter } from '../../lib/ports/report.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';
-import { githubPlane } from './github.js';
 import { storePlane } from './store.js';
 
 export function apiPlane(config: DataPlaneConfig) {
   const { dynamo, catalog, queue } = storePlane(config);
-  const { reporter } = githubPlane(config);
   const { leases, git, clusters, guard } = enginePlane(config, dynamo);
   const statusUrl = statusUrlFor(config);
   return {
@@ -17,7 +16,7 @@ export function apiPlane(config: DataPlaneConfig) {
       catalog,
       queue,
       guard,
-      engine: { leases, git, clusters, reporter, statusUrl },
+      engine: { leases, git, clusters, reporter: noReporter, statusUrl },
     }),
   };
 }

@@ -18,11 +18,15 @@ export interface DataPlaneConfig {
   queueUrl: string;
   delayQueueUrl: string;
   deadLetterQueueUrl?: string;
+  /** The commit status outbox (FIFO); unset, no commit statuses are reported. */
+  outboxQueueUrl?: string;
   /** Secrets Manager id of the webhook secret (a string, or JSON {"secrets": [...]} during rotation). */
   webhookSecretId?: string;
-  /** How commit statuses authenticate to GitHub (none: statuses are not reported). */
+  /** How the outbox's consumer authenticates to GitHub (none: it drops what it receives). */
   githubAuth?: GitHubAuth;
   githubApiUrl?: string;
+  /** Host of the repository URLs that GitHub serves; unset, derived from the API URL. */
+  githubWebHost?: string;
   /** Base URL of the status API, for links from commit statuses. */
   statusBaseUrl?: string;
   /** How long one invocation may wait on health or hooks; unset, the reconcile's default. */
@@ -51,9 +55,11 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     queueUrl: required(env, ENV.queueUrl),
     delayQueueUrl: required(env, ENV.delayQueueUrl),
     deadLetterQueueUrl: env[ENV.deadLetterQueueUrl],
+    outboxQueueUrl: env[ENV.outboxQueueUrl],
     webhookSecretId: env[ENV.webhookSecretId],
     githubAuth: githubAuthFromEnv(env),
     githubApiUrl: env[ENV.githubApiUrl],
+    githubWebHost: env[ENV.githubWebHost],
     statusBaseUrl: env[ENV.statusUrl],
     waitBudgetMs: optionalNumber(env[ENV.waitBudgetMs]),
     leaseTtlMs: optionalNumber(env[ENV.leaseTtlMs]),

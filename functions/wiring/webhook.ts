@@ -1,14 +1,18 @@
 // The webhook's data plane: the catalog and queue to route deliveries, the
-// webhook secret, and commit statuses; no engine, git or cluster access.
+// webhook secret, and the status outbox for pending statuses; no engine, git,
+// cluster or GitHub access (the outbox function posts to GitHub).
 
+import { SecretsManagerSource } from '../../lib/aws/secrets.js';
+import type { OutboxLogger } from '../../lib/github/outbox.js';
 import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../../lib/github/webhook.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
-import { githubPlane } from './github.js';
+import { reporterPlane } from './github.js';
 import { storePlane } from './store.js';
 
-export function webhookPlane(config: DataPlaneConfig) {
-  const { catalog, queue } = storePlane(config);
-  const { secrets, reporter } = githubPlane(config);
+export function webhookPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
+  const { catalog, queue, sqs } = storePlane(config);
+  const secrets = new SecretsManagerSource({});
+  const { reporter } = reporterPlane(config, sqs, logger);
   const statusUrl = statusUrlFor(config);
   const webhookSecrets = async (): Promise<string[]> => {
     if (!config.webhookSecretId) return [];

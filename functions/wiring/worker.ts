@@ -2,16 +2,18 @@
 // messages it defers and dead-letters.
 
 import { MessageControl } from '../../lib/aws/messages.js';
+import type { OutboxLogger } from '../../lib/github/outbox.js';
 import type { ReconcileEvent } from '../../lib/reconcile/index.js';
 import type { WorkerDeps } from '../../lib/worker.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';
-import { githubPlane } from './github.js';
+import { reporterPlane } from './github.js';
 import { storePlane } from './store.js';
 
-export function workerPlane(config: DataPlaneConfig) {
+export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
-  const { reporter } = githubPlane(config);
+  // Commit statuses go to the outbox: no reconcile waits on GitHub.
+  const { reporter } = reporterPlane(config, sqs, logger);
   const { leases, git, clusters, guard } = enginePlane(config, dynamo);
   const messages = new MessageControl(
     sqs,

@@ -219,6 +219,11 @@ export const ReconcileJobSchema = z.object({
   revision: z.string().min(1).optional(),
   allowPrune: z.boolean().optional(),
   deliveryId: z.string().min(1).optional(),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'must be a full commit SHA')
+    .optional(),
+  repoURL: z.string().min(1).optional(),
   enqueuedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),
   operationId: z.string().min(1).max(200).optional(),
   recheckToken: z.string().min(1).max(200).optional(),

@@ -1,19 +1,16 @@
-// Commit statuses on GitHub (or GitHub Enterprise Server): `driftless/<app>/
-// <cluster>` goes pending → success / failure / error on the synced commit,
-// with a short description and a link into the status API. Authenticated as a
-// GitHub App (JWT → installation token, cached and renewed by
-// @octokit/auth-app) or with a token; the App's private key or the token come
-// from Secrets Manager (lib/aws/secrets.ts) and are never logged.
-// 5xx answers are retried with backoff (@octokit/plugin-retry), primary and
-// secondary rate limits wait as GitHub asks (@octokit/plugin-throttling).
-// Reporting never fails a reconcile: whatever goes wrong is logged, not thrown.
+// Commit statuses on GitHub (or GitHub Enterprise Server): one POST per call,
+// its answer classified for the status outbox's consumer (lib/github/outbox.ts),
+// which owns every retry: posted, rate-limited (wait as GitHub asks), GitHub
+// unavailable (5xx, network, timeout: back off) or rejected (a permanent 4xx:
+// drop). Authenticated as a GitHub App (JWT → installation token, cached and
+// renewed by @octokit/auth-app) or with a token; the App's private key or the
+// token come from Secrets Manager (lib/aws/secrets.ts) and are never logged.
 
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/core';
 import { restEndpointMethods } from '@octokit/plugin-rest-endpoint-methods';
-import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
-import type { CommitStatus, CommitStatusReporter } from '../ports/report.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type { CommitStatus } from '../ports/report.js';
 import type { SecretSource } from '../ports/secrets.js';
 
 /** GitHub rejects longer descriptions (422). */
@@ -31,14 +28,7 @@ export type GitHubAuth =
   /** A token (fine-grained PAT or similar) with commit statuses: write. */
   | { kind: 'token'; tokenSecretId: string };
 
-/** Structured warnings; the functions pass Powertools' logger. */
-export interface ReporterLogger {
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
-
-const silent: ReporterLogger = { warn() {} };
-
-export interface GitHubReporterOptions {
+export interface GitHubStatusClientOptions {
   auth: GitHubAuth;
   /** Reads the private key or token (cached: a rotated secret is picked up within its TTL). */
   secrets: SecretSource;
@@ -46,28 +36,27 @@ export interface GitHubReporterOptions {
   apiBaseUrl?: string;
   /** Host (and port) of repository URLs this GitHub serves. Default: github.com, or the API's host. */
   webHost?: string;
-  logger?: ReporterLogger;
-  /** Retries of 5xx answers: waits baseDelayMs × 1, 4, 9… (defaults 3 and 1000). */
-  retries?: number;
-  retryBaseDelayMs?: number;
-  /** Rate-limit waits: retry at most this often, and only if GitHub asks for no longer than maxWaitS. */
-  rateLimitRetries?: number;
-  rateLimitMaxWaitS?: number;
-  /** Per HTTP request (default 10 s). */
+  /** Per HTTP request (default GITHUB_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
+  clock?: Clock;
 }
 
-/** What a GitHubStatusReporter uses for the options it is not given (see its options). */
-export const GITHUB_REPORTER_DEFAULTS = {
-  retries: 3,
-  retryBaseDelayMs: 1000,
-  rateLimitRetries: 2,
-  rateLimitMaxWaitS: 60,
-  requestTimeoutMs: 10_000,
-} as const;
+export const GITHUB_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * GitHub's advice for a secondary rate limit that names no time: wait at
+ * least a minute.
+ */
+export const SECONDARY_LIMIT_DEFAULT_WAIT_S = 60;
 
-const DriftlessOctokit = Octokit.plugin(restEndpointMethods, retry, throttling);
-type GitHubClient = InstanceType<typeof DriftlessOctokit>;
+/** What became of one POST; the outbox's consumer decides what follows. */
+export type PostResult =
+  | { kind: 'posted' }
+  /** 403/429 with Retry-After or an exhausted x-ratelimit-remaining: wait retryAfterS. */
+  | { kind: 'rate-limited'; retryAfterS: number; limit: 'primary' | 'secondary'; status: number }
+  /** 5xx, a network error or a timeout: try again later with backoff. */
+  | { kind: 'unavailable'; status?: number; message: string }
+  /** A permanent refusal (422, 404, 401…) or a repository not on this GitHub: drop it. */
+  | { kind: 'rejected'; status?: number; message: string };
 
 export interface GitHubRepo {
   owner: string;
@@ -102,28 +91,91 @@ export function statusDescription(text: string): string {
   return `${(space >= room - 25 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
-export class GitHubCommitStatusReporter implements CommitStatusReporter {
+/** The parts of an Octokit RequestError (or any error) the classification reads. */
+interface AnswerError {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+/**
+ * Classifies a failed request as GitHub documents its answers: a 403 or 429
+ * with Retry-After is a secondary limit, with x-ratelimit-remaining 0 the
+ * primary one (until x-ratelimit-reset); a 403/429 that says "rate limit"
+ * without a time waits a minute; 5xx and answers that never came are
+ * transient; any other 4xx is permanent.
+ */
+export function classifyGitHubError(
+  e: unknown,
+  nowMs: number,
+): Exclude<PostResult, { kind: 'posted' }> {
+  const err = (e ?? {}) as AnswerError;
+  const status = typeof err.status === 'number' && err.status > 0 ? err.status : undefined;
+  const message = err.message ?? String(e);
+  if (status === undefined) return { kind: 'unavailable', message };
+  const headers = err.response?.headers ?? {};
+  const header = (name: string) => {
+    const v = headers[name];
+    return v === undefined ? undefined : String(v);
+  };
+  if (status === 403 || status === 429) {
+    const retryAfter = Number(header('retry-after'));
+    if (Number.isFinite(retryAfter) && retryAfter >= 0 && header('retry-after') !== undefined) {
+      return {
+        kind: 'rate-limited',
+        limit: 'secondary',
+        retryAfterS: Math.ceil(retryAfter),
+        status,
+      };
+    }
+    const reset = Number(header('x-ratelimit-reset'));
+    if (header('x-ratelimit-remaining') === '0' && Number.isFinite(reset)) {
+      const wait = Math.max(1, Math.ceil(reset - nowMs / 1000));
+      return { kind: 'rate-limited', limit: 'primary', retryAfterS: wait, status };
+    }
+    if (status === 429 || /rate limit/i.test(message)) {
+      return {
+        kind: 'rate-limited',
+        limit: 'secondary',
+        retryAfterS: SECONDARY_LIMIT_DEFAULT_WAIT_S,
+        status,
+      };
+    }
+  }
+  if (status >= 500) return { kind: 'unavailable', status, message };
+  return { kind: 'rejected', status, message };
+}
+
+const StatusOctokit = Octokit.plugin(restEndpointMethods);
+type GitHubClient = InstanceType<typeof StatusOctokit>;
+
+/** Posts commit statuses; never retries (the outbox does) and never throws. */
+export class GitHubStatusClient {
   private readonly apiBaseUrl: string;
   private readonly webHost: string;
-  private readonly logger: ReporterLogger;
+  private readonly clock: Clock;
   private client: { octokit: GitHubClient; secret: string } | undefined;
 
-  constructor(private readonly opts: GitHubReporterOptions) {
+  constructor(private readonly opts: GitHubStatusClientOptions) {
     this.apiBaseUrl = (opts.apiBaseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
     const apiHost = new URL(this.apiBaseUrl).host;
     this.webHost = opts.webHost ?? (apiHost === 'api.github.com' ? 'github.com' : apiHost);
-    this.logger = opts.logger ?? silent;
+    this.clock = opts.clock ?? systemClock;
   }
 
-  async report(input: CommitStatus): Promise<void> {
-    const fields = { repoURL: input.repoURL, commit: input.commit, context: input.context };
+  /** Whose rate limits a post counts against: the App installation, or the token. */
+  get installation(): string {
+    const auth = this.opts.auth;
+    return auth.kind === 'app' ? `installation:${auth.installationId}` : 'token';
+  }
+
+  async post(input: CommitStatus): Promise<PostResult> {
     const repo = parseGitHubRepo(input.repoURL, this.webHost);
     if (!repo) {
-      this.logger.warn(`commit status not reported: ${input.repoURL} is not on ${this.webHost}`, {
-        ...fields,
-        state: input.state,
-      });
-      return;
+      return {
+        kind: 'rejected',
+        message: `${input.repoURL} is not a repository on ${this.webHost}`,
+      };
     }
     try {
       const octokit = await this.octokit();
@@ -135,15 +187,9 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
         description: statusDescription(input.description),
         ...(input.targetUrl ? { target_url: input.targetUrl } : {}),
       });
+      return { kind: 'posted' };
     } catch (e) {
-      // Only the message and status: a request error also carries the request.
-      const err = e as { message?: string; status?: number };
-      this.logger.warn(`commit status ${input.state} not reported to ${repo.owner}/${repo.repo}`, {
-        ...fields,
-        state: input.state,
-        status: err.status,
-        error: err.message ?? String(e),
-      });
+      return classifyGitHubError(e, this.clock.now());
     }
   }
 
@@ -154,26 +200,7 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
       auth.kind === 'app' ? auth.privateKeySecretId : auth.tokenSecretId,
     );
     if (this.client?.secret === secret) return this.client.octokit;
-    const timeoutMs = this.opts.requestTimeoutMs ?? GITHUB_REPORTER_DEFAULTS.requestTimeoutMs;
-    const maxWaitS = this.opts.rateLimitMaxWaitS ?? GITHUB_REPORTER_DEFAULTS.rateLimitMaxWaitS;
-    const rateLimitRetries =
-      this.opts.rateLimitRetries ?? GITHUB_REPORTER_DEFAULTS.rateLimitRetries;
-    const onLimit =
-      (kind: string) =>
-      (
-        retryAfter: number,
-        options: { method?: string; url?: string },
-        _o: unknown,
-        count: number,
-      ) => {
-        const retrying = count < rateLimitRetries && retryAfter <= maxWaitS;
-        this.logger.warn(`GitHub ${kind} rate limit`, {
-          request: `${options.method} ${options.url}`,
-          retryAfterS: retryAfter,
-          retrying,
-        });
-        return retrying;
-      };
+    const timeoutMs = this.opts.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS;
     const common = {
       baseUrl: this.apiBaseUrl,
       userAgent: 'driftless',
@@ -186,27 +213,17 @@ export class GitHubCommitStatusReporter implements CommitStatusReporter {
               : AbortSignal.timeout(timeoutMs),
           }),
       },
-      retry: {
-        retries: this.opts.retries ?? GITHUB_REPORTER_DEFAULTS.retries,
-        retryAfterBaseValue:
-          this.opts.retryBaseDelayMs ?? GITHUB_REPORTER_DEFAULTS.retryBaseDelayMs,
-      },
-      throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
-      log: {
-        debug: () => {},
-        info: () => {},
-        warn: (message: string) => this.logger.warn(message),
-        error: (message: string) => this.logger.warn(message),
-      },
+      // The consumer logs outcomes with their fields; Octokit's own lines would repeat them.
+      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     };
     const octokit =
       auth.kind === 'app'
-        ? new DriftlessOctokit({
+        ? new StatusOctokit({
             ...common,
             authStrategy: createAppAuth,
             auth: { appId: auth.appId, privateKey: secret, installationId: auth.installationId },
           })
-        : new DriftlessOctokit({ ...common, auth: secret.trim() });
+        : new StatusOctokit({ ...common, auth: secret.trim() });
     this.client = { octokit, secret };
     return octokit;
   }

@@ -1,7 +1,10 @@
 // GitHub webhooks: verify before anything else, then route a push to the
 // targets that follow the pushed branch or tag, record the newest wanted
-// revision (so bursts of pushes collapse into one reconcile), enqueue, and
-// report `pending`. Nothing is enqueued unless every step before succeeded.
+// revision (so bursts of pushes collapse into one reconcile), hand `pending`
+// commit statuses to the outbox for the targets whose app path the push
+// touched, and enqueue. Nothing is enqueued unless every step before
+// succeeded, and GitHub is never called here: the reporter only enqueues
+// (lib/github/outbox.ts), so the answer does not wait on GitHub.
 //
 // Responses: 401 bad or missing signature, 413 body over the cap, 400
 // malformed body or headers, 200 ping, 202 accepted (with what was routed)
@@ -9,11 +12,12 @@
 
 import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { z } from 'zod';
+import { mapBounded } from '../concurrency.js';
 import { shortSha } from '../model/revision.js';
-import { normalizeRepoURL } from '../model/target.js';
+import { normalizeRepoURL, targetKey } from '../model/target.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { JobQueue } from '../ports/queue.js';
-import type { CommitStatusReporter } from '../ports/report.js';
+import { type CommitStatusReporter, commitStatusContext } from '../ports/report.js';
 import type { Catalog, TargetRecord } from '../ports/store.js';
 
 export interface WebhookRequest {
@@ -29,8 +33,10 @@ export interface WebhookResponse {
 }
 
 export interface WebhookDeps {
-  catalog: Pick<Catalog, 'targetsForRepo' | 'recordWantedRevision'>;
+  /** getApplication: the apps' paths, read only when the push lists its changed files. */
+  catalog: Pick<Catalog, 'targetsForRepo' | 'recordWantedRevision' | 'getApplication'>;
   queue: JobQueue;
+  /** The status outbox's reporter: it enqueues, it does not call GitHub. */
   reporter: CommitStatusReporter;
   /** Current secret first; older ones still accepted during a rotation. */
   secrets: () => Promise<string[]>;
@@ -44,10 +50,29 @@ export interface WebhookDeps {
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 const ZERO_SHA = /^0{40}$/;
 
+/** Wanted-revision writes in flight at once for a push routed to many targets. */
+export const WEBHOOK_WRITE_CONCURRENCY = 10;
+
+/** GitHub lists at most this many commits in a push payload: a push with as many may have more. */
+export const PUSH_MAX_COMMITS = 2048;
+/**
+ * GitHub caps each of a commit's added/modified/removed lists and does not say
+ * so in the payload: a list this long (or longer) may have been cut.
+ */
+export const PUSH_MAX_FILES_PER_LIST = 3000;
+
+const PushCommit = z.object({
+  added: z.array(z.string()).optional(),
+  modified: z.array(z.string()).optional(),
+  removed: z.array(z.string()).optional(),
+});
+
 const PushPayload = z.object({
   ref: z.string().min(1),
   after: z.string().regex(/^[0-9a-f]{40}$/),
   deleted: z.boolean().optional(),
+  forced: z.boolean().optional(),
+  commits: z.array(PushCommit).optional(),
   repository: z.object({
     clone_url: z.string().optional(),
     html_url: z.string().optional(),
@@ -86,6 +111,36 @@ export function followsRef(revision: string, push: PushEvent): boolean {
     );
   }
   if (ref.startsWith('refs/tags/')) return revision === ref.slice('refs/tags/'.length);
+  return false;
+}
+
+/**
+ * The paths a push changed, from its commits' added, modified and removed
+ * lists; undefined when the payload cannot tell: no commits listed (a new
+ * branch or tag at an existing commit), a forced push (the commits it
+ * dropped are not listed), or a payload GitHub may have cut (PUSH_MAX_COMMITS
+ * commits, or a file list of PUSH_MAX_FILES_PER_LIST). As Argo CD's webhook
+ * handler does, a push whose changed files are unknown touches every app.
+ */
+export function changedPaths(push: PushEvent): Set<string> | undefined {
+  const commits = push.commits ?? [];
+  if (push.forced || commits.length === 0 || commits.length >= PUSH_MAX_COMMITS) return undefined;
+  const paths = new Set<string>();
+  for (const c of commits) {
+    for (const list of [c.added ?? [], c.modified ?? [], c.removed ?? []]) {
+      if (list.length >= PUSH_MAX_FILES_PER_LIST) return undefined;
+      for (const p of list) paths.add(p);
+    }
+  }
+  return paths.size === 0 ? undefined : paths;
+}
+
+/** Whether a change to `paths` touches the app at `appPath` (a directory of the repository). */
+export function touchesPath(paths: Set<string> | undefined, appPath: string | undefined): boolean {
+  if (!paths) return true;
+  const dir = (appPath ?? '.').replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  if (dir === '' || dir === '.') return true;
+  for (const p of paths) if (p === dir || p.startsWith(`${dir}/`)) return true;
   return false;
 }
 
@@ -191,7 +246,7 @@ export async function routeDelivery(
   const targets: TargetRecord[] = [];
   for (const url of new Set(urls.map(normalizeRepoURL))) {
     for (const t of await deps.catalog.targetsForRepo(url)) {
-      const key = `${t.app}#${t.cluster}`;
+      const key = targetKey(t);
       if (seen.has(key) || t.suspended || !followsRef(t.revision, push)) continue;
       seen.add(key);
       targets.push(t);
@@ -203,32 +258,60 @@ export async function routeDelivery(
 
   const clock = deps.clock ?? systemClock;
   const now = clock.now();
-  for (const t of targets) await deps.catalog.recordWantedRevision(t, push.after, now);
-  await deps.queue.enqueue(
-    targets.map((t) => ({
-      dedupId: deliveryDedupId(deliveryId, t),
-      job: {
-        app: t.app,
-        cluster: t.cluster,
-        trigger: 'webhook' as const,
-        deliveryId,
-        enqueuedAt: new Date(now).toISOString(),
-      },
-    })),
+  await mapBounded(targets, WEBHOOK_WRITE_CONCURRENCY, (t) =>
+    deps.catalog.recordWantedRevision(t, push.after, now),
   );
-  // Reporting never fails the delivery: the reporter logs and swallows its errors.
-  await Promise.all(
-    targets.map((t) =>
-      deps.reporter.report({
-        repoURL: t.repoURL,
-        commit: push.after,
-        context: `driftless/${t.app}/${t.cluster}`,
-        state: 'pending',
-        description: `queued ${shortSha(push.after)} for ${t.cluster}`,
-        targetUrl: deps.statusUrl?.(t),
-      }),
-    ),
+
+  // Pending only where the push touched the app's path; every target still
+  // gets its job (a path outside the app's, a Kustomize base, can change its
+  // render, and the reconcile reports what it finds).
+  const paths = changedPaths(push);
+  const appPaths = new Map<string, string | undefined>();
+  if (paths) {
+    const apps = [...new Set(targets.map((t) => t.app))];
+    const specs = await Promise.all(apps.map((a) => deps.catalog.getApplication(a)));
+    for (const [i, a] of apps.entries()) appPaths.set(a, specs[i]?.spec.source.path);
+  }
+  const touched = new Set(
+    targets.filter((t) => touchesPath(paths, appPaths.get(t.app))).map((t) => targetKey(t)),
   );
+  const statusOf = (t: TargetRecord, state: 'pending' | 'error', description: string) => ({
+    repoURL: t.repoURL,
+    commit: push.after,
+    context: commitStatusContext(t),
+    state,
+    description,
+    targetUrl: deps.statusUrl?.(t),
+  });
+  const report = (state: 'pending' | 'error', description: (t: TargetRecord) => string) =>
+    Promise.all(
+      targets
+        .filter((t) => touched.has(targetKey(t)))
+        .map((t) => deps.reporter.report(statusOf(t, state, description(t)))),
+    );
+  // Before the jobs: a worker's report for this commit is always queued after
+  // this pending one (the outbox keeps each context's order).
+  await report('pending', (t) => `queued ${shortSha(push.after)} for ${t.cluster}`);
+  try {
+    await deps.queue.enqueue(
+      targets.map((t) => ({
+        dedupId: deliveryDedupId(deliveryId, t),
+        job: {
+          app: t.app,
+          cluster: t.cluster,
+          trigger: 'webhook' as const,
+          deliveryId,
+          enqueuedAt: new Date(now).toISOString(),
+          // The job resolves the pending status if it ends without a reconcile.
+          ...(touched.has(targetKey(t)) ? { commit: push.after, repoURL: t.repoURL } : {}),
+        },
+      })),
+    );
+  } catch (e) {
+    // No pending status left behind by a push that was not queued.
+    await report('error', () => `not queued: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
   return {
     status: 202,
     body: {
@@ -237,6 +320,10 @@ export async function routeDelivery(
       ref: push.ref,
       commit: push.after,
       targets: targets.map((t) => ({ app: t.app, cluster: t.cluster })),
+      // The targets whose app path the push touched: their contexts went pending.
+      pending: targets
+        .filter((t) => touched.has(targetKey(t)))
+        .map((t) => ({ app: t.app, cluster: t.cluster })),
     },
   };
 }

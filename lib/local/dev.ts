@@ -1,6 +1,8 @@
 // Local mode: the whole data plane in one process on the embedded adapters —
 // a status API and a webhook receiver on one loopback HTTP server, the
-// in-process queue, the worker, and a sweep — against a kubeconfig context.
+// in-process queue, the worker, a sweep, and the commit status outbox with its
+// consumer (the same coalescing, rate limits and retries as in AWS; without a
+// GitHub client the statuses are logged) — against a kubeconfig context.
 // Repositories on this machine (file:///…) are watched: a new commit on the
 // followed branch is picked up within a second, like a push.
 
@@ -11,17 +13,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { handleApiRequest } from '../api/index.js';
 import { DriftlessError } from '../errors.js';
+import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
-import type { CommitStatusReporter } from '../ports/report.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
 import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
+import { LocalStatusOutbox } from './outbox.js';
 import { LocalJobQueue } from './queue.js';
 import { MemoryStore } from './store.js';
 
@@ -54,16 +57,18 @@ export interface LocalModeOptions {
   gitCacheDir?: string;
   onEvent?: (e: ReconcileEvent) => void;
   onLog?: (message: string) => void;
+  /** Where the outbox posts commit statuses (a GitHubStatusClient); unset, they are logged. */
+  statusPoster?: StatusPoster;
 }
 
 export interface LocalMode {
   url: string;
   store: MemoryStore;
   queue: LocalJobQueue;
+  /** The commit status outbox (its decisions say what was posted). */
+  outbox: LocalStatusOutbox;
   stop(): Promise<void>;
 }
-
-const reporter: CommitStatusReporter = { report: async () => {} };
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const store = new MemoryStore();
@@ -76,6 +81,20 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     cacheRoot: opts.gitCacheDir ?? path.join(os.tmpdir(), 'driftless-dev-git'),
   });
   const log = opts.onLog ?? (() => {});
+  const poster: StatusPoster = opts.statusPoster ?? {
+    installation: 'local',
+    post: async (s) => {
+      log(`commit status ${s.context} ${shortSha(s.commit)}: ${s.state} (${s.description})`);
+      return { kind: 'posted' };
+    },
+  };
+  const outboxLog = {
+    info: (m: string) => log(m),
+    warn: (m: string, ...fields: Record<string, unknown>[]) =>
+      log(fields.length ? `${m} ${JSON.stringify(Object.assign({}, ...fields))}` : m),
+  };
+  const outbox = new LocalStatusOutbox({ poster, logger: outboxLog });
+  const reporter = new OutboxReporter(outbox, { logger: outboxLog });
   const clusterName = opts.clusterName ?? 'local';
   await store.putCluster(
     ClusterSchema.parse({
@@ -210,6 +229,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     url: `http://${opts.host ?? DEFAULT_DEV_HOST}:${port}`,
     store,
     queue,
+    outbox,
     stop: async () => {
       stopping = true;
       for (const t of timers) clearInterval(t);
@@ -217,6 +237,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await queue.idle();
+      await outbox.idle();
+      outbox.stop();
       clusters.close();
     },
   };

@@ -18,6 +18,14 @@ export interface ReconcileJob {
   allowPrune?: boolean;
   /** The GitHub delivery or operation that caused it, for logs. */
   deliveryId?: string;
+  /**
+   * The pushed commit the webhook reported `pending` for on this target's
+   * commit status context; a job that ends without a reconcile (skipped)
+   * resolves that status. Set only when the webhook posted that status.
+   */
+  commit?: string;
+  /** The repository of `commit` (the app's repoURL when the push was routed). */
+  repoURL?: string;
   enqueuedAt: string;
   /**
    * The operation a re-check resumes: its record on the target (revision,

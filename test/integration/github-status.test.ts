@@ -6,17 +6,19 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerSource } from '../../lib/aws/secrets.js';
+import { OutboxReporter } from '../../lib/github/outbox.js';
 import {
-  GitHubCommitStatusReporter,
-  type GitHubReporterOptions,
-  type ReporterLogger,
+  GitHubStatusClient,
+  type GitHubStatusClientOptions,
+  SECONDARY_LIMIT_DEFAULT_WAIT_S,
 } from '../../lib/github/status.js';
+import { LocalStatusOutbox } from '../../lib/local/outbox.js';
 import { awsClientConfig } from '../support/aws.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { GitHubApiServer } from '../support/github-server.js';
-import { testNamespace } from '../support/kube.js';
+import { eventually, testNamespace } from '../support/kube.js';
 
 const APP_ID = 4242;
 const INSTALLATION_ID = 31337;
@@ -38,15 +40,8 @@ function appJwt(key: string): string {
   return `${unsigned}.${createSign('RSA-SHA256').update(unsigned).sign(key, 'base64url')}`;
 }
 
-class RecordingLogger implements ReporterLogger {
-  readonly lines: { message: string; fields?: Record<string, unknown> }[] = [];
-  warn(message: string, fields?: Record<string, unknown>) {
-    this.lines.push({ message, fields });
-  }
-}
-
-function reporter(opts: Partial<GitHubReporterOptions> = {}): GitHubCommitStatusReporter {
-  return new GitHubCommitStatusReporter({
+function client(opts: Partial<GitHubStatusClientOptions> = {}): GitHubStatusClient {
+  return new GitHubStatusClient({
     auth: {
       kind: 'app',
       appId: APP_ID,
@@ -181,12 +176,15 @@ describe('the validating GitHub server', () => {
   });
 });
 
-describe('GitHubCommitStatusReporter', () => {
+describe('GitHubStatusClient', () => {
   it('authenticates as the App: JWT → installation token, then statuses with that token', async () => {
     const before = gh.requests.length;
-    const r = reporter();
-    await r.report(status('web', 'pending', 'syncing aaaaaaa'));
-    await r.report(status('web', 'success', 'synced aaaaaaa: 3 objects; Healthy'));
+    const c = client();
+    expect(await c.post(status('web', 'pending', 'syncing aaaaaaa'))).toEqual({ kind: 'posted' });
+    expect(await c.post(status('web', 'success', 'synced aaaaaaa: 3 objects; Healthy'))).toEqual({
+      kind: 'posted',
+    });
+    expect(c.installation).toBe(`installation:${INSTALLATION_ID}`);
     const requests = gh.requests.slice(before);
     expect(requests.map((q) => [q.operationId, q.status, q.auth])).toEqual([
       ['apps/create-installation-access-token', 201, 'bearer jwt'],
@@ -208,9 +206,8 @@ describe('GitHubCommitStatusReporter', () => {
 
   it('uses a token from Secrets Manager', async () => {
     const before = gh.requests.length;
-    await reporter({ auth: { kind: 'token', tokenSecretId: tokenSecret } }).report(
-      status('api', 'failure', 'sync failed'),
-    );
+    const c = client({ auth: { kind: 'token', tokenSecretId: tokenSecret } });
+    expect(await c.post(status('api', 'failure', 'sync failed'))).toEqual({ kind: 'posted' });
     expect(gh.requests.slice(before).map((q) => [q.operationId, q.status, q.auth])).toEqual([
       ['repos/create-commit-status', 201, 'token token'],
     ]);
@@ -218,7 +215,7 @@ describe('GitHubCommitStatusReporter', () => {
 
   it('keeps descriptions within 140 characters, cut at a word', async () => {
     const long = `apps/web.yaml:12: Deployment/prod/web: spec.template.spec.containers[0].image: ${'very long reason '.repeat(12)}`;
-    await reporter().report(status('long', 'failure', long));
+    await client().post(status('long', 'failure', long));
     const sent = gh.statuses.findLast((s) => s.repo === 'long');
     expect(sent?.description?.length).toBeLessThanOrEqual(140);
     const kept = sent?.description?.slice(0, -1) ?? '';
@@ -228,109 +225,137 @@ describe('GitHubCommitStatusReporter', () => {
     expect(kept.length).toBeGreaterThan(110);
   });
 
-  it('waits as a secondary rate limit asks, then succeeds', async () => {
-    const logger = new RecordingLogger();
-    const r = reporter({ auth: { kind: 'token', tokenSecretId: tokenSecret }, logger });
-    gh.script('repos/create-commit-status', {
-      status: 403,
-      headers: { 'retry-after': '1' },
-      body: {
-        message:
-          'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
-        documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+  it('answers a rate limit with the wait GitHub asked for, without waiting itself', async () => {
+    const c = client({ auth: { kind: 'token', tokenSecretId: tokenSecret } });
+    const limited = {
+      message:
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+      documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+    };
+    gh.script(
+      'repos/create-commit-status',
+      { status: 403, headers: { 'retry-after': '17' }, body: limited },
+      { status: 429, body: limited },
+      {
+        status: 403,
+        headers: {
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 600),
+        },
+        body: { message: 'API rate limit exceeded' },
       },
+    );
+    expect(await c.post(status('limited', 'pending'))).toEqual({
+      kind: 'rate-limited',
+      limit: 'secondary',
+      retryAfterS: 17,
+      status: 403,
     });
-    await r.report(status('limited', 'pending'));
+    expect(await c.post(status('limited', 'pending'))).toMatchObject({
+      kind: 'rate-limited',
+      retryAfterS: SECONDARY_LIMIT_DEFAULT_WAIT_S,
+      status: 429,
+    });
+    const primary = await c.post(status('limited', 'pending'));
+    expect(primary).toMatchObject({ kind: 'rate-limited', limit: 'primary' });
+    expect((primary as { retryAfterS: number }).retryAfterS).toBeGreaterThan(500);
+    // One request each: the client does not retry (the outbox does).
     const tries = gh
       .requestsOf('repos/create-commit-status')
       .filter((q) => q.path.startsWith('/repos/acme/limited/'));
-    expect(tries.map((q) => q.status)).toEqual([403, 201]);
-    const waited = (tries[1]?.at ?? 0) - (tries[0]?.at ?? 0);
-    expect(waited).toBeGreaterThanOrEqual(990);
-    expect(waited).toBeLessThan(5_000);
-    expect(logger.lines).toContainEqual({
-      message: 'GitHub secondary rate limit',
-      fields: expect.objectContaining({ retryAfterS: 1, retrying: true }),
-    });
-    expect(gh.statuses.filter((s) => s.repo === 'limited')).toHaveLength(1);
+    expect(tries.map((q) => q.status)).toEqual([403, 429, 403]);
+    expect(gh.statuses.filter((s) => s.repo === 'limited')).toHaveLength(0);
   });
 
-  it('retries a 500 with backoff', async () => {
-    const r = reporter({
-      auth: { kind: 'token', tokenSecretId: tokenSecret },
-      retryBaseDelayMs: 200,
-    });
-    gh.script('repos/create-commit-status', {
-      status: 500,
-      body: { message: 'Server Error' },
-    });
-    await r.report(status('flaky', 'success'));
-    const tries = gh
-      .requestsOf('repos/create-commit-status')
-      .filter((q) => q.path.startsWith('/repos/acme/flaky/'));
-    expect(tries.map((q) => q.status)).toEqual([500, 201]);
-    expect((tries[1]?.at ?? 0) - (tries[0]?.at ?? 0)).toBeGreaterThanOrEqual(190);
-  });
-
-  it('never throws through an outage, and logs no secret', async () => {
-    const logger = new RecordingLogger();
-    const r = reporter({
-      auth: { kind: 'token', tokenSecretId: tokenSecret },
-      logger,
-      retries: 2,
-      retryBaseDelayMs: 50,
-    });
+  it('answers 5xx as unavailable and a 422 as rejected, once each', async () => {
+    const c = client({ auth: { kind: 'token', tokenSecretId: tokenSecret } });
     gh.setOutage({ status: 503, body: { message: 'Service Unavailable' } });
     try {
-      await expect(r.report(status('down', 'pending'))).resolves.toBeUndefined();
+      expect(await c.post(status('down', 'pending'))).toMatchObject({
+        kind: 'unavailable',
+        status: 503,
+      });
     } finally {
       gh.setOutage(undefined);
     }
-    const tries = gh
-      .requestsOf('repos/create-commit-status')
-      .filter((q) => q.path.startsWith('/repos/acme/down/'));
-    expect(tries.map((q) => q.status)).toEqual([503, 503, 503]);
-    expect(logger.lines.at(-1)).toMatchObject({
-      message: 'commit status pending not reported to acme/down',
-      fields: { status: 503, commit: SHA, context: 'driftless/down/prod' },
+    expect(
+      gh.requestsOf('repos/create-commit-status').filter((q) => q.path.includes('/acme/down/')),
+    ).toHaveLength(1);
+    // A permanent refusal, as GitHub answers one.
+    gh.script('repos/create-commit-status', {
+      status: 422,
+      body: { message: 'Validation Failed', errors: [{ resource: 'Status', code: 'custom' }] },
     });
-    expect(JSON.stringify(logger.lines)).not.toContain(pat);
+    expect(await c.post(status('refused', 'success'))).toEqual({
+      kind: 'rejected',
+      status: 422,
+      message: expect.stringContaining('Validation Failed'),
+    });
   });
 
-  it('reports a rejected App key without throwing or leaking it', async () => {
-    const logger = new RecordingLogger();
-    const r = reporter({
+  it('reports a rejected App key as rejected, without leaking it', async () => {
+    const c = client({
       auth: {
         kind: 'app',
         appId: APP_ID,
         installationId: INSTALLATION_ID,
         privateKeySecretId: process.env.DRIFTLESS_TEST_WRONG_KEY_SECRET as string,
       },
-      logger,
     });
     const before = gh.requests.length;
-    await r.report(status('wrongkey', 'pending'));
+    const result = await c.post(status('wrongkey', 'pending'));
     expect(gh.requests.slice(before).map((q) => [q.operationId, q.status])).toEqual([
       ['apps/create-installation-access-token', 401],
     ]);
-    expect(logger.lines.at(-1)?.fields).toMatchObject({ status: 401 });
-    const logged = JSON.stringify(logger.lines);
-    expect(logged).not.toContain('PRIVATE KEY');
-    expect(logged).not.toContain(otherKey.split('\n')[1]);
+    expect(result).toMatchObject({ kind: 'rejected', status: 401 });
+    const text = JSON.stringify(result);
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain(otherKey.split('\n')[1]);
   });
 
-  it('skips, with a warning, repositories that are not on its GitHub', async () => {
-    const logger = new RecordingLogger();
+  it('rejects, without a request, repositories that are not on its GitHub', async () => {
     const before = gh.requests.length;
-    await reporter({ logger }).report({
+    const result = await client().post({
       ...status('x', 'pending'),
       repoURL: 'https://gitlab.com/acme/x.git',
     });
     expect(gh.requests.length).toBe(before);
-    expect(logger.lines[0]?.message).toBe(
-      'commit status not reported: https://gitlab.com/acme/x.git is not on github.com',
-    );
+    expect(result).toEqual({
+      kind: 'rejected',
+      message: 'https://gitlab.com/acme/x.git is not a repository on github.com',
+    });
   });
+});
+
+describe('the local outbox against GitHub', () => {
+  it('retries a 5xx and a rate limit through the same consumer, and posts the newest status', async () => {
+    const c = client({ auth: { kind: 'token', tokenSecretId: tokenSecret } });
+    const outbox = new LocalStatusOutbox({ poster: c });
+    const reporter = new OutboxReporter(outbox);
+    gh.script(
+      'repos/create-commit-status',
+      { status: 502, body: { message: 'Bad Gateway' } },
+      { status: 403, headers: { 'retry-after': '1' }, body: { message: 'secondary rate limit' } },
+    );
+    await Promise.all([
+      reporter.report(status('local', 'pending', 'queued')),
+      reporter.report(status('local', 'success', 'synced')),
+    ]);
+    await eventually('the local outbox to post', async () =>
+      gh.statuses.some((s) => s.repo === 'local') ? true : undefined,
+    );
+    await outbox.idle();
+    outbox.stop();
+    // One key, one batch: only the newest report is posted, after the retries.
+    expect(outbox.decisions.map((d) => [d.entry.status.state, d.action, d.why])).toEqual([
+      ['pending', 'delete', 'superseded'],
+      ['success', 'retry', 'unavailable'],
+      ['success', 'retry', 'rate-limited'],
+      ['success', 'delete', 'posted'],
+    ]);
+    expect(outbox.decisions[2]).toMatchObject({ delaySeconds: 1 });
+    expect(gh.statuses.filter((s) => s.repo === 'local').map((s) => s.state)).toEqual(['success']);
+  }, 60_000);
 });
 
 describe('a reconcile reports its commit statuses', () => {
@@ -338,9 +363,10 @@ describe('a reconcile reports its commit statuses', () => {
     const ns = await testNamespace('gh');
     const repo = await TestRepo.create('widgets', { owner: 'acme' });
     const gitHost = new URL(testenv().git.baseUrl).host;
+    const outbox = new LocalStatusOutbox({ poster: client({ webHost: gitHost }) });
     const h = await EngineHarness.create(uniqueName('app'), {
       repo,
-      reporter: reporter({ webHost: gitHost }),
+      reporter: new OutboxReporter(outbox),
       statusUrl: (t) => `https://status.example.com/apps/${t.app}?cluster=${t.cluster}`,
     });
     const good = await repo.commit({
@@ -350,6 +376,7 @@ describe('a reconcile reports its commit statuses', () => {
     await h.setApp({ namespace: ns });
     const ok = await h.reconcile();
     expect(ok.error).toBeUndefined();
+    await outbox.idle();
     const repoName = repo.name.replace(/^acme\//, '').replace(/\.git$/, '');
     const context = `driftless/${h.appName}/local`;
     expect(gh.statuses.filter((s) => s.repo === repoName && s.sha === good)).toMatchObject([
@@ -370,6 +397,7 @@ describe('a reconcile reports its commit statuses', () => {
     });
     const failed = await h.reconcile();
     expect(failed.error?.reason).toBe('InvalidManifest');
+    await outbox.idle();
     const reported = gh.statuses.filter((s) => s.repo === repoName && s.sha === bad);
     expect(reported).toMatchObject([{ state: 'failure', context }]);
     expect(reported[0]?.description).toMatch(/^b-broken\.yaml:\d+: invalid YAML/);

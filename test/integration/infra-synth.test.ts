@@ -59,6 +59,7 @@ const FUNCTION_ENV = {
   DRIFTLESS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs.fifo',
   DRIFTLESS_DELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/delayed',
   DRIFTLESS_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead.fifo',
+  DRIFTLESS_OUTBOX_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/outbox.fifo',
   DRIFTLESS_WEBHOOK_SECRET_ID: 'webhook',
   DRIFTLESS_GITHUB_TOKEN_SECRET_ID: 'github',
   POWERTOOLS_METRICS_NAMESPACE: 'Driftless',
@@ -101,7 +102,8 @@ describe('cdk synth', () => {
     const functions = Object.entries(
       template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
     ).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(4);
+    // webhook, worker, sweep, api, outbox.
+    expect(functions).toHaveLength(5);
     const report: string[] = [];
     for (const [id, fn] of functions) {
       const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');

@@ -1,7 +1,10 @@
 // The deployed data plane, in-process: a table, the FIFO job queue, its
-// dead-letter queue, the delayed queue and the webhook secret in moto, the
-// environment the functions read, and the functions/ handlers themselves.
-// One per test file (the handlers read their environment once, at import).
+// dead-letter queue, the delayed queue, the commit status outbox (FIFO) and
+// the webhook secret in moto, the environment the functions read, and the
+// functions/ handlers themselves. One per test file (the handlers read their
+// environment once, at import). With `github`, the outbox's consumer posts to
+// that GitHub (the loopback one, test/support/github-server.ts) with a token
+// kept in Secrets Manager.
 
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -20,9 +23,12 @@ export interface DataPlane {
   queueUrl: string;
   delayUrl: string;
   dlqUrl: string;
+  outboxUrl: string;
   webhookSecret: string;
   webhook: HttpHandler;
   worker: SqsHandler;
+  /** The outbox function (imported on first use). */
+  outbox: SqsHandler;
   api: HttpHandler;
   sweep: (
     event: unknown,
@@ -40,7 +46,12 @@ export interface DataPlane {
 
 export async function startDataPlane(
   prefix: string,
-  opts: { dynamoEndpoint?: string; waitBudgetMs?: number } = {},
+  opts: {
+    dynamoEndpoint?: string;
+    waitBudgetMs?: number;
+    /** The GitHub the outbox posts to: its API URL, a token it accepts, the repositories' host. */
+    github?: { apiUrl: string; token: string; webHost: string };
+  } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
   const sqs = new SQSClient(aws);
@@ -52,11 +63,23 @@ export async function startDataPlane(
   const queueUrl = await createQueue(`${uniqueName('jobs')}.fifo`, fifo);
   const dlqUrl = await createQueue(`${uniqueName('dlq')}.fifo`, fifo);
   const delayUrl = await createQueue(uniqueName('delayed'), { VisibilityTimeout: '60' });
+  const outboxUrl = await createQueue(`${uniqueName('outbox')}.fifo`, fifo);
   const webhookSecret = `${prefix}-${randomUUID()}`;
   const secretId = uniqueName('webhook-secret');
-  await new SecretsManagerClient(aws).send(
-    new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }),
-  );
+  const sm = new SecretsManagerClient(aws);
+  await sm.send(new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }));
+  const github: Record<string, string> = {};
+  if (opts.github) {
+    const tokenSecretId = uniqueName('github-token');
+    await sm.send(
+      new CreateSecretCommand({ Name: tokenSecretId, SecretString: opts.github.token }),
+    );
+    Object.assign(github, {
+      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: tokenSecretId,
+      DRIFTLESS_GITHUB_API_URL: opts.github.apiUrl,
+      DRIFTLESS_GITHUB_WEB_HOST: opts.github.webHost,
+    });
+  }
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: aws.endpoint,
     ...(opts.dynamoEndpoint ? { AWS_ENDPOINT_URL_DYNAMODB: opts.dynamoEndpoint } : {}),
@@ -67,6 +90,8 @@ export async function startDataPlane(
     DRIFTLESS_QUEUE_URL: queueUrl,
     DRIFTLESS_DELAY_QUEUE_URL: delayUrl,
     DRIFTLESS_DLQ_URL: dlqUrl,
+    DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
+    ...github,
     DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
     DRIFTLESS_WAIT_BUDGET_MS: String(opts.waitBudgetMs ?? 30_000),
     DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
@@ -75,13 +100,19 @@ export async function startDataPlane(
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
   const api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  let outbox: SqsHandler | undefined;
   return {
     sqs,
     tableName,
     queueUrl,
     delayUrl,
     dlqUrl,
+    outboxUrl,
     webhookSecret,
+    outbox: async (event, context) => {
+      outbox ??= (await import('../../functions/outbox.js')).handler as unknown as SqsHandler;
+      return outbox(event, context);
+    },
     webhook: (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
     worker: (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
     api,

@@ -16,6 +16,7 @@ import {
   DriftlessStack,
   LEASE_MARGIN_SECONDS,
   MAX_RECEIVE_COUNT,
+  OUTBOX_MAX_RECEIVE_COUNT,
 } from '../../infra/stack.js';
 import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/dynamo/schema.js';
 import { MAX_RETRY_LIMIT } from '../../lib/model/application.js';
@@ -247,8 +248,33 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     // The worker dead-letters at the start of the attempt after the last one (limit + 2);
     // SQS's redrive comes one receive later, never before the worker's own.
     expect(MAX_RECEIVE_COUNT).toBe(MAX_RETRY_LIMIT + 2);
+    // The commit status outbox: FIFO per context, its own FIFO dead-letter queue.
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [id(stack, stack.outboxDeadLetterQueue), 'Arn'] },
+        maxReceiveCount: OUTBOX_MAX_RECEIVE_COUNT,
+      },
+    });
+    expect(
+      template.toJSON().Resources[id(stack, stack.outboxDeadLetterQueue)].Properties,
+    ).toMatchObject({ FifoQueue: true });
     // Every queue refuses plain HTTP.
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 6);
+  });
+
+  it('gives the outbox function its queue: batches of ten, two invocations, partial batch responses', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id(stack, stack.functions.outbox) },
+      EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.outboxQueue), 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
   });
 
   it('gives the worker both queues as event sources with partial batch responses', () => {
@@ -267,7 +293,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    // And the outbox function's one.
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
   });
 
   it('builds the table from lib/aws/table.ts, retained, with PITR, TTL and deletion protection', () => {
@@ -319,7 +346,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
 
   it('runs every function on Node.js 22, arm64, traced, with its own log group and Powertools settings', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(4);
+    expect(Object.keys(functions)).toHaveLength(5);
     for (const [name, fn] of Object.entries(stack.functions)) {
       const p = functions[id(stack, fn)]?.Properties as Json;
       expect(p.Runtime).toBe('nodejs22.x');
@@ -343,10 +370,11 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     const env = (name: keyof typeof stack.functions) =>
       (functions[id(stack, stack.functions[name])]?.Properties as Json | undefined)
         ?.Environment as Json;
+    const outboxUrl = { Ref: id(stack, stack.outboxQueue) };
     expect(env('worker').Variables).toMatchObject({
       DRIFTLESS_DLQ_URL: { Ref: id(stack, stack.jobDeadLetterQueue) },
       DRIFTLESS_WAIT_BUDGET_MS: '20000',
-      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+      DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
       DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
     });
     // The worker's lease outlives its timeout: a live worker is never taken over.
@@ -355,9 +383,19 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     expect(leaseTtl).toBe(((workerProps.Timeout as number) + LEASE_MARGIN_SECONDS) * 1000);
     expect(env('webhook').Variables).toMatchObject({
       DRIFTLESS_WEBHOOK_SECRET_ID: { Ref: id(stack, stack.webhookSecret) },
-      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+      DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
       DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
     });
+    // Only the outbox function talks to GitHub.
+    expect(env('outbox').Variables).toMatchObject({
+      DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+      DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
+    });
+    for (const name of ['worker', 'webhook', 'api', 'sweep'] as const) {
+      expect(Object.keys(env(name).Variables as Json).filter((k) => k.includes('GITHUB'))).toEqual(
+        [],
+      );
+    }
     // Previews report no commit statuses; the sweep reads no secrets.
     for (const name of ['api', 'sweep'] as const) {
       expect(Object.keys(env(name).Variables as Json).filter((k) => k.includes('SECRET'))).toEqual(
@@ -512,6 +550,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     const jobQueue = `${id(stack, stack.jobQueue)}.Arn`;
     const delayQueue = `${id(stack, stack.delayQueue)}.Arn`;
     const jobDlq = `${id(stack, stack.jobDeadLetterQueue)}.Arn`;
+    const outboxQueue = `${id(stack, stack.outboxQueue)}.Arn`;
     const webhookSecret = id(stack, stack.webhookSecret);
     const githubSecret = id(stack, stack.githubSecret);
     const partitions = (...p: string[]) =>
@@ -540,13 +579,14 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       webhook: [
         ...base('webhook'),
         `dynamodb:Query ${table}/index/list`,
+        `dynamodb:GetItem ${table}${partitions('APP#*')}`,
         `dynamodb:UpdateItem ${table}${partitions('TARGET#*')}`,
         ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].map(
           (a) => `dynamodb:${a} ${table}${partitions('IDEMPOTENCY')}`,
         ),
         `sqs:SendMessage ${jobQueue}`,
+        `sqs:SendMessage ${outboxQueue}`,
         `secretsmanager:GetSecretValue ${webhookSecret}`,
-        `secretsmanager:GetSecretValue ${githubSecret}`,
       ],
       sweep: [
         ...base('sweep'),
@@ -574,11 +614,16 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ),
         `sqs:SendMessage ${delayQueue}`,
         `sqs:SendMessage ${jobDlq}`,
-        `secretsmanager:GetSecretValue ${githubSecret}`,
+        `sqs:SendMessage ${outboxQueue}`,
         ...consume(jobQueue),
         ...consume(delayQueue),
         describeCluster('prod'),
         describeCluster('ops'),
+      ],
+      outbox: [
+        ...base('outbox'),
+        `secretsmanager:GetSecretValue ${githubSecret}`,
+        ...consume(outboxQueue),
       ],
     };
     for (const [name, role] of Object.entries(stack.roles)) {
@@ -726,7 +771,7 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
 
   it('uses a GitHub App when configured', () => {
     const { stack, template } = synth({ githubAppId: '42', githubInstallationId: 7 });
-    const p = template.toJSON().Resources[id(stack, stack.functions.worker)].Properties as Json;
+    const p = template.toJSON().Resources[id(stack, stack.functions.outbox)].Properties as Json;
     expect((p.Environment as Json).Variables).toMatchObject({
       DRIFTLESS_GITHUB_APP_ID: '42',
       DRIFTLESS_GITHUB_INSTALLATION_ID: '7',

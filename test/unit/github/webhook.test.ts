@@ -5,9 +5,13 @@ import { createHmac } from 'node:crypto';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  changedPaths,
   followsRef,
   handleWebhook,
+  PUSH_MAX_COMMITS,
+  PUSH_MAX_FILES_PER_LIST,
   type PushEvent,
+  touchesPath,
   type WebhookDeps,
 } from '../../../lib/github/webhook.js';
 import { MemoryStore } from '../../../lib/local/store.js';
@@ -72,13 +76,14 @@ function app(
   revision: string,
   clusters = ['prod'],
   suspended = false,
+  path?: string,
 ) {
   return ApplicationSchema.parse({
     apiVersion: 'driftless.dev/v1',
     kind: 'Application',
     metadata: { name },
     spec: {
-      source: { repoURL, revision },
+      source: { repoURL, revision, ...(path ? { path } : {}) },
       destinations: clusters.map((cluster) => ({ cluster })),
       suspended,
     },
@@ -206,6 +211,7 @@ describe('webhook', () => {
   it('enqueues nothing when recording the wanted revision fails', async () => {
     deps.catalog = {
       targetsForRepo: (url) => store.targetsForRepo(url),
+      getApplication: (name) => store.getApplication(name),
       recordWantedRevision: async () => {
         throw new Error('DynamoDB is down');
       },
@@ -226,5 +232,113 @@ describe('webhook', () => {
     expect(followsRef('v1', push('refs/tags/v1'))).toBe(true);
     expect(followsRef('v1', push('refs/heads/v1-branch'))).toBe(false);
     expect(followsRef('a'.repeat(40), push('refs/heads/main'))).toBe(false);
+  });
+
+  describe('pending statuses only where the push touched the app path', () => {
+    const repo = 'https://github.com/acme/fleet.git';
+    const commit = 'c'.repeat(40);
+    const push = (commits: unknown[] | undefined, extra: Record<string, unknown> = {}) => ({
+      ref: 'refs/heads/main',
+      after: commit,
+      repository: { clone_url: repo, default_branch: 'main' },
+      ...(commits ? { commits } : {}),
+      ...extra,
+    });
+    beforeEach(async () => {
+      await store.putApplication(app('api', repo, 'main', ['prod'], false, 'apps/api'));
+      await store.putApplication(app('ui', repo, 'main', ['prod'], false, './apps/ui/'));
+      await store.putApplication(app('whole', repo, 'main', ['prod'], false));
+    });
+    const pendingApps = () =>
+      reporter.reports
+        .filter((r) => r.state === 'pending' && r.repoURL === repo)
+        .map((r) => r.context)
+        .sort();
+
+    it('reports pending for touched apps only, and every target still gets its job', async () => {
+      const res = await handleWebhook(
+        deps,
+        request(
+          'push',
+          push([
+            { added: ['apps/api/new.yaml'], modified: [], removed: [] },
+            { added: [], modified: ['README.md'], removed: ['apps/uix/old.yaml'] },
+          ]),
+        ),
+      );
+      expect(res.status).toBe(202);
+      // `whole` follows the repository root: every change touches it.
+      expect(pendingApps()).toEqual(['driftless/api/prod', 'driftless/whole/prod']);
+      expect(res.body.pending).toEqual([
+        { app: 'api', cluster: 'prod' },
+        { app: 'whole', cluster: 'prod' },
+      ]);
+      const jobs = Object.fromEntries(queue.sent.map((q) => [q.job.app, q.job]));
+      expect(Object.keys(jobs).sort()).toEqual(['api', 'ui', 'whole']);
+      // The job carries the commit whose pending status it must resolve, where one was posted.
+      expect(jobs.api).toMatchObject({ commit, repoURL: repo });
+      expect(jobs.ui?.commit).toBeUndefined();
+    });
+
+    it('treats every app as touched when the payload cannot tell', async () => {
+      const many = Array.from({ length: PUSH_MAX_COMMITS }, () => ({ modified: ['README.md'] }));
+      const cut = Array.from({ length: PUSH_MAX_FILES_PER_LIST }, (_, i) => `docs/${i}.md`);
+      for (const payload of [
+        push(undefined),
+        push([]),
+        push(many),
+        push([{ added: cut }]),
+        push([{ modified: ['README.md'] }], { forced: true }),
+      ]) {
+        reporter.reports = [];
+        expect(
+          (await handleWebhook(deps, request('push', payload, { delivery: crypto.randomUUID() })))
+            .status,
+        ).toBe(202);
+        expect(pendingApps()).toEqual([
+          'driftless/api/prod',
+          'driftless/ui/prod',
+          'driftless/whole/prod',
+        ]);
+      }
+    });
+
+    it('hands pending to the reporter before the jobs are queued, and errors them if queueing fails', async () => {
+      const order: string[] = [];
+      deps.reporter = {
+        report: async (s) => {
+          order.push(`${s.state} ${s.context}`);
+        },
+      };
+      deps.queue = {
+        enqueue: async () => {
+          order.push('enqueue');
+          throw new Error('SQS is down');
+        },
+        enqueueDelayed: async () => {},
+      };
+      await expect(
+        handleWebhook(deps, request('push', push([{ modified: ['apps/api/x.yaml'] }]))),
+      ).rejects.toThrow('SQS is down');
+      expect(order).toEqual([
+        'pending driftless/api/prod',
+        'pending driftless/whole/prod',
+        'enqueue',
+        'error driftless/api/prod',
+        'error driftless/whole/prod',
+      ]);
+    });
+
+    it('matches paths by directory', () => {
+      const paths = changedPaths(
+        push([{ modified: ['apps/api/a.yaml', 'apps/api'] }]) as PushEvent,
+      );
+      expect(touchesPath(paths, 'apps/api')).toBe(true);
+      expect(touchesPath(paths, 'apps')).toBe(true);
+      expect(touchesPath(paths, 'apps/ap')).toBe(false);
+      expect(touchesPath(paths, 'apps/api/sub')).toBe(false);
+      expect(touchesPath(paths, '.')).toBe(true);
+      expect(touchesPath(undefined, 'apps/ap')).toBe(true);
+    });
   });
 });
