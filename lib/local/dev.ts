@@ -66,7 +66,7 @@ const reporter: CommitStatusReporter = { report: async () => {} };
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const store = new MemoryStore();
-  const leases = new MemoryLeaseManager();
+  const leases = new MemoryLeaseManager(store);
   const queue = new LocalJobQueue();
   const clusters = new ClusterRouter();
   const git = new IsomorphicGitSource({

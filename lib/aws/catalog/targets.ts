@@ -1,6 +1,8 @@
 // Target records: one small item per target (app × cluster) holding what the
 // webhook and the sweep route by (repository, revision, suspension, schedule),
-// the wanted revision, the lease (lease.ts) and the status bookkeeping. The
+// the wanted revision, the lease (lease.ts), the status bookkeeping and the
+// status summary a list of apps shows (status.ts writes it; not projected
+// into the indexes, which only route). The
 // spec-derived attributes are written with an UpdateItem so the status, the
 // wanted revision, the next due time and the lease survive a spec update; a
 // new target is due at once (nextDueAt 0).
@@ -13,7 +15,12 @@
 import { z } from 'zod';
 import type { Application } from '../../model/application.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../../model/target.js';
-import { DEFAULT_PAGE_SIZE, type Page, type TargetRecord } from '../../ports/store.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  type Page,
+  type TargetRecord,
+  type TargetRecordSummary,
+} from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
 import { Expression, Update } from '../dynamo/expression.js';
 import {
@@ -209,6 +216,10 @@ export class TargetRecords {
         ATTR.lastCheckedAt,
         ATTR.checkStartedAt,
         ATTR.historySeq,
+        ATTR.summarySync,
+        ATTR.summaryHealth,
+        ATTR.summarySyncedRevision,
+        ATTR.summaryOperationPhase,
       );
     try {
       await this.ctx.table.updateItem(
@@ -260,5 +271,18 @@ export function recordFromItem(item: Item): TargetRecord | undefined {
   const wantedAt = readNumber(item, ATTR.wantedAt);
   if (wantedRevision !== undefined) record.wantedRevision = wantedRevision;
   if (wantedAt !== undefined) record.wantedAt = wantedAt;
+  const sync = readString(item, ATTR.summarySync) as TargetRecordSummary['sync'] | undefined;
+  const health = readString(item, ATTR.summaryHealth) as TargetRecordSummary['health'] | undefined;
+  if (sync && health) {
+    const summary: TargetRecordSummary = { sync, health };
+    const syncedRevision = readString(item, ATTR.summarySyncedRevision);
+    const phase = readString(item, ATTR.summaryOperationPhase);
+    const lastCheckedAt = readString(item, ATTR.lastCheckedAt);
+    if (syncedRevision !== undefined) summary.syncedRevision = syncedRevision;
+    if (phase !== undefined)
+      summary.operationPhase = phase as TargetRecordSummary['operationPhase'];
+    if (lastCheckedAt !== undefined) summary.lastCheckedAt = lastCheckedAt;
+    record.summary = summary;
+  }
   return record;
 }

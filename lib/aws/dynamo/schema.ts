@@ -124,6 +124,11 @@ export const ATTR = {
   lastCheckedAt: 'lastCheckedAt',
   checkStartedAt: 'checkStartedAt',
   historySeq: 'historySeq',
+  /** The status summary on the target record (a list row): written with every status. */
+  summarySync: 'summarySync',
+  summaryHealth: 'summaryHealth',
+  summarySyncedRevision: 'summarySyncedRevision',
+  summaryOperationPhase: 'summaryOperationPhase',
   status: 'status',
   fence: 'fence',
   bytes: 'bytes',
