@@ -346,7 +346,10 @@ export class DriftlessStack extends Stack {
       // An HTTP API waits at most 30 s for its integration.
       timeout: Duration.seconds(29),
       clusterAccess: true,
-      environment: { [ENV.gitCache]: '/tmp/driftless-git' },
+      environment: {
+        [ENV.gitCache]: '/tmp/driftless-git',
+        [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
+      },
     });
     this.functions = { webhook: webhook.fn, worker: worker.fn, sweep: sweep.fn, api: api.fn };
     this.roles = { webhook: webhook.role, worker: worker.role, sweep: sweep.role, api: api.role };
@@ -415,6 +418,14 @@ export class DriftlessStack extends Stack {
     );
     allow(api.role, 'Listings', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
     allow(api.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+    // GET /deadletters and POST /deadletters/redrive (lib/aws/deadletters.ts):
+    // receive, make visible again (listing), delete once sent back to the job queue.
+    allow(
+      api.role,
+      'DeadLetters',
+      ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage'],
+      [this.jobDeadLetterQueue.queueArn],
+    );
 
     // worker: lib/worker.ts + lib/reconcile.ts → reads specs, clusters, status
     // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),

@@ -1,21 +1,30 @@
-// The status API's data plane: the catalog and queue, and the engine for
-// diff previews.
+// The status API's data plane: the catalog and queue, the job queue's dead
+// letters (listed and redriven), and the engine for diff previews.
 
 import type { ApiDeps } from '../../lib/api/index.js';
+import { SqsDeadLetters } from '../../lib/aws/deadletters.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { enginePlane } from './engine.js';
 import { githubPlane } from './github.js';
 import { storePlane } from './store.js';
 
 export function apiPlane(config: DataPlaneConfig) {
-  const { dynamo, catalog, queue } = storePlane(config);
+  const { dynamo, sqs, catalog, queue } = storePlane(config);
   const { reporter } = githubPlane(config);
   const { leases, git, clusters } = enginePlane(config, dynamo);
   const statusUrl = statusUrlFor(config);
+  const deadLetters = config.deadLetterQueueUrl
+    ? new SqsDeadLetters({
+        client: sqs,
+        deadLetterQueueUrl: config.deadLetterQueueUrl,
+        jobQueueUrl: config.queueUrl,
+      })
+    : undefined;
   return {
     apiDeps: (): ApiDeps => ({
       catalog,
       queue,
+      deadLetters,
       engine: { leases, git, clusters, reporter, statusUrl },
     }),
   };

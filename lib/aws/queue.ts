@@ -201,7 +201,15 @@ export async function sendInBatches<E extends { Id?: string; MessageGroupId?: st
   );
 }
 
-const TRIGGERS = ['webhook', 'sweep', 'manual', 'rollback', 'health-check', 'local'] as const;
+const TRIGGERS = [
+  'webhook',
+  'sweep',
+  'manual',
+  'rollback',
+  'health-check',
+  'local',
+  'delete',
+] as const satisfies readonly ReconcileJob['trigger'][];
 const name = ApplicationSchema.shape.metadata.shape.name;
 
 export const ReconcileJobSchema = z.object({

@@ -13,6 +13,7 @@ import { dev } from './commands/dev.js';
 import { diff } from './commands/diff.js';
 import { get } from './commands/get.js';
 import { history } from './commands/history.js';
+import { redrive } from './commands/redrive.js';
 import { rollback } from './commands/rollback.js';
 import { status } from './commands/status.js';
 import { resume, suspend } from './commands/suspend.js';
@@ -48,6 +49,9 @@ Status and operations
                               suspend the app first, or its next automated sync would undo it
   history APP                 operations, newest first
   suspend APP | resume APP    stop or restart automated syncs
+  redrive [--dry-run] [--max N]
+                              move dead letters (jobs out of retries) back to the job queue,
+                              oldest first (default 10); --dry-run lists them with why they died
   validate PATH... | -f app.yaml [--type directory|kustomize|helm] [--values F]... [--release-name N]
            [--namespace NS] [--repo DIR] [--kubernetes-version 1.34] [--crds PATH]... [--github]
                               render as a sync does and check every object against the Kubernetes
@@ -62,9 +66,21 @@ Options
 `;
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [apps, clusters, dev, diff, get, history, rollback, resume, status, suspend, sync, validate].map(
-    (c) => [c.name, c],
-  ),
+  [
+    apps,
+    clusters,
+    dev,
+    diff,
+    get,
+    history,
+    redrive,
+    rollback,
+    resume,
+    status,
+    suspend,
+    sync,
+    validate,
+  ].map((c) => [c.name, c]),
 );
 
 export async function main(argv: string[]): Promise<number> {

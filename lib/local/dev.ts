@@ -169,7 +169,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
               { headers: req.headers as Record<string, string>, body },
             )
           : await handleApiRequest(
-              { catalog: store, queue, engine },
+              { catalog: store, queue, deadLetters: queue, engine },
               {
                 method: req.method ?? 'GET',
                 path: url.pathname,

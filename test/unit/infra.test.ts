@@ -342,6 +342,10 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
       DRIFTLESS_STATUS_URL: { 'Fn::GetAtt': [id(stack, stack.httpApi), 'ApiEndpoint'] },
     });
+    // The status API lists and redrives the job queue's dead letters.
+    expect(env('api').Variables).toMatchObject({
+      DRIFTLESS_DLQ_URL: { Ref: id(stack, stack.jobDeadLetterQueue) },
+    });
     expect(env('webhook').Variables).toMatchObject({
       DRIFTLESS_WEBHOOK_SECRET_ID: { Ref: id(stack, stack.webhookSecret) },
       DRIFTLESS_GITHUB_TOKEN_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
@@ -543,6 +547,9 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ),
         `dynamodb:Query ${table}/index/list`,
         `sqs:SendMessage ${jobQueue}`,
+        ...['ReceiveMessage', 'ChangeMessageVisibility', 'DeleteMessage'].map(
+          (a) => `sqs:${a} ${jobDlq}`,
+        ),
         describeCluster('prod'),
       ],
       worker: [
