@@ -1,6 +1,12 @@
 // driftless status [APP]: sync, health, revision and last operation per target.
 
-import type { AppListItem, AppListResponse, TargetListRow } from '../../api/contract.js';
+import type {
+  AppDetailResponse,
+  AppListItem,
+  AppListResponse,
+  OperationSummary,
+  TargetListRow,
+} from '../../api/contract.js';
 import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import type { Command, CommandContext } from '../command.js';
@@ -12,23 +18,17 @@ export const status: Command = {
 };
 
 /** A row of the table: a list row, or a target's detail (which says more of its operation). */
-type Row = TargetListRow & { app: string; operationMessage?: string };
+type Row = TargetListRow & { app: string; operation?: OperationSummary };
 
 async function statusOf(p: Printer, client: DriftlessClient, app?: string): Promise<number> {
   const rows: Row[] = [];
   if (app) {
-    for (const t of (await client.appDetail(app)).targets) {
-      rows.push({
-        app,
-        cluster: t.cluster,
-        sync: t.sync,
-        health: t.health,
-        syncedRevision: t.syncedRevision,
-        wantedRevision: t.wantedRevision,
-        lastCheckedAt: t.lastCheckedAt,
-        operationPhase: t.operation?.phase,
-        operationMessage: t.operation?.message,
-      });
+    // The first page lists every target; its resources are not needed here.
+    const detail = await client.request<AppDetailResponse>('GET', `/apps/${app}`, undefined, {
+      resources: '1',
+    });
+    for (const { resources: _, ...t } of detail.targets) {
+      rows.push({ app, ...t, operationPhase: t.operation?.phase });
     }
   } else {
     const apps: AppListItem[] = [];
@@ -54,7 +54,7 @@ async function statusOf(p: Printer, client: DriftlessClient, app?: string): Prom
       state(p, t.health),
       shortSha(t.syncedRevision ?? t.wantedRevision),
       t.operationPhase
-        ? `${state(p, t.operationPhase)} ${t.operationMessage ?? ''}`.trimEnd().slice(0, 80)
+        ? `${state(p, t.operationPhase)} ${t.operation?.message ?? ''}`.trimEnd().slice(0, 80)
         : '-',
       age(t.lastCheckedAt),
     ]),
