@@ -630,15 +630,12 @@ async function deleteCluster(
   return { status: 204, body: null };
 }
 
-function requireDeadLetters(deps: ApiDeps): DeadLetterQueue {
-  if (!deps.deadLetters) {
-    throw new DriftlessError(
-      'InvalidSpec',
-      'no dead-letter queue is configured for this API (DRIFTLESS_DLQ_URL)',
-    );
-  }
-  return deps.deadLetters;
-}
+const NO_DEAD_LETTERS = (): ApiResponse =>
+  error(
+    501,
+    'NotImplemented',
+    'no dead-letter queue is configured for this API (DRIFTLESS_DLQ_URL)',
+  );
 
 function batchSize(value: unknown, field: string): number {
   if (value === undefined) return DEFAULT_DEAD_LETTER_BATCH;
@@ -654,13 +651,14 @@ function batchSize(value: unknown, field: string): number {
 }
 
 async function listDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
-  const queue = requireDeadLetters(deps);
-  const items = await queue.list(batchSize(req.query?.limit, 'limit'));
+  if (!deps.deadLetters) return NO_DEAD_LETTERS();
+  const items = await deps.deadLetters.list(batchSize(req.query?.limit, 'limit'));
   return { status: 200, body: { items } satisfies DeadLetterListResponse };
 }
 
 async function redriveDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
-  const queue = requireDeadLetters(deps);
+  const queue = deps.deadLetters;
+  if (!queue) return NO_DEAD_LETTERS();
   const body = jsonBody(req) as { [K in keyof RedriveRequest]?: unknown };
   if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') {
     throw new DriftlessError('InvalidSpec', 'dryRun must be true or false', { field: 'dryRun' });
