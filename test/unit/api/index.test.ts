@@ -240,8 +240,11 @@ describe('status API', () => {
       4, 4, 4,
     ]);
     const got: Record<string, string[]> = {};
-    for (const p of pages)
-      for (const t of p.targets) (got[t.cluster] ??= []).push(...t.resources.map((r) => r.key));
+    for (const p of pages) {
+      for (const t of p.targets) {
+        got[t.cluster] = [...(got[t.cluster] ?? []), ...t.resources.map((r) => r.key)];
+      }
+    }
     for (const [c, n] of Object.entries(counts)) {
       expect(got[c]).toEqual(Array.from({ length: n }, (_, i) => `v1/ConfigMap/multi/${c}-${i}`));
     }
