@@ -59,11 +59,10 @@ export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   private readonly redeliveryDelayMs: number;
   private readonly maxReceives: number;
 
-  constructor(opts: LocalJobQueueOptions | number = {}) {
-    const o = typeof opts === 'number' ? { concurrency: opts } : opts;
-    this.concurrency = o.concurrency ?? LOCAL_QUEUE_CONCURRENCY;
-    this.redeliveryDelayMs = o.redeliveryDelayMs ?? LOCAL_REDELIVERY_DELAY_MS;
-    this.maxReceives = o.maxReceives ?? LOCAL_MAX_RECEIVES;
+  constructor(opts: LocalJobQueueOptions = {}) {
+    this.concurrency = opts.concurrency ?? LOCAL_QUEUE_CONCURRENCY;
+    this.redeliveryDelayMs = opts.redeliveryDelayMs ?? LOCAL_REDELIVERY_DELAY_MS;
+    this.maxReceives = opts.maxReceives ?? LOCAL_MAX_RECEIVES;
   }
 
   async enqueue(jobs: QueuedJob[]): Promise<void> {

@@ -49,9 +49,8 @@ export class MemoryStore implements Catalog {
   private readonly slots = new Map<string, TargetSlot>();
   private readonly historyLimit: number;
 
-  constructor(opts: MemoryStoreOptions | number = {}) {
-    this.historyLimit =
-      (typeof opts === 'number' ? opts : opts.historyLimit) ?? DEFAULT_HISTORY_LIMIT;
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   }
 
   /** The target's slot, created bare when asked to (as an UpdateItem creates an item). For MemoryLeaseManager. */
