@@ -349,7 +349,7 @@ async function startEnv(dir: string): Promise<Env> {
     serverVersion: server.gitVersion,
     admin,
     store,
-    leases: new MemoryLeaseManager(),
+    leases: new MemoryLeaseManager(store),
     source: new TimedGit(new IsomorphicGitSource({ cacheRoot: path.join(dir, 'git-cache') })),
     connector: new TimedConnector(new KubeconfigConnector()),
     clusterSpec,

@@ -43,10 +43,10 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       error: error.describe(),
       messageId: record.messageId,
     });
-    await plane.messages.deadLetter(record.body, error.toJSON());
+    await plane.messages.deadLetter(deadLettered(record), errorOf(error), attemptOf(record));
     return;
   }
-  const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
+  const attempt = attemptOf(record);
   logger.appendKeys({
     app: job.app,
     cluster: job.cluster,
@@ -104,9 +104,26 @@ async function handleRecord(record: SQSRecord): Promise<void> {
         error: outcome.error.describe(),
       });
       metrics.addMetric('DeadLettered', 'Count', 1);
-      await plane.messages.deadLetter(record.body, outcome.error.toJSON());
+      await plane.messages.deadLetter(deadLettered(record), errorOf(outcome.error), attempt);
       return;
   }
+}
+
+function attemptOf(record: SQSRecord): number {
+  return Number(record.attributes.ApproximateReceiveCount ?? '1');
+}
+
+function deadLettered(record: SQSRecord) {
+  return {
+    body: record.body,
+    messageId: record.messageId,
+    groupId: record.attributes.MessageGroupId,
+    sourceArn: record.eventSourceARN,
+  };
+}
+
+function errorOf(e: DriftlessError) {
+  return { reason: e.reason, message: e.describe() };
 }
 
 /** Processes a batch; every record failing is still a partial response (each carries its own backoff). */

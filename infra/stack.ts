@@ -400,7 +400,10 @@ export class DriftlessStack extends Stack {
       // An HTTP API waits at most 30 s for its integration.
       timeout: Duration.seconds(29),
       clusterAccess: true,
-      environment: { [ENV.gitCache]: '/tmp/driftless-git' },
+      environment: {
+        [ENV.gitCache]: '/tmp/driftless-git',
+        [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
+      },
     });
     const outbox = make('outbox', {
       description: 'Driftless: commit status outbox → GitHub (coalesced, rate-limited, retried)',
@@ -501,6 +504,14 @@ export class DriftlessStack extends Stack {
     );
     allow(api.role, 'Listings', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
     allow(api.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
+    // GET /deadletters and POST /deadletters/redrive (lib/aws/deadletters.ts):
+    // receive, make visible again (listing), delete once sent back to the job queue.
+    allow(
+      api.role,
+      'DeadLetters',
+      ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage'],
+      [this.jobDeadLetterQueue.queueArn],
+    );
 
     // worker: lib/worker.ts + lib/reconcile.ts → reads specs, clusters, status
     // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),

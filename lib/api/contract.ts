@@ -7,12 +7,14 @@ import type { ErrorLocation, ErrorReason } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
 import type {
   HealthStatus,
+  OperationPhase,
   OperationResult,
   ResourceStatus,
   StatusCondition,
   SyncStatus,
 } from '../model/status.js';
 import type { ClusterGuardState } from '../ports/cluster-guard.js';
+import type { DeadLetter, RedriveResult } from '../ports/deadletters.js';
 
 /** Every error response (4xx, 5xx) and every per-target error in a response. */
 export interface ApiErrorBody extends ErrorLocation {
@@ -55,6 +57,22 @@ export interface TargetSummary {
   conditions: StatusCondition[];
 }
 
+/**
+ * One target as a list of apps shows it: read from the small target record
+ * (written with every status), never from the status itself.
+ */
+export interface TargetListRow {
+  cluster: string;
+  sync: SyncStatus;
+  health: HealthStatus;
+  syncedRevision?: string;
+  /** The newest commit a push announced. */
+  wantedRevision?: string;
+  lastCheckedAt?: string;
+  /** The phase of the target's current or last operation. */
+  operationPhase?: OperationPhase;
+}
+
 /** GET /apps */
 export interface AppListItem {
   name: string;
@@ -62,15 +80,44 @@ export interface AppListItem {
   revision: string;
   path: string;
   suspended: boolean;
-  targets: TargetSummary[];
+  targets: TargetListRow[];
 }
 export type AppListResponse = PageBody<AppListItem>;
 
-/** GET /apps/NAME */
+/** A target of GET /apps/NAME: its summary and a page of its resources. */
+export type TargetDetail = TargetSummary & { resources: ResourceStatus[] };
+
+/**
+ * GET /apps/NAME[?resources=N&next=TOKEN]: the resources of every target,
+ * a page at a time (at most N, and at most a byte budget), so a large app
+ * never exceeds a response. The first page lists every target (those whose
+ * resources come later with none yet); a later page lists the targets whose
+ * resources it carries. Concatenate each target's resources across pages.
+ */
 export interface AppDetailResponse {
   app: Application;
-  targets: (TargetSummary & { resources: ResourceStatus[] })[];
+  targets: TargetDetail[];
+  /** Pass as `?next=` for the following page of resources; absent on the last page. */
+  next?: string;
 }
+
+/** GET /deadletters[?limit=N]: jobs that ran out of retries, with why (oldest first). */
+export interface DeadLetterListResponse {
+  items: DeadLetter[];
+}
+
+/** POST /deadletters/redrive */
+export interface RedriveRequest {
+  /** Most dead letters to move (default 10, at most 100). */
+  max?: number;
+  /** List what would be redriven; move nothing. */
+  dryRun?: boolean;
+}
+export interface RedriveResponse extends RedriveResult {
+  dryRun: boolean;
+}
+
+export type { DeadLetter, DeadLetterError } from '../ports/deadletters.js';
 
 /** What happened to one destination an update or a deletion removed. */
 export interface RemovedDestination {

@@ -2,8 +2,9 @@
 // Inputs are validated with the model's schemas; errors are JSON with a code
 // and a message; lists paginate with `limit` and an opaque `next`.
 //
-//   GET    /apps                       apps with their targets' sync and health
-//   GET    /apps/{name}                spec and per-target status with resources
+//   GET    /apps                       apps with their targets' sync and health (target records)
+//   GET    /apps/{name}                spec and per-target status with resources, paged
+//                                      (?resources=N&next=)
 //   GET    /apps/{name}/history        operations, newest first (?cluster=&limit=&succeeded=true)
 //   GET    /apps/{name}/diff           what a sync would change (?cluster=&revision=)
 //   POST   /apps/{name}/sync           queue a sync {cluster?, revision?, prune?}
@@ -15,16 +16,23 @@
 //                                      prunes each destination, then forgets the app
 //   GET    /clusters, GET|PUT|DELETE /clusters/{name} (GETs add each cluster's guard:
 //          slots in use, circuit breaker, a 429's pause)
+//   GET    /deadletters                dead letters with why they died (?limit=)
+//   POST   /deadletters/redrive        move them back to the job queue {max?, dryRun?}
 
 import { randomUUID } from 'node:crypto';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError, httpStatusFor, isDriftlessError } from '../errors.js';
 import { type Application, parseApplication, parseCluster } from '../model/application.js';
-import type { TargetStatus } from '../model/status.js';
+import type { ResourceStatus, TargetStatus } from '../model/status.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { ClusterGuard } from '../ports/cluster-guard.js';
+import {
+  DEFAULT_DEAD_LETTER_BATCH,
+  type DeadLetterQueue,
+  MAX_DEAD_LETTER_BATCH,
+} from '../ports/deadletters.js';
 import type { JobQueue } from '../ports/queue.js';
-import type { Catalog } from '../ports/store.js';
+import type { Catalog, TargetRecord } from '../ports/store.js';
 import type { ReconcileDeps } from '../reconcile/index.js';
 import { reconcile } from '../reconcile/index.js';
 import type {
@@ -36,12 +44,17 @@ import type {
   AppPutResponse,
   ClusterListResponse,
   ClusterResponse,
+  DeadLetterListResponse,
   DiffResponse,
   HistoryResponse,
+  RedriveRequest,
+  RedriveResponse,
   RemovedDestination,
   SuspendResponse,
   SyncRequest,
   SyncResponse,
+  TargetDetail,
+  TargetListRow,
   TargetSummary,
   TerminateResponse,
 } from './contract.js';
@@ -64,6 +77,8 @@ export interface ApiResponse {
 export interface ApiDeps {
   catalog: Catalog;
   queue: JobQueue;
+  /** The job queue's dead letters (GET /deadletters, POST /deadletters/redrive). */
+  deadLetters?: DeadLetterQueue;
   /** For previews (diff): the engine with its cluster access. */
   engine?: Omit<ReconcileDeps, 'store'>;
   /** The clusters' guard (slots, breaker, backoff), shown by the clusters endpoints. */
@@ -80,6 +95,11 @@ export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
 /** Guard items read at once for a clusters listing. */
 const GUARD_READ_CONCURRENCY = 8;
+/** Resources per page of GET /apps/NAME unless asked otherwise, the most it may ask for, and
+ * the bytes of resources one page carries at most (far below Lambda's 6 MB response). */
+export const DEFAULT_RESOURCE_PAGE = 500;
+export const MAX_RESOURCE_PAGE = 2000;
+export const MAX_RESOURCE_PAGE_BYTES = 1024 * 1024;
 
 const NAME = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
 type Handler = (deps: ApiDeps, req: ApiRequest, params: string[]) => Promise<ApiResponse>;
@@ -97,6 +117,8 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/clusters/(${NAME})$`), getCluster],
   ['PUT', new RegExp(`^/clusters/(${NAME})$`), putCluster],
   ['DELETE', new RegExp(`^/clusters/(${NAME})$`), deleteCluster],
+  ['GET', /^\/deadletters\/?$/, listDeadLetters],
+  ['POST', /^\/deadletters\/redrive$/, redriveDeadLetters],
 ];
 
 function error(
@@ -189,6 +211,20 @@ function summary(cluster: string, s: TargetStatus | undefined): TargetSummary {
   };
 }
 
+/** A list row from the target record: the summary written with the status, no status read. */
+function listRow(cluster: string, r: TargetRecord | undefined): TargetListRow {
+  const row: TargetListRow = {
+    cluster,
+    sync: r?.summary?.sync ?? 'Unknown',
+    health: r?.summary?.health ?? 'Unknown',
+  };
+  if (r?.summary?.syncedRevision) row.syncedRevision = r.summary.syncedRevision;
+  if (r?.wantedRevision) row.wantedRevision = r.wantedRevision;
+  if (r?.summary?.lastCheckedAt) row.lastCheckedAt = r.summary.lastCheckedAt;
+  if (r?.summary?.operationPhase) row.operationPhase = r.summary.operationPhase;
+  return row;
+}
+
 async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const page = await deps.catalog.listApplications(limitOf(req), req.query?.next);
   const items = await Promise.all(
@@ -201,9 +237,9 @@ async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
         suspended: app.spec.suspended,
         targets: await Promise.all(
           app.spec.destinations.map(async (d) =>
-            summary(
+            listRow(
               d.cluster,
-              await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster }),
+              await deps.catalog.getTargetRecord({ app: app.metadata.name, cluster: d.cluster }),
             ),
           ),
         ),
@@ -213,15 +249,101 @@ async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   return { status: 200, body: { items, next: page.next } satisfies AppListResponse };
 }
 
-async function getApp(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+/** Where a page of GET /apps/NAME starts: a destination and an offset into its resources. */
+interface ResourceCursor {
+  cluster: string;
+  offset: number;
+}
+
+function encodeCursor(c: ResourceCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(token: string, app: Application): { index: number; offset: number } {
+  let value: Partial<ResourceCursor> | undefined;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<ResourceCursor>;
+  } catch {
+    value = undefined;
+  }
+  const index = app.spec.destinations.findIndex((d) => d.cluster === value?.cluster);
+  if (!value || index < 0 || !Number.isInteger(value.offset) || (value.offset as number) < 0) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `next is not a page token of application ${app.metadata.name} (or its destination is gone): start again without it`,
+      { field: 'next' },
+    );
+  }
+  return { index, offset: value.offset as number };
+}
+
+function resourcePageSize(req: ApiRequest): number {
+  const raw = req.query?.resources;
+  if (raw === undefined || raw === '') return DEFAULT_RESOURCE_PAGE;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_RESOURCE_PAGE) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `resources must be a whole number from 1 to ${MAX_RESOURCE_PAGE}, got "${raw}"`,
+      { field: 'resources' },
+    );
+  }
+  return n;
+}
+
+/**
+ * A page of an app's resources across its targets in destination order, at
+ * most `resources` of them and MAX_RESOURCE_PAGE_BYTES of JSON (at least one,
+ * so paging always moves on).
+ */
+async function getApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
-  const targets = await Promise.all(
-    app.spec.destinations.map(async (d) => {
-      const s = await deps.catalog.getTargetStatus({ app: app.metadata.name, cluster: d.cluster });
-      return { ...summary(d.cluster, s), resources: s?.resources ?? [] };
-    }),
-  );
-  return { status: 200, body: { app, targets } satisfies AppDetailResponse };
+  const size = resourcePageSize(req);
+  const clusters = app.spec.destinations.map((d) => d.cluster);
+  const start = req.query?.next ? decodeCursor(req.query.next, app) : { index: 0, offset: 0 };
+  const first = !req.query?.next;
+  const read = (cluster: string) =>
+    deps.catalog.getTargetStatus({ app: app.metadata.name, cluster });
+  // The first page summarizes every target, so it reads every status once.
+  const statuses = first ? await Promise.all(clusters.map(read)) : [];
+  const targets: TargetDetail[] = [];
+  let count = 0;
+  let bytes = 0;
+  let next: ResourceCursor | undefined;
+  for (let i = start.index; i < clusters.length; i++) {
+    const cluster = clusters[i] as string;
+    const s = first ? statuses[i] : await read(cluster);
+    const all = s?.resources ?? [];
+    const resources: ResourceStatus[] = [];
+    let at = i === start.index ? start.offset : 0;
+    for (; at < all.length; at++) {
+      const r = all[at] as ResourceStatus;
+      const weight = JSON.stringify(r).length;
+      if (count > 0 && (count >= size || bytes + weight > MAX_RESOURCE_PAGE_BYTES)) break;
+      resources.push(r);
+      count++;
+      bytes += weight;
+    }
+    targets.push({ ...summary(cluster, s), resources });
+    if (at < all.length) {
+      next = { cluster, offset: at };
+      break;
+    }
+  }
+  if (first) {
+    // Targets past where this page stopped: listed, their resources on later pages.
+    for (let i = targets.length; i < clusters.length; i++) {
+      targets.push({ ...summary(clusters[i] as string, statuses[i]), resources: [] });
+    }
+  }
+  return {
+    status: 200,
+    body: {
+      app,
+      targets,
+      ...(next ? { next: encodeCursor(next) } : {}),
+    } satisfies AppDetailResponse,
+  };
 }
 
 function flag(req: ApiRequest, name: string): boolean {
@@ -583,4 +705,42 @@ async function deleteCluster(
   } while (next);
   await deps.catalog.deleteCluster(name as string);
   return { status: 204, body: null };
+}
+
+const NO_DEAD_LETTERS = (): ApiResponse =>
+  error(
+    501,
+    'NotImplemented',
+    'no dead-letter queue is configured for this API (DRIFTLESS_DLQ_URL)',
+  );
+
+function batchSize(value: unknown, field: string): number {
+  if (value === undefined) return DEFAULT_DEAD_LETTER_BATCH;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_DEAD_LETTER_BATCH) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `${field} must be a whole number from 1 to ${MAX_DEAD_LETTER_BATCH}, got ${JSON.stringify(value)}`,
+      { field },
+    );
+  }
+  return n;
+}
+
+async function listDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  if (!deps.deadLetters) return NO_DEAD_LETTERS();
+  const items = await deps.deadLetters.list(batchSize(req.query?.limit, 'limit'));
+  return { status: 200, body: { items } satisfies DeadLetterListResponse };
+}
+
+async function redriveDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const queue = deps.deadLetters;
+  if (!queue) return NO_DEAD_LETTERS();
+  const body = jsonBody(req) as { [K in keyof RedriveRequest]?: unknown };
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') {
+    throw new DriftlessError('InvalidSpec', 'dryRun must be true or false', { field: 'dryRun' });
+  }
+  const dryRun = body.dryRun === true;
+  const result = await queue.redrive({ max: batchSize(body.max, 'max'), dryRun });
+  return { status: 200, body: { dryRun, ...result } satisfies RedriveResponse };
 }

@@ -1,4 +1,5 @@
-// Per-target leases on DynamoDB, with the contract of lib/local/lease.ts.
+// Per-target leases on DynamoDB, with the contract of lib/ports/lease.ts
+// (lib/local/lease.ts has the same; test/support/contract/ checks both).
 //
 // The lease lives on the target's record item (dynamo/schema.ts): leaseHolder,
 // leaseToken, leaseExpiresAt. Acquiring is one conditional UpdateItem that
@@ -7,6 +8,10 @@
 // so a holder whose lease was taken over is fenced out from the moment the
 // new holder acquires. The token is never reset: release clears the holder
 // and keeps the token, so tokens only grow.
+//
+// A renewal needs the lease unexpired (an expired lease may be taken at any
+// moment, so its holder must stop rather than race the next one), and the
+// target not deleted (its record a tombstone).
 //
 // Expiry is judged by the caller's clock (epoch ms in leaseExpiresAt);
 // workers' clocks must agree to well within a lease's TTL, which Lambda's
@@ -80,23 +85,38 @@ export class DynamoLeaseManager implements LeaseManager {
     }
   }
 
+  /** Extends the lease while it is still this one, unexpired, on a target not deleted. */
   async renew(lease: Lease, ttlMs: number): Promise<Lease> {
-    const expiresAt = this.clock.now() + ttlMs;
+    const now = this.clock.now();
+    const expiresAt = now + ttlMs;
     try {
       const u = new Update().set(ATTR.leaseExpiresAt, av.n(expiresAt));
+      const condition =
+        `${stillHeld(u, lease)} AND ${u.name(ATTR.leaseExpiresAt)} > ${u.value(av.n(now))} AND ` +
+        `attribute_not_exists(${u.name(ATTR.ttl)})`;
       await this.table.updateItem('renewLease', {
         Key: targetRecordKey(lease.target),
-        ...u.build(stillHeld(u, lease)),
+        ...u.build(condition),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
       return { ...lease, expiresAt };
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
+      const key = targetKey(lease.target);
       const holder = readString(e.Item, ATTR.leaseHolder);
       const token = readNumber(e.Item, ATTR.leaseToken);
+      if (holder === lease.holder && token === lease.fencingToken) {
+        const deleted = readNumber(e.Item, ATTR.ttl) !== undefined;
+        throw new DriftlessError(
+          'LeaseLost',
+          deleted
+            ? `lease on ${key} cannot be renewed: the target was deleted; holder ${lease.holder} must stop`
+            : `lease on ${key} expired before it was renewed; holder ${lease.holder} with token ${lease.fencingToken} must stop`,
+        );
+      }
       throw new DriftlessError(
         'LeaseLost',
-        `lease on ${targetKey(lease.target)} was taken over` +
+        `lease on ${key} was taken over` +
           (holder ? ` by ${holder} (token ${token})` : ' or released') +
           `; holder ${lease.holder} with token ${lease.fencingToken} must stop`,
       );

@@ -1,6 +1,7 @@
 // What the worker does to an SQS message besides deleting it: put it back
 // for later (a retry's backoff, through its visibility timeout) or move it to
-// the dead-letter queue with the error that exhausted its retries.
+// the dead-letter queue, body unchanged, with the error that exhausted its
+// retries in message attributes (lib/aws/deadletters.ts).
 
 import {
   ChangeMessageVisibilityCommand,
@@ -8,7 +9,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DriftlessError } from '../errors.js';
-import { parseJob } from './queue.js';
+import { targetKey } from '../model/target.js';
+import { deadLetterAttributes, hashedDedupId, UNPARSEABLE_GROUP } from './deadletters.js';
+import { parseJob, sqsMessageId } from './queue.js';
 
 /** SQS caps a visibility timeout at 12 hours. */
 const MAX_VISIBILITY_SECONDS = 12 * 3600;
@@ -40,44 +43,60 @@ export class MessageControl {
     );
   }
 
-  /** Sends the job to the dead-letter queue with the error that ended it. */
-  async deadLetter(body: string, error: Record<string, unknown>): Promise<void> {
+  /**
+   * Sends a message to the dead-letter queue as it came (so a redrive hands
+   * the worker the same job), with the error that ended it in message
+   * attributes, under the message's group (its target's), deduplicated by a
+   * hash of its own id (a worker retried after sending sends it once).
+   */
+  async deadLetter(
+    message: DeadLetteredMessage,
+    error: { reason: string; message: string },
+    attempts: number,
+  ): Promise<void> {
     if (!this.deadLetterQueueUrl) {
       throw new DriftlessError(
         'InvalidSpec',
         'no dead-letter queue configured (DRIFTLESS_DLQ_URL)',
       );
     }
-    // A message that is not a job at all is kept as it came, under one group.
-    let job:
-      | ReturnType<typeof parseJob>
-      | { raw: string; app: string; cluster: string; enqueuedAt: string };
-    try {
-      job = parseJob(body);
-    } catch {
-      job = {
-        raw: body.slice(0, 200_000),
-        app: 'invalid',
-        cluster: 'message',
-        enqueuedAt: new Date().toISOString(),
-      };
+    let group = message.groupId;
+    if (!group) {
+      try {
+        group = sqsMessageId(targetKey(parseJob(message.body)));
+      } catch {
+        group = UNPARSEABLE_GROUP;
+      }
     }
     const fifo = this.deadLetterQueueUrl.endsWith('.fifo');
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.deadLetterQueueUrl,
-        MessageBody: JSON.stringify({ job, error, deadLetteredAt: new Date().toISOString() }),
+        MessageBody: message.body,
+        MessageAttributes: deadLetterAttributes({
+          reason: error.reason,
+          message: error.message,
+          attempts,
+          sourceQueue: message.sourceArn.split(':').pop(),
+          deadLetteredAt: new Date().toISOString(),
+        }),
         ...(fifo
           ? {
-              MessageGroupId: `${job.app}#${job.cluster}`,
-              MessageDeduplicationId:
-                `dead:${job.app}#${job.cluster}:${Date.parse(job.enqueuedAt) || Date.now()}`.slice(
-                  0,
-                  128,
-                ),
+              MessageGroupId: group,
+              MessageDeduplicationId: hashedDedupId('dead', message.messageId),
             }
           : {}),
       }),
     );
   }
+}
+
+/** What the worker knows of a message it dead-letters (an SQS record). */
+export interface DeadLetteredMessage {
+  body: string;
+  messageId: string;
+  /** The FIFO group it was in; absent on the standard (delayed) queue. */
+  groupId?: string;
+  /** The ARN of the queue it came from. */
+  sourceArn: string;
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AppDetailResponse, TargetDetail } from '../api/contract.js';
 import { signRequest } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 
@@ -108,6 +109,30 @@ export class DriftlessClient {
       );
     }
     return data;
+  }
+
+  /** GET /apps/NAME with every page of resources, each target's resources concatenated. */
+  async appDetail(name: string): Promise<AppDetailResponse> {
+    const first = await this.request<AppDetailResponse>('GET', `/apps/${name}`);
+    const byCluster = new Map<string, TargetDetail>(
+      first.targets.map((t) => [t.cluster, { ...t, resources: [...t.resources] }]),
+    );
+    let next = first.next;
+    while (next) {
+      const page: AppDetailResponse = await this.request<AppDetailResponse>(
+        'GET',
+        `/apps/${name}`,
+        undefined,
+        { next },
+      );
+      for (const t of page.targets) {
+        const known = byCluster.get(t.cluster);
+        if (known) known.resources.push(...t.resources);
+        else byCluster.set(t.cluster, { ...t, resources: [...t.resources] });
+      }
+      next = page.next;
+    }
+    return { app: first.app, targets: [...byCluster.values()] };
   }
 
   /** SigV4 for API Gateway (service execute-api), credentials from the usual AWS chain. */

@@ -16,6 +16,7 @@ export const OPTIONS = {
   prune: { type: 'boolean' },
   cascade: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  max: { type: 'string' },
   wait: { type: 'boolean' },
   to: { type: 'string' },
   kubeconfig: { type: 'string' },

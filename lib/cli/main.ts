@@ -13,6 +13,7 @@ import { dev } from './commands/dev.js';
 import { diff } from './commands/diff.js';
 import { get } from './commands/get.js';
 import { history } from './commands/history.js';
+import { redrive } from './commands/redrive.js';
 import { rollback } from './commands/rollback.js';
 import { status } from './commands/status.js';
 import { resume, suspend } from './commands/suspend.js';
@@ -50,6 +51,9 @@ Status and operations
   history APP                 operations, newest first
   suspend APP | resume APP    stop or restart automated syncs
   terminate APP               end the running operation (its SyncFail hooks run; --cluster C for one target)
+  redrive [--dry-run] [--max N]
+                              move dead letters (jobs out of retries) back to the job queue,
+                              oldest first (default 10); --dry-run lists them with why they died
   validate PATH... | -f app.yaml [--type directory|kustomize|helm] [--values F]... [--release-name N]
            [--namespace NS] [--repo DIR] [--kubernetes-version 1.34] [--crds PATH]... [--github]
                               render as a sync does and check every object against the Kubernetes
@@ -71,6 +75,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map(
     diff,
     get,
     history,
+    redrive,
     rollback,
     resume,
     status,

@@ -72,7 +72,7 @@ export interface LocalMode {
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const store = new MemoryStore();
-  const leases = new MemoryLeaseManager();
+  const leases = new MemoryLeaseManager(store);
   const guard = new MemoryClusterGuard();
   const queue = new LocalJobQueue();
   const clusters = new ClusterRouter();
@@ -192,7 +192,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
               { headers: req.headers as Record<string, string>, body },
             )
           : await handleApiRequest(
-              { catalog: store, queue, engine, guard },
+              { catalog: store, queue, deadLetters: queue, engine, guard },
               {
                 method: req.method ?? 'GET',
                 path: url.pathname,

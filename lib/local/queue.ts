@@ -1,16 +1,34 @@
-// The job queue of local mode: SQS FIFO semantics in one process. Jobs of one
-// target run one at a time and in order; different targets run concurrently
-// up to a bound; a deduplication id is honoured for five minutes; delayed jobs
-// wait on a timer; a retry comes back after its backoff with the attempt
-// counted; a job past its retries is kept as dead-lettered.
+// The job queue of local mode: SQS FIFO semantics where they matter, in one
+// process. Jobs of one target run one at a time and in order; different
+// targets run concurrently up to a bound; a deduplication id is honoured for
+// five minutes; delayed jobs wait on a timer.
+//
+// What happens after a delivery follows the worker's outcome as the Lambda
+// event source does: a retry keeps the job at the head of its target's group
+// (later jobs of that target wait, as a FIFO group waits on a message whose
+// visibility was extended) and redelivers it after the backoff with the
+// attempt counted; a handler that throws is redelivered the same way (as an
+// SQS message comes back after its visibility timeout), until the receive
+// limit; `dead` — past the app's retry limit, the target already marked
+// Degraded by the worker — and the receive limit move it to the dead letters,
+// which `driftless redrive` lists and moves back (DeadLetterQueue).
 
+import { randomUUID } from 'node:crypto';
+import { asDriftlessError } from '../errors.js';
 import { targetKey } from '../model/target.js';
+import type { DeadLetter, DeadLetterQueue, RedriveResult } from '../ports/deadletters.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
 import type { JobOutcome } from '../worker.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
 /** Targets reconciled at once, unless configured otherwise. */
 export const LOCAL_QUEUE_CONCURRENCY = 4;
+/** A delivery whose handler threw comes back after this (SQS: the visibility timeout). */
+export const LOCAL_REDELIVERY_DELAY_MS = 5_000;
+/** Deliveries of one job before it is dead-lettered whatever the outcome (SQS: maxReceiveCount). */
+export const LOCAL_MAX_RECEIVES = 10;
+/** The name dead letters give as their source queue. */
+const SOURCE_QUEUE = 'local';
 
 interface Entry {
   job: ReconcileJob;
@@ -19,17 +37,33 @@ interface Entry {
 
 export type JobHandler = (job: ReconcileJob, attempt: number) => Promise<JobOutcome>;
 
-export class LocalJobQueue implements JobQueue {
+export interface LocalJobQueueOptions {
+  concurrency?: number;
+  redeliveryDelayMs?: number;
+  maxReceives?: number;
+}
+
+export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   private readonly groups = new Map<string, Entry[]>();
+  /** Targets with a job running or waiting for its redelivery: their group is blocked. */
   private readonly busy = new Set<string>();
+  /** Of those, the targets waiting for a redelivery's timer. */
+  private readonly waiting = new Set<string>();
   private readonly dedup = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private handler: JobHandler | undefined;
   private running = 0;
   private idleWaiters: (() => void)[] = [];
-  readonly deadLetters: { job: ReconcileJob; error: string }[] = [];
+  private readonly dead: (DeadLetter & { job: ReconcileJob })[] = [];
+  private readonly concurrency: number;
+  private readonly redeliveryDelayMs: number;
+  private readonly maxReceives: number;
 
-  constructor(private readonly concurrency = LOCAL_QUEUE_CONCURRENCY) {}
+  constructor(opts: LocalJobQueueOptions = {}) {
+    this.concurrency = opts.concurrency ?? LOCAL_QUEUE_CONCURRENCY;
+    this.redeliveryDelayMs = opts.redeliveryDelayMs ?? LOCAL_REDELIVERY_DELAY_MS;
+    this.maxReceives = opts.maxReceives ?? LOCAL_MAX_RECEIVES;
+  }
 
   async enqueue(jobs: QueuedJob[]): Promise<void> {
     const now = Date.now();
@@ -37,12 +71,30 @@ export class LocalJobQueue implements JobQueue {
     for (const { job, dedupId } of jobs) {
       if (this.dedup.has(dedupId)) continue;
       this.dedup.set(dedupId, now);
-      this.push({ job, attempt: 1 });
+      this.push({ job: structuredClone(job), attempt: 1 });
     }
   }
 
   async enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void> {
-    this.later({ job, attempt: 1 }, delaySeconds * 1000);
+    this.after(delaySeconds * 1000, () => this.push({ job: structuredClone(job), attempt: 1 }));
+  }
+
+  /** Dead letters, oldest first: the job as it was queued and why it died. */
+  async list(max: number): Promise<DeadLetter[]> {
+    return structuredClone(this.dead.slice(0, max));
+  }
+
+  /** Moves dead letters back to the end of their target's group, as new jobs (attempt 1). */
+  async redrive({
+    max,
+    dryRun = false,
+  }: {
+    max: number;
+    dryRun?: boolean;
+  }): Promise<RedriveResult> {
+    const chosen = dryRun ? this.dead.slice(0, max) : this.dead.splice(0, max);
+    if (!dryRun) for (const d of chosen) this.push({ job: structuredClone(d.job), attempt: 1 });
+    return { redriven: structuredClone(chosen), skipped: [] };
   }
 
   /** Starts consuming with `handler`. */
@@ -51,24 +103,30 @@ export class LocalJobQueue implements JobQueue {
     this.pump();
   }
 
-  /** Stops timers; running jobs finish. */
+  /** Stops timers (pending redeliveries and delayed jobs are dropped); running jobs finish. */
   stop(): void {
     this.handler = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const key of this.waiting) this.busy.delete(key);
+    this.waiting.clear();
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Resolves when nothing is queued or running (timers for later jobs aside). */
+  /** Resolves when nothing is queued, running or waiting for a redelivery (delayed jobs aside). */
   idle(): Promise<void> {
-    if (this.running === 0 && [...this.groups.values()].every((g) => g.length === 0))
-      return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private later(entry: Entry, ms: number): void {
+  private isIdle(): boolean {
+    return this.busy.size === 0 && [...this.groups.values()].every((g) => g.length === 0);
+  }
+
+  private after(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.push(entry);
+      fn();
     }, ms);
     timer.unref();
     this.timers.add(timer);
@@ -96,22 +154,57 @@ export class LocalJobQueue implements JobQueue {
   }
 
   private async run(handler: JobHandler, key: string, entry: Entry): Promise<void> {
+    let redeliverAfterMs: number | undefined;
     try {
-      const outcome = await handler(entry.job, entry.attempt);
-      if (outcome.kind === 'retry') {
-        this.later({ job: entry.job, attempt: entry.attempt + 1 }, outcome.delaySeconds * 1000);
-      } else if (outcome.kind === 'dead') {
-        this.deadLetters.push({ job: entry.job, error: outcome.error.describe() });
+      let outcome: JobOutcome;
+      try {
+        outcome = await handler(entry.job, entry.attempt);
+      } catch (e) {
+        const error = asDriftlessError(e);
+        if (entry.attempt >= this.maxReceives) {
+          this.deadLetter(entry, error.reason, error.describe());
+        } else {
+          redeliverAfterMs = this.redeliveryDelayMs;
+        }
+        return;
       }
-    } catch (e) {
-      this.deadLetters.push({ job: entry.job, error: e instanceof Error ? e.message : String(e) });
+      if (outcome.kind === 'retry') redeliverAfterMs = outcome.delaySeconds * 1000;
+      else if (outcome.kind === 'dead') {
+        this.deadLetter(entry, outcome.error.reason, outcome.error.describe());
+      }
     } finally {
-      this.busy.delete(key);
       this.running--;
-      this.pump();
-      if (this.running === 0 && [...this.groups.values()].every((g) => g.length === 0)) {
-        for (const w of this.idleWaiters.splice(0)) w();
+      // Stopped meanwhile: the redelivery is dropped with the other timers.
+      if (redeliverAfterMs === undefined || !this.handler) this.busy.delete(key);
+      else {
+        // The group stays blocked: its head comes back first, with the attempt counted.
+        const next = { job: entry.job, attempt: entry.attempt + 1 };
+        this.waiting.add(key);
+        this.after(redeliverAfterMs, () => {
+          const group = this.groups.get(key) ?? [];
+          group.unshift(next);
+          this.groups.set(key, group);
+          this.waiting.delete(key);
+          this.busy.delete(key);
+          this.pump();
+        });
       }
+      this.pump();
+      if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  private deadLetter(entry: Entry, reason: string, message: string): void {
+    this.dead.push({
+      id: randomUUID(),
+      job: entry.job,
+      error: {
+        reason,
+        message,
+        attempts: entry.attempt,
+        sourceQueue: SOURCE_QUEUE,
+        deadLetteredAt: new Date().toISOString(),
+      },
+    });
   }
 }

@@ -1,6 +1,12 @@
-// Embedded Store for local mode and tests: the same contract as the DynamoDB
-// store, fencing included (a write with an older lease's token is rejected).
+// Embedded Store for local mode and tests, with the contract of the DynamoDB
+// catalog (lib/aws/catalog/): one slot per target holds what the DynamoDB
+// target record holds — the routing record, the lease (lib/local/lease.ts
+// shares it, as the DynamoDB lease shares the record item), the fence, the
+// tombstone of a deleted target. A status or history write is rejected with
+// LeaseLost exactly when the DynamoDB condition fails (fence.ts): a newer
+// lease was taken, a newer token has written, or the target is a tombstone.
 
+import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
 import {
@@ -15,36 +21,69 @@ import {
   DEFAULT_HISTORY_LIMIT,
   DEFAULT_PAGE_SIZE,
   type Page,
+  summaryOf,
   type TargetRecord,
   type TerminationRequest,
 } from '../ports/store.js';
 
+/** Page sizes a caller may ask for (the DynamoDB catalog's MAX_PAGE_SIZE). */
+const MAX_PAGE_SIZE = 1000;
+
+/** Everything kept per target; `record` is absent for a bare slot (lease only) and a tombstone. */
+export interface TargetSlot {
+  record?: TargetRecord;
+  /** Set when the target was deleted: writes are fenced out until it is registered again. */
+  tombstone: boolean;
+  leaseHolder?: string;
+  /** Highest token ever handed out on the target (kept across release and deletion). */
+  leaseToken?: number;
+  leaseExpiresAt?: number;
+  /** Highest token that has written a status or history entry. */
+  fence?: number;
+  status?: TargetStatus;
+  /** History, newest first: successful syncs and everything else, bounded apart. */
+  succeeded: OperationResult[];
+  history: OperationResult[];
+}
+
+export interface MemoryStoreOptions {
+  /** Most history entries kept per target (default DEFAULT_HISTORY_LIMIT). */
+  historyLimit?: number;
+}
+
 export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();
   private readonly clusters = new Map<string, Cluster>();
-  private readonly statuses = new Map<string, TargetStatus>();
-  /** Per target: successful syncs and everything else, bounded apart, newest first. */
-  private readonly history = new Map<
-    string,
-    { succeeded: OperationResult[]; other: OperationResult[] }
-  >();
-  /** Highest fencing token that has written, per target. */
-  private readonly fences = new Map<string, number>();
-  private readonly records = new Map<string, TargetRecord>();
+  private readonly slots = new Map<string, TargetSlot>();
+  private readonly historyLimit: number;
 
-  constructor(private readonly historyLimit = DEFAULT_HISTORY_LIMIT) {}
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.historyLimit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  }
+
+  /** The target's slot, created bare when asked to (as an UpdateItem creates an item). For MemoryLeaseManager. */
+  slot(target: TargetId, create: true): TargetSlot;
+  slot(target: TargetId, create?: false): TargetSlot | undefined;
+  slot(target: TargetId, create = false): TargetSlot | undefined {
+    const key = targetKey(target);
+    let s = this.slots.get(key);
+    if (!s && create) {
+      s = { tombstone: false, succeeded: [], history: [] };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
 
   async putApplication(app: Application): Promise<void> {
     const name = app.metadata.name;
+    const previous = this.apps.get(name);
     this.apps.set(name, structuredClone(app));
     const clusters = new Set(app.spec.destinations.map((d) => d.cluster));
-    for (const [key, r] of this.records) {
-      if (r.app === name && !clusters.has(r.cluster)) this.records.delete(key);
-    }
     for (const cluster of clusters) {
-      const key = targetKey({ app: name, cluster });
-      const old = this.records.get(key);
-      this.records.set(key, {
+      const s = this.slot({ app: name, cluster }, true);
+      const old = s.record;
+      s.tombstone = false;
+      s.record = {
         app: name,
         cluster,
         repoURL: app.spec.source.repoURL,
@@ -52,19 +91,36 @@ export class MemoryStore implements Catalog {
         suspended: app.spec.suspended,
         intervalMs: app.spec.syncPolicy.interval,
         nextDueAt: old?.nextDueAt ?? 0,
-        wantedRevision: old?.wantedRevision,
-        wantedAt: old?.wantedAt,
-      });
+        ...(old?.wantedRevision !== undefined ? { wantedRevision: old.wantedRevision } : {}),
+        ...(old?.wantedAt !== undefined ? { wantedAt: old.wantedAt } : {}),
+        ...(s.status ? { summary: summaryOf(s.status) } : {}),
+      };
+    }
+    for (const d of previous?.spec.destinations ?? []) {
+      if (!clusters.has(d.cluster)) this.deleteTarget({ app: name, cluster: d.cluster });
     }
   }
 
   async deleteApplication(name: string): Promise<void> {
+    const app = this.apps.get(name);
+    if (!app) return;
+    for (const d of app.spec.destinations) this.deleteTarget({ app: name, cluster: d.cluster });
     this.apps.delete(name);
-    for (const [key, r] of this.records) if (r.app === name) this.records.delete(key);
+  }
+
+  /** The record becomes a tombstone (lease and fence kept); status and history go. */
+  private deleteTarget(target: TargetId): void {
+    const s = this.slot(target);
+    if (!s) return;
+    s.tombstone = true;
+    s.record = undefined;
+    s.status = undefined;
+    s.succeeded = [];
+    s.history = [];
   }
 
   async listApplications(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Application>> {
-    return page([...this.apps.values()].sort(byName), limit, next);
+    return page([...this.apps.values()], limit, next);
   }
 
   async deleteCluster(name: string): Promise<void> {
@@ -72,14 +128,18 @@ export class MemoryStore implements Catalog {
   }
 
   async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
-    return page([...this.clusters.values()].sort(byName), limit, next);
+    return page([...this.clusters.values()], limit, next);
+  }
+
+  private records(): TargetRecord[] {
+    return [...this.slots.values()].flatMap((s) => (s.record ? [s.record] : []));
   }
 
   async targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
     const want = normalizeRepoURL(repoURL);
-    return [...this.records.values()]
+    return this.records()
       .filter((r) => normalizeRepoURL(r.repoURL) === want)
-      .map((r) => ({ ...r }));
+      .map((r) => structuredClone(r));
   }
 
   /** Oldest first, which is fair without a rotation (the port's `rotation` is for shards). */
@@ -89,12 +149,13 @@ export class MemoryStore implements Catalog {
     next?: string,
     _rotation?: number,
   ): Promise<Page<TargetRecord>> {
+    const size = pageSize(limit);
     // The cursor is the last item's place in the order (due time, key), not an
     // offset: the sweep moves the targets of a page out of the due set before
     // it reads the next, and an offset would then skip as many.
-    const order = (r: TargetRecord) => [r.nextDueAt, targetKey(r)] as const;
-    const after = next ? (JSON.parse(next) as [number, string]) : undefined;
-    const due = [...this.records.values()]
+    const order = (r: TargetRecord): [number, string] => [r.nextDueAt, targetKey(r)];
+    const after = next ? parseCursor(decodeToken(next)) : undefined;
+    const rest = this.records()
       .filter((r) => r.nextDueAt <= now && !r.suspended)
       .filter((r) => {
         if (!after) return true;
@@ -102,13 +163,15 @@ export class MemoryStore implements Catalog {
         return at > after[0] || (at === after[0] && key > after[1]);
       })
       .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));
-    const items = due.slice(0, limit).map((r) => ({ ...r }));
+    const items = rest.slice(0, size).map((r) => structuredClone(r));
     const last = items.at(-1);
-    return due.length > limit && last ? { items, next: JSON.stringify(order(last)) } : { items };
+    return rest.length > size && last
+      ? { items, next: encodeToken(JSON.stringify(order(last))) }
+      : { items };
   }
 
   async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
-    const r = this.records.get(targetKey(target));
+    const r = this.slot(target)?.record;
     if (r && (r.wantedAt ?? 0) <= at) {
       r.wantedRevision = commit;
       r.wantedAt = at;
@@ -116,22 +179,22 @@ export class MemoryStore implements Catalog {
   }
 
   async setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
-    const r = this.records.get(targetKey(target));
+    const r = this.slot(target)?.record;
     if (r) r.nextDueAt = nextDueAt;
   }
 
   async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
-    const r = this.records.get(targetKey(target));
+    const r = this.slot(target)?.record;
     return r && structuredClone(r);
   }
 
   async setRecheckToken(target: TargetId, token: string): Promise<void> {
-    const r = this.records.get(targetKey(target));
+    const r = this.slot(target)?.record;
     if (r) r.recheckToken = token;
   }
 
   async requestTermination(target: TargetId, request: TerminationRequest): Promise<void> {
-    const r = this.records.get(targetKey(target));
+    const r = this.slot(target)?.record;
     if (r) r.termination = { ...request };
   }
 
@@ -150,26 +213,40 @@ export class MemoryStore implements Catalog {
   }
 
   async getTargetStatus(target: TargetId): Promise<TargetStatus | undefined> {
-    const s = this.statuses.get(targetKey(target));
+    const s = this.slot(target)?.status;
     return s && structuredClone(s);
   }
 
-  private fence(target: TargetId, token: number): void {
+  /** The DynamoDB fence (lib/aws/catalog/fence.ts): checks, then raises the fence to `token`. */
+  private fence(target: TargetId, token: number, what: 'status' | 'history'): TargetSlot {
     const key = targetKey(target);
-    const highest = this.fences.get(key) ?? 0;
-    if (token < highest) {
+    const s = this.slot(target, true);
+    if (s.tombstone) {
       throw new DriftlessError(
         'LeaseLost',
-        `status write for ${key} rejected: fencing token ${token} is older than ${highest}`,
+        `${what} write for ${key} rejected: the target was deleted while it was being reconciled`,
       );
     }
-    this.fences.set(key, token);
+    const leaseToken = s.leaseToken ?? 0;
+    const written = s.fence ?? 0;
+    if (token < leaseToken || token < written) {
+      const why =
+        leaseToken > token
+          ? `a newer lease (token ${leaseToken}) was taken`
+          : `token ${written} has written since`;
+      throw new DriftlessError(
+        'LeaseLost',
+        `${what} write for ${key} rejected: fencing token ${token} is stale, ${why}`,
+      );
+    }
+    s.fence = token;
+    return s;
   }
 
   async putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void> {
-    const target = { app: status.app, cluster: status.cluster };
-    this.fence(target, fencingToken);
-    this.statuses.set(targetKey(target), structuredClone(status));
+    const s = this.fence(status, fencingToken, 'status');
+    s.status = structuredClone(status);
+    if (s.record) s.record.summary = summaryOf(status);
   }
 
   async appendHistory(
@@ -177,17 +254,19 @@ export class MemoryStore implements Catalog {
     entry: OperationResult,
     fencingToken: number,
   ): Promise<void> {
-    this.fence(target, fencingToken);
-    const key = targetKey(target);
-    const lists = this.history.get(key) ?? { succeeded: [], other: [] };
-    this.history.set(key, lists);
+    const s = this.fence(target, fencingToken, 'history');
     if (entry.phase === 'Succeeded') {
-      lists.succeeded = [structuredClone(entry), ...lists.succeeded].slice(0, this.historyLimit);
+      s.succeeded.unshift(structuredClone(entry));
+      s.succeeded.splice(this.historyLimit);
       return;
     }
-    const repeat = collapseRepeat(lists.other[0], entry);
-    if (repeat) lists.other[0] = structuredClone(repeat);
-    else lists.other = [structuredClone(entry), ...lists.other].slice(0, this.historyLimit);
+    // A failure repeating the newest entry replaces it, with a count.
+    const repeat = collapseRepeat(s.history[0], entry);
+    if (repeat) s.history[0] = structuredClone(repeat);
+    else {
+      s.history.unshift(structuredClone(entry));
+      s.history.splice(this.historyLimit);
+    }
   }
 
   async listHistory(
@@ -195,22 +274,70 @@ export class MemoryStore implements Catalog {
     limit = this.historyLimit,
     filter: { succeeded?: boolean } = {},
   ): Promise<OperationResult[]> {
-    const lists = this.history.get(targetKey(target));
-    if (!lists) return [];
-    const all = filter.succeeded
-      ? lists.succeeded
-      : [...lists.succeeded, ...lists.other].sort(byNewest);
-    return structuredClone(all.slice(0, Math.min(limit, this.historyLimit)));
+    const want = Math.max(0, Math.min(Math.floor(limit), this.historyLimit));
+    const s = this.slot(target);
+    if (!s) return [];
+    const all = filter.succeeded ? s.succeeded : [...s.succeeded, ...s.history].sort(byNewest);
+    return structuredClone(all.slice(0, want));
   }
 }
 
-function byName(a: { metadata: { name: string } }, b: { metadata: { name: string } }): number {
-  return a.metadata.name.localeCompare(b.metadata.name);
+function pageSize(limit: number): number {
+  if (!Number.isFinite(limit) || limit < 1) {
+    throw new DriftlessError('InvalidSpec', `page limit must be at least 1, got ${limit}`, {
+      field: 'limit',
+    });
+  }
+  return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
 }
 
-/** Offset pagination over a snapshot; `next` is the offset of the next page. */
-function page<T>(items: T[], limit: number, next?: string): Page<T> {
-  const start = next ? Number.parseInt(next, 10) || 0 : 0;
-  const slice = items.slice(start, start + limit).map((i) => structuredClone(i));
-  return { items: slice, next: start + limit < items.length ? String(start + limit) : undefined };
+function parseCursor(text: string): [number, string] {
+  const parsed = z.tuple([z.number(), z.string()]).safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new DriftlessError('InvalidSpec', 'next is not a page token this listing issued', {
+      field: 'next',
+    });
+  }
+  return parsed.data;
+}
+
+const TokenSchema = z.object({ after: z.string().min(1) }).strict();
+
+/** Opaque page tokens (the name or key of the last item), as the DynamoDB catalog's are. */
+function encodeToken(after: string): string {
+  return Buffer.from(JSON.stringify({ after })).toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const parsed = TokenSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new DriftlessError('InvalidSpec', 'next is not a page token this listing issued', {
+      field: 'next',
+    });
+  }
+  return parsed.data.after;
+}
+
+/** Keyset pagination by name: a page starts after the last name of the one before. */
+function page<T extends { metadata: { name: string } }>(
+  all: T[],
+  limit: number,
+  next?: string,
+): Page<T> {
+  const size = pageSize(limit);
+  const after = next ? decodeToken(next) : undefined;
+  const sorted = all
+    .filter((i) => after === undefined || i.metadata.name > after)
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const items = sorted.slice(0, size).map((i) => structuredClone(i));
+  const last = items.at(-1);
+  return sorted.length > size && last
+    ? { items, next: encodeToken(last.metadata.name) }
+    : { items };
 }

@@ -2,7 +2,13 @@
 // (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
 
 import type { Application, Cluster } from '../model/application.js';
-import type { OperationResult, TargetStatus } from '../model/status.js';
+import type {
+  HealthStatus,
+  OperationPhase,
+  OperationResult,
+  SyncStatus,
+  TargetStatus,
+} from '../model/status.js';
 import type { TargetId } from '../model/target.js';
 
 /** What one reconcile reads and writes. */
@@ -10,7 +16,11 @@ export interface Store {
   getApplication(name: string): Promise<Application | undefined>;
   getCluster(name: string): Promise<Cluster | undefined>;
   getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
-  /** Writes the status; rejects with LeaseLost if a newer fencing token has written. */
+  /**
+   * Writes the status, and its summary on the target record. Rejects with
+   * LeaseLost when a newer lease was taken (even if it has not written yet),
+   * a newer token has written, or the target was deleted (its tombstone).
+   */
   putTargetStatus(status: TargetStatus, fencingToken: number): Promise<void>;
   /**
    * Appends to the newest-first history; fenced like putTargetStatus.
@@ -59,6 +69,26 @@ export interface TargetRecord extends TargetId {
   /** The live link of the target's one chain of re-checks (lib/worker.ts). */
   recheckToken?: string;
   termination?: TerminationRequest;
+  /** The last status written, as a list row shows it (absent until the first status). */
+  summary?: TargetRecordSummary;
+}
+
+/** What a list of apps shows per target: written with every status, read without the status. */
+export interface TargetRecordSummary {
+  sync: SyncStatus;
+  health: HealthStatus;
+  syncedRevision?: string;
+  operationPhase?: OperationPhase;
+  lastCheckedAt?: string;
+}
+
+/** The summary of a status, as putTargetStatus stores it on the record. */
+export function summaryOf(status: TargetStatus): TargetRecordSummary {
+  const summary: TargetRecordSummary = { sync: status.sync, health: status.health };
+  if (status.syncedRevision !== undefined) summary.syncedRevision = status.syncedRevision;
+  if (status.operation) summary.operationPhase = status.operation.phase;
+  if (status.lastCheckedAt !== undefined) summary.lastCheckedAt = status.lastCheckedAt;
+  return summary;
 }
 
 export interface Page<T> {
@@ -69,8 +99,20 @@ export interface Page<T> {
 
 /** The Store plus everything the API, the webhook and the sweep read and write. */
 export interface Catalog extends Store {
+  /**
+   * Stores the spec and one target record per destination (spec-derived
+   * fields only: status, wanted revision, schedule and lease survive);
+   * destinations it no longer has are deleted as deleteApplication deletes.
+   */
   putApplication(app: Application): Promise<void>;
+  /**
+   * Forgets the app and its targets: each target record becomes a tombstone
+   * (lease token and fence kept, so a worker still mid-reconcile is rejected
+   * with LeaseLost instead of resurrecting it), then its status and history go.
+   * Registering the app again revives the target with its tokens.
+   */
   deleteApplication(name: string): Promise<void>;
+  /** Pages sorted by name; a limit below 1 or a `next` it did not issue is InvalidSpec. */
   listApplications(limit?: number, next?: string): Promise<Page<Application>>;
   putCluster(cluster: Cluster): Promise<void>;
   deleteCluster(name: string): Promise<void>;

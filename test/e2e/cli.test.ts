@@ -3,7 +3,7 @@
 // repository on the test Git server into the real API server.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -214,6 +214,72 @@ spec:
     );
     const { stdout } = await exec(process.execPath, [BIN, '--help']);
     expect(stdout).toMatch(/^driftless — GitOps for EKS, serverless/);
+  });
+
+  it('dead-letters a target out of retries, Degraded through the worker, and redrives it with driftless redrive', async () => {
+    // A cluster nothing answers on: the same credentials, a closed port.
+    const deadKubeconfig = path.join(dir, 'dead-kubeconfig');
+    await writeFile(
+      deadKubeconfig,
+      (await readFile(testenv().kube.kubeconfig, 'utf8')).replace(
+        /server: https:\/\/127\.0\.0\.1:\d+/,
+        'server: https://127.0.0.1:1',
+      ),
+    );
+    expect(
+      (await driftless('clusters', 'add', 'nowhere', '--kubeconfig', deadKubeconfig)).code,
+    ).toBe(0);
+    const file = path.join(dir, 'stuck.yaml');
+    await writeFile(
+      file,
+      `apiVersion: driftless.dev/v1
+kind: Application
+metadata: { name: stuck }
+spec:
+  source: { repoURL: "${repo.url}", revision: main, path: app }
+  destinations: [{ cluster: nowhere, namespace: ${ns} }]
+  syncPolicy: { automated: true, interval: 1h, retry: { limit: 1, backoff: { duration: 1s } } }
+`,
+    );
+    expect((await driftless('apps', 'apply', '-f', file)).code).toBe(0);
+    // Attempt 1 fails and is retried after its backoff; attempt 2 is past the limit.
+    const [dead] = await eventually(
+      'the job dead-lettered',
+      async () => {
+        const d = (await local.queue.list(10)).filter((l) => l.job?.app === 'stuck');
+        return d.length ? d : undefined;
+      },
+      90_000,
+    );
+    expect(dead?.error).toMatchObject({ reason: 'ClusterUnreachable', attempts: 2 });
+    const status = JSON.parse((await driftless('status', 'stuck', '-o', 'json')).stdout) as {
+      health: string;
+    }[];
+    expect(status[0]?.health).toBe('Degraded');
+
+    const dry = await driftless('redrive', '--dry-run');
+    expect(dry).toMatchObject({ code: 0 });
+    expect(dry.stdout).toMatch(
+      /^stuck on nowhere\s+sweep\s+2\s+ClusterUnreachable\s+.*would redrive$/m,
+    );
+    expect(dry.stdout).toContain('1 would be redriven, 0 skipped (nothing moved)');
+    expect(await local.queue.list(10)).toHaveLength(1);
+
+    const done = await driftless('redrive', '--max', '5');
+    expect(done).toMatchObject({ code: 0 });
+    expect(done.stdout).toContain('1 redriven to the job queue');
+    // The worker takes it again from attempt 1, and gives up on it again.
+    const again = await eventually(
+      'the redriven job processed',
+      async () => {
+        const d = (await local.queue.list(10)).filter((l) => l.job?.app === 'stuck');
+        return d.length && d[0]?.id !== dead?.id ? d : undefined;
+      },
+      90_000,
+    );
+    expect(again[0]?.error?.attempts).toBe(2);
+    expect((await driftless('redrive', '--max', 'x')).code).toBe(2);
+    expect((await driftless('apps', 'delete', 'stuck')).code).toBe(0);
   });
 
   it('deletes the app with --cascade: the worker prunes it, the guard holds for the Namespace until --prune', async () => {

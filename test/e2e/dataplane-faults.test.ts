@@ -289,13 +289,20 @@ describe('a poison target', () => {
       /^gave up after 3 attempts: .*cannot reach the API server of cluster gone/,
     );
     const dead = await plane.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: plane.dlqUrl, MaxNumberOfMessages: 10 }),
+      new ReceiveMessageCommand({
+        QueueUrl: plane.dlqUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+      }),
     );
     expect(dead.Messages).toHaveLength(1);
-    expect(JSON.parse(dead.Messages?.[0]?.Body as string)).toMatchObject({
-      job: { app: 'poison', cluster: 'gone' },
-      error: { reason: 'ClusterUnreachable' },
-    });
+    // The job as it was queued (a redrive reprocesses it); why it died in attributes.
+    const [message] = dead.Messages ?? [];
+    expect(JSON.parse(message?.Body as string)).toMatchObject({ app: 'poison', cluster: 'gone' });
+    expect(message?.MessageAttributes?.DriftlessErrorReason?.StringValue).toBe(
+      'ClusterUnreachable',
+    );
+    expect(message?.MessageAttributes?.DriftlessAttempts?.StringValue).toBe('3');
   });
 });
 

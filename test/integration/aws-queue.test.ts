@@ -1,6 +1,7 @@
-// SqsJobQueue against moto's SQS: FIFO deduplication and groups, batching
-// (counted with a client middleware), the delayed standard queue, and
-// parseJob on what actually comes off the queue.
+// SqsJobQueue against moto's SQS, what is particular to SQS: batching
+// (counted with a client middleware), groups and dedup ids as SQS sees them,
+// the delay cap of the standard queue, and parseJob on what comes off the
+// queue. The JobQueue's contract runs in test/integration/contract.test.ts.
 
 import {
   CreateQueueCommand,
@@ -89,24 +90,6 @@ describe('SqsJobQueue', () => {
       expect(m?.Attributes?.MessageDeduplicationId).toBe(dedupId);
       expect(parseJob(m?.Body ?? '')).toEqual(j);
     }
-  });
-
-  it('sends a job once for one dedup id, within a call and across calls', async () => {
-    const once = { dedupId: 'push:delivery-7:web#prod', job: job('web') };
-    await queue.enqueue([once, once]);
-    await queue.enqueue([once]);
-    expect(calls).toEqual(['SendMessageBatchCommand', 'SendMessageBatchCommand']);
-    expect(await receiveAll(queueUrl)).toHaveLength(1);
-  });
-
-  it('keeps one target’s jobs in order in its group', async () => {
-    const triggers = ['webhook', 'sweep', 'manual'] as const;
-    await queue.enqueue(
-      triggers.map((trigger, i) => ({ dedupId: `d-${i}`, job: job('web', 'eu', { trigger }) })),
-    );
-    const received = await receiveAll(queueUrl);
-    expect(received.map((m) => parseJob(m.Body ?? '').trigger)).toEqual([...triggers]);
-    expect(new Set(received.map((m) => m.Attributes?.MessageGroupId))).toEqual(new Set(['web#eu']));
   });
 
   it('hashes dedup ids SQS would refuse, so they still deduplicate', async () => {

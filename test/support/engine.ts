@@ -68,7 +68,7 @@ type AppSpecOverrides = Omit<Partial<ApplicationInput['spec']>, 'source'> & {
 
 export class EngineHarness {
   readonly store = new MemoryStore();
-  readonly leases = new MemoryLeaseManager();
+  readonly leases = new MemoryLeaseManager(this.store);
   readonly reporter: RecordingReporter;
   readonly events: ReconcileEvent[] = [];
   /** Called with every engine event as it happens (fault injection, progress). */

@@ -381,6 +381,10 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     const workerProps = functions[id(stack, stack.functions.worker)]?.Properties as Json;
     const leaseTtl = Number((env('worker').Variables as Json).DRIFTLESS_LEASE_TTL_MS);
     expect(leaseTtl).toBe(((workerProps.Timeout as number) + LEASE_MARGIN_SECONDS) * 1000);
+    // The status API lists and redrives the job queue's dead letters.
+    expect(env('api').Variables).toMatchObject({
+      DRIFTLESS_DLQ_URL: { Ref: id(stack, stack.jobDeadLetterQueue) },
+    });
     expect(env('webhook').Variables).toMatchObject({
       DRIFTLESS_WEBHOOK_SECRET_ID: { Ref: id(stack, stack.webhookSecret) },
       DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
@@ -602,6 +606,9 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ),
         `dynamodb:Query ${table}/index/list`,
         `sqs:SendMessage ${jobQueue}`,
+        ...['ReceiveMessage', 'ChangeMessageVisibility', 'DeleteMessage'].map(
+          (a) => `sqs:${a} ${jobDlq}`,
+        ),
         describeCluster('prod'),
       ],
       worker: [

@@ -3,7 +3,9 @@
 // timestamps (lastCheckedAt, checkStartedAt) live on the record and the rest
 // is hashed: when the hash matches the stored one, the write is one small
 // conditional UpdateItem (~1 WCU) instead of rewriting the blob — the common
-// case for a drift check that finds nothing new.
+// case for a drift check that finds nothing new. The record also carries the
+// status's summary (sync, health, synced revision, operation phase), which is
+// what a list of apps reads instead of every blob.
 
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -11,6 +13,7 @@ import { gunzip, gzip } from 'node:zlib';
 import { DriftlessError } from '../../errors.js';
 import type { TargetStatus } from '../../model/status.js';
 import { type TargetId, targetKey } from '../../model/target.js';
+import { summaryOf } from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
 import { Expression, Update } from '../dynamo/expression.js';
 import { av, readBinary, readNumber, readString } from '../dynamo/items.js';
@@ -63,10 +66,13 @@ export class StatusItems {
     const json = JSON.stringify(lasting);
     const hash = createHash('sha256').update(json).digest('base64url');
     const stamps = { lastCheckedAt, checkStartedAt };
+    // The record carries the list row (summary) with the timestamps, written
+    // by both paths so a record written before summaries existed gains one.
+    const onRecord = () => setSummary(setTimestamps(new Update(), stamps), status);
 
     // 1. Unchanged apart from the timestamps: record them, and that is all.
     try {
-      const u = setTimestamps(new Update(), stamps);
+      const u = onRecord();
       const fenced = fence(u, fencingToken);
       await this.ctx.table.updateItem('putTargetStatus', {
         Key: targetRecordKey(target),
@@ -97,7 +103,7 @@ export class StatusItems {
       target,
       fencingToken,
       'status',
-      setTimestamps(new Update(), stamps).remove(ATTR.statusHash),
+      onRecord().remove(ATTR.statusHash),
     );
     try {
       const x = new Expression();
@@ -134,6 +140,17 @@ export class StatusItems {
       if (!isConditionFailure(e)) throw e;
     }
   }
+}
+
+/** SET the record's summary of `status` (summaryOf), REMOVE what it lacks. */
+function setSummary(u: Update, status: TargetStatus): Update {
+  const s = summaryOf(status);
+  u.set(ATTR.summarySync, av.s(s.sync)).set(ATTR.summaryHealth, av.s(s.health));
+  if (s.syncedRevision === undefined) u.remove(ATTR.summarySyncedRevision);
+  else u.set(ATTR.summarySyncedRevision, av.s(s.syncedRevision));
+  if (s.operationPhase === undefined) u.remove(ATTR.summaryOperationPhase);
+  else u.set(ATTR.summaryOperationPhase, av.s(s.operationPhase));
+  return u;
 }
 
 /** SET the per-check timestamps that are present, REMOVE the absent ones. */

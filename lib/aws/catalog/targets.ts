@@ -1,6 +1,8 @@
 // Target records: one small item per target (app × cluster) holding what the
 // webhook and the sweep route by (repository, revision, suspension, schedule),
-// the wanted revision, the lease (lease.ts) and the status bookkeeping. The
+// the wanted revision, the lease (lease.ts), the status bookkeeping and the
+// status summary a list of apps shows (status.ts writes it; not projected
+// into the indexes, which only route). The
 // spec-derived attributes are written with an UpdateItem so the status, the
 // wanted revision, the next due time and the lease survive a spec update; a
 // new target is due at once (nextDueAt 0).
@@ -17,6 +19,7 @@ import {
   DEFAULT_PAGE_SIZE,
   type Page,
   type TargetRecord,
+  type TargetRecordSummary,
   type TerminationRequest,
 } from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
@@ -256,6 +259,10 @@ export class TargetRecords {
         ATTR.historySeq,
         ATTR.recheckToken,
         ATTR.termination,
+        ATTR.summarySync,
+        ATTR.summaryHealth,
+        ATTR.summarySyncedRevision,
+        ATTR.summaryOperationPhase,
       );
     try {
       await this.ctx.table.updateItem(
@@ -313,6 +320,19 @@ export function recordFromItem(item: Item): TargetRecord | undefined {
   if (termination !== undefined) {
     const parsed = TerminationSchema.safeParse(JSON.parse(termination));
     if (parsed.success) record.termination = parsed.data;
+  }
+  const sync = readString(item, ATTR.summarySync) as TargetRecordSummary['sync'] | undefined;
+  const health = readString(item, ATTR.summaryHealth) as TargetRecordSummary['health'] | undefined;
+  if (sync && health) {
+    const summary: TargetRecordSummary = { sync, health };
+    const syncedRevision = readString(item, ATTR.summarySyncedRevision);
+    const phase = readString(item, ATTR.summaryOperationPhase);
+    const lastCheckedAt = readString(item, ATTR.lastCheckedAt);
+    if (syncedRevision !== undefined) summary.syncedRevision = syncedRevision;
+    if (phase !== undefined)
+      summary.operationPhase = phase as TargetRecordSummary['operationPhase'];
+    if (lastCheckedAt !== undefined) summary.lastCheckedAt = lastCheckedAt;
+    record.summary = summary;
   }
   return record;
 }

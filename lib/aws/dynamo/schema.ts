@@ -137,6 +137,11 @@ export const ATTR = {
   historySucceededSeq: 'historySucceededSeq',
   recheckToken: 'recheckToken',
   termination: 'termination',
+  /** The status summary on the target record (a list row): written with every status. */
+  summarySync: 'summarySync',
+  summaryHealth: 'summaryHealth',
+  summarySyncedRevision: 'summarySyncedRevision',
+  summaryOperationPhase: 'summaryOperationPhase',
   status: 'status',
   fence: 'fence',
   bytes: 'bytes',

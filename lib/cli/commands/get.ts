@@ -1,7 +1,6 @@
 // driftless get app NAME: per-resource status, with the reason for anything
 // not Synced/Healthy.
 
-import type { AppDetailResponse } from '../../api/contract.js';
 import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, UsageError } from '../command.js';
@@ -21,7 +20,7 @@ async function getApp(
   name: string,
   cluster?: string,
 ): Promise<number> {
-  const { targets } = await client.request<AppDetailResponse>('GET', `/apps/${name}`);
+  const { targets } = await client.appDetail(name);
   const chosen = targets.filter((t) => !cluster || t.cluster === cluster);
   if (p.format !== 'table') {
     emit(p, chosen, [], []);

@@ -1,6 +1,12 @@
 // driftless status [APP]: sync, health, revision and last operation per target.
 
-import type { AppDetailResponse, AppListResponse } from '../../api/contract.js';
+import type {
+  AppDetailResponse,
+  AppListItem,
+  AppListResponse,
+  OperationSummary,
+  TargetListRow,
+} from '../../api/contract.js';
 import { shortSha } from '../../model/revision.js';
 import type { DriftlessClient } from '../client.js';
 import type { Command, CommandContext } from '../command.js';
@@ -11,18 +17,32 @@ export const status: Command = {
   run: (ctx: CommandContext) => statusOf(ctx.p, ctx.client(), ctx.args[0]),
 };
 
+/** A row of the table: a list row, or a target's detail (which says more of its operation). */
+type Row = TargetListRow & { app: string; operation?: OperationSummary };
+
 async function statusOf(p: Printer, client: DriftlessClient, app?: string): Promise<number> {
-  const apps = app
-    ? [
-        {
-          name: app,
-          targets: (await client.request<AppDetailResponse>('GET', `/apps/${app}`)).targets,
-        },
-      ]
-    : (await client.request<AppListResponse>('GET', '/apps', undefined, { limit: '500' })).items;
-  const rows = apps.flatMap((a) =>
-    a.targets.map((t) => ({ app: a.name, ...t, resources: undefined })),
-  );
+  const rows: Row[] = [];
+  if (app) {
+    // The first page lists every target; its resources are not needed here.
+    const detail = await client.request<AppDetailResponse>('GET', `/apps/${app}`, undefined, {
+      resources: '1',
+    });
+    for (const { resources: _, ...t } of detail.targets) {
+      rows.push({ app, ...t, operationPhase: t.operation?.phase });
+    }
+  } else {
+    const apps: AppListItem[] = [];
+    let next: string | undefined;
+    do {
+      const page = await client.request<AppListResponse>('GET', '/apps', undefined, {
+        limit: '500',
+        next,
+      });
+      apps.push(...page.items);
+      next = page.next;
+    } while (next);
+    for (const a of apps) for (const t of a.targets) rows.push({ app: a.name, ...t });
+  }
   emit(
     p,
     rows,
@@ -33,8 +53,8 @@ async function statusOf(p: Printer, client: DriftlessClient, app?: string): Prom
       state(p, t.sync),
       state(p, t.health),
       shortSha(t.syncedRevision ?? t.wantedRevision),
-      t.operation
-        ? `${state(p, t.operation.phase)} ${t.operation.message ?? ''}`.slice(0, 80)
+      t.operationPhase
+        ? `${state(p, t.operationPhase)} ${t.operation?.message ?? ''}`.trimEnd().slice(0, 80)
         : '-',
       age(t.lastCheckedAt),
     ]),

@@ -53,7 +53,15 @@ async function waitFor(
         limit: '20',
       });
       const done = h.targets[0]?.operations.find((o) => o.id === op.operationId);
-      const { targets } = await client.request<AppDetailResponse>('GET', `/apps/${name}`);
+      // The first page lists every target; only the summaries are needed.
+      const { targets } = await client.request<AppDetailResponse>(
+        'GET',
+        `/apps/${name}`,
+        undefined,
+        {
+          resources: '1',
+        },
+      );
       const t = targets.find((x) => x.cluster === op.cluster);
       if (done && t?.health !== 'Progressing') {
         p.out(

@@ -196,4 +196,102 @@ describe('status API', () => {
     await call('DELETE', '/apps/web');
     expect((await call('DELETE', '/clusters/prod')).status).toBe(204);
   });
+
+  it('pages an app’s resources across its targets: the first page lists every target, all pages every resource', async () => {
+    for (const c of ['eu', 'us', 'ap'])
+      expect((await call('PUT', `/clusters/${c}`, cluster(c))).status).toBe(201);
+    expect((await call('PUT', '/apps/multi', app('multi', ['eu', 'us', 'ap']))).status).toBe(201);
+    const counts: Record<string, number> = { eu: 5, us: 0, ap: 7 };
+    for (const [c, n] of Object.entries(counts)) {
+      await deps.catalog.putTargetStatus(
+        {
+          app: 'multi',
+          cluster: c,
+          sync: 'Synced',
+          health: 'Healthy',
+          resources: Array.from({ length: n }, (_, i) => ({
+            key: `v1/ConfigMap/multi/${c}-${i}`,
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            namespace: 'multi',
+            name: `${c}-${i}`,
+            sync: 'Synced' as const,
+          })),
+          inventory: [],
+          conditions: [],
+        },
+        1,
+      );
+    }
+    type Page = { targets: { cluster: string; resources: { key: string }[] }[]; next?: string };
+    const pages: Page[] = [];
+    let next: string | undefined;
+    do {
+      const res = await call('GET', '/apps/multi', undefined, {
+        resources: '4',
+        ...(next ? { next } : {}),
+      });
+      expect(res.status).toBe(200);
+      pages.push(res.body as Page);
+      next = (res.body as Page).next;
+    } while (next && pages.length < 10);
+    expect(pages[0]?.targets.map((t) => t.cluster)).toEqual(['eu', 'us', 'ap']);
+    expect(pages.map((p) => p.targets.reduce((n, t) => n + t.resources.length, 0))).toEqual([
+      4, 4, 4,
+    ]);
+    const got: Record<string, string[]> = {};
+    for (const p of pages) {
+      for (const t of p.targets) {
+        got[t.cluster] = [...(got[t.cluster] ?? []), ...t.resources.map((r) => r.key)];
+      }
+    }
+    for (const [c, n] of Object.entries(counts)) {
+      expect(got[c]).toEqual(Array.from({ length: n }, (_, i) => `v1/ConfigMap/multi/${c}-${i}`));
+    }
+    expect(await call('GET', '/apps/multi', undefined, { resources: '0' })).toMatchObject({
+      status: 400,
+      body: { code: 'InvalidSpec', field: 'resources' },
+    });
+    const foreign = Buffer.from(JSON.stringify({ cluster: 'mars', offset: 0 })).toString(
+      'base64url',
+    );
+    expect(await call('GET', '/apps/multi', undefined, { next: foreign })).toMatchObject({
+      status: 400,
+      body: { code: 'InvalidSpec', field: 'next' },
+    });
+  });
+
+  it('answers the dead-letter routes only when a dead-letter queue is configured, and validates them', async () => {
+    expect(await call('GET', '/deadletters')).toMatchObject({
+      status: 501,
+      body: { code: 'NotImplemented', message: expect.stringContaining('no dead-letter queue') },
+    });
+    const asked: { max: number; dryRun?: boolean }[] = [];
+    deps.deadLetters = {
+      list: async () => [],
+      redrive: async (opts) => {
+        asked.push(opts);
+        return { redriven: [], skipped: [] };
+      },
+    };
+    expect(await call('POST', '/deadletters/redrive', { dryRun: true })).toMatchObject({
+      status: 200,
+      body: { dryRun: true, redriven: [], skipped: [] },
+    });
+    expect(asked).toEqual([{ max: 10, dryRun: true }]);
+    for (const [body, field] of [
+      [{ max: 101 }, 'max'],
+      [{ max: 1.5 }, 'max'],
+      [{ dryRun: 'yes' }, 'dryRun'],
+    ] as const) {
+      expect(await call('POST', '/deadletters/redrive', body)).toMatchObject({
+        status: 400,
+        body: { code: 'InvalidSpec', field },
+      });
+    }
+    expect(await call('GET', '/deadletters', undefined, { limit: 'all' })).toMatchObject({
+      status: 400,
+      body: { field: 'limit' },
+    });
+  });
 });
