@@ -21,6 +21,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseJob } from '../lib/aws/queue.js';
 import { DriftlessError } from '../lib/errors.js';
+import { attemptOfJob, redrivableJob } from '../lib/ports/queue.js';
 import { processJob } from '../lib/worker.js';
 import { configFromEnv, observability } from './wiring/config.js';
 import { workerPlane } from './wiring/worker.js';
@@ -104,7 +105,12 @@ async function handleRecord(record: SQSRecord): Promise<void> {
         error: outcome.error.describe(),
       });
       metrics.addMetric('DeadLettered', 'Count', 1);
-      await plane.messages.deadLetter(deadLettered(record), errorOf(outcome.error), attempt);
+      // The job without this run's bookkeeping: a redrive starts a fresh budget.
+      await plane.messages.deadLetter(
+        { ...deadLettered(record), body: JSON.stringify(redrivableJob(job)) },
+        errorOf(outcome.error),
+        attemptOfJob(job, attempt),
+      );
       return;
   }
 }

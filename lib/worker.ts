@@ -20,7 +20,7 @@ import { type SkipReason, skippedJobStatus } from './github/skipped.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { ClusterGuard } from './ports/cluster-guard.js';
-import type { JobQueue, ReconcileJob } from './ports/queue.js';
+import { attemptOfJob, type JobQueue, type ReconcileJob } from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
 import {
   emptyStatus,
@@ -75,7 +75,7 @@ export async function processJob(
   receiveCount: number,
   opts: ReconcileOptions = {},
 ): Promise<JobOutcome> {
-  const attempt = (job.priorAttempts ?? 0) + receiveCount;
+  const attempt = attemptOfJob(job, receiveCount);
   const target = { app: job.app, cluster: job.cluster };
   const app = await deps.catalog.getApplication(job.app);
   const destination = app?.spec.destinations.find((d) => d.cluster === job.cluster);

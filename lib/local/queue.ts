@@ -17,7 +17,13 @@ import { randomUUID } from 'node:crypto';
 import { asDriftlessError } from '../errors.js';
 import { targetKey } from '../model/target.js';
 import type { DeadLetter, DeadLetterQueue, RedriveResult } from '../ports/deadletters.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
+import {
+  attemptOfJob,
+  type JobQueue,
+  type QueuedJob,
+  type ReconcileJob,
+  redrivableJob,
+} from '../ports/queue.js';
 import type { JobOutcome } from '../worker.js';
 
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -197,11 +203,12 @@ export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   private deadLetter(entry: Entry, reason: string, message: string): void {
     this.dead.push({
       id: randomUUID(),
-      job: entry.job,
+      // Without this run's bookkeeping: a redrive starts a fresh budget.
+      job: redrivableJob(entry.job),
       error: {
         reason,
         message,
-        attempts: entry.attempt,
+        attempts: attemptOfJob(entry.job, entry.attempt),
         sourceQueue: SOURCE_QUEUE,
         deadLetteredAt: new Date().toISOString(),
       },

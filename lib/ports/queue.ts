@@ -56,3 +56,19 @@ export interface JobQueue {
   /** A later look at a target (a rollout or hook in progress), not before delaySeconds. */
   enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void>;
 }
+
+/**
+ * The job as a dead letter keeps it: as queued, less what belonged to the
+ * attempts that failed (the attempts a deferral carried, a re-check's token),
+ * so a redrive — `driftless redrive` or SQS's own — starts a fresh retry
+ * budget instead of being judged spent or stale at once.
+ */
+export function redrivableJob(job: ReconcileJob): ReconcileJob {
+  const { priorAttempts: _spent, recheckToken: _token, ...rest } = job;
+  return rest;
+}
+
+/** The attempt a delivery of `job` is: what deferrals carried plus this message's receives. */
+export function attemptOfJob(job: ReconcileJob, receiveCount: number): number {
+  return (job.priorAttempts ?? 0) + receiveCount;
+}
