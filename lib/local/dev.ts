@@ -19,7 +19,7 @@ import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
-import { IsomorphicGitSource } from '../source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
 import { MemoryClusterGuard } from './cluster-guard.js';
@@ -106,7 +106,14 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   );
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
-  const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
+  const engine = {
+    leases,
+    git,
+    clusters,
+    renderer: new SourceCache(),
+    reporter,
+    onEvent: opts.onEvent,
+  };
   const workerDeps = { ...engine, catalog: store, queue, guard };
   queue.start((job, attempt) =>
     processJob(workerDeps, job, attempt, {
