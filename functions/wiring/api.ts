@@ -26,6 +26,7 @@ export function apiPlane(config: DataPlaneConfig) {
       queue,
       guard,
       deadLetters,
+      admins: config.adminPrincipals,
       engine: { leases, git, clusters, renderer, reporter: noReporter, statusUrl },
     }),
   };

@@ -48,6 +48,12 @@ export interface LocalModeOptions {
   apps?: Application[];
   /** Secret for POST /webhook (GitHub-style HMAC). */
   webhookSecret?: string;
+  /**
+   * Platform admins (principal patterns); default the local user
+   * (`local:<user>`). Callers name themselves with the `x-driftless-principal`
+   * header (the CLI sends its configured identity), else act as the local user.
+   */
+  admins?: string[];
   /** How often local repositories are checked for new commits. */
   watchIntervalMs?: number;
   /** How often the sweep looks for due targets. */
@@ -199,13 +205,20 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
               { headers: req.headers as Record<string, string>, body },
             )
           : await handleApiRequest(
-              { catalog: store, queue, deadLetters: queue, engine, guard },
+              {
+                catalog: store,
+                queue,
+                deadLetters: queue,
+                engine,
+                guard,
+                admins: opts.admins ?? [localPrincipal()],
+              },
               {
                 method: req.method ?? 'GET',
                 path: url.pathname,
                 query: Object.fromEntries(url.searchParams),
                 body: body || undefined,
-                principal: localPrincipal(),
+                principal: headerValue(req.headers[PRINCIPAL_HEADER]) ?? localPrincipal(),
               },
             );
       res.writeHead(out.status, { 'content-type': 'application/json' });
@@ -258,4 +271,12 @@ function localPrincipal(): string {
   } catch {
     return 'local:unknown';
   }
+}
+
+/** The header local mode reads the caller's identity from (the CLI's configured principal). */
+export const PRINCIPAL_HEADER = 'x-driftless-principal';
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  const one = Array.isArray(v) ? v[0] : v;
+  return one?.trim() || undefined;
 }

@@ -11,6 +11,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { DriftlessError } from '../errors.js';
+import { DEFAULT_PROJECT, implicitDefaultProject } from '../model/project.js';
 import { modeOf } from '../model/status.js';
 import { systemClock } from '../ports/clock.js';
 import { TargetRun } from './run.js';
@@ -53,6 +54,16 @@ export async function reconcile(
   const cluster = await deps.store.getCluster(target.cluster);
   if (!cluster)
     throw new DriftlessError('InvalidSpec', `cluster ${target.cluster} is not registered`);
+  const project =
+    (await deps.store.getProject(app.spec.project)) ??
+    (app.spec.project === DEFAULT_PROJECT ? implicitDefaultProject() : undefined);
+  if (!project) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `application ${target.app} names project ${app.spec.project}, which is not registered`,
+      { field: 'spec.project' },
+    );
+  }
 
   const holder = opts.holder ?? req.operationId ?? randomUUID();
   const leaseTtl = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
@@ -80,6 +91,7 @@ export async function reconcile(
       lease,
       clock,
       leaseTtl,
+      project,
     );
     const outcome = await new TargetRun(scope).execute(cluster);
     deps.onEvent?.({

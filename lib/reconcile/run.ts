@@ -10,6 +10,7 @@ import { checkDrift, type DriftReport, type ObjectDrift } from '../diff/index.js
 import { asDriftlessError, DriftlessError, isRetryable } from '../errors.js';
 import { isHook, syncOptionsOrDefault } from '../model/annotations.js';
 import type { Manifest } from '../model/manifest.js';
+import { destinationRefusal, sourceRefusal } from '../model/project.js';
 import { shortSha } from '../model/revision.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
@@ -70,6 +71,13 @@ export class TargetRun {
     try {
       // 1. Resolve and fetch the revision; render and validate it all before any cluster write.
       const source = this.s.app.spec.source;
+      // The project may have changed since the app was registered: its limits hold now.
+      const refused =
+        sourceRefusal(this.s.project, source.repoURL) ??
+        destinationRefusal(this.s.project, this.s.target.cluster, this.s.defaultNamespace);
+      if (refused) {
+        throw new DriftlessError('InvalidSpec', refused.message, { field: refused.field });
+      }
       const credentials = await this.s.deps.credentialsFor?.(this.s.app);
       newest = await this.s.deps.git.resolve(
         source.repoURL,
@@ -110,6 +118,7 @@ export class TargetRun {
             throw e;
           }
         },
+        { project: this.s.project, cluster: this.s.target.cluster },
       );
     } catch (e) {
       return this.fail(base, asDriftlessError(e), commit);

@@ -8,6 +8,7 @@ import { type DriftReport, SHARED_ADOPTION_HINT } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
 import type { Application } from '../model/application.js';
 import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
+import type { Project } from '../model/project.js';
 import {
   modeOf,
   type OperationMode,
@@ -54,6 +55,8 @@ export class TargetScope {
     private lease: Lease,
     readonly clock: Clock,
     private readonly leaseTtlMs: number,
+    /** The app's Project: its limits bound what the sync applies and prunes. */
+    readonly project: Project,
   ) {
     this.target = req.target;
     this.mode = modeOf(req.trigger, req.preview);

@@ -250,6 +250,7 @@ class SyncRun {
         app: scope.app.metadata.name,
         syncPolicy: scope.app.spec.syncPolicy,
         policy: scope.app.spec.policy,
+        project: { project: scope.project, cluster: scope.target.cluster },
       },
       { allowGuarded: scope.allowPrune },
     );
