@@ -14,7 +14,7 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
   // Commit statuses go to the outbox: no reconcile waits on GitHub.
   const { reporter } = reporterPlane(config, sqs, logger);
-  const { leases, git, clusters, guard } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard, credentialsFor } = enginePlane(config, dynamo, catalog);
   const messages = new MessageControl(
     sqs,
     [config.queueUrl, config.delayQueueUrl],
@@ -30,6 +30,7 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
       guard,
       git,
       clusters,
+      credentialsFor,
       reporter,
       statusUrl,
       onEvent,

@@ -18,7 +18,9 @@ import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
+import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
+import { CredentialsResolver } from '../source/credentials.js';
 import { IsomorphicGitSource } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
@@ -26,6 +28,7 @@ import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalStatusOutbox } from './outbox.js';
 import { LocalJobQueue } from './queue.js';
+import { defaultSecretsFile, LocalSecretSource } from './secrets.js';
 import { MemoryStore } from './store.js';
 
 /** Where `driftless dev` serves its API and webhook unless told otherwise. */
@@ -59,6 +62,13 @@ export interface LocalModeOptions {
   onLog?: (message: string) => void;
   /** Where the outbox posts commit statuses (a GitHubStatusClient); unset, they are logged. */
   statusPoster?: StatusPoster;
+  /**
+   * Secrets of private repositories' credentials (lib/local/secrets.ts); default
+   * DRIFTLESS_SECRET_* and `secretsFile`.
+   */
+  secrets?: SecretSource;
+  /** The local secrets file; default defaultSecretsFile() (~/.config/driftless/secrets.yaml). */
+  secretsFile?: string;
 }
 
 export interface LocalMode {
@@ -106,7 +116,20 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   );
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
-  const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
+  // Private repositories: credentials by reference, from the local secrets.
+  const credentials = new CredentialsResolver({
+    secrets:
+      opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() }),
+    repositories: store,
+  });
+  const engine = {
+    leases,
+    git,
+    clusters,
+    reporter,
+    credentialsFor: credentials.credentialsFor,
+    onEvent: opts.onEvent,
+  };
   const workerDeps = { ...engine, catalog: store, queue, guard };
   queue.start((job, attempt) =>
     processJob(workerDeps, job, attempt, {

@@ -8,7 +8,6 @@ import type {
   AppListResponse,
   AppPutResponse,
 } from '../../api/contract.js';
-import type { Application, Cluster } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
 import { parseYamlDocuments } from '../../model/yaml.js';
 import type { DriftlessClient } from '../client.js';
@@ -83,7 +82,7 @@ async function appsGet(p: Printer, client: DriftlessClient, name: string): Promi
   return 0;
 }
 
-/** Registers every Application and Cluster of the files, after validating all of them. */
+/** Registers every Application, Cluster and Repository of the files, after validating all of them. */
 export async function applySpecs(
   p: Printer,
   client: DriftlessClient,
@@ -92,20 +91,26 @@ export async function applySpecs(
 ): Promise<number> {
   if (files.length === 0) throw new UsageError('apps apply needs -f FILE');
   // Validate every document of every file before registering anything.
-  const specs: { kind: 'Application' | 'Cluster'; value: Application | Cluster; file: string }[] =
-    [];
+  const specs: (ReturnType<typeof parseSpecs>[number] & { file: string })[] = [];
   for (const file of files) {
     const text = await readFile(file, 'utf8').catch((e: Error) => {
       throw new UsageError(`cannot read ${file}: ${e.message}`);
     });
     for (const s of parseSpecs(text, file)) specs.push({ ...s, file });
   }
-  if (specs.length === 0) throw new UsageError(`no Application or Cluster in ${files.join(', ')}`);
-  // Clusters first: applications name them.
-  specs.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'Cluster' ? -1 : 1));
+  if (specs.length === 0) {
+    throw new UsageError(`no Application, Cluster or Repository in ${files.join(', ')}`);
+  }
+  // Clusters and Repositories first: applications name them or use them.
+  const order = { Cluster: 0, Repository: 1, Application: 2 } as const;
+  specs.sort((a, b) => order[a.kind] - order[b.kind]);
   for (const s of specs) {
     const name = s.value.metadata.name;
-    const route = s.kind === 'Cluster' ? `/clusters/${name}` : `/apps/${name}`;
+    const route = {
+      Cluster: `/clusters/${name}`,
+      Repository: `/repositories/${name}`,
+      Application: `/apps/${name}`,
+    }[s.kind];
     const raw = await rawDocument(s.file, s.kind, name);
     const query = s.kind === 'Application' && opts.cascade ? { cascade: 'true' } : undefined;
     const res = await client.request<AppPutResponse | undefined>('PUT', route, raw, query);

@@ -32,6 +32,7 @@ async function runDev(p: Printer, flags: Flags): Promise<number> {
     port: flags.port ? Number(flags.port) : DEFAULT_DEV_PORT,
     apps,
     webhookSecret: process.env.DRIFTLESS_WEBHOOK_SECRET,
+    secretsFile: flags.secrets ? path.resolve(flags.secrets) : undefined,
     onEvent: progress,
     onLog: (m) => p.out(paint(p, 'gray', m)),
   });
