@@ -121,6 +121,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     secrets:
       opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() }),
     repositories: store,
+    // The memory store is read for free: a Repository applied counts at once.
+    repositoryTtlMs: 0,
   });
   const engine = {
     leases,
