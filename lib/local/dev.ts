@@ -16,7 +16,7 @@ import { DriftlessError } from '../errors.js';
 import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
-import { type Application, ClusterSchema } from '../model/application.js';
+import { type Application, ClusterSchema, type Repository } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
 import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
@@ -49,6 +49,8 @@ export interface LocalModeOptions {
   /** 0: any free port. */
   port?: number;
   apps?: Application[];
+  /** Repository records (credentials by URL prefix) registered at start. */
+  repositories?: Repository[];
   /** Secret for POST /webhook (GitHub-style HMAC). */
   webhookSecret?: string;
   /** How often local repositories are checked for new commits. */
@@ -114,6 +116,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       spec: { kubeconfig: { path: opts.kubeconfig, context: opts.context } },
     }),
   );
+  for (const r of opts.repositories ?? []) await store.putRepository(r);
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
   // Private repositories: credentials by reference, from the local secrets.
