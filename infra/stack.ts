@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import {
   Annotations,
+  ArnFormat,
   Aws,
   CfnCondition,
   CfnOutput,
@@ -56,6 +57,15 @@ import {
 import { DriftlessMonitoring } from './monitoring.js';
 
 /** The repository root: functions/*.ts are bundled from here. */
+/**
+ * The name prefix of the secrets that hold source credentials (README,
+ * "Private repositories"): `source.credentials: acme-git` is the secret
+ * `driftless/<stack>/acme-git`. The worker may read these and no other.
+ */
+export function sourceSecretPrefix(stackName: string): string {
+  return `driftless/${stackName}/`;
+}
+
 export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api' | 'outbox';
@@ -357,6 +367,7 @@ export class DriftlessStack extends Stack {
     };
 
     const outboxUrl = { [ENV.outboxQueueUrl]: this.outboxQueue.queueUrl };
+    const secretPrefix = sourceSecretPrefix(this.stackName);
     const webhook = make('webhook', {
       description: 'Driftless: GitHub webhook (HMAC verified) → wanted revision → job queue',
       memorySize: 512,
@@ -377,6 +388,9 @@ export class DriftlessStack extends Stack {
         // taken over while its holder still works.
         [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
         [ENV.gitCache]: '/tmp/driftless-git',
+        [ENV.secretPrefix]: secretPrefix,
+        // {"type":"githubApp"} credentials: the worker mints installation tokens.
+        ...(githubApp ? github : {}),
         ...outboxUrl,
       },
     });
@@ -411,6 +425,9 @@ export class DriftlessStack extends Stack {
             `arn:${Aws.PARTITION}:sts::${Aws.ACCOUNT_ID}:assumed-role/*`,
           ]
         ).join(','),
+        // Names the secret a preview of a private repository would need; the
+        // API's role may not read it (only the worker reads source credentials).
+        [ENV.secretPrefix]: secretPrefix,
       },
     });
     const outbox = make('outbox', {
@@ -550,6 +567,32 @@ export class DriftlessStack extends Stack {
       [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
     );
     allow(worker.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
+    // Source credentials (lib/source/credentials.ts): secrets under the stack's
+    // prefix only (the ARN's random suffix is what the trailing * matches);
+    // with a GitHub App, its private key too, to mint installation tokens.
+    // The webhook and the API read none of them.
+    const sourceSecrets = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${secretPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    allow(worker.role, 'SourceCredentials', ['secretsmanager:GetSecretValue'], [sourceSecrets]);
+    // cdk-nag names the resource as it renders it: tokens as <AWS::…>.
+    const nag = (v: string, token: string) => (Token.isUnresolved(v) ? `<AWS::${token}>` : v);
+    Validations.of(worker.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${nag(this.region, 'Region')}:${nag(this.account, 'AccountId')}:secret:${secretPrefix}*]`,
+      reason:
+        "Source credentials are secrets the user creates under the stack's name prefix (README, Private repositories); the * is the prefix's rest and the ARN's random suffix, and no other secret matches.",
+    });
+    if (githubApp) {
+      allow(
+        worker.role,
+        'GitHubAppKey',
+        ['secretsmanager:GetSecretValue'],
+        [this.githubSecret.secretArn],
+      );
+    }
 
     // outbox: lib/github/outbox.ts + status.ts → the GitHub credentials; its
     // queue's messages (receive, delete, ChangeMessageVisibility for

@@ -38,6 +38,8 @@ export interface DataPlaneConfig {
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
+  /** Prepended to the secret names of source credentials (`driftless/<stack>/`). */
+  secretPrefix?: string;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -71,6 +73,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
       .filter(Boolean),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
+    secretPrefix: env[ENV.secretPrefix],
   };
 }
 

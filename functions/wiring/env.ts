@@ -23,6 +23,8 @@ export const ENV = {
   adminPrincipals: 'DRIFTLESS_ADMIN_PRINCIPALS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
+  /** Prefix of the secrets source credentials name (`driftless/<stack>/`); the worker may read only these. */
+  secretPrefix: 'DRIFTLESS_SECRET_PREFIX',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',

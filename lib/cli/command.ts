@@ -32,6 +32,7 @@ export const OPTIONS = {
   'kubernetes-version': { type: 'string' },
   crds: { type: 'string', multiple: true },
   github: { type: 'boolean' },
+  secrets: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

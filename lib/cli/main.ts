@@ -27,13 +27,14 @@ const HELP = `driftless — GitOps for EKS, serverless
 Usage: driftless <command> [options]
 
 Local mode
-  dev [-f app.yaml]... [--kubeconfig F] [--context C] [--port 7777]
-                              run webhook, API, queue and worker in this process
+  dev [-f app.yaml]... [--kubeconfig F] [--context C] [--port 7777] [--secrets FILE]
+                              run webhook, API, queue and worker in this process (private
+                              repositories' secrets: FILE, default ~/.config/driftless/secrets.yaml)
 
 Applications and clusters
   apps list                   registered applications
   apps get NAME               an application's spec
-  apps apply -f FILE          register or update Applications and Clusters from YAML
+  apps apply -f FILE          register or update Applications, Clusters and Repositories from YAML
                               (--cascade: destinations removed are pruned)
   apps delete NAME            unregister (objects stay in the cluster; --cascade: the
                               worker prunes them first, --prune past the prune guard)

@@ -16,9 +16,11 @@ import { DriftlessError } from '../errors.js';
 import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
-import { type Application, ClusterSchema } from '../model/application.js';
+import { type Application, ClusterSchema, type Repository } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
+import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
+import { CredentialsResolver } from '../source/credentials.js';
 import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
@@ -26,6 +28,7 @@ import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalStatusOutbox } from './outbox.js';
 import { LocalJobQueue } from './queue.js';
+import { defaultSecretsFile, LocalSecretSource } from './secrets.js';
 import { MemoryStore } from './store.js';
 
 /** Where `driftless dev` serves its API and webhook unless told otherwise. */
@@ -46,6 +49,8 @@ export interface LocalModeOptions {
   /** 0: any free port. */
   port?: number;
   apps?: Application[];
+  /** Repository records (credentials by URL prefix) registered at start. */
+  repositories?: Repository[];
   /** Secret for POST /webhook (GitHub-style HMAC). */
   webhookSecret?: string;
   /**
@@ -65,6 +70,13 @@ export interface LocalModeOptions {
   onLog?: (message: string) => void;
   /** Where the outbox posts commit statuses (a GitHubStatusClient); unset, they are logged. */
   statusPoster?: StatusPoster;
+  /**
+   * Secrets of private repositories' credentials (lib/local/secrets.ts); default
+   * DRIFTLESS_SECRET_* and `secretsFile`.
+   */
+  secrets?: SecretSource;
+  /** The local secrets file; default defaultSecretsFile() (~/.config/driftless/secrets.yaml). */
+  secretsFile?: string;
 }
 
 export interface LocalMode {
@@ -110,14 +122,24 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       spec: { kubeconfig: { path: opts.kubeconfig, context: opts.context } },
     }),
   );
+  for (const r of opts.repositories ?? []) await store.putRepository(r);
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
+  // Private repositories: credentials by reference, from the local secrets.
+  const credentials = new CredentialsResolver({
+    secrets:
+      opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() }),
+    repositories: store,
+    // The memory store is read for free: a Repository applied counts at once.
+    repositoryTtlMs: 0,
+  });
   const engine = {
     leases,
     git,
     clusters,
     renderer: new SourceCache(),
     reporter,
+    credentialsFor: credentials.credentialsFor,
     onEvent: opts.onEvent,
   };
   const workerDeps = { ...engine, catalog: store, queue, guard };

@@ -60,7 +60,8 @@ function motoServerBin(): string {
   return path.join(cacheDir(), 'moto', `${version}-py${py}`, 'bin', 'moto_server');
 }
 
-function gitHttpBackend(): string {
+/** Debian's git http-backend (also for a test's own GitServer). */
+export function gitHttpBackend(): string {
   if (process.env.DRIFTLESS_GIT_HTTP_BACKEND) return process.env.DRIFTLESS_GIT_HTTP_BACKEND;
   return path.join(
     execFileSync('git', ['--exec-path'], { encoding: 'utf8' }).trim(),

@@ -17,12 +17,15 @@ import {
   LEASE_MARGIN_SECONDS,
   MAX_RECEIVE_COUNT,
   OUTBOX_MAX_RECEIVE_COUNT,
+  sourceSecretPrefix,
 } from '../../infra/stack.js';
 import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/dynamo/schema.js';
 import { MAX_RETRY_LIMIT } from '../../lib/model/application.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
+/** The secrets the worker may read: those under the stack's prefix, and no other. */
+const SOURCE_SECRETS = `arn:AWS::Partition:secretsmanager:${REGION}:${ACCOUNT}:secret:driftless/Driftless/*`;
 
 function synth(
   config: Partial<DriftlessConfig> = {},
@@ -400,12 +403,21 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         [],
       );
     }
-    // Previews report no commit statuses; the sweep reads no secrets.
+    // Previews report no commit statuses; the sweep reads no secrets. The API
+    // knows the source secrets' name prefix (to name them in errors), reads none.
     for (const name of ['api', 'sweep'] as const) {
-      expect(Object.keys(env(name).Variables as Json).filter((k) => k.includes('SECRET'))).toEqual(
-        [],
-      );
+      expect(
+        Object.keys(env(name).Variables as Json).filter(
+          (k) => k.includes('SECRET') && k !== 'DRIFTLESS_SECRET_PREFIX',
+        ),
+      ).toEqual([]);
     }
+    // Source credentials: secret names under driftless/<stack>/ (README, "Private repositories").
+    expect(sourceSecretPrefix('Driftless')).toBe('driftless/Driftless/');
+    expect(env('worker').Variables).toMatchObject({
+      DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/',
+    });
+    expect(env('api').Variables).toMatchObject({ DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/' });
     expect(env('sweep').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
   });
 
@@ -622,6 +634,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         `sqs:SendMessage ${delayQueue}`,
         `sqs:SendMessage ${jobDlq}`,
         `sqs:SendMessage ${outboxQueue}`,
+        // Source credentials: only secrets under the stack's prefix.
+        `secretsmanager:GetSecretValue ${SOURCE_SECRETS}`,
         ...consume(jobQueue),
         ...consume(delayQueue),
         describeCluster('prod'),
@@ -652,6 +666,12 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         expect(action, owner).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
       }
       const resources = asList(statement.Resource).map(ref);
+      // The one prefix wildcard: the worker's source credentials (driftless/<stack>/*).
+      if (resources.length === 1 && resources[0] === SOURCE_SECRETS) {
+        expect(asList(statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
+        expect(owner).toBe(id(stack, stack.roles.worker.node.findChild('DefaultPolicy')));
+        continue;
+      }
       if (resources.some((r) => r === '*' || r.endsWith(':*') || r.endsWith('/*'))) {
         expect(
           asList(statement.Action).every((a) => a.startsWith('xray:')),
@@ -787,6 +807,23 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     expect(
       ((p.Environment as Json).Variables as Json).DRIFTLESS_GITHUB_TOKEN_SECRET_ID,
     ).toBeUndefined();
+    // {"type":"githubApp"} source credentials: the worker mints installation
+    // tokens with the App's key; the webhook and the API still read no GitHub secret.
+    const worker = template.toJSON().Resources[id(stack, stack.functions.worker)]
+      .Properties as Json;
+    expect((worker.Environment as Json).Variables).toMatchObject({
+      DRIFTLESS_GITHUB_APP_ID: '42',
+      DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+    });
+    const perms = permissions(template);
+    const readsKey = (role: keyof typeof stack.roles) =>
+      [...(perms.get(id(stack, stack.roles[role])) ?? [])].includes(
+        `secretsmanager:GetSecretValue ${id(stack, stack.githubSecret)}`,
+      );
+    expect(readsKey('worker')).toBe(true);
+    expect(readsKey('outbox')).toBe(true);
+    expect(readsKey('webhook')).toBe(false);
+    expect(readsKey('api')).toBe(false);
   });
 
   it('has no alarm actions without an alarm email', () => {
