@@ -36,6 +36,8 @@ export interface DataPlaneConfig {
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
+  /** KMS endpoint for SOPS data keys (an emulator); unset, the key region's (the SDK's AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL when set). */
+  kmsEndpoint?: string;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -65,6 +67,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     leaseTtlMs: optionalNumber(env[ENV.leaseTtlMs]),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
+    kmsEndpoint: env[ENV.awsEndpointUrlKms] || env[ENV.awsEndpointUrl] || undefined,
   };
 }
 

@@ -1,9 +1,12 @@
 // What the reconcile engine needs beyond the store: leases, git, the render
-// cache and the clusters (API previews and the worker).
+// cache (with the SOPS keys: age identities from Secrets Manager, AWS KMS)
+// and the clusters (API previews and the worker).
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoClusterGuard } from '../../lib/aws/cluster-guard.js';
+import { AwsKmsDecrypter } from '../../lib/aws/kms.js';
 import { DynamoLeaseManager } from '../../lib/aws/lease.js';
+import { SecretsManagerSource } from '../../lib/aws/secrets.js';
 import { ClusterRouter } from '../../lib/kube/connector.js';
 import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import type { DataPlaneConfig } from './config.js';
@@ -14,6 +17,11 @@ export function enginePlane(config: DataPlaneConfig, dynamo: DynamoDBClient) {
   const clusters = new ClusterRouter();
   const guard = new DynamoClusterGuard({ client: dynamo, tableName: config.tableName });
   // One render cache per process: a warm Lambda renders an unchanged commit once.
-  const renderer = new SourceCache();
+  const renderer = new SourceCache({
+    decryption: {
+      secrets: new SecretsManagerSource({}),
+      kms: new AwsKmsDecrypter({ endpoint: config.kmsEndpoint }),
+    },
+  });
   return { leases, git, clusters, guard, renderer };
 }

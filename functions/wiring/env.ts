@@ -22,6 +22,9 @@ export const ENV = {
   leaseTtlMs: 'DRIFTLESS_LEASE_TTL_MS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
+  // The SDK's own endpoint variables, read for the KMS client that is not an SDK client.
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',

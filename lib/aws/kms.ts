@@ -101,7 +101,12 @@ export class AwsKmsDecrypter implements KmsDecrypter {
     if (!res.ok || typeof out.Plaintext !== 'string') {
       const type = (out.__type ?? `HTTP ${res.status}`).replace(/^.*#/, '');
       const detail = out.message ?? out.Message ?? '';
-      const reason = type === 'AccessDeniedException' ? 'Forbidden' : res.status >= 500 ? 'Internal' : 'InvalidSpec';
+      const reason =
+        type === 'AccessDeniedException'
+          ? 'Forbidden'
+          : res.status >= 500
+            ? 'Internal'
+            : 'InvalidSpec';
       throw new DriftlessError(
         reason,
         `KMS Decrypt with ${req.keyArn} as ${who} was refused: ${type}${detail ? ` (${detail})` : ''}`,

@@ -12,13 +12,16 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { handleApiRequest } from '../api/index.js';
+import { AwsKmsDecrypter } from '../aws/kms.js';
 import { DriftlessError } from '../errors.js';
 import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
+import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
+import type { DecryptionKeys } from '../source/decrypt.js';
 import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
@@ -59,6 +62,10 @@ export interface LocalModeOptions {
   onLog?: (message: string) => void;
   /** Where the outbox posts commit statuses (a GitHubStatusClient); unset, they are logged. */
   statusPoster?: StatusPoster;
+  /** Secrets by name: spec.decryption.secretRef (age identities) is read here. */
+  secrets?: SecretSource;
+  /** SOPS keys; default: age identities from `secrets`, KMS as this process's AWS identity. */
+  decryption?: DecryptionKeys;
 }
 
 export interface LocalMode {
@@ -110,7 +117,9 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     leases,
     git,
     clusters,
-    renderer: new SourceCache(),
+    renderer: new SourceCache({
+      decryption: opts.decryption ?? { secrets: opts.secrets, kms: new AwsKmsDecrypter() },
+    }),
     reporter,
     onEvent: opts.onEvent,
   };

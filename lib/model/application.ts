@@ -144,7 +144,10 @@ export const DecryptionSchema = z
     /** A role assumed for AWS KMS Decrypt (tenant isolation); unset, the worker's own role. */
     roleArn: z
       .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)')
+      .regex(
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/,
+        'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+      )
       .optional(),
   })
   .strict();

@@ -154,12 +154,28 @@ function b64Raw(s: string, what: string): Buffer {
   return out;
 }
 
+/** The age file in an ASCII armor (strict, as age reads it), or the input if it is not armored. */
 function dearmor(input: Buffer): Buffer {
-  const text = input.toString('utf8').trim();
+  // Whitespace around the armor is allowed; inside it, none.
+  const text = input.toString('latin1').replace(/^\s+|\s+$/g, '');
   if (!text.startsWith(ARMOR_BEGIN)) return input;
-  if (!text.endsWith(ARMOR_END)) throw new AgeError('armored age file without its end line');
-  const body = text.slice(ARMOR_BEGIN.length, -ARMOR_END.length).replace(/\s+/g, '');
-  return Buffer.from(body, 'base64');
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines[0] !== ARMOR_BEGIN) throw new AgeError('malformed armor begin line');
+  if (lines.at(-1) !== ARMOR_END) throw new AgeError('armored age file without its end line');
+  const body = lines.slice(1, -1);
+  if (body.length === 0) throw new AgeError('empty armor');
+  body.forEach((line, i) => {
+    const last = i === body.length - 1;
+    if (line.length > 64 || (!last && line.length !== 64) || line.length === 0)
+      throw new AgeError('armor lines must be 64 columns (the last one at most)');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(line) || (!last && line.includes('=')))
+      throw new AgeError('invalid character in armor');
+  });
+  const b64 = body.join('');
+  if (b64.length % 4 !== 0) throw new AgeError('armor base64 without its padding');
+  const out = Buffer.from(b64, 'base64');
+  if (out.toString('base64') !== b64) throw new AgeError('non-canonical base64 in armor');
+  return out;
 }
 
 interface Stanza {
@@ -202,7 +218,9 @@ function parseHeader(file: Buffer): Header {
     }
     if (!line.startsWith('-> ')) throw new AgeError('malformed age stanza');
     const [type, ...args] = line.slice(3).split(' ');
-    if (!type) throw new AgeError('age stanza without a type');
+    // Type and arguments are non-empty strings of visible ASCII.
+    if (![type, ...args].every((a) => a !== undefined && /^[\x21-\x7e]+$/.test(a)))
+      throw new AgeError('malformed age stanza line');
     const chunks: Buffer[] = [];
     for (;;) {
       const bodyLine = nextLine();
@@ -210,7 +228,7 @@ function parseHeader(file: Buffer): Header {
       chunks.push(b64Raw(bodyLine, 'a stanza body'));
       if (bodyLine.length < 64) break;
     }
-    stanzas.push({ type, args, body: Buffer.concat(chunks) });
+    stanzas.push({ type: type as string, args, body: Buffer.concat(chunks) });
   }
 }
 

@@ -23,7 +23,18 @@
 
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { access, constants, cp, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  access,
+  constants,
+  cp,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
@@ -37,8 +48,8 @@ import {
   detectSopsFile,
   parseSopsFile,
   SOPS_MARKER,
-  type SopsFile,
   SopsError,
+  type SopsFile,
   sopsFormatOf,
 } from './sops.js';
 
@@ -157,7 +168,13 @@ class KeyResolver {
         tried.push(`kms ${kms.arn}: this worker has no KMS client`);
         continue;
       }
-      const key = cacheKey('kms', kms.arn, this.spec.roleArn ?? '', kms.enc, JSON.stringify(kms.context ?? {}));
+      const key = cacheKey(
+        'kms',
+        kms.arn,
+        this.spec.roleArn ?? '',
+        kms.enc,
+        JSON.stringify(kms.context ?? {}),
+      );
       const hit = dataKeys.get(key);
       if (hit) return hit;
       try {
@@ -177,7 +194,8 @@ class KeyResolver {
         tried.push((e as Error).message);
       }
     }
-    for (const other of m.otherKeys) tried.push(`${other}: not supported by Driftless (use age or AWS KMS)`);
+    for (const other of m.otherKeys)
+      tried.push(`${other}: not supported by Driftless (use age or AWS KMS)`);
     return tried.length > 0 ? tried.join('; ') : 'it names no master key';
   }
 }
@@ -189,7 +207,8 @@ export function scrubber(secrets: Iterable<string>): (message: string) => string
     if (s.length < MIN_SCRUB_LENGTH) continue;
     needles.add(s);
     needles.add(Buffer.from(s).toString('base64'));
-    for (const line of s.split('\n')) if (line.trim().length >= MIN_SCRUB_LENGTH) needles.add(line.trim());
+    for (const line of s.split('\n'))
+      if (line.trim().length >= MIN_SCRUB_LENGTH) needles.add(line.trim());
   }
   const sorted = [...needles].sort((a, b) => b.length - a.length);
   return (message) => sorted.reduce((m, n) => m.split(n).join('***'), message);
@@ -277,7 +296,9 @@ async function scan(root: string, source: ApplicationSource, resolver: KeyResolv
     if (size > MAX_SOPS_FILE_BYTES) {
       const end = await tail(abs, size);
       if (end.includes(SOPS_MARKER) && /sops/.test(end)) {
-        problem(`SOPS file is ${(size / MiB).toFixed(1)} MiB, over the ${MAX_SOPS_FILE_BYTES / MiB} MiB limit`);
+        problem(
+          `SOPS file is ${(size / MiB).toFixed(1)} MiB, over the ${MAX_SOPS_FILE_BYTES / MiB} MiB limit`,
+        );
       }
       continue;
     }
@@ -355,12 +376,20 @@ async function finish(
         try {
           file = detectSopsFile(text, k);
         } catch (e) {
-          throw new DriftlessError('DecryptionFailed', `SOPS metadata: ${(e as Error).message}`, where);
+          throw new DriftlessError(
+            'DecryptionFailed',
+            `SOPS metadata: ${(e as Error).message}`,
+            where,
+          );
         }
         if (!file) continue;
         const dataKey = await resolver.dataKey(file);
         if (typeof dataKey === 'string')
-          throw new DriftlessError('DecryptionFailed', `cannot decrypt: no usable key (${dataKey})`, where);
+          throw new DriftlessError(
+            'DecryptionFailed',
+            `cannot decrypt: no usable key (${dataKey})`,
+            where,
+          );
         let plain: string;
         try {
           const d = file.decrypt(dataKey);
@@ -429,5 +458,7 @@ export async function renderDecrypted(
 
 /** What of spec.decryption shapes a render (for the render cache's key; no secret in it). */
 export function decryptionShape(spec: Decryption | undefined): unknown {
-  return spec ? { provider: spec.provider, secretRef: spec.secretRef ?? null, roleArn: spec.roleArn ?? null } : null;
+  return spec
+    ? { provider: spec.provider, secretRef: spec.secretRef ?? null, roleArn: spec.roleArn ?? null }
+    : null;
 }

@@ -12,10 +12,10 @@
 
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import {
+  type Document,
   isMap,
   isScalar,
   isSeq,
-  type Document,
   type Node,
   parseAllDocuments,
   Scalar,
@@ -70,7 +70,8 @@ export interface DecryptedSopsFile {
   secrets: string[];
 }
 
-const ENCRYPTED = /^ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),type:(str|int|float|bool|bytes|comment)\]$/;
+const ENCRYPTED =
+  /^ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),type:(str|int|float|bool|bytes|comment)\]$/;
 /** What every SOPS file contains: a cheap test before parsing. */
 export const SOPS_MARKER = 'ENC[AES256_GCM,';
 
@@ -158,7 +159,20 @@ class ValueWalker {
   constructor(
     private readonly key: Buffer,
     private readonly metadata: SopsMetadata,
-  ) {}
+  ) {
+    // SOPS starts a mac_only_encrypted MAC with SHA-256("sops"), so it never equals a full one.
+    if (metadata.macOnlyEncrypted) this.hash.update(createHash('sha256').update('sops').digest());
+  }
+
+  /** A comment SOPS encrypted (`#ENC[…,type:comment]`), decrypted; undefined if it is not one. */
+  comment(text: string, path: readonly string[]): string | undefined {
+    if (!ENCRYPTED.test(text) || !text.endsWith('type:comment]')) return undefined;
+    try {
+      return String(decryptValue(text, this.key, `${path.join(':')}:`, 'comment').value);
+    } catch {
+      return undefined; // left as it is: comments are not authenticated by the MAC
+    }
+  }
 
   /** The value to put in the decrypted file. */
   leaf(value: Plain, path: readonly string[]): Plain {
@@ -202,7 +216,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 const KNOWN_OTHER_KEYS = ['pgp', 'gcp_kms', 'azure_kv', 'hc_vault', 'hckms'];
 
 function selector(sops: Record<string, unknown>): (path: readonly string[]) => boolean {
-  const str = (k: string) => (typeof sops[k] === 'string' && sops[k] !== '' ? (sops[k] as string) : undefined);
+  const str = (k: string) =>
+    typeof sops[k] === 'string' && sops[k] !== '' ? (sops[k] as string) : undefined;
   const unencryptedSuffix = str('unencrypted_suffix');
   const encryptedSuffix = str('encrypted_suffix');
   const unencryptedRegex = str('unencrypted_regex');
@@ -250,7 +265,7 @@ export function parseSopsMetadata(sops: unknown): SopsMetadata | undefined {
   if (!isRecord(sops) || typeof sops.mac !== 'string' || typeof sops.version !== 'string')
     return undefined;
   if (typeof sops.lastmodified !== 'string')
-    throw new SopsError('sops.lastmodified is missing (it is the MAC\'s additional data)');
+    throw new SopsError("sops.lastmodified is missing (it is the MAC's additional data)");
   const metadata: SopsMetadata = {
     age: [],
     kms: [],
@@ -356,7 +371,8 @@ function parseTree(text: string, format: 'yaml' | 'json' | 'binary'): SopsFile |
         if (typeof data !== 'string') throw new SopsError('binary SOPS file without data');
         return { text: data, secrets: walker.secrets };
       }
-      if (format === 'json') return { text: `${jsonOf(docs[0]?.contents, '')}\n`, secrets: walker.secrets };
+      if (format === 'json')
+        return { text: `${jsonOf(docs[0]?.contents, '')}\n`, secrets: walker.secrets };
       const text = docs
         .map((d) => d.toString({ lineWidth: 0 }).replace(/^---\n/, ''))
         .join('---\n');
@@ -407,17 +423,22 @@ function parseDotenv(text: string): SopsFile | undefined {
     else lines.push({ kind: 'value', key, value });
   }
   const sops = unflatten(meta);
-  if (sops.mac_only_encrypted !== undefined) sops.mac_only_encrypted = sops.mac_only_encrypted === 'true';
+  if (sops.mac_only_encrypted !== undefined)
+    sops.mac_only_encrypted = sops.mac_only_encrypted === 'true';
   const metadata = parseSopsMetadata(sops);
   if (!metadata) return undefined;
-  while (lines.at(-1)?.kind === 'other' && (lines.at(-1) as { raw: string }).raw === '') lines.pop();
+  while (lines.at(-1)?.kind === 'other' && (lines.at(-1) as { raw: string }).raw === '')
+    lines.pop();
   return {
     format: 'dotenv',
     metadata,
     decrypt(dataKey) {
       const walker = new ValueWalker(dataKey, metadata);
       const out = lines.map((l) => {
-        if (l.kind === 'other') return l.raw;
+        if (l.kind === 'other') {
+          const c = l.raw.startsWith('#') ? walker.comment(l.raw.slice(1), []) : undefined;
+          return c === undefined ? l.raw : `#${c}`;
+        }
         const v = walker.leaf(l.value, [l.key]);
         return `${l.key}=${String(v).replaceAll('\n', '\\n')}`;
       });
