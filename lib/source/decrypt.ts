@@ -419,7 +419,15 @@ export async function renderDecrypted(
   req: DecryptionRequest,
   render: (dir: string) => Promise<Manifest[]>,
 ): Promise<Manifest[]> {
-  if (!req.spec) return finish(await render(root), undefined, new Map(), []);
+  if (!req.spec) {
+    let manifests: Manifest[];
+    try {
+      manifests = await render(root);
+    } catch (e) {
+      throw (await encryptedFileHint(root, e)) ?? e;
+    }
+    return finish(manifests, undefined, new Map(), []);
+  }
   if (!req.keys) {
     throw fail(
       'spec.decryption is set, but this worker has no decryption keys configured',
@@ -454,6 +462,21 @@ export async function renderDecrypted(
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A render error about a file that is SOPS-encrypted (its fields are ciphertext): say so instead. */
+async function encryptedFileHint(root: string, e: unknown): Promise<DriftlessError | undefined> {
+  const file = e instanceof DriftlessError ? e.location.file : undefined;
+  if (!file) return undefined;
+  const text = await readFile(path.join(root, ...file.split('/')), 'utf8').catch(() => '');
+  let sops: SopsFile | undefined;
+  try {
+    sops = parseSopsFile(text, sopsFormatOf(file));
+  } catch {
+    sops = undefined;
+  }
+  if (!sops) return undefined;
+  return fail('the file is SOPS-encrypted: set spec.decryption (provider sops) to decrypt it', file);
 }
 
 /** What of spec.decryption shapes a render (for the render cache's key; no secret in it). */
