@@ -476,7 +476,10 @@ async function encryptedFileHint(root: string, e: unknown): Promise<DriftlessErr
     sops = undefined;
   }
   if (!sops) return undefined;
-  return fail('the file is SOPS-encrypted: set spec.decryption (provider sops) to decrypt it', file);
+  return fail(
+    'the file is SOPS-encrypted: set spec.decryption (provider sops) to decrypt it',
+    file,
+  );
 }
 
 /** What of spec.decryption shapes a render (for the render cache's key; no secret in it). */

@@ -50,7 +50,9 @@ async function harness(name: string) {
 
 async function liveSecret(ns: string, name: string): Promise<Record<string, string> | undefined> {
   try {
-    const s = await kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace: ns });
+    const s = await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name, namespace: ns });
     return Object.fromEntries(
       Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
     );
@@ -115,9 +117,13 @@ describe('SOPS with age', () => {
     const rotated = `pw-${uniqueName('rotated')}`;
     await h.repo.commit(
       {
-        'secret.yaml': await sopsEncrypt('secret.yaml', secretYaml('creds', { password: rotated }), {
-          age: age.recipient,
-        }),
+        'secret.yaml': await sopsEncrypt(
+          'secret.yaml',
+          secretYaml('creds', { password: rotated }),
+          {
+            age: age.recipient,
+          },
+        ),
       },
       'rotate',
     );
@@ -138,7 +144,8 @@ describe('SOPS with age', () => {
       age: age.recipient,
     });
     const at = encrypted.indexOf('data:', encrypted.indexOf('password:')) + 'data:'.length + 1;
-    const tampered = encrypted.slice(0, at) + (encrypted[at] === 'A' ? 'B' : 'A') + encrypted.slice(at + 1);
+    const tampered =
+      encrypted.slice(0, at) + (encrypted[at] === 'A' ? 'B' : 'A') + encrypted.slice(at + 1);
     await h.repo.commit({ 'namespace.yaml': namespace(ns), 'secret.yaml': tampered }, 'tampered');
     await h.setApp({ namespace: ns, decryption: { provider: 'sops', secretRef } });
     const outcome = await h.reconcile();
@@ -149,7 +156,8 @@ describe('SOPS with age', () => {
 
     // The MAC itself changed: the same, for the MAC.
     const mac = encrypted.indexOf('data:', encrypted.indexOf('mac:')) + 'data:'.length + 4;
-    const badMac = encrypted.slice(0, mac) + (encrypted[mac] === 'A' ? 'B' : 'A') + encrypted.slice(mac + 1);
+    const badMac =
+      encrypted.slice(0, mac) + (encrypted[mac] === 'A' ? 'B' : 'A') + encrypted.slice(mac + 1);
     await h.repo.commit({ 'secret.yaml': badMac }, 'MAC tampered');
     const again = await h.reconcile();
     expect(again.error?.reason).toBe('DecryptionFailed');
@@ -165,9 +173,13 @@ describe('SOPS with age', () => {
     await h.repo.commit(
       {
         'namespace.yaml': namespace(ns),
-        'secret.yaml': await sopsEncrypt('secret.yaml', secretYaml('creds', { password: 'x-y-z' }), {
-          age: age.recipient,
-        }),
+        'secret.yaml': await sopsEncrypt(
+          'secret.yaml',
+          secretYaml('creds', { password: 'x-y-z' }),
+          {
+            age: age.recipient,
+          },
+        ),
       },
       'encrypted secret',
     );
@@ -212,7 +224,11 @@ secretGenerator:
       },
       'kustomize with sops files',
     );
-    await h.setApp({ namespace: ns, source: { path: 'app' }, decryption: { provider: 'sops', secretRef } });
+    await h.setApp({
+      namespace: ns,
+      source: { path: 'app' },
+      decryption: { provider: 'sops', secretRef },
+    });
     const outcome = await h.reconcileUntilSettled();
     expect(outcome.error).toBeUndefined();
     expect(await liveSecret(ns, 'app-env')).toEqual({ DB_USER: 'admin', DB_PASSWORD: dbPassword });
@@ -240,7 +256,9 @@ secretGenerator:
       'chart with encrypted values',
     );
     // The namespace first (a separate app would do; here, the cluster).
-    await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: ns } } });
     await h.setApp({
       namespace: ns,
       source: { path: 'chart', helm: { valueFiles: ['secrets.yaml'], values: {} } },
@@ -279,7 +297,9 @@ describe('SOPS with AWS KMS (moto)', () => {
     await other.repo.commit(
       {
         'namespace.yaml': namespace(ns2),
-        'secret.yaml': await sopsEncrypt('secret.yaml', secretYaml('kms', { token }), { kms: kmsArn }),
+        'secret.yaml': await sopsEncrypt('secret.yaml', secretYaml('kms', { token }), {
+          kms: kmsArn,
+        }),
       },
       'kms secret',
     );

@@ -51,6 +51,8 @@ export async function startDataPlane(
     waitBudgetMs?: number;
     /** The GitHub the outbox posts to: its API URL, a token it accepts, the repositories' host. */
     github?: { apiUrl: string; token: string; webHost: string };
+    /** The functions' Powertools log level (default ERROR: quiet tests). */
+    logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
@@ -95,7 +97,7 @@ export async function startDataPlane(
     DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
     DRIFTLESS_WAIT_BUDGET_MS: String(opts.waitBudgetMs ?? 30_000),
     DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_LOG_LEVEL: opts.logLevel ?? 'ERROR',
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });

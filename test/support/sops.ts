@@ -17,7 +17,9 @@ function bin(name: 'sops' | 'age-keygen'): string {
   const dir = sopsBinDir();
   const p = path.join(dir, name);
   if (!existsSync(path.join(dir, '.complete'))) {
-    throw new Error(`${name} is not built (${dir}): run scripts/testenv/build-sops.sh (./scripts/test does)`);
+    throw new Error(
+      `${name} is not built (${dir}): run scripts/testenv/build-sops.sh (./scripts/test does)`,
+    );
   }
   return p;
 }
@@ -81,13 +83,17 @@ export async function createKmsKey(): Promise<string> {
     method: 'POST',
     url,
     body,
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.CreateKey' },
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'TrentService.CreateKey',
+    },
     service: 'kms',
     region: aws.region,
     credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
   });
   const res = await fetch(url, { method: 'POST', headers, body });
   const out = (await res.json()) as { KeyMetadata?: { Arn?: string } };
-  if (!res.ok || !out.KeyMetadata?.Arn) throw new Error(`CreateKey: ${res.status} ${JSON.stringify(out)}`);
+  if (!res.ok || !out.KeyMetadata?.Arn)
+    throw new Error(`CreateKey: ${res.status} ${JSON.stringify(out)}`);
   return out.KeyMetadata.Arn;
 }
