@@ -87,6 +87,13 @@ function fail(message: string, file?: string, field?: string): DriftlessError {
 
 /** Data keys by a hash of the wrapped key and who unwrapped it; least recently used evicted. */
 const dataKeys = new Map<string, Buffer>();
+/**
+ * How long KMS's refusal of a key (for a role) is believed without asking
+ * again: another tenant's files in a monorepo would otherwise cost a refused
+ * KMS call each per render.
+ */
+export const KMS_REFUSAL_TTL_MS = 60_000;
+const kmsRefusals = new Map<string, { until: number; message: string }>();
 
 function remember(key: string, dataKey: Buffer): void {
   dataKeys.delete(key);
@@ -177,6 +184,12 @@ class KeyResolver {
       );
       const hit = dataKeys.get(key);
       if (hit) return hit;
+      const refusalKey = `${kms.arn}\0${this.spec.roleArn ?? ''}`;
+      const refused = kmsRefusals.get(refusalKey);
+      if (refused && refused.until > Date.now()) {
+        tried.push(refused.message);
+        continue;
+      }
       try {
         const dataKey = Buffer.from(
           await this.keys.kms.decrypt({
@@ -191,7 +204,9 @@ class KeyResolver {
       } catch (e) {
         // A KMS outage is worth a retry, not a verdict on the file.
         if (e instanceof DriftlessError && e.reason === 'Internal') throw e;
-        tried.push((e as Error).message);
+        const message = (e as Error).message;
+        kmsRefusals.set(refusalKey, { until: Date.now() + KMS_REFUSAL_TTL_MS, message });
+        tried.push(message);
       }
     }
     for (const other of m.otherKeys)

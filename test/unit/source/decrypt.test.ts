@@ -209,6 +209,27 @@ describe('renderDecrypted', () => {
     expect(e.location.field).toBe('data.app.env');
   });
 
+  it("asks KMS once a minute about another tenant's key, not once per render", async () => {
+    const arn = 'arn:aws:kms:eu-west-1:123456789012:key/other-tenant';
+    const text = readFileSync(path.join(fixtures, 'values.yaml'), 'utf8').replace(
+      /sops:\n {4}age:[\s\S]*?(?=\n {4}lastmodified)/,
+      `sops:\n    kms:\n        - arn: ${arn}\n          enc: AQID\n          created_at: "2026-12-02T00:00:00Z"`,
+    );
+    await mkdir(path.join(root, 'other'));
+    await writeFile(path.join(root, 'other', 'values.yaml'), text);
+    let calls = 0;
+    const counting: KmsDecrypter = {
+      decrypt: async (req) => {
+        calls++;
+        return noKms.decrypt(req);
+      },
+    };
+    const k = { secrets: new StubSecrets({ age: identity }), kms: counting };
+    for (let i = 0; i < 3; i++)
+      await renderDecrypted(root, { spec, keys: k, source: source() }, load);
+    expect(calls).toBe(1);
+  });
+
   it('reads the age secret once per render, however many files', async () => {
     for (const f of ['secret.yaml', 'regex.yaml', 'unregex.yaml'])
       await copyFile(path.join(fixtures, f), path.join(root, 'app', f.replace('.yaml', '-x.yaml')));
