@@ -39,6 +39,8 @@ export interface AwsKmsDecrypterOptions {
 const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:(key|alias)\/.+$/;
 
 export class AwsKmsDecrypter implements KmsDecrypter {
+  /** Calls made (KMS Decrypt, STS AssumeRole): what a warm worker saves is visible. */
+  readonly stats = { decrypt: 0, assumeRole: 0 };
   private readonly clock: Clock;
   private readonly sts = new Map<string, STSClient>();
   private readonly roles = new Map<string, Promise<Credentials>>();
@@ -78,6 +80,7 @@ export class AwsKmsDecrypter implements KmsDecrypter {
       credentials,
     });
     let res: Response;
+    this.stats.decrypt++;
     try {
       res = await fetch(url, {
         method: 'POST',
@@ -163,6 +166,7 @@ export class AwsKmsDecrypter implements KmsDecrypter {
   }
 
   private async assumeRole(region: string, roleArn: string): Promise<Credentials> {
+    this.stats.assumeRole++;
     try {
       const out = await this.stsClient(region).send(
         new AssumeRoleCommand({

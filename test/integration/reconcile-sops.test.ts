@@ -30,22 +30,22 @@ let age: AgeKey;
 let secretRef: string;
 let kmsArn: string;
 
-function renderer() {
-  const { aws } = testenv();
-  const cfg = awsClientConfig();
-  return new SourceCache({
-    decryption: {
-      secrets: new SecretsManagerSource({ clientConfig: cfg }),
-      kms: new AwsKmsDecrypter({
-        endpoint: aws.endpoint,
-        credentials: async () => cfg.credentials,
-      }),
-    },
-  });
-}
+/** The harness's KMS client, by app name: its stats show the calls made. */
+const kmsClients = new Map<string, AwsKmsDecrypter>();
 
 async function harness(name: string) {
-  return EngineHarness.create(uniqueName(name), { renderer: renderer() });
+  const { aws } = testenv();
+  const cfg = awsClientConfig();
+  const kms = new AwsKmsDecrypter({
+    endpoint: aws.endpoint,
+    credentials: async () => cfg.credentials,
+  });
+  const renderer = new SourceCache({
+    decryption: { secrets: new SecretsManagerSource({ clientConfig: cfg }), kms },
+  });
+  const h = await EngineHarness.create(uniqueName(name), { renderer });
+  kmsClients.set(h.appName, kms);
+  return h;
 }
 
 async function liveSecret(ns: string, name: string): Promise<Record<string, string> | undefined> {
@@ -310,6 +310,9 @@ describe('SOPS with AWS KMS (moto)', () => {
     const viaRole = await other.reconcileUntilSettled();
     expect(viaRole.error).toBeUndefined();
     expect(await liveSecret(ns2, 'kms')).toEqual({ token });
+    // The first app used the worker's credentials, the second the assumed role.
+    expect(kmsClients.get(h.appName)?.stats).toEqual({ decrypt: 1, assumeRole: 0 });
+    expect(kmsClients.get(other.appName)?.stats).toEqual({ decrypt: 1, assumeRole: 1 });
     expectNoPlaintext(await recorded(h), [token]);
     expectNoPlaintext(await recorded(other), [token]);
   });
