@@ -147,7 +147,7 @@ function formatFloat(n: number): string {
 function plainMacBytes(v: Plain): string {
   if (v === null) return '';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'number') return Number.isInteger(v) ? formatFloat(v) : formatFloat(v);
+  if (typeof v === 'number') return formatFloat(v);
   return v;
 }
 
@@ -469,7 +469,16 @@ export function detectSopsFile(text: string, name: string): SopsFile | undefined
   const byName = sopsFormatOf(name);
   if (byName !== 'binary') return parseSopsFile(text, byName);
   const trimmed = text.trimStart();
-  if (trimmed.startsWith('{')) return parseTree(text, 'binary');
+  if (trimmed.startsWith('{')) {
+    // SOPS's binary wrapper is a JSON map of `data` and `sops` only; anything else is a JSON file.
+    let keys: string[] = [];
+    try {
+      keys = Object.keys(JSON.parse(text) as object).sort();
+    } catch {
+      return undefined;
+    }
+    return parseTree(text, keys.join() === 'data,sops' ? 'binary' : 'json');
+  }
   if (/^sops_mac=/m.test(text)) return parseDotenv(text);
   return parseTree(text, 'yaml');
 }

@@ -84,6 +84,7 @@ describe('SOPS files from the real sops', () => {
     expect(detectSopsFile(read('secret.env'), 'app.env')?.format).toBe('dotenv');
     expect(detectSopsFile(read('secret.json'), 'config.json')?.format).toBe('json');
     expect(detectSopsFile(read('blob.bin'), 'cert')?.format).toBe('binary');
+    expect(detectSopsFile(read('secret.json'), 'config')?.format).toBe('json');
     expect(detectSopsFile(read('secret.yaml'), 'secret')?.format).toBe('yaml');
     expect(detectSopsFile('plain: text', 'x.yaml')).toBeUndefined();
   });
