@@ -54,7 +54,7 @@ export class AwsKmsDecrypter implements KmsDecrypter {
     if (!region) {
       throw new DriftlessError('InvalidSpec', `KMS key ${req.keyArn} is not a KMS key ARN`);
     }
-    const who = req.roleArn ? `role ${req.roleArn}` : "the worker's role";
+    const who = req.roleArn ? `as role ${req.roleArn}` : "with this function's own credentials";
     const credentials = req.roleArn
       ? await this.assumed(region, req.roleArn)
       : await this.base(region);
@@ -91,7 +91,7 @@ export class AwsKmsDecrypter implements KmsDecrypter {
     } catch (e) {
       throw new DriftlessError(
         'Internal',
-        `KMS Decrypt with ${req.keyArn} as ${who} failed: ${(e as Error).message}`,
+        `KMS Decrypt with ${req.keyArn} ${who} failed: ${(e as Error).message}`,
       );
     }
     const text = await res.text();
@@ -112,7 +112,7 @@ export class AwsKmsDecrypter implements KmsDecrypter {
             : 'InvalidSpec';
       throw new DriftlessError(
         reason,
-        `KMS Decrypt with ${req.keyArn} as ${who} was refused: ${type}${detail ? ` (${detail})` : ''}`,
+        `KMS Decrypt with ${req.keyArn} ${who} was refused: ${type}${detail ? ` (${detail})` : ''}`,
       );
     }
     return Buffer.from(out.Plaintext, 'base64');
