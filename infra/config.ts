@@ -28,6 +28,10 @@
 //                             manage clusters, projects and repository
 //                             credentials. Default: every principal of the
 //                             deploying account that IAM lets call the API.
+//   driftless:sopsKmsKeys     KMS key ARNs the worker may Decrypt with for SOPS files
+//                             (a list or comma-separated; README, "SOPS")
+//   driftless:sopsRoles       role ARNs apps may name in spec.decryption.roleArn
+//                             (sts:AssumeRole; the role's own policy grants kms:Decrypt)
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -119,6 +123,15 @@ export const DriftlessConfigSchema = z.object({
         ),
     )
     .optional(),
+  // SOPS (issue #13): what the worker may decrypt with.
+  sopsKmsKeys: z
+    .array(
+      z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'must be a KMS key ARN'),
+    )
+    .default([]),
+  sopsRoles: z
+    .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'))
+    .default([]),
 });
 
 export type DriftlessConfig = z.infer<typeof DriftlessConfigSchema>;
@@ -142,6 +155,8 @@ const KEYS = [
   'githubApiUrl',
   'renderTools',
   'adminPrincipals',
+  'sopsKmsKeys',
+  'sopsRoles',
 ] as const;
 
 export class ConfigError extends Error {
@@ -164,6 +179,14 @@ export function configFromContext(
   const input: Record<string, unknown> = { ...raw };
   delete input.alarmEmail;
   if (raw.clusters !== undefined) input.clusters = clustersValue(raw.clusters, baseDir);
+  for (const key of ['sopsKmsKeys', 'sopsRoles'] as const) {
+    const v = raw[key];
+    if (typeof v === 'string')
+      input[key] = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+  }
   if (raw.alarmEmail !== undefined) {
     input.alarmEmails = Array.isArray(raw.alarmEmail)
       ? raw.alarmEmail

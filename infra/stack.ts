@@ -567,6 +567,16 @@ export class DriftlessStack extends Stack {
       [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
     );
     allow(worker.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
+    // SOPS (lib/source/decrypt.ts): kms:Decrypt on the keys the user lists
+    // (driftless:sopsKmsKeys) and sts:AssumeRole on the roles apps may name
+    // in spec.decryption.roleArn (driftless:sopsRoles); nothing by default.
+    // Only the worker decrypts: the API's diff previews of such apps are refused by KMS.
+    if (config.sopsKmsKeys.length > 0) {
+      allow(worker.role, 'SopsKmsDecrypt', ['kms:Decrypt'], config.sopsKmsKeys);
+    }
+    if (config.sopsRoles.length > 0) {
+      allow(worker.role, 'SopsAssumeRole', ['sts:AssumeRole'], config.sopsRoles);
+    }
     // Source credentials (lib/source/credentials.ts): secrets under the stack's
     // prefix only (the ARN's random suffix is what the trailing * matches);
     // with a GitHub App, its private key too, to mint installation tokens.

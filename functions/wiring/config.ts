@@ -40,6 +40,8 @@ export interface DataPlaneConfig {
   gitCacheDir?: string;
   /** Prepended to the secret names of source credentials (`driftless/<stack>/`). */
   secretPrefix?: string;
+  /** KMS endpoint for SOPS data keys (an emulator); unset, the key region's (the SDK's AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL when set). */
+  kmsEndpoint?: string;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -74,6 +76,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
     secretPrefix: env[ENV.secretPrefix],
+    kmsEndpoint: env[ENV.awsEndpointUrlKms] || env[ENV.awsEndpointUrl] || undefined,
   };
 }
 

@@ -25,6 +25,9 @@ export const ENV = {
   gitCache: 'DRIFTLESS_GIT_CACHE',
   /** Prefix of the secrets source credentials name (`driftless/<stack>/`); the worker may read only these. */
   secretPrefix: 'DRIFTLESS_SECRET_PREFIX',
+  // The SDK's own endpoint variables, read for the KMS client that is not an SDK client.
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { handleApiRequest } from '../api/index.js';
+import { AwsKmsDecrypter } from '../aws/kms.js';
 import { DriftlessError } from '../errors.js';
 import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
@@ -21,6 +22,7 @@ import { shortSha } from '../model/revision.js';
 import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
 import { CredentialsResolver } from '../source/credentials.js';
+import type { DecryptionKeys } from '../source/decrypt.js';
 import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
@@ -77,6 +79,8 @@ export interface LocalModeOptions {
   secrets?: SecretSource;
   /** The local secrets file; default defaultSecretsFile() (~/.config/driftless/secrets.yaml). */
   secretsFile?: string;
+  /** SOPS keys; default: age identities from `secrets`, KMS as this process's AWS identity. */
+  decryption?: DecryptionKeys;
 }
 
 export interface LocalMode {
@@ -126,9 +130,11 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
   // Private repositories: credentials by reference, from the local secrets.
+  // The same local secrets hold SOPS age keys (spec.decryption.secretRef).
+  const localSecrets =
+    opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() });
   const credentials = new CredentialsResolver({
-    secrets:
-      opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() }),
+    secrets: localSecrets,
     repositories: store,
     // The memory store is read for free: a Repository applied counts at once.
     repositoryTtlMs: 0,
@@ -137,7 +143,9 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     leases,
     git,
     clusters,
-    renderer: new SourceCache(),
+    renderer: new SourceCache({
+      decryption: opts.decryption ?? { secrets: localSecrets, kms: new AwsKmsDecrypter() },
+    }),
     reporter,
     credentialsFor: credentials.credentialsFor,
     onEvent: opts.onEvent,

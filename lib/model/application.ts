@@ -152,6 +152,30 @@ export const SourceSchema = z
     }
   });
 
+// --- SOPS decryption (issue #13): spec.decryption, in the shape of Flux's
+// kustomize-controller `spec.decryption` (provider sops, a secret holding the
+// age identities), plus `roleArn` for KMS keys of another tenant.
+export const DECRYPTION_PROVIDERS = ['sops'] as const;
+
+export const DecryptionSchema = z
+  .object({
+    /** Only `sops` (as Flux). */
+    provider: z.enum(DECRYPTION_PROVIDERS),
+    /** A secret (Secrets Manager name or ARN; local mode: the secrets file's entry) holding age identities (AGE-SECRET-KEY-1…), one a line. */
+    secretRef: z.string().min(1).optional(),
+    /** A role assumed for AWS KMS Decrypt (tenant isolation); unset, the worker's own role. */
+    roleArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/,
+        'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+      )
+      .optional(),
+  })
+  .strict();
+export type Decryption = z.infer<typeof DecryptionSchema>;
+// --- end SOPS decryption
+
 export const DestinationSchema = z.object({
   cluster: name,
   /** Namespace for namespaced objects that do not set one. */
@@ -339,6 +363,8 @@ export const ApplicationSchema = z.object({
     /** The Project whose limits and roles apply (lib/model/project.ts). */
     project: NameSchema.default(DEFAULT_PROJECT),
     source: SourceSchema,
+    /** SOPS decryption of the source's files (issue #13). */
+    decryption: DecryptionSchema.optional(),
     destinations: z
       .array(DestinationSchema)
       .min(1)

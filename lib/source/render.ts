@@ -9,10 +9,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
-import type { ApplicationSource, SourceType } from '../model/application.js';
+import type { ApplicationSource, Decryption, SourceType } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
+import { type DecryptionKeys, decryptionShape, renderDecrypted } from './decrypt.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { loadManifests, type Manifest } from './manifests.js';
@@ -29,6 +30,8 @@ export interface SourceRenderOptions {
   maxOutputBytes?: number;
   /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
   tempRoot?: string;
+  /** Keys for apps with spec.decryption (SOPS); unset, such an app fails to render. */
+  decryption?: DecryptionKeys;
 }
 
 export interface RenderTarget {
@@ -120,6 +123,26 @@ export async function renderSource(
   }
 }
 
+/**
+ * An app's manifests: its source rendered with its SOPS files decrypted into
+ * a private directory (lib/source/decrypt.ts) when it has spec.decryption,
+ * and checked for anything still encrypted either way.
+ */
+export async function renderApp(
+  checkoutDir: string,
+  app: RenderableApp,
+  namespace: string | undefined,
+  opts: SourceRenderOptions = {},
+): Promise<Manifest[]> {
+  const source = app.spec.source;
+  const target: RenderTarget = { appName: app.metadata.name, namespace };
+  return renderDecrypted(
+    await checkoutRoot(checkoutDir),
+    { spec: app.spec.decryption, keys: opts.decryption, source, tempRoot: opts.tempRoot },
+    (dir) => renderSource(dir, source, target, opts),
+  );
+}
+
 /** Rendered sources a SourceCache keeps (one per app, commit and options). */
 export const RENDER_CACHE_ENTRIES = 32;
 
@@ -146,12 +169,12 @@ export class SourceCache implements Renderer {
   ): Promise<readonly Manifest[]> {
     const source = app.spec.source;
     const target: RenderTarget = { appName: app.metadata.name, namespace };
-    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target)}`;
+    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target, app.spec.decryption)}`;
     let hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key); // most recently used last
     } else {
-      hit = renderSource(checkoutDir, source, target, this.opts);
+      hit = renderApp(checkoutDir, app, namespace, this.opts);
       // A failure is not cached: the next attempt reports it afresh.
       hit.catch(() => this.entries.delete(key));
     }
@@ -163,9 +186,14 @@ export class SourceCache implements Renderer {
   }
 }
 
-/** A hash of what, besides the files, shapes a source's manifests. */
-export function renderOptionsHash(source: ApplicationSource, target: RenderTarget): string {
+/** A hash of what, besides the files, shapes a source's manifests (no secret is part of it). */
+export function renderOptionsHash(
+  source: ApplicationSource,
+  target: RenderTarget,
+  decryption?: Decryption,
+): string {
   const shaping = {
+    decryption: decryptionShape(decryption),
     type: source.type ?? null,
     helm: source.helm ?? null,
     kustomize: source.kustomize ?? null,

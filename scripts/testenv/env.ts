@@ -45,6 +45,14 @@ export function kubeBinDir(): string {
   }).trim();
 }
 
+/** Where build-sops.sh put (or will put) sops and age-keygen for the pinned versions. */
+export function sopsBinDir(): string {
+  if (process.env.DRIFTLESS_SOPS_BIN) return process.env.DRIFTLESS_SOPS_BIN;
+  return execFileSync(path.join(here, 'build-sops.sh'), ['--print-dir'], {
+    encoding: 'utf8',
+  }).trim();
+}
+
 function motoServerBin(): string {
   if (process.env.DRIFTLESS_MOTO_SERVER) return process.env.DRIFTLESS_MOTO_SERVER;
   const lib = path.join(here, '..', 'lib.sh');

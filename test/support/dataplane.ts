@@ -69,6 +69,8 @@ export async function startDataPlane(
       privateKey: string;
       webHost: string;
     };
+    /** The functions' Powertools log level (default ERROR: quiet tests). */
+    logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
@@ -130,7 +132,7 @@ export async function startDataPlane(
     // The platform admin the tests call the API as (the matrix test adds its own principals).
     DRIFTLESS_ADMIN_PRINCIPALS: 'arn:aws:iam::123456789012:user/ops',
     DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_LOG_LEVEL: opts.logLevel ?? 'ERROR',
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });

@@ -866,6 +866,37 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     }
   });
 
+  it('grants the worker kms:Decrypt on the listed SOPS keys and sts:AssumeRole on the listed roles, and nothing by default', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const tenantRole = 'arn:aws:iam::123456789012:role/tenant-a-sops';
+    const { stack, template } = synth({ sopsKmsKeys: [keyArn], sopsRoles: [tenantRole] });
+    const perms = permissions(template);
+    const worker = [...(perms.get(id(stack, stack.roles.worker)) ?? [])];
+    expect(worker).toContain(`kms:Decrypt ${keyArn}`);
+    expect(worker).toContain(`sts:AssumeRole ${tenantRole}`);
+    const api = [...(perms.get(id(stack, stack.roles.api)) ?? [])];
+    expect(api.filter((p) => p.startsWith('kms:') || p.includes(tenantRole))).toEqual([]);
+    const plain = synth({});
+    const none = [
+      ...(permissions(plain.template).get(id(plain.stack, plain.stack.roles.worker)) ?? []),
+    ];
+    expect(none.filter((p) => p.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('reads SOPS keys and roles from a comma-separated context value and refuses a non-ARN', () => {
+    const ctx = (values: Record<string, unknown>) => (key: string) => values[key];
+    const c = configFromContext(
+      ctx({
+        'driftless:sopsKmsKeys':
+          'arn:aws:kms:eu-west-1:123456789012:key/a, arn:aws:kms:eu-west-1:123456789012:key/b',
+      }),
+    );
+    expect(c.sopsKmsKeys).toHaveLength(2);
+    expect(() => configFromContext(ctx({ 'driftless:sopsRoles': 'tenant-a' }))).toThrow(
+      /driftless:sopsRoles\[0\]: must be an IAM role ARN/,
+    );
+  });
+
   it('skips (with a warning) access entries of a cluster in another region', () => {
     const { stack, template } = synth({
       clusters: [
