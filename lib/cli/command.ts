@@ -32,6 +32,8 @@ export const OPTIONS = {
   'kubernetes-version': { type: 'string' },
   crds: { type: 'string', multiple: true },
   github: { type: 'boolean' },
+  'cluster-map': { type: 'string', multiple: true },
+  'out-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
