@@ -232,8 +232,12 @@ function argoHelm(f: ObjectFields, h: Path): NonNullable<ImportedSource['helm']>
   } else {
     const text = f.string([...h, 'values']);
     if (text?.trim()) {
-      const [doc] = parseYamlDocuments(text, `${f.report.file} (${f.report.object} helm.values)`);
-      const parsed = doc?.value;
+      let parsed: unknown;
+      try {
+        parsed = parseYamlDocuments(text, 'helm.values')[0]?.value;
+      } catch (e) {
+        throw f.invalid([...h, 'values'], `not YAML: ${(e as Error).message}`);
+      }
       if (parsed !== null && parsed !== undefined) {
         if (typeof parsed !== 'object' || Array.isArray(parsed)) {
           throw f.invalid([...h, 'values'], 'must be YAML of a mapping');

@@ -188,11 +188,7 @@ export class ObjectFields {
   /** Reports the field as not mapped when it is set to something other than `unless`. */
   drop(path: Path, reason: string, unless?: (v: unknown) => boolean): boolean {
     const v = this.get(path);
-    if (v === undefined || v === false || v === '' || (Array.isArray(v) && v.length === 0)) {
-      return false;
-    }
-    if (isRecord(v) && Object.keys(v).length === 0) return false;
-    if (unless?.(v)) return false;
+    if (isUnset(v) || unless?.(v)) return false;
     this.dropped(path, reason);
     return true;
   }
@@ -231,6 +227,14 @@ export class ObjectFields {
     };
     for (const root of roots) walk(root);
   }
+}
+
+/** Absent, false, empty, or a mapping or list of nothing else: says nothing. */
+function isUnset(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === '') return true;
+  if (Array.isArray(v)) return v.every(isUnset);
+  if (isRecord(v)) return Object.values(v).every(isUnset);
+  return false;
 }
 
 function typeOf(v: unknown): string {

@@ -197,6 +197,25 @@ describe('Argo CD Application', () => {
     ]);
   });
 
+  it('refuses Helm values that are not YAML of a mapping, naming the field', () => {
+    const bad = (values: string) =>
+      run(
+        app(`  source:
+    repoURL: https://git.example.com/org/deploy.git
+    helm: { values: ${JSON.stringify(values)} }
+  destination: { name: in-cluster }
+`),
+      ).errors.map((e) => e.describe());
+    expect(bad('a: [1')).toEqual([
+      expect.stringMatching(
+        /^in\.yaml:9: Application\/argocd\/web: spec\.source\.helm\.values: not YAML: /,
+      ),
+    ]);
+    expect(bad('- a')).toEqual([
+      'in.yaml:9: Application/argocd/web: spec.source.helm.values: must be YAML of a mapping',
+    ]);
+  });
+
   it('sets Helm parameters as helm --set does', () => {
     const values: Record<string, unknown> = { image: { repository: 'web' } };
     expect(setHelmParameter(values, 'image.tag', '1.2', false)).toBeUndefined();
