@@ -33,6 +33,8 @@ export const OPTIONS = {
   crds: { type: 'string', multiple: true },
   github: { type: 'boolean' },
   secrets: { type: 'string' },
+  'cluster-map': { type: 'string', multiple: true },
+  'out-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

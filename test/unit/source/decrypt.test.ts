@@ -198,7 +198,8 @@ describe('renderDecrypted', () => {
       },
     ];
     const out = await renderDecrypted(root, { spec, keys: keys(), source: source() }, rendered);
-    const data = (out[0]?.object as unknown as { data: Record<string, string> }).data;
+    const data =
+      (out[0]?.object as unknown as { data: Record<string, string> } | undefined)?.data ?? {};
     expect(Buffer.from(data['app.env'] ?? '', 'base64').toString()).toBe(
       readFileSync(path.join(fixtures, 'decrypted', 'secret.env'), 'utf8'),
     );
