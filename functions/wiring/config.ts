@@ -20,7 +20,7 @@ export interface DataPlaneConfig {
   deadLetterQueueUrl?: string;
   /** The commit status outbox (FIFO); unset, no commit statuses are reported. */
   outboxQueueUrl?: string;
-  /** Secrets Manager id of the webhook secret (a string, or JSON {"secrets": [...]} during rotation). */
+  /** Secrets Manager id of the webhook secret (a string, or a document: lib/model/webhook-secrets.ts). */
   webhookSecretId?: string;
   /** How the outbox's consumer authenticates to GitHub (none: it drops what it receives). */
   githubAuth?: GitHubAuth;
