@@ -32,10 +32,13 @@ export interface WebhookSecretSet {
   };
 }
 
-const OneOrMore = z.union([
-  z.string().min(1, 'must not be empty'),
-  z.array(z.string().min(1, 'must not be empty')).min(1, 'must list at least one secret'),
-]);
+const OneOrMore = z.union(
+  [
+    z.string().min(1, 'must not be empty'),
+    z.array(z.string().min(1, 'must not be empty')).min(1, 'must list at least one secret'),
+  ],
+  { error: 'must be a secret (a non-empty string) or a list of them' },
+);
 
 const Document = z
   .object({
