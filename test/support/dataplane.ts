@@ -51,6 +51,11 @@ export async function startDataPlane(
     waitBudgetMs?: number;
     /** The GitHub the outbox posts to: its API URL, a token it accepts, the repositories' host. */
     github?: { apiUrl: string; token: string; webHost: string };
+    /**
+     * The webhook secret's stored value from the generated secret (the plane's
+     * `webhookSecret`); unset, that secret as a plain string.
+     */
+    webhookSecretValue?: (secret: string) => string;
   } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
@@ -67,7 +72,12 @@ export async function startDataPlane(
   const webhookSecret = `${prefix}-${randomUUID()}`;
   const secretId = uniqueName('webhook-secret');
   const sm = new SecretsManagerClient(aws);
-  await sm.send(new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }));
+  await sm.send(
+    new CreateSecretCommand({
+      Name: secretId,
+      SecretString: opts.webhookSecretValue?.(webhookSecret) ?? webhookSecret,
+    }),
+  );
   const github: Record<string, string> = {};
   if (opts.github) {
     const tokenSecretId = uniqueName('github-token');
