@@ -23,6 +23,10 @@
 //                             them the secret holds a token
 //   driftless:githubApiUrl    REST API root for GitHub Enterprise Server
 //   driftless:renderTools     attach the kubectl/helm layer (default false; see stack.ts)
+//   driftless:apiPreviews     give the status API the clusters' access for diff
+//                             previews (default false: only the worker can write to a cluster)
+//   driftless:webhookReservedConcurrency  reserved concurrency of the webhook
+//                             (default 10; "none" for no reservation)
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -64,7 +68,10 @@ export const ClusterAccessSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
       .optional(),
-    /** Give the status API the same access, for diff previews (default true). */
+    /**
+     * With driftless:apiPreviews on, give the status API the same access on
+     * this cluster, for diff previews (default true; false leaves it out).
+     */
     previews: z.boolean().default(true),
   })
   .strict();
@@ -78,6 +85,13 @@ const RETENTION_DAYS = [
 ];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * The webhook's reserved concurrency: a flood of deliveries (signed or not)
+ * is throttled at this many invocations instead of taking the account's
+ * concurrency from the worker and the API.
+ */
+export const DEFAULT_WEBHOOK_RESERVED_CONCURRENCY = 10;
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 export const DriftlessConfigSchema = z.object({
@@ -104,6 +118,10 @@ export const DriftlessConfigSchema = z.object({
   githubInstallationId: int(1, Number.MAX_SAFE_INTEGER).optional(),
   githubApiUrl: z.url().optional(),
   renderTools: bool.default(false),
+  apiPreviews: bool.default(false),
+  webhookReservedConcurrency: z
+    .union([int(1, 1000), z.literal('none')])
+    .default(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY),
 });
 
 export type DriftlessConfig = z.infer<typeof DriftlessConfigSchema>;
@@ -126,6 +144,8 @@ const KEYS = [
   'githubInstallationId',
   'githubApiUrl',
   'renderTools',
+  'apiPreviews',
+  'webhookReservedConcurrency',
 ] as const;
 
 export class ConfigError extends Error {

@@ -26,7 +26,12 @@ export function apiPlane(config: DataPlaneConfig) {
       queue,
       guard,
       deadLetters,
-      engine: { leases, git, clusters, renderer, reporter: noReporter, statusUrl },
+      // Without cluster access (driftless:apiPreviews off) no engine: a
+      // preview answers 501 instead of failing on the cluster's AccessDenied.
+      engine:
+        config.apiPreviews === false
+          ? undefined
+          : { leases, git, clusters, renderer, reporter: noReporter, statusUrl },
     }),
   };
 }

@@ -36,6 +36,8 @@ export interface DataPlaneConfig {
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
+  /** False when the stack gave the status API no cluster access (no diff previews); unset, true. */
+  apiPreviews?: boolean;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -65,6 +67,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     leaseTtlMs: optionalNumber(env[ENV.leaseTtlMs]),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
+    apiPreviews: env[ENV.apiPreviews] === undefined ? undefined : env[ENV.apiPreviews] === 'true',
   };
 }
 

@@ -22,6 +22,8 @@ export const ENV = {
   leaseTtlMs: 'DRIFTLESS_LEASE_TTL_MS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
+  /** 'false': the status API has no cluster access (infra's driftless:apiPreviews), so no diff previews. */
+  apiPreviews: 'DRIFTLESS_API_PREVIEWS',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
