@@ -171,14 +171,6 @@ export function matchSignature(
   return undefined;
 }
 
-/** Constant-time HMAC SHA-256 check of the raw body against any configured secret. */
-export function verifyDelivery(
-  req: WebhookRequest,
-  secrets: WebhookSecretSet | readonly string[],
-): boolean {
-  return matchSignature(req.body, header(req, 'x-hub-signature-256'), secrets) !== undefined;
-}
-
 const Named = z.object({
   repository: z
     .object({

@@ -449,7 +449,7 @@ describe('webhook', () => {
       expect((await send(body(1))).status).toBe(202);
     });
 
-    it('computes one HMAC per distinct secret and binds a shared one to all its repositories', () => {
+    it('binds a secret listed for several repositories to all of them, a default one to any', () => {
       const set = parseWebhookSecrets(
         JSON.stringify({ repositories: { 'a/x': 's', 'b/y': ['s', 't'] }, default: 'd' }),
       );
