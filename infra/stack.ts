@@ -256,7 +256,7 @@ export class DriftlessStack extends Stack {
 
     this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
       description:
-        'Driftless: GitHub webhook secret (generated; give GitHub this value, or put your own). During a rotation: {"secrets": ["new", "old"]}.',
+        'Driftless: GitHub webhook secret (generated; give GitHub this value, or put your own). During a rotation: {"secrets": ["new", "old"]}; per repository: {"repositories": {"owner/name": ["new", "old"]}, "default": "..."} (README).',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
     const githubApp = config.githubAppId !== undefined;
@@ -270,7 +270,7 @@ export class DriftlessStack extends Stack {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Rotation needs the other side changed too (the GitHub webhook or App configuration), which Secrets Manager cannot do; the webhook accepts {"secrets": [new, old]} so a manual rotation has no gap.',
+          'Rotation needs the other side changed too (the GitHub webhook or App configuration), which Secrets Manager cannot do; the webhook accepts a current and a previous secret (per repository too) so a manual rotation has no gap.',
       });
     }
 
@@ -373,6 +373,12 @@ export class DriftlessStack extends Stack {
       memorySize: 512,
       // GitHub gives up on a delivery after 10 s; the webhook calls no GitHub API.
       timeout: Duration.seconds(30),
+      // Capped, so a flood of (unsigned) bodies is throttled here and cannot
+      // take the account's concurrency from the worker and the API.
+      reservedConcurrentExecutions:
+        config.webhookReservedConcurrency === 'none'
+          ? undefined
+          : config.webhookReservedConcurrency,
       environment: { [ENV.webhookSecretId]: this.webhookSecret.secretArn, ...outboxUrl },
     });
     const worker = make('worker', {
@@ -413,7 +419,8 @@ export class DriftlessStack extends Stack {
       memorySize: 1024,
       // An HTTP API waits at most 30 s for its integration.
       timeout: Duration.seconds(29),
-      clusterAccess: true,
+      // Cluster access (and the render tools) only for diff previews.
+      clusterAccess: config.apiPreviews,
       environment: {
         [ENV.gitCache]: '/tmp/driftless-git',
         [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
@@ -428,6 +435,7 @@ export class DriftlessStack extends Stack {
         // Names the secret a preview of a private repository would need; the
         // API's role may not read it (only the worker reads source credentials).
         [ENV.secretPrefix]: secretPrefix,
+        [ENV.apiPreviews]: String(config.apiPreviews),
       },
     });
     const outbox = make('outbox', {
@@ -706,8 +714,12 @@ export class DriftlessStack extends Stack {
     // ---------------------------------------------------------------------
     // Clusters.
 
+    // Only the worker writes to clusters; the status API gets the same access
+    // (a server-side dry run is authorized like the write) only with
+    // driftless:apiPreviews on, and not on a cluster with `previews: false`.
     for (const [i, cluster] of config.clusters.entries()) {
-      const principals: iam.Role[] = [worker.role, ...(cluster.previews ? [api.role] : [])];
+      const previews = config.apiPreviews && cluster.previews;
+      const principals: iam.Role[] = [worker.role, ...(previews ? [api.role] : [])];
       this.grantCluster(`Cluster${i}`, cluster, principals);
     }
 

@@ -31,7 +31,12 @@ export function apiPlane(config: DataPlaneConfig) {
       guard,
       deadLetters,
       admins: config.adminPrincipals,
-      engine: { leases, git, clusters, renderer, credentialsFor, reporter: noReporter, statusUrl },
+      // Without cluster access (driftless:apiPreviews off) no engine: a
+      // preview answers 501 instead of failing on the cluster's AccessDenied.
+      engine:
+        config.apiPreviews === false
+          ? undefined
+          : { leases, git, clusters, renderer, credentialsFor, reporter: noReporter, statusUrl },
     }),
   };
 }

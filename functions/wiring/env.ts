@@ -28,6 +28,8 @@ export const ENV = {
   // The SDK's own endpoint variables, read for the KMS client that is not an SDK client.
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
+  /** 'false': the status API has no cluster access (infra's driftless:apiPreviews), so no diff previews. */
+  apiPreviews: 'DRIFTLESS_API_PREVIEWS',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',

@@ -71,6 +71,11 @@ export async function startDataPlane(
     };
     /** The functions' Powertools log level (default ERROR: quiet tests). */
     logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+    /**
+     * The webhook secret's stored value from the generated secret (the plane's
+     * `webhookSecret`); unset, that secret as a plain string.
+     */
+    webhookSecretValue?: (secret: string) => string;
   } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
@@ -87,7 +92,12 @@ export async function startDataPlane(
   const webhookSecret = `${prefix}-${randomUUID()}`;
   const secretId = uniqueName('webhook-secret');
   const sm = new SecretsManagerClient(aws);
-  await sm.send(new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }));
+  await sm.send(
+    new CreateSecretCommand({
+      Name: secretId,
+      SecretString: opts.webhookSecretValue?.(webhookSecret) ?? webhookSecret,
+    }),
+  );
   const secretPrefix = `driftless/${uniqueName(prefix)}/`;
   const github: Record<string, string> = {};
   if (opts.githubApp) {

@@ -10,7 +10,12 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, configFromContext, type DriftlessConfig } from '../../infra/config.js';
+import {
+  ConfigError,
+  configFromContext,
+  DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
+  type DriftlessConfig,
+} from '../../infra/config.js';
 import {
   BUNDLING,
   DriftlessStack,
@@ -119,7 +124,24 @@ describe('configuration from context', () => {
       logRetentionDays: 30,
       metricsNamespace: 'Driftless',
       renderTools: false,
+      apiPreviews: false,
+      webhookReservedConcurrency: DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
     });
+  });
+
+  it('reads apiPreviews and the webhook reserved concurrency ("none" for no reservation)', () => {
+    expect(
+      configFromContext(
+        ctx({ 'driftless:apiPreviews': 'true', 'driftless:webhookReservedConcurrency': '25' }),
+      ),
+    ).toMatchObject({ apiPreviews: true, webhookReservedConcurrency: 25 });
+    expect(
+      configFromContext(ctx({ 'driftless:webhookReservedConcurrency': 'none' }))
+        .webhookReservedConcurrency,
+    ).toBe('none');
+    expect(() => configFromContext(ctx({ 'driftless:webhookReservedConcurrency': 0 }))).toThrow(
+      /driftless:webhookReservedConcurrency/,
+    );
   });
 
   it('reads clusters as an array, a JSON string (from -c) or a JSON file', () => {
@@ -213,6 +235,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         { name: 'ops', region: REGION, accessPolicy: 'AmazonEKSViewPolicy', previews: false },
       ],
       alarmEmails: ['ops@example.com'],
+      apiPreviews: true,
     }));
     // The first synth in a process loads CDK's CloudFormation validator (WebAssembly).
   }, 120_000);
@@ -777,7 +800,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
 
 describe('DriftlessStack variants', { timeout: 60_000 }, () => {
   it('attaches the kubectl/helm layer to the worker and API (x86_64: the layer has no arm64 binaries)', () => {
-    const { stack, template } = synth({ renderTools: true });
+    const { stack, template } = synth({ renderTools: true, apiPreviews: true });
     const functions = template.findResources('AWS::Lambda::Function');
     for (const name of ['worker', 'api'] as const) {
       const p = functions[id(stack, stack.functions[name])]?.Properties as Json;
@@ -856,6 +879,7 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
           previews: true,
         },
       ],
+      apiPreviews: true,
     });
     template.resourceCountIs('AWS::EKS::AccessEntry', 0);
     const perms = permissions(template);
@@ -927,5 +951,83 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     const entries = Object.values(template.findResources('AWS::EKS::AccessEntry'));
     expect(entries).toHaveLength(1);
     expect(entries[0]?.Condition).toBe(name);
+  });
+});
+
+describe('least privilege of the webhook and the status API', { timeout: 60_000 }, () => {
+  const clusters: DriftlessConfig['clusters'] = [
+    { name: 'prod', region: REGION, accessPolicy: 'AmazonEKSEditPolicy', previews: true },
+    {
+      name: 'far',
+      region: REGION,
+      roleArn: 'arn:aws:iam::210987654321:role/driftless',
+      accessPolicy: 'AmazonEKSEditPolicy',
+      previews: true,
+    },
+  ];
+  const clusterActions = (perms: Set<string> | undefined) =>
+    [...(perms ?? [])].filter((p) => /^(eks|sts):/.test(p));
+
+  it('gives the status API no cluster access (no access entry, DescribeCluster or AssumeRole) unless apiPreviews', () => {
+    const { stack, template } = synth({ clusters, renderTools: true });
+    const api = id(stack, stack.roles.api);
+    expect(clusterActions(permissions(template).get(api))).toEqual([]);
+    const principals = Object.values(template.findResources('AWS::EKS::AccessEntry')).map((r) =>
+      ref((r.Properties as Json).PrincipalArn),
+    );
+    expect(principals).toEqual([`${id(stack, stack.roles.worker)}.Arn`]);
+    expect(clusterActions(permissions(template).get(id(stack, stack.roles.worker)))).toHaveLength(
+      2,
+    );
+    const fn = template.toJSON().Resources[id(stack, stack.functions.api)].Properties as Json;
+    expect(((fn.Environment as Json).Variables as Json).DRIFTLESS_API_PREVIEWS).toBe('false');
+    // No render tools either: previews are the only reason the API renders.
+    expect(fn.Layers).toBeUndefined();
+
+    const on = synth({ clusters, apiPreviews: true });
+    const onApi = id(on.stack, on.stack.roles.api);
+    expect(clusterActions(permissions(on.template).get(onApi)).sort()).toEqual(
+      [
+        `eks:DescribeCluster arn:AWS::Partition:eks:${REGION}:${ACCOUNT}:cluster/prod`,
+        'sts:AssumeRole arn:aws:iam::210987654321:role/driftless',
+      ].sort(),
+    );
+    const onFn = on.template.toJSON().Resources[id(on.stack, on.stack.functions.api)]
+      .Properties as Json;
+    expect(((onFn.Environment as Json).Variables as Json).DRIFTLESS_API_PREVIEWS).toBe('true');
+  });
+
+  it('lets the webhook role read its webhook secret and no other secret, key or cluster, in every variant', () => {
+    for (const config of [
+      {},
+      { clusters, apiPreviews: true, renderTools: true },
+      { githubAppId: '42', githubInstallationId: 7 },
+    ] satisfies Partial<DriftlessConfig>[]) {
+      const { stack, template } = synth(config);
+      const webhook = id(stack, stack.roles.webhook);
+      const perms = [...(permissions(template).get(webhook) ?? [])];
+      const secretReads = perms.filter((p) => p.startsWith('secretsmanager:'));
+      expect(secretReads, JSON.stringify(config)).toEqual([
+        `secretsmanager:GetSecretValue ${id(stack, stack.webhookSecret)}`,
+      ]);
+      expect(perms.filter((p) => /^(kms|ssm|sts|eks|s3):/.test(p))).toEqual([]);
+      // Every other secret of the stack (GitHub credentials, source credentials) is out of reach.
+      const others = Object.keys(template.findResources('AWS::SecretsManager::Secret')).filter(
+        (k) => k !== id(stack, stack.webhookSecret),
+      );
+      expect(others.length).toBeGreaterThan(0);
+      for (const other of others) expect(perms.some((p) => p.includes(other))).toBe(false);
+    }
+  });
+
+  it('caps the webhook\'s reserved concurrency (a named default), or leaves it unreserved with "none"', () => {
+    const reserved = (config: Partial<DriftlessConfig>) => {
+      const { stack, template } = synth(config);
+      return (template.toJSON().Resources[id(stack, stack.functions.webhook)].Properties as Json)
+        .ReservedConcurrentExecutions;
+    };
+    expect(reserved({})).toBe(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY);
+    expect(reserved({ webhookReservedConcurrency: 3 })).toBe(3);
+    expect(reserved({ webhookReservedConcurrency: 'none' })).toBeUndefined();
   });
 });
