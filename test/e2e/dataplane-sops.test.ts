@@ -101,9 +101,8 @@ beforeAll(async () => {
   expect((await call('PUT', '/clusters/local', cluster)).status).toBe(201);
   age = await ageKeygen();
   secretRef = uniqueName('sops-age');
-  await new SecretsManagerClient(awsClientConfig()).send(
-    new CreateSecretCommand({ Name: secretRef, SecretString: age.identity }),
-  );
+  // Named like source credentials: under the stack's secret prefix, which the worker may read.
+  await plane.putSecret(secretRef, age.identity);
   kmsArn = await createKmsKey();
 });
 
