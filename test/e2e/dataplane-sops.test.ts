@@ -7,7 +7,6 @@
 // naming it, and the cluster keeps what it had.
 
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsClientConfig } from '../support/aws.js';
