@@ -46,6 +46,8 @@ export interface ImportedApplication {
     syncPolicy: ImportedSyncPolicy;
     ignoreDifferences?: Record<string, unknown>[];
     suspended?: boolean;
+    /** SOPS decryption (Flux kustomize-controller spec.decryption). */
+    decryption?: { provider: 'sops'; secretRef?: string };
   };
 }
 

@@ -241,10 +241,23 @@ export function convertKustomization(
     [...s, 'force'],
     'Driftless recreates per object: annotate the objects driftless.dev/force: Enabled (or kustomize.toolkit.fluxcd.io/force: Enabled)',
   );
-  f.drop(
-    [...s, 'decryption'],
-    'SOPS decryption (spec.decryption) is not in the Driftless schema yet (issue #13)',
-  );
+  // SOPS, as kustomize-controller does it: the age keys' Secret becomes a secret of the same name.
+  const provider = f.string([...s, 'decryption', 'provider']);
+  const keysSecret = f.string([...s, 'decryption', 'secretRef', 'name']);
+  const decryption =
+    provider === 'sops'
+      ? { provider: 'sops' as const, ...(keysSecret ? { secretRef: keysSecret } : {}) }
+      : undefined;
+  if (provider !== undefined && provider !== 'sops')
+    f.dropped(
+      [...s, 'decryption', 'provider'],
+      `only the sops provider is supported, got ${provider}`,
+    );
+  if (keysSecret)
+    f.note(
+      [...s, 'decryption', 'secretRef'],
+      `put the age keys of Secret ${keysSecret} in the secret ${keysSecret} (Secrets Manager under the stack's prefix, or the local secrets file)`,
+    );
   for (const field of [
     'patches',
     'images',
@@ -285,6 +298,7 @@ export function convertKustomization(
       syncPolicy,
       ...(ignoreDifferences.length ? { ignoreDifferences } : {}),
       ...(suspended ? { suspended } : {}),
+      ...(decryption ? { decryption } : {}),
     },
   };
 }

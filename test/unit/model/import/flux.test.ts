@@ -143,11 +143,12 @@ describe('Flux GitRepository + Kustomization', () => {
 `),
     );
     expect(onlyApp(r).spec.suspended).toBe(true);
+    // SOPS decryption maps to spec.decryption, the age keys' Secret to a secret of that name.
+    expect(onlyApp(r).spec.decryption).toEqual({ provider: 'sops', secretRef: 'sops-age' });
     validates(onlyApp(r));
     expect(droppedOf(r, 'Kustomization/flux-system/apps').map((d) => d.split(':')[0])).toEqual([
       'spec.healthChecks',
       'spec.force',
-      'spec.decryption',
       'spec.patches',
       'spec.dependsOn',
       'spec.serviceAccountName',
