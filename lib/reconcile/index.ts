@@ -47,9 +47,10 @@ import type { GitCredentials, GitSource } from '../ports/git.js';
 import type { Lease, LeaseManager } from '../ports/lease.js';
 import type { Renderer } from '../ports/render.js';
 import type { CommitStatusReporter } from '../ports/report.js';
+import type { SourceFetcher } from '../ports/source.js';
 import type { Store } from '../ports/store.js';
 import { decidePrune, executePrune } from '../prune/index.js';
-import { SourceCache } from '../source/index.js';
+import { renderFetched, SourceCache, SourceDispatcher } from '../source/index.js';
 import type { ClusterSchemaCache } from '../validate/presync.js';
 import { clientWithDeadline, DEADLINE_RESERVE_MS, Deadline } from './deadline.js';
 
@@ -76,6 +77,8 @@ export interface ReconcileDeps {
   store: Store;
   leases: LeaseManager;
   git: GitSource;
+  /** Git and chart sources (charts, multi-source); default: over `git` and the process's chart cache. */
+  sources?: SourceFetcher;
   clusters: ClusterConnector;
   reporter: CommitStatusReporter;
   /** Checkout → manifests; default: one render cache shared by the process. */
@@ -348,12 +351,9 @@ class TargetRun {
     try {
       // 1. Resolve and fetch the revision; render and validate it all before any cluster write.
       const source = this.app.spec.source;
+      const sources = this.deps.sources ?? new SourceDispatcher({ git: this.deps.git });
       const credentials = await this.deps.credentialsFor?.(this.app);
-      newest = await this.deps.git.resolve(
-        source.repoURL,
-        this.req.revision ?? source.revision,
-        credentials,
-      );
+      newest = await sources.resolve(this.app.spec, this.req.revision, credentials);
       commit = running && !this.preview ? running.revision : newest;
       this.deps.onEvent?.({ type: 'revision', target: this.target, commit });
       base.wantedRevision = newest;
@@ -366,12 +366,13 @@ class TargetRun {
           ),
         );
       }
-      const checkout = await this.deadline.race(
-        this.deps.git.checkout(source.repoURL, commit, credentials),
+      const fetched = await this.deadline.race(
+        sources.fetch(this.app.spec, commit, credentials),
         () => `the checkout of ${source.repoURL} at ${shortSha(commit ?? '')}`,
       );
-      manifests = await (this.deps.renderer ?? sharedRenderer).render(
-        checkout.dir,
+      manifests = await renderFetched(
+        this.deps.renderer ?? sharedRenderer,
+        fetched,
         this.app,
         this.defaultNamespace,
       );

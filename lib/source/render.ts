@@ -13,11 +13,13 @@ import type { ApplicationSource, SourceType } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
+import type { FetchedSources } from '../ports/source.js';
+import { sharedChartFetcher } from './chart.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { loadManifests, type Manifest } from './manifests.js';
 import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
-import type { RenderContext } from './render-context.js';
+import type { DependencyFetcher, RenderContext } from './render-context.js';
 import { locateRenderTools, type RenderTools } from './render-tools.js';
 
 export interface SourceRenderOptions {
@@ -29,6 +31,8 @@ export interface SourceRenderOptions {
   maxOutputBytes?: number;
   /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
   tempRoot?: string;
+  /** Fetches unvendored chart dependencies. Default: the process's shared chart fetcher. */
+  charts?: DependencyFetcher;
 }
 
 export interface RenderTarget {
@@ -64,8 +68,10 @@ export async function renderSource(
   source: ApplicationSource,
   target: RenderTarget,
   opts: SourceRenderOptions = {},
+  refs: Readonly<Record<string, string>> = {},
 ): Promise<Manifest[]> {
-  const segments = confinedSegments(source.path);
+  // A chart source's directory is the unpacked chart itself.
+  const segments = confinedSegments(source.chart !== undefined ? '.' : source.path);
   const appRel = segments.join('/') || '.';
   const root = await checkoutRoot(checkoutDir);
   const appDir = await realPathInside(root, path.join(root, ...segments), appRel);
@@ -75,7 +81,8 @@ export async function renderSource(
       field: 'source.path',
     });
   }
-  const type = source.type ?? (await detectSourceType(appDir));
+  const type =
+    source.chart !== undefined ? 'helm' : (source.type ?? (await detectSourceType(appDir)));
   for (const option of ['helm', 'kustomize'] as const) {
     if (source[option] !== undefined && type !== option) {
       throw new DriftlessError(
@@ -107,6 +114,8 @@ export async function renderSource(
       maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
       tempDir,
       manifestOptions: { maxAliasCount: DEFAULT_MAX_ALIAS_COUNT },
+      refs,
+      charts: opts.charts ?? sharedChartFetcher(),
     };
     if (type === 'kustomize') return await renderKustomize(ctx);
     return await renderHelm(ctx, {
@@ -143,15 +152,17 @@ export class SourceCache implements Renderer {
     checkoutDir: string,
     app: RenderableApp,
     namespace: string | undefined,
+    refs: Readonly<Record<string, string>> = {},
   ): Promise<readonly Manifest[]> {
     const source = app.spec.source;
     const target: RenderTarget = { appName: app.metadata.name, namespace };
-    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target)}`;
+    // Ref checkouts are per commit, like checkoutDir: their paths stand for their contents.
+    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target)}\0${canonicalJson(refs)}`;
     let hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key); // most recently used last
     } else {
-      hit = renderSource(checkoutDir, source, target, this.opts);
+      hit = renderSource(checkoutDir, source, target, this.opts, refs);
       // A failure is not cached: the next attempt reports it afresh.
       hit.catch(() => this.entries.delete(key));
     }
@@ -173,4 +184,31 @@ export function renderOptionsHash(source: ApplicationSource, target: RenderTarge
     namespace: target.namespace ?? null,
   };
   return createHash('sha256').update(canonicalJson(shaping)).digest('hex').slice(0, 32);
+}
+
+/**
+ * The manifests of every source that renders (multi-source: in spec order,
+ * together), each by `renderer` with the app's `ref` checkouts.
+ */
+export async function renderFetched(
+  renderer: Renderer,
+  fetched: FetchedSources,
+  app: RenderableApp,
+  namespace: string | undefined,
+): Promise<readonly Manifest[]> {
+  const [only, ...more] = fetched.rendered;
+  if (only && more.length === 0) {
+    return renderer.render(
+      only.dir,
+      { ...app, spec: { source: only.source } },
+      namespace,
+      fetched.refs,
+    );
+  }
+  const parts = await Promise.all(
+    fetched.rendered.map((f) =>
+      renderer.render(f.dir, { ...app, spec: { source: f.source } }, namespace, fetched.refs),
+    ),
+  );
+  return parts.flat();
 }
