@@ -54,11 +54,9 @@ export class ChartStore {
       this.touch(digest, hit);
       return hit;
     }
-    const entry = this.entryDir(digest);
-    if (!(await stat(path.join(entry, '.complete')).catch(() => undefined))) return undefined;
-    const stored = Promise.resolve(await this.describe(digest, entry));
-    this.touch(digest, stored);
-    return stored;
+    const found = await this.fromDisk(digest);
+    if (found) this.touch(digest, Promise.resolve(found));
+    return found;
   }
 
   /**
@@ -74,12 +72,20 @@ export class ChartStore {
           'the chart was refused (tampered or corrupted)',
       );
     }
-    const existing = await this.lookup(digest);
-    if (existing) return existing;
-    const stored = this.write(digest, tgz, what);
+    // Registered before any await: concurrent puts of one digest share one write.
+    const pending = this.entries.get(digest);
+    if (pending) return pending;
+    const stored = (async () =>
+      (await this.fromDisk(digest)) ?? (await this.write(digest, tgz, what)))();
     this.touch(digest, stored);
     stored.catch(() => this.entries.delete(digest));
     return stored;
+  }
+
+  private async fromDisk(digest: string): Promise<StoredChart | undefined> {
+    const entry = this.entryDir(digest);
+    if (!(await stat(path.join(entry, '.complete')).catch(() => undefined))) return undefined;
+    return this.describe(digest, entry);
   }
 
   private async write(digest: string, tgz: Buffer, what: string): Promise<StoredChart> {
@@ -90,12 +96,15 @@ export class ChartStore {
       await writeFile(path.join(tmp, 'chart.tgz'), tgz);
       await unpackTgz(tgz, path.join(tmp, 'chart'), what);
       await writeFile(path.join(tmp, '.complete'), '');
-      await rm(entry, { recursive: true, force: true });
-      await rename(tmp, entry);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
+    // Another process may have stored the same digest meanwhile: same bytes, keep theirs.
+    await rename(tmp, entry).catch(async (e: NodeJS.ErrnoException) => {
+      await rm(tmp, { recursive: true, force: true });
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+    });
     return this.describe(digest, entry);
   }
 

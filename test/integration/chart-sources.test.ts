@@ -180,6 +180,18 @@ describe('a chart from an OCI registry (token auth)', () => {
     for (const v of ['0.9.0', '1.0.0', '1.4.1', '2.0.0-rc.1']) {
       await registry.push(await packageChart(chartFiles('api', v), 'api', out), 'charts');
     }
+    await registry.push(
+      await packageChart(
+        {
+          'Chart.yaml': 'apiVersion: v2\nname: lib\nversion: 2.1.0\n',
+          'templates/cm.yaml':
+            'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-lib\ndata:\n  from: lib-2.1.0\n',
+        },
+        'lib',
+        out,
+      ),
+      'public',
+    );
     secretName = uniqueName('oci-creds');
     await new SecretsManagerClient(awsClientConfig()).send(
       new CreateSecretCommand({
@@ -244,6 +256,27 @@ describe('a chart from an OCI registry (token auth)', () => {
     expect(outcome.error?.message).toMatch(
       /registry token for .*charts\/api\/tags\/list: .* HTTP 401/,
     );
+  });
+
+  it('fetches the unvendored dependency of a chart in Git from the registry Chart.yaml names', async () => {
+    const ns = await testNamespace('chart-oci-dep');
+    const repo = await TestRepo.create('chart-oci-dep');
+    await repo.commit({
+      'Chart.yaml':
+        'apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n' +
+        `  - name: lib\n    version: ^2.0.0\n    repository: oci://${registry.host}/public\n`,
+      'templates/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-shop\ndata: {a: b}\n',
+    });
+    const { put, run, h } = await chartEngine(uniqueName('chart-oci-dep'), freshCharts(), repo);
+    await put({ source: { repoURL: repo.url, revision: 'main' } }, ns);
+    const outcome = await run();
+    expect(outcome.error).toBeUndefined();
+    expect((await configMap(ns, `${h.appName}-lib`))?.data).toEqual({ from: 'lib-2.1.0' });
+    expect(registry.tokenRequests.at(-1)).toEqual({
+      scope: 'repository:public/lib:pull',
+      granted: true,
+    });
   });
 });
 

@@ -6,7 +6,8 @@
 //   scripts/testenv/build-registry.sh from its pinned Go module) with token
 //   authentication: its `auth: token` realm is a token server here that checks
 //   basic credentials and signs RS256 JWTs with a self-signed certificate the
-//   registry trusts (x5c). Charts are pushed with `helm push`.
+//   registry trusts (x5c); repositories under public/ may be pulled
+//   anonymously. Charts are pushed with `helm push`.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomUUID, sign } from 'node:crypto';
@@ -193,8 +194,14 @@ export class OciRegistry {
       const [user, pass] = Buffer.from(auth.replace(/^Basic /, ''), 'base64')
         .toString()
         .split(':');
+      // Anonymous pulls of public/… (a public registry path); everything else needs the credentials.
+      const anonymous =
+        !auth &&
+        scope !== '' &&
+        scope.split(' ').every((x) => /^repository:public\/[^:]+:pull$/.test(x));
       const granted =
-        auth.startsWith('Basic ') && user === registry?.username && pass === registry?.password;
+        anonymous ||
+        (auth.startsWith('Basic ') && user === registry?.username && pass === registry?.password);
       registry?.tokenRequests.push({ scope, granted });
       if (!granted) {
         res
