@@ -30,7 +30,15 @@ export function isChartRepository(repoURL: string): boolean {
   return /^(https?|oci):\/\//.test(repoURL);
 }
 
-export class ChartFetcher {
+/** Resolving and fetching charts: what sources and renders need of ChartFetcher. */
+export interface ChartSource {
+  /** The highest version of the chart inside `range`. */
+  resolve(at: ChartLocation, range: string, creds?: ChartCredentials): Promise<string>;
+  /** One version of the chart, unpacked and verified. */
+  fetch(at: ChartLocation, version: string, creds?: ChartCredentials): Promise<StoredChart>;
+}
+
+export class ChartFetcher implements ChartSource {
   private readonly store: ChartStore;
   private readonly helm: HelmRepositoryClient;
   private readonly oci: OciRegistryClient;

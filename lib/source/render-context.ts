@@ -2,7 +2,7 @@
 // helm.ts and kustomize.ts use it), in a module of its own so the renderers
 // and their dispatcher do not import each other.
 
-import type { ChartCredentials, StoredChart } from './chart.js';
+import type { ChartSource } from './chart.js';
 import type { LoadManifestsOptions } from './manifests.js';
 import type { RenderTools } from './render-tools.js';
 
@@ -24,19 +24,5 @@ export interface RenderContext {
   /** Multi-source: checkouts of the `ref` sources by name (`$NAME/…` values files). */
   refs: Readonly<Record<string, string>>;
   /** Fetches a chart's dependencies that are not vendored under charts/. */
-  charts: DependencyFetcher;
-}
-
-/** What fetching a chart dependency needs (lib/source/chart.ts's ChartFetcher). */
-export interface DependencyFetcher {
-  resolve(
-    at: { repoURL: string; chart: string },
-    range: string,
-    creds?: ChartCredentials,
-  ): Promise<string>;
-  fetch(
-    at: { repoURL: string; chart: string },
-    version: string,
-    creds?: ChartCredentials,
-  ): Promise<StoredChart>;
+  charts: ChartSource;
 }

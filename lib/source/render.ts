@@ -14,12 +14,12 @@ import { canonicalJson } from '../model/canonical.js';
 import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
 import type { FetchedSources } from '../ports/source.js';
-import { sharedChartFetcher } from './chart.js';
+import { type ChartSource, sharedChartFetcher } from './chart.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { loadManifests, type Manifest } from './manifests.js';
 import { checkoutRoot, confinedSegments, realPathInside } from './paths.js';
-import type { DependencyFetcher, RenderContext } from './render-context.js';
+import type { RenderContext } from './render-context.js';
 import { locateRenderTools, type RenderTools } from './render-tools.js';
 
 export interface SourceRenderOptions {
@@ -32,7 +32,7 @@ export interface SourceRenderOptions {
   /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
   tempRoot?: string;
   /** Fetches unvendored chart dependencies. Default: the process's shared chart fetcher. */
-  charts?: DependencyFetcher;
+  charts?: ChartSource;
 }
 
 export interface RenderTarget {

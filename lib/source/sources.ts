@@ -14,18 +14,18 @@ import {
   type SourceFetcher,
   type SourcesSpec,
 } from '../ports/source.js';
-import { type ChartCredentials, type ChartFetcher, sharedChartFetcher } from './chart.js';
+import { type ChartCredentials, type ChartSource, sharedChartFetcher } from './chart.js';
 
 export interface SourceDispatcherOptions {
   git: GitSource;
   /** Default: the process's shared fetcher (its cache is what warm invocations reuse). */
-  charts?: ChartFetcher;
+  charts?: ChartSource;
   /** Resolves a chart source's `credentials` reference; without it only the app's own credentials apply. */
   secrets?: SecretSource;
 }
 
 export class SourceDispatcher implements SourceFetcher {
-  private readonly charts: ChartFetcher;
+  private readonly charts: ChartSource;
 
   constructor(private readonly opts: SourceDispatcherOptions) {
     this.charts = opts.charts ?? sharedChartFetcher();
