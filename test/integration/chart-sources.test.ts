@@ -122,9 +122,11 @@ describe('a chart from a Helm HTTP repository', () => {
     expect((await configMap(ns, `${h.appName}-cm`))?.data?.version).toBe('1.2.0');
   });
 
-  it('renders a values file from the chart package', async () => {
+  it('renders a values file from the chart package, with the default sources of the engine', async () => {
     const ns = await testNamespace('chart-values');
-    const { put, run, h } = await chartEngine(uniqueName('chart-values'), freshCharts());
+    const { put, h } = await chartEngine(uniqueName('chart-values'), freshCharts());
+    // The harness's own deps: the worker's default (Git and the process's chart cache).
+    const run = () => h.reconcile();
     await put(
       {
         source: {
