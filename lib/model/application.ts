@@ -380,46 +380,54 @@ export function policyViolation(
   return undefined;
 }
 
-export const ApplicationSchema = z.object({
+/**
+ * The Application's fields as an object schema (for `.shape`); ApplicationSchema
+ * adds the rules across them and normalizes (multi-source).
+ */
+export const ApplicationFields = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Application'),
   metadata: z.object({ name, labels: z.record(z.string(), z.string()).optional() }),
-  spec: z
-    .object({
-      // Multi-source (issue #13): `source`, or `sources` (Argo CD's multi-source),
-      // never both; checked and normalized in the refinement below.
-      source: SourceSchema.optional(),
-      sources: z.array(SourceSchema).min(1).optional(),
-      destinations: z
-        .array(DestinationSchema)
-        .min(1)
-        .superRefine((destinations, ctx) => {
-          const first = new Map<string, number>();
-          destinations.forEach((d, i) => {
-            const seen = first.get(d.cluster);
-            if (seen === undefined) first.set(d.cluster, i);
-            else
-              ctx.addIssue({
-                code: 'custom',
-                path: [i, 'cluster'],
-                message: `cluster ${d.cluster} is already a destination (spec.destinations[${seen}]): one cluster, one destination`,
-              });
-          });
-        }),
-      syncPolicy: SyncPolicySchema.prefault({}),
-      ignoreDifferences: z.array(IgnoreDifferenceSchema).default([]),
-      policy: PolicySchema.prefault({}),
-      suspended: z.boolean().default(false),
-    })
-    .superRefine(checkSources)
-    .transform(({ source, ...spec }) => ({
-      ...spec,
-      // Multi-source (issue #13): `source` is always set after parsing — with
-      // `sources`, the first of them (the repository commit statuses and
-      // webhooks go by); appSources() lists them all.
-      source: (source ?? spec.sources?.[0]) as ApplicationSource,
-    })),
+  spec: z.object({
+    // Multi-source (issue #13): `source`, or `sources` (Argo CD's multi-source),
+    // never both; checked and normalized by ApplicationSchema.
+    source: SourceSchema.optional(),
+    sources: z.array(SourceSchema).min(1).optional(),
+    destinations: z
+      .array(DestinationSchema)
+      .min(1)
+      .superRefine((destinations, ctx) => {
+        const first = new Map<string, number>();
+        destinations.forEach((d, i) => {
+          const seen = first.get(d.cluster);
+          if (seen === undefined) first.set(d.cluster, i);
+          else
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'cluster'],
+              message: `cluster ${d.cluster} is already a destination (spec.destinations[${seen}]): one cluster, one destination`,
+            });
+        });
+      }),
+    syncPolicy: SyncPolicySchema.prefault({}),
+    ignoreDifferences: z.array(IgnoreDifferenceSchema).default([]),
+    policy: PolicySchema.prefault({}),
+    suspended: z.boolean().default(false),
+  }),
 });
+
+export const ApplicationSchema = ApplicationFields.superRefine((app, ctx) =>
+  checkSources(app.spec, ctx),
+).transform(({ spec: { source, ...spec }, ...app }) => ({
+  ...app,
+  spec: {
+    ...spec,
+    // Multi-source (issue #13): `source` is always set after parsing — with
+    // `sources`, the first of them (the repository commit statuses and
+    // webhooks go by); appSources() lists them all.
+    source: (source ?? spec.sources?.[0]) as ApplicationSource,
+  },
+}));
 
 /** `$NAME/path` in a values file (multi-source): the Git source with ref NAME. */
 export const VALUES_REF = /^\$([A-Za-z0-9_-]+)\/(.+)$/;
@@ -433,13 +441,13 @@ function checkSources(
   if ((spec.source === undefined) === (spec.sources === undefined)) {
     ctx.addIssue({
       code: 'custom',
-      path: spec.source === undefined ? ['source'] : ['sources'],
+      path: ['spec', spec.source === undefined ? 'source' : 'sources'],
       message: 'set exactly one of source or sources',
     });
     return;
   }
   const list = spec.sources ?? [spec.source as ApplicationSource];
-  const field = (i: number) => (spec.sources ? ['sources', i] : ['source']);
+  const field = (i: number) => (spec.sources ? ['spec', 'sources', i] : ['spec', 'source']);
   const refs = new Map<string, number>();
   list.forEach((s, i) => {
     if (s.ref === undefined) return;
@@ -460,7 +468,7 @@ function checkSources(
   if (list.every((s) => s.ref !== undefined)) {
     ctx.addIssue({
       code: 'custom',
-      path: spec.sources ? ['sources'] : ['source'],
+      path: ['spec', spec.sources ? 'sources' : 'source'],
       message: 'no source renders: every source carries ref (a values source)',
     });
   }
