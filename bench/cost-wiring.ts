@@ -33,7 +33,7 @@ import type { KubeClient } from '../lib/kube/client.js';
 import { ClusterRouter } from '../lib/kube/connector.js';
 import type { Cluster } from '../lib/model/application.js';
 import type { CommitStatusReporter } from '../lib/ports/report.js';
-import { IsomorphicGitSource } from '../lib/source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../lib/source/index.js';
 import type { WorkerDeps } from '../lib/worker.js';
 
 // ---------------------------------------------------------------------------
@@ -345,6 +345,7 @@ export function meteredPlane(config: PlaneConfig, meter = new Meter()): MeteredP
     leases,
     queue,
     git,
+    renderer: new SourceCache(),
     clusters,
     reporter: silentReporter,
   };

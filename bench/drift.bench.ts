@@ -283,6 +283,7 @@ interface Env {
   store: MemoryStore;
   leases: MemoryLeaseManager;
   source: TimedGit;
+  renderer: SourceCache;
   connector: TimedConnector;
   clusterSpec: Cluster;
 }
@@ -351,6 +352,7 @@ async function startEnv(dir: string): Promise<Env> {
     store,
     leases: new MemoryLeaseManager(store),
     source: new TimedGit(new IsomorphicGitSource({ cacheRoot: path.join(dir, 'git-cache') })),
+    renderer: new SourceCache(),
     connector: new TimedConnector(new KubeconfigConnector()),
     clusterSpec,
   };
@@ -416,6 +418,7 @@ async function driftlessRun(
     store: env.store,
     leases: env.leases,
     git: env.source,
+    renderer: env.renderer,
     clusters: connector,
     reporter: silentReporter,
   };

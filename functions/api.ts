@@ -12,6 +12,8 @@ import { configFromEnv, observability } from './wiring/config.js';
 const config = configFromEnv(process.env);
 const plane = apiPlane(config);
 const { logger, metrics, tracer } = observability('api');
+/** The audit log: one structured line per API write (or denial), its own stream of records. */
+const audit = logger.createChild({ serviceName: 'driftless-audit' });
 
 export const handler = middy(
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
@@ -24,13 +26,16 @@ export const handler = middy(
     const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } })
       .authorizer?.iam?.userArn;
     logger.appendKeys({ method, path, caller });
-    const res = await handleApiRequest(plane.apiDeps(), {
-      method,
-      path,
-      query: event.queryStringParameters ?? {},
-      body: body ?? undefined,
-      principal: caller,
-    });
+    const res = await handleApiRequest(
+      { ...plane.apiDeps(), audit: (e) => audit.info('audit', { audit: e }) },
+      {
+        method,
+        path,
+        query: event.queryStringParameters ?? {},
+        body: body ?? undefined,
+        principal: caller,
+      },
+    );
     metrics.addMetric(
       `Api${res.status < 400 ? 'Ok' : res.status < 500 ? 'ClientError' : 'ServerError'}`,
       'Count',

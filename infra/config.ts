@@ -23,6 +23,11 @@
 //                             them the secret holds a token
 //   driftless:githubApiUrl    REST API root for GitHub Enterprise Server
 //   driftless:renderTools     attach the kubectl/helm layer (default false; see stack.ts)
+//   driftless:adminPrincipals platform admins: IAM principal ARNs with `*` wildcards
+//                             (an array or a comma-separated string); they alone
+//                             manage clusters, projects and repository
+//                             credentials. Default: every principal of the
+//                             deploying account that IAM lets call the API.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -104,6 +109,16 @@ export const DriftlessConfigSchema = z.object({
   githubInstallationId: int(1, Number.MAX_SAFE_INTEGER).optional(),
   githubApiUrl: z.url().optional(),
   renderTools: bool.default(false),
+  adminPrincipals: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^(arn:[^:\s]+:(iam|sts)::[\d*]*:\S+|\*)$/,
+          'must be an IAM principal ARN (wildcards allowed)',
+        ),
+    )
+    .optional(),
 });
 
 export type DriftlessConfig = z.infer<typeof DriftlessConfigSchema>;
@@ -126,6 +141,7 @@ const KEYS = [
   'githubInstallationId',
   'githubApiUrl',
   'renderTools',
+  'adminPrincipals',
 ] as const;
 
 export class ConfigError extends Error {
@@ -155,6 +171,12 @@ export function configFromContext(
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
+  }
+  if (typeof raw.adminPrincipals === 'string') {
+    input.adminPrincipals = raw.adminPrincipals
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
   const parsed = DriftlessConfigSchema.safeParse(input);
   if (!parsed.success) {

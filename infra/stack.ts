@@ -403,6 +403,14 @@ export class DriftlessStack extends Stack {
       environment: {
         [ENV.gitCache]: '/tmp/driftless-git',
         [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
+        // Who administers Driftless (clusters, projects, credentials): the
+        // configured principals, else any principal of this account.
+        [ENV.adminPrincipals]: (
+          config.adminPrincipals ?? [
+            `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:*`,
+            `arn:${Aws.PARTITION}:sts::${Aws.ACCOUNT_ID}:assumed-role/*`,
+          ]
+        ).join(','),
       },
     });
     const outbox = make('outbox', {

@@ -42,6 +42,8 @@ export type ErrorReason =
   | 'Unauthorized'
   /** The cluster refused an operation (403). */
   | 'Forbidden'
+  /** The caller lacks a permission on Driftless itself (the status API's 403): it names the permission. */
+  | 'AccessDenied'
   /** The object (or its namespace) does not exist. */
   | 'NotFound'
   /** The API server does not serve the object's group/version/kind. */
@@ -141,6 +143,8 @@ export function httpStatusFor(reason: ErrorReason): number {
       return 400;
     case 'NotFound':
       return 404;
+    case 'AccessDenied':
+      return 403;
     default:
       // Something between the API and a cluster or a source failed.
       return 502;

@@ -11,7 +11,7 @@ import { storePlane } from './store.js';
 
 export function apiPlane(config: DataPlaneConfig) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
-  const { leases, git, clusters, guard } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard, renderer } = enginePlane(config, dynamo);
   const statusUrl = statusUrlFor(config);
   const deadLetters = config.deadLetterQueueUrl
     ? new SqsDeadLetters({
@@ -26,7 +26,8 @@ export function apiPlane(config: DataPlaneConfig) {
       queue,
       guard,
       deadLetters,
-      engine: { leases, git, clusters, reporter: noReporter, statusUrl },
+      admins: config.adminPrincipals,
+      engine: { leases, git, clusters, renderer, reporter: noReporter, statusUrl },
     }),
   };
 }

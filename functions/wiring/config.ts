@@ -33,6 +33,8 @@ export interface DataPlaneConfig {
   waitBudgetMs?: number;
   /** The target lease's TTL: longer than the worker's timeout (set by the stack from it). */
   leaseTtlMs?: number;
+  /** Platform admins' principal patterns (comma-separated in the environment). */
+  adminPrincipals: string[];
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
@@ -63,6 +65,10 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
     statusBaseUrl: env[ENV.statusUrl],
     waitBudgetMs: optionalNumber(env[ENV.waitBudgetMs]),
     leaseTtlMs: optionalNumber(env[ENV.leaseTtlMs]),
+    adminPrincipals: (env[ENV.adminPrincipals] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
   };

@@ -20,6 +20,7 @@ export const ENV = {
   statusUrl: 'DRIFTLESS_STATUS_URL',
   waitBudgetMs: 'DRIFTLESS_WAIT_BUDGET_MS',
   leaseTtlMs: 'DRIFTLESS_LEASE_TTL_MS',
+  adminPrincipals: 'DRIFTLESS_ADMIN_PRINCIPALS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
   kubectl: TOOL_ENV_VARS.kubectl,

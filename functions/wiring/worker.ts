@@ -14,7 +14,7 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
   // Commit statuses go to the outbox: no reconcile waits on GitHub.
   const { reporter } = reporterPlane(config, sqs, logger);
-  const { leases, git, clusters, guard } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard, renderer } = enginePlane(config, dynamo);
   const messages = new MessageControl(
     sqs,
     [config.queueUrl, config.delayQueueUrl],
@@ -29,6 +29,7 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
       queue,
       guard,
       git,
+      renderer,
       clusters,
       reporter,
       statusUrl,

@@ -5,6 +5,7 @@
 
 import type { ErrorLocation, ErrorReason } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
+import type { Project } from '../model/project.js';
 import type {
   HealthStatus,
   OperationPhase,
@@ -15,6 +16,7 @@ import type {
 } from '../model/status.js';
 import type { ClusterGuardState } from '../ports/cluster-guard.js';
 import type { DeadLetter, RedriveResult } from '../ports/deadletters.js';
+import type { AppEvent } from '../ports/store.js';
 
 /** Every error response (4xx, 5xx) and every per-target error in a response. */
 export interface ApiErrorBody extends ErrorLocation {
@@ -148,6 +150,8 @@ export interface AppDeleteResponse {
 export interface HistoryResponse {
   app: string;
   targets: { cluster: string; operations: OperationResult[] }[];
+  /** Changes to the application through the API (spec updates, suspend, resume, terminate), with who made them. */
+  events: AppEvent[];
 }
 
 /** GET /apps/NAME/diff */
@@ -173,6 +177,14 @@ export interface SyncResponse {
   app: string;
   revision?: string;
   operations: { cluster: string; operationId: string }[];
+}
+
+/** GET /projects */
+export type ProjectListResponse = PageBody<Project>;
+
+/** GET and PUT /projects/NAME */
+export interface ProjectResponse {
+  project: Project;
 }
 
 /** POST /apps/NAME/terminate */

@@ -20,9 +20,19 @@
 //   POST   /deadletters/redrive        move them back to the job queue {max?, dryRun?}
 
 import { randomUUID } from 'node:crypto';
+import { authorize, authorizeAdmin, type Caller, callerOf, can, canSee } from '../authz/index.js';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError, httpStatusFor, isDriftlessError } from '../errors.js';
 import { type Application, parseApplication, parseCluster } from '../model/application.js';
+import {
+  type Action,
+  appSourcesRefusal,
+  DEFAULT_PROJECT,
+  destinationRefusal,
+  implicitDefaultProject,
+  type Project,
+  ProjectSchema,
+} from '../model/project.js';
 import type { ResourceStatus, TargetStatus } from '../model/status.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { ClusterGuard } from '../ports/cluster-guard.js';
@@ -32,7 +42,7 @@ import {
   MAX_DEAD_LETTER_BATCH,
 } from '../ports/deadletters.js';
 import type { JobQueue } from '../ports/queue.js';
-import type { Catalog, TargetRecord } from '../ports/store.js';
+import type { AppEvent, Catalog, TargetRecord } from '../ports/store.js';
 import type { ReconcileDeps } from '../reconcile/index.js';
 import { reconcile } from '../reconcile/index.js';
 import type {
@@ -47,6 +57,8 @@ import type {
   DeadLetterListResponse,
   DiffResponse,
   HistoryResponse,
+  ProjectListResponse,
+  ProjectResponse,
   RedriveRequest,
   RedriveResponse,
   RemovedDestination,
@@ -86,6 +98,26 @@ export interface ApiDeps {
   clock?: Clock;
   /** Default DEFAULT_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
+  /**
+   * Principal patterns of the platform admins (the stack's adminPrincipals;
+   * in local mode the local user). Undefined: no authorization (every caller
+   * is an admin) — for embedding in tests only; the wiring always sets it.
+   */
+  admins?: readonly string[];
+  /** Where every write is recorded (principal, action, target, outcome): the audit log stream. */
+  audit?: (entry: AuditEntry) => void;
+}
+
+/** One API write (or denied attempt), for the audit log. */
+export interface AuditEntry {
+  at: string;
+  principal: string;
+  method: string;
+  path: string;
+  /** The permission checked (`applications:sync on project p`, `clusters:write`). */
+  permission?: string;
+  status: number;
+  allowed: boolean;
 }
 
 /** Largest request body the API accepts. */
@@ -117,6 +149,10 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/clusters/(${NAME})$`), getCluster],
   ['PUT', new RegExp(`^/clusters/(${NAME})$`), putCluster],
   ['DELETE', new RegExp(`^/clusters/(${NAME})$`), deleteCluster],
+  ['GET', /^\/projects\/?$/, listProjects],
+  ['GET', new RegExp(`^/projects/(${NAME})$`), getProject],
+  ['PUT', new RegExp(`^/projects/(${NAME})$`), putProject],
+  ['DELETE', new RegExp(`^/projects/(${NAME})$`), deleteProject],
   ['GET', /^\/deadletters\/?$/, listDeadLetters],
   ['POST', /^\/deadletters\/redrive$/, redriveDeadLetters],
 ];
@@ -149,11 +185,90 @@ export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<
     return error(413, 'PayloadTooLarge', 'request body too large');
   }
   const params = (route[1].exec(path) ?? []).slice(1) as string[];
-  try {
-    return await route[2](deps, req, params);
-  } catch (e) {
-    if (isDriftlessError(e)) return { status: httpStatusFor(e.reason), body: errorBody(e) };
-    throw e;
+  const res = await (async () => {
+    try {
+      return await route[2](deps, req, params);
+    } catch (e) {
+      if (isDriftlessError(e)) return { status: httpStatusFor(e.reason), body: errorBody(e) };
+      throw e;
+    }
+  })();
+  if (req.method.toUpperCase() !== 'GET' || res.status === 403) {
+    const denied = res.status === 403 ? (res.body as ApiErrorBody) : undefined;
+    deps.audit?.({
+      at: new Date((deps.clock ?? systemClock).now()).toISOString(),
+      principal: req.principal ?? 'anonymous',
+      method: req.method.toUpperCase(),
+      path,
+      ...(denied?.field ? { permission: denied.field } : {}),
+      status: res.status,
+      allowed: res.status !== 403,
+    });
+  }
+  return res;
+}
+
+/** Records who changed the app (history shows it; the audit log has every write). */
+async function recordEvent(
+  deps: ApiDeps,
+  req: ApiRequest,
+  app: string,
+  action: AppEvent['action'],
+  clusters?: string[],
+): Promise<void> {
+  await deps.catalog.appendEvent(app, {
+    at: new Date((deps.clock ?? systemClock).now()).toISOString(),
+    principal: req.principal ?? 'anonymous',
+    action,
+    ...(clusters ? { clusters } : {}),
+  });
+}
+
+/** The caller as authorization sees it. */
+function callerFor(deps: ApiDeps, req: ApiRequest): Caller {
+  if (deps.admins === undefined) {
+    return { arn: req.principal ?? 'anonymous', identities: [], admin: true };
+  }
+  return callerOf(req.principal, deps.admins);
+}
+
+/** The app's Project: registered, or the implicit `default`. */
+async function projectNamed(deps: ApiDeps, name: string): Promise<Project> {
+  const p = await deps.catalog.getProject(name);
+  if (p) return p;
+  if (name === DEFAULT_PROJECT) return implicitDefaultProject();
+  throw new DriftlessError('InvalidSpec', `project ${name} is not registered`, {
+    field: 'spec.project',
+  });
+}
+
+/** Authorizes `actions` on the app's project for the caller (403 naming the first missing one). */
+async function authorizeApp(
+  deps: ApiDeps,
+  req: ApiRequest,
+  app: Application,
+  ...actions: Action[]
+): Promise<Project> {
+  const project = await projectNamed(deps, app.spec.project);
+  const caller = callerFor(deps, req);
+  for (const a of actions) authorize(caller, a, project, app.metadata.name);
+  return project;
+}
+
+/** A prune past the guard: the caller's override permission and the project's consent. */
+function authorizePruneOverride(
+  deps: ApiDeps,
+  req: ApiRequest,
+  app: Application,
+  project: Project,
+) {
+  authorize(callerFor(deps, req), 'override-prune', project, app.metadata.name);
+  if (!project.spec.allowPruneOverride) {
+    throw new DriftlessError(
+      'AccessDenied',
+      `project ${project.metadata.name} does not allow prune-guard overrides (spec.allowPruneOverride)`,
+      { field: 'spec.allowPruneOverride' },
+    );
   }
 }
 
@@ -227,24 +342,42 @@ function listRow(cluster: string, r: TargetRecord | undefined): TargetListRow {
 
 async function listApps(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const page = await deps.catalog.listApplications(limitOf(req), req.query?.next);
+  // Only the apps the caller may get (a page may come back shorter than the limit).
+  const caller = callerFor(deps, req);
+  const projects = new Map<string, Promise<Project | undefined>>();
+  const visible = await Promise.all(
+    page.items.map(async (app) => {
+      if (caller.admin) return true;
+      const name = app.spec.project;
+      if (!projects.has(name))
+        projects.set(
+          name,
+          projectNamed(deps, name).catch(() => undefined),
+        );
+      const project = await projects.get(name);
+      return !!project && can(caller, 'get', project);
+    }),
+  );
   const items = await Promise.all(
-    page.items.map(
-      async (app): Promise<AppListItem> => ({
-        name: app.metadata.name,
-        repoURL: app.spec.source.repoURL,
-        revision: app.spec.source.revision,
-        path: app.spec.source.path,
-        suspended: app.spec.suspended,
-        targets: await Promise.all(
-          app.spec.destinations.map(async (d) =>
-            listRow(
-              d.cluster,
-              await deps.catalog.getTargetRecord({ app: app.metadata.name, cluster: d.cluster }),
+    page.items
+      .filter((_, i) => visible[i])
+      .map(
+        async (app): Promise<AppListItem> => ({
+          name: app.metadata.name,
+          repoURL: app.spec.source.repoURL,
+          revision: app.spec.source.revision,
+          path: app.spec.source.path,
+          suspended: app.spec.suspended,
+          targets: await Promise.all(
+            app.spec.destinations.map(async (d) =>
+              listRow(
+                d.cluster,
+                await deps.catalog.getTargetRecord({ app: app.metadata.name, cluster: d.cluster }),
+              ),
             ),
           ),
-        ),
-      }),
-    ),
+        }),
+      ),
   );
   return { status: 200, body: { items, next: page.next } satisfies AppListResponse };
 }
@@ -298,6 +431,7 @@ function resourcePageSize(req: ApiRequest): number {
  */
 async function getApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  await authorizeApp(deps, req, app, 'get');
   const size = resourcePageSize(req);
   const clusters = app.spec.destinations.map((d) => d.cluster);
   const start = req.query?.next ? decodeCursor(req.query.next, app) : { index: 0, offset: 0 };
@@ -390,6 +524,23 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
     );
   }
   const previous = await deps.catalog.getApplication(name as string);
+  // Create in the new project; an update also needs update on the project it was in.
+  const project = await projectNamed(deps, app.spec.project);
+  const caller = callerFor(deps, req);
+  if (previous) {
+    authorize(caller, 'update', await projectNamed(deps, previous.spec.project), name);
+    if (previous.spec.project !== app.spec.project) authorize(caller, 'create', project, name);
+  } else {
+    authorize(caller, 'create', project, name);
+  }
+  // The project's limits: an app's own policy can narrow them, never widen them.
+  const refused =
+    appSourcesRefusal(project, app.spec) ??
+    app.spec.destinations
+      .map((d) => destinationRefusal(project, d.cluster, d.namespace))
+      .find((r) => r !== undefined);
+  if (refused) return error(403, 'AccessDenied', refused.message, { field: refused.field });
+  if (cascade && flag(req, 'prune')) authorizePruneOverride(deps, req, app, project);
   const stored = new Map((previous?.spec.destinations ?? []).map((d) => [d.cluster, d]));
   for (const [i, d] of app.spec.destinations.entries()) {
     const was = stored.get(d.cluster)?.deleting;
@@ -438,6 +589,7 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
     }
   }
   await deps.catalog.putApplication(app);
+  await recordEvent(deps, req, name as string, previous ? 'update' : 'create');
   await enqueueCascades(deps, name as string, jobs, now);
   return {
     status: previous ? 200 : 201,
@@ -447,9 +599,12 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
 
 async function deleteApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  const project = await authorizeApp(deps, req, app, 'delete');
+  if (flag(req, 'cascade') && flag(req, 'prune')) authorizePruneOverride(deps, req, app, project);
   if (!flag(req, 'cascade')) {
     // Orphaned: the objects stay in the cluster as they are.
     await deps.catalog.deleteApplication(name as string);
+    await recordEvent(deps, req, name as string, 'delete');
     return { status: 204, body: null };
   }
   // Cascade: every destination is marked deleting and gets a job; the worker
@@ -470,6 +625,7 @@ async function deleteApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Prom
     });
   }
   await deps.catalog.putApplication(app);
+  await recordEvent(deps, req, app.metadata.name, 'delete');
   await enqueueCascades(
     deps,
     app.metadata.name,
@@ -484,6 +640,7 @@ async function deleteApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Prom
 
 async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  await authorizeApp(deps, req, app, 'get');
   const limit = limitOf(req);
   const targets = await Promise.all(
     clustersOf(app, req).map(async (cluster) => ({
@@ -493,11 +650,16 @@ async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promis
       }),
     })),
   );
-  return { status: 200, body: { app: app.metadata.name, targets } satisfies HistoryResponse };
+  const events = await deps.catalog.listEvents(app.metadata.name, limit);
+  return {
+    status: 200,
+    body: { app: app.metadata.name, targets, events } satisfies HistoryResponse,
+  };
 }
 
 async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  await authorizeApp(deps, req, app, 'get');
   if (!deps.engine) return error(501, 'NotImplemented', 'diff previews are not configured');
   const engine = deps.engine;
   const targets = await Promise.all(
@@ -529,6 +691,14 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
 async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
   const body = jsonBody(req) as { [K in keyof SyncRequest]?: unknown };
+  const project = await authorizeApp(
+    deps,
+    req,
+    app,
+    'sync',
+    ...(body.revision !== undefined ? (['rollback'] as const) : []),
+  );
+  if (body.prune === true) authorizePruneOverride(deps, req, app, project);
   if (
     body.revision !== undefined &&
     (typeof body.revision !== 'string' || !/^[\w./-]{1,200}$/.test(body.revision))
@@ -583,6 +753,7 @@ async function sync(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
  */
 async function terminate(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  await authorizeApp(deps, req, app, 'terminate');
   const clock = deps.clock ?? systemClock;
   const by = req.principal ?? 'unknown';
   const terminated: TerminateResponse['terminated'] = [];
@@ -595,6 +766,7 @@ async function terminate(deps: ApiDeps, req: ApiRequest, [name]: string[]): Prom
       continue;
     }
     await deps.catalog.requestTermination(target, { operationId: op.id, by, at: clock.now() });
+    await recordEvent(deps, req, app.metadata.name, 'terminate', [cluster]);
     terminated.push({ cluster, operationId: op.id });
   }
   if (!terminated.length) {
@@ -626,12 +798,14 @@ async function terminate(deps: ApiDeps, req: ApiRequest, [name]: string[]): Prom
 
 async function suspendResume(
   deps: ApiDeps,
-  _req: ApiRequest,
+  req: ApiRequest,
   [name, verb]: string[],
 ): Promise<ApiResponse> {
   const app = await requireApp(deps, name as string);
+  await authorizeApp(deps, req, app, verb === 'suspend' ? 'suspend' : 'resume');
   app.spec.suspended = verb === 'suspend';
   await deps.catalog.putApplication(app);
+  await recordEvent(deps, req, app.metadata.name, verb === 'suspend' ? 'suspend' : 'resume');
   return {
     status: 200,
     body: { app: app.metadata.name, suspended: app.spec.suspended } satisfies SuspendResponse,
@@ -667,6 +841,7 @@ async function getCluster(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Pr
 }
 
 async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'clusters:write');
   const cluster = parseCluster(jsonBody(req));
   if (cluster.metadata.name !== name) {
     return error(
@@ -685,9 +860,10 @@ async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Pro
 
 async function deleteCluster(
   deps: ApiDeps,
-  _req: ApiRequest,
+  req: ApiRequest,
   [name]: string[],
 ): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'clusters:write');
   if (!(await deps.catalog.getCluster(name as string)))
     return error(404, 'NotFound', `cluster ${name} is not registered`);
   let next: string | undefined;
@@ -728,12 +904,14 @@ function batchSize(value: unknown, field: string): number {
 }
 
 async function listDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'deadletters');
   if (!deps.deadLetters) return NO_DEAD_LETTERS();
   const items = await deps.deadLetters.list(batchSize(req.query?.limit, 'limit'));
   return { status: 200, body: { items } satisfies DeadLetterListResponse };
 }
 
 async function redriveDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'deadletters');
   const queue = deps.deadLetters;
   if (!queue) return NO_DEAD_LETTERS();
   const body = jsonBody(req) as { [K in keyof RedriveRequest]?: unknown };
@@ -743,4 +921,60 @@ async function redriveDeadLetters(deps: ApiDeps, req: ApiRequest): Promise<ApiRe
   const dryRun = body.dryRun === true;
   const result = await queue.redrive({ max: batchSize(body.max, 'max'), dryRun });
   return { status: 200, body: { dryRun, ...result } satisfies RedriveResponse };
+}
+
+/** Projects an admin lists all of; anyone else, those a role of theirs is in. */
+async function listProjects(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const caller = callerFor(deps, req);
+  const page = await deps.catalog.listProjects(limitOf(req), req.query?.next);
+  const items = page.items.filter((p) => canSee(caller, p));
+  return { status: 200, body: { items, next: page.next } satisfies ProjectListResponse };
+}
+
+async function getProject(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  const project = await projectNamed(deps, name as string);
+  const caller = callerFor(deps, req);
+  if (!canSee(caller, project)) authorizeAdmin(caller, 'projects:write');
+  return { status: 200, body: { project } satisfies ProjectResponse };
+}
+
+async function putProject(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'projects:write');
+  const parsed = ProjectSchema.safeParse(jsonBody(req));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.map(String).join('.') || undefined;
+    return error(
+      400,
+      'InvalidSpec',
+      `Project: ${field ?? 'body'}: ${issue?.message ?? 'invalid'}`,
+      {
+        field,
+      },
+    );
+  }
+  const project = parsed.data;
+  if (project.metadata.name !== name) {
+    return error(
+      400,
+      'InvalidSpec',
+      `metadata.name ${project.metadata.name} does not match the path (${name})`,
+      {
+        field: 'metadata.name',
+      },
+    );
+  }
+  const existed = !!(await deps.catalog.getProject(name as string));
+  await deps.catalog.putProject(project);
+  return { status: existed ? 200 : 201, body: { project } satisfies ProjectResponse };
+}
+
+async function deleteProject(
+  deps: ApiDeps,
+  req: ApiRequest,
+  [name]: string[],
+): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'projects:write');
+  await deps.catalog.deleteProject(name as string);
+  return { status: 204, body: null };
 }

@@ -19,6 +19,7 @@ import { type Application, globMatch, policyViolation } from '../model/applicati
 import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
 import type { Manifest, PlannedManifest } from '../model/manifest.js';
 import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
+import { objectRefusal, type Project } from '../model/project.js';
 
 export interface HookObject extends DesiredObject {
   phases: HookPhase[];
@@ -94,11 +95,18 @@ function withStringDataAsData(object: KubeObject, m: PlannedManifest): KubeObjec
   return { ...rest, data: merged } as KubeObject;
 }
 
+/** The project whose limits a plan must stay within, on the target's cluster. */
+export interface ProjectLimits {
+  project: Project;
+  cluster: string;
+}
+
 export async function buildPlan(
   manifests: readonly PlannedManifest[],
   app: Application,
   destinationNamespace: string | undefined,
   scopeOf: ScopeLookup,
+  limits?: ProjectLimits,
 ): Promise<SyncPlan> {
   const appName = app.metadata.name;
   const policy = app.spec.policy;
@@ -176,6 +184,19 @@ export async function buildPlan(
         kind: ['kind'],
       };
       fail(violation.reason, m, field[violation.field], violation.message);
+    }
+    // The project's limits, which the app's policy can only narrow.
+    const refused =
+      limits &&
+      objectRefusal(limits.project, limits.cluster, {
+        group: groupOf(src.apiVersion),
+        kind: src.kind,
+        namespace: object.metadata.namespace ?? '',
+        name: object.metadata.name ?? '',
+        namespaced,
+      });
+    if (refused && refused.reason !== 'InvalidSpec') {
+      fail(refused.reason, m, refused.field.split('.'), refused.message);
     }
 
     // `hook: Skip` (Argo CD): in the source, neither applied nor run.

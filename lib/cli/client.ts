@@ -15,7 +15,16 @@ import { DriftlessError } from '../errors.js';
 export interface ClientConfig {
   endpoint: string;
   region?: string;
+  /**
+   * Who the CLI acts as in local mode (`driftless dev` checks the same
+   * permissions as AWS): DRIFTLESS_PRINCIPAL or the config file's
+   * `principal`. In AWS the caller is whoever signed the request.
+   */
+  principal?: string;
 }
+
+/** The header that carries the configured principal to local mode. */
+export const PRINCIPAL_HEADER = 'x-driftless-principal';
 
 export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:7777';
 
@@ -39,6 +48,7 @@ export function resolveClientConfig(
       DEFAULT_LOCAL_ENDPOINT
     ).replace(/\/+$/, ''),
     region: flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? file.region,
+    principal: env.DRIFTLESS_PRINCIPAL ?? file.principal,
   };
 }
 
@@ -78,6 +88,7 @@ export class DriftlessClient {
       'content-type': 'application/json',
       accept: 'application/json',
     };
+    if (isLoopback(url) && this.config.principal) headers[PRINCIPAL_HEADER] = this.config.principal;
     const sent = isLoopback(url) ? headers : await this.sign(method, url, payload, headers);
     let res: Response;
     try {

@@ -125,6 +125,14 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof ApiError) {
+      if (e.code === 'AccessDenied') {
+        // The permission is in the message; the field repeats it.
+        p.err(`error: ${e.message}`);
+        p.err(
+          `hint: ask a platform admin for ${e.field ?? 'the permission'} (a role in the project, or the stack's adminPrincipals)`,
+        );
+        return 2;
+      }
       p.err(`error: ${e.message}${e.field ? ` (field ${e.field})` : ''}`);
       if (e.status === 404) p.err('hint: driftless apps list');
       if (e.status === 403)

@@ -19,7 +19,7 @@ import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
-import { IsomorphicGitSource } from '../source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
 import { MemoryClusterGuard } from './cluster-guard.js';
@@ -48,6 +48,12 @@ export interface LocalModeOptions {
   apps?: Application[];
   /** Secret for POST /webhook (GitHub-style HMAC). */
   webhookSecret?: string;
+  /**
+   * Platform admins (principal patterns); default the local user
+   * (`local:<user>`). Callers name themselves with the `x-driftless-principal`
+   * header (the CLI sends its configured identity), else act as the local user.
+   */
+  admins?: string[];
   /** How often local repositories are checked for new commits. */
   watchIntervalMs?: number;
   /** How often the sweep looks for due targets. */
@@ -106,7 +112,14 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   );
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
-  const engine = { leases, git, clusters, reporter, onEvent: opts.onEvent };
+  const engine = {
+    leases,
+    git,
+    clusters,
+    renderer: new SourceCache(),
+    reporter,
+    onEvent: opts.onEvent,
+  };
   const workerDeps = { ...engine, catalog: store, queue, guard };
   queue.start((job, attempt) =>
     processJob(workerDeps, job, attempt, {
@@ -192,13 +205,20 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
               { headers: req.headers as Record<string, string>, body },
             )
           : await handleApiRequest(
-              { catalog: store, queue, deadLetters: queue, engine, guard },
+              {
+                catalog: store,
+                queue,
+                deadLetters: queue,
+                engine,
+                guard,
+                admins: opts.admins ?? [localPrincipal()],
+              },
               {
                 method: req.method ?? 'GET',
                 path: url.pathname,
                 query: Object.fromEntries(url.searchParams),
                 body: body || undefined,
-                principal: localPrincipal(),
+                principal: headerValue(req.headers[PRINCIPAL_HEADER]) ?? localPrincipal(),
               },
             );
       res.writeHead(out.status, { 'content-type': 'application/json' });
@@ -251,4 +271,12 @@ function localPrincipal(): string {
   } catch {
     return 'local:unknown';
   }
+}
+
+/** The header local mode reads the caller's identity from (the CLI's configured principal). */
+export const PRINCIPAL_HEADER = 'x-driftless-principal';
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  const one = Array.isArray(v) ? v[0] : v;
+  return one?.trim() || undefined;
 }

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
 import type { Application, Cluster } from '../model/application.js';
+import type { Project } from '../model/project.js';
 import {
   byNewest,
   collapseRepeat,
@@ -17,6 +18,7 @@ import {
 } from '../model/status.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
 import {
+  type AppEvent,
   type Catalog,
   DEFAULT_HISTORY_LIMIT,
   DEFAULT_PAGE_SIZE,
@@ -54,6 +56,8 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Catalog {
   private readonly apps = new Map<string, Application>();
   private readonly clusters = new Map<string, Cluster>();
+  private readonly projects = new Map<string, Project>();
+  private readonly events = new Map<string, AppEvent[]>();
   private readonly slots = new Map<string, TargetSlot>();
   private readonly historyLimit: number;
 
@@ -125,6 +129,33 @@ export class MemoryStore implements Catalog {
 
   async deleteCluster(name: string): Promise<void> {
     this.clusters.delete(name);
+  }
+
+  async appendEvent(app: string, event: AppEvent): Promise<void> {
+    const list = this.events.get(app) ?? [];
+    list.unshift(structuredClone(event));
+    this.events.set(app, list.slice(0, this.historyLimit));
+  }
+
+  async listEvents(app: string, limit = DEFAULT_PAGE_SIZE): Promise<AppEvent[]> {
+    return structuredClone((this.events.get(app) ?? []).slice(0, limit));
+  }
+
+  async putProject(project: Project): Promise<void> {
+    this.projects.set(project.metadata.name, structuredClone(project));
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    this.projects.delete(name);
+  }
+
+  async getProject(name: string): Promise<Project | undefined> {
+    const p = this.projects.get(name);
+    return p && structuredClone(p);
+  }
+
+  async listProjects(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Project>> {
+    return page([...this.projects.values()], limit, next);
   }
 
   async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {

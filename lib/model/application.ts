@@ -4,20 +4,17 @@
 import { validRange } from 'semver';
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
+import { API_VERSION, DNS_LABEL, globMatch, NameSchema } from './common.js';
 import { compileJqPath } from './jq.js';
+import { DEFAULT_PROJECT, type Project, ProjectSchema } from './project.js';
 import { parseYamlDocuments, type YamlDocument } from './yaml.js';
 
 /** Highest syncPolicy.retry.limit an app may set (the job queue's redrive is sized from it). */
 export const MAX_RETRY_LIMIT = 100;
 
-export const API_VERSION = 'driftless.dev/v1';
+export { API_VERSION, globMatch } from './common.js';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const name = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and -, at most 63');
+const name = NameSchema;
 
 /** `30s`, `5m`, `1h30m`, `250ms` → milliseconds. */
 export function parseDuration(text: string): number {
@@ -312,16 +309,6 @@ export const PolicySchema = z.object({
   clusterScoped: z.boolean().default(true),
 });
 
-/** Globs: `*` matches any run of characters. */
-export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
-  return re.test(value);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** An object as the app's policy sees it. */
 export interface PolicySubject {
   group: string;
@@ -389,6 +376,8 @@ export const ApplicationFields = z.object({
   kind: z.literal('Application'),
   metadata: z.object({ name, labels: z.record(z.string(), z.string()).optional() }),
   spec: z.object({
+    /** The Project whose limits and roles apply (lib/model/project.ts). */
+    project: NameSchema.default(DEFAULT_PROJECT),
     // Multi-source (issue #13): `source`, or `sources` (Argo CD's multi-source),
     // never both; checked and normalized by ApplicationSchema.
     source: SourceSchema.optional(),
@@ -539,7 +528,10 @@ export type AppPolicy = z.infer<typeof PolicySchema>;
 export type Cluster = z.infer<typeof ClusterSchema>;
 export type ClusterInput = z.input<typeof ClusterSchema>;
 
-type Spec = { kind: 'Application'; value: Application } | { kind: 'Cluster'; value: Cluster };
+type Spec =
+  | { kind: 'Application'; value: Application }
+  | { kind: 'Cluster'; value: Cluster }
+  | { kind: 'Project'; value: Project };
 
 /** `spec.destinations[1].cluster`: a field as kubectl names it. */
 export function fieldPath(path: readonly (string | number)[]): string | undefined {
@@ -554,11 +546,17 @@ export function validateSpec(
 ): Spec {
   const kind = (value as { kind?: unknown } | null)?.kind;
   const schema =
-    kind === 'Cluster' ? ClusterSchema : kind === 'Application' ? ApplicationSchema : undefined;
+    kind === 'Cluster'
+      ? ClusterSchema
+      : kind === 'Application'
+        ? ApplicationSchema
+        : kind === 'Project'
+          ? ProjectSchema
+          : undefined;
   if (!schema) {
     throw new DriftlessError(
       'InvalidSpec',
-      `kind must be Application or Cluster (apiVersion ${API_VERSION}), got ${JSON.stringify(kind ?? null)}`,
+      `kind must be Application, Cluster or Project (apiVersion ${API_VERSION}), got ${JSON.stringify(kind ?? null)}`,
       { file: where.file, line: where.doc?.line, field: 'kind' },
     );
   }

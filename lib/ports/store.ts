@@ -2,6 +2,7 @@
 // (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
 
 import type { Application, Cluster } from '../model/application.js';
+import type { Project } from '../model/project.js';
 import type {
   HealthStatus,
   OperationPhase,
@@ -15,6 +16,8 @@ import type { TargetId } from '../model/target.js';
 export interface Store {
   getApplication(name: string): Promise<Application | undefined>;
   getCluster(name: string): Promise<Cluster | undefined>;
+  /** A registered Project; `default` is implicit when none is registered (lib/model/project.ts). */
+  getProject(name: string): Promise<Project | undefined>;
   getTargetStatus(target: TargetId): Promise<TargetStatus | undefined>;
   /**
    * Writes the status, and its summary on the target record. Rejects with
@@ -37,6 +40,16 @@ export interface Store {
   ): Promise<OperationResult[]>;
   /** The target's small record: a running operation reads whether someone asked to terminate it. */
   getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+}
+
+/** A change to an application someone made through the API: who, what, when (the audit trail history shows). */
+export interface AppEvent {
+  /** ISO time. */
+  at: string;
+  principal: string;
+  action: 'create' | 'update' | 'delete' | 'suspend' | 'resume' | 'terminate';
+  /** Clusters it concerned, when not all. */
+  clusters?: string[];
 }
 
 /** Someone asked to end a running operation (`driftless terminate`, POST …/terminate). */
@@ -117,6 +130,13 @@ export interface Catalog extends Store {
   putCluster(cluster: Cluster): Promise<void>;
   deleteCluster(name: string): Promise<void>;
   listClusters(limit?: number, next?: string): Promise<Page<Cluster>>;
+  putProject(project: Project): Promise<void>;
+  deleteProject(name: string): Promise<void>;
+  listProjects(limit?: number, next?: string): Promise<Page<Project>>;
+  /** Records a change to an application (bounded by the history's TTL). */
+  appendEvent(app: string, event: AppEvent): Promise<void>;
+  /** The application's events, newest first. */
+  listEvents(app: string, limit?: number): Promise<AppEvent[]>;
   /** Targets of apps whose source repository is `repoURL` (normalized). */
   targetsForRepo(repoURL: string): Promise<TargetRecord[]>;
   /**

@@ -36,6 +36,7 @@ import {
   LABEL_APP,
   parseRefKey,
 } from '../model/object.js';
+import { objectRefusal, type Project } from '../model/project.js';
 import type { InventoryEntry } from '../model/status.js';
 import { type ClusterClient, DEFAULT_REQUEST_CONCURRENCY } from '../ports/cluster.js';
 
@@ -97,6 +98,8 @@ export interface PruneContext {
   app: string;
   syncPolicy: Pick<SyncPolicy, 'prune' | 'pruneLimit' | 'allowPruneOf'>;
   policy: AppPolicy;
+  /** The project's limits on the target's cluster: nothing outside them is pruned either. */
+  project?: { project: Project; cluster: string };
 }
 
 /** The annotation that keeps the object, for a prune or (cascade) a deletion; undefined if none. */
@@ -133,7 +136,13 @@ export function decidePrune(
     const options = syncOptionsOrDefault(c.live);
     const optOut = keptBy(options, c.live, cascade);
     const ref = parseRefKey(c.key);
-    const violation = policyViolation(ctx.policy, ctx.app, { ...ref, namespaced: !!ref.namespace });
+    const violation =
+      policyViolation(ctx.policy, ctx.app, { ...ref, namespaced: !!ref.namespace }) ??
+      (ctx.project &&
+        objectRefusal(ctx.project.project, ctx.project.cluster, {
+          ...ref,
+          namespaced: !!ref.namespace,
+        }));
     if (optOut) {
       kept.push({ key: c.key, code: 'OptedOut', reason: optOut });
     } else if (violation) {

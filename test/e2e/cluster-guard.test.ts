@@ -37,7 +37,7 @@ import {
 } from '../../lib/ports/cluster-guard.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
 import type { ReconcileEvent } from '../../lib/reconcile/index.js';
-import { IsomorphicGitSource } from '../../lib/source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import { type JobOutcome, processJob, type WorkerDeps } from '../../lib/worker.js';
 import { starvedAccount } from '../support/apf.js';
 import { awsClientConfig } from '../support/aws.js';
@@ -103,6 +103,7 @@ function workerDeps(
     queue,
     guard,
     git: new IsomorphicGitSource({ cacheRoot: gitCache }),
+    renderer: new SourceCache(),
     clusters,
     reporter: { report: async () => {} },
     onEvent,

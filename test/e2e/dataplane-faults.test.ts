@@ -19,7 +19,7 @@ import { DriftlessError } from '../../lib/errors.js';
 import { KubeconfigConnector } from '../../lib/kube/kubeconfig.js';
 import type { ReconcileEvent } from '../../lib/reconcile/index.js';
 import { reconcile } from '../../lib/reconcile/index.js';
-import { IsomorphicGitSource } from '../../lib/source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import { awsClientConfig } from '../support/aws.js';
 import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { serializingProxy } from '../support/dynamo.js';
@@ -151,6 +151,7 @@ describe('racing workers', () => {
       store: catalog,
       leases,
       git,
+      renderer: new SourceCache(),
       clusters: connector,
       reporter: { report: async () => {} },
       onEvent: (e: ReconcileEvent) => {

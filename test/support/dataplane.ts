@@ -94,6 +94,8 @@ export async function startDataPlane(
     ...github,
     DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
     DRIFTLESS_WAIT_BUDGET_MS: String(opts.waitBudgetMs ?? 30_000),
+    // The platform admin the tests call the API as (the matrix test adds its own principals).
+    DRIFTLESS_ADMIN_PRINCIPALS: 'arn:aws:iam::123456789012:user/ops',
     DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_TRACE_ENABLED: 'false',

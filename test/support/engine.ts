@@ -24,7 +24,7 @@ import {
   type ReconcileRequest,
   reconcile,
 } from '../../lib/reconcile/index.js';
-import { IsomorphicGitSource } from '../../lib/source/index.js';
+import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import { testenv } from './env.js';
 import { TestRepo } from './git.js';
 import { provideRenderTools } from './render-tools.js';
@@ -74,6 +74,8 @@ export class EngineHarness {
   /** Called with every engine event as it happens (fault injection, progress). */
   listener: ((e: ReconcileEvent) => void) | undefined;
   readonly connector: HarnessConnector;
+  /** One render cache for the harness, as the wiring keeps one per process. */
+  readonly renderer = new SourceCache();
   readonly clusterName: string;
   private readonly statusUrl: ((target: TargetId) => string | undefined) | undefined;
   private constructor(
@@ -149,6 +151,7 @@ export class EngineHarness {
       store: this.store,
       leases: this.leases,
       git: this.git,
+      renderer: this.renderer,
       clusters: this.connector,
       reporter: this.reporter,
       statusUrl: this.statusUrl,

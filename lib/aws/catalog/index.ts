@@ -9,10 +9,12 @@
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Application, Cluster } from '../../model/application.js';
+import type { Project } from '../../model/project.js';
 import type { OperationResult, TargetStatus } from '../../model/status.js';
 import type { TargetId } from '../../model/target.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import {
+  type AppEvent,
   type Catalog,
   DEFAULT_HISTORY_LIMIT,
   type Page,
@@ -24,7 +26,7 @@ import { DynamoTable } from '../dynamo/client.js';
 import { DUE_SHARDS } from '../dynamo/schema.js';
 import type { CatalogContext } from './context.js';
 import { HistoryItems } from './history.js';
-import { SpecItems } from './specs.js';
+import { AppEvents, ProjectSpecs, SpecItems } from './specs.js';
 import { StatusItems } from './status.js';
 import { TargetRecords } from './targets.js';
 
@@ -49,6 +51,8 @@ export interface DynamoCatalogOptions {
 
 export class DynamoCatalog implements Catalog {
   private readonly specs: SpecItems;
+  private readonly projects: ProjectSpecs;
+  private readonly events: AppEvents;
   private readonly targets: TargetRecords;
   private readonly statuses: StatusItems;
   private readonly histories: HistoryItems;
@@ -63,6 +67,8 @@ export class DynamoCatalog implements Catalog {
     };
     this.targets = new TargetRecords(ctx);
     this.specs = new SpecItems(ctx, this.targets);
+    this.projects = new ProjectSpecs(ctx);
+    this.events = new AppEvents(ctx);
     this.statuses = new StatusItems(ctx);
     this.histories = new HistoryItems(ctx);
   }
@@ -108,6 +114,24 @@ export class DynamoCatalog implements Catalog {
   }
   setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
     return this.targets.setNextDue(target, nextDueAt);
+  }
+  appendEvent(app: string, event: AppEvent): Promise<void> {
+    return this.events.appendEvent(app, event);
+  }
+  listEvents(app: string, limit?: number): Promise<AppEvent[]> {
+    return this.events.listEvents(app, limit);
+  }
+  putProject(project: Project): Promise<void> {
+    return this.projects.putProject(project);
+  }
+  deleteProject(name: string): Promise<void> {
+    return this.projects.deleteProject(name);
+  }
+  getProject(name: string): Promise<Project | undefined> {
+    return this.projects.getProject(name);
+  }
+  listProjects(limit?: number, next?: string): Promise<Page<Project>> {
+    return this.projects.listProjects(limit, next);
   }
   setRecheckToken(target: TargetId, token: string): Promise<void> {
     return this.targets.setRecheckToken(target, token);

@@ -4,6 +4,7 @@
 // disappeared, so a half-done put never routes a push to a target the spec
 // does not have; it is idempotent, retry it on failure.
 
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { mapBounded } from '../../concurrency.js';
 import { DriftlessError } from '../../errors.js';
@@ -14,9 +15,21 @@ import {
   type Cluster,
   ClusterSchema,
 } from '../../model/application.js';
-import { DEFAULT_PAGE_SIZE, type Page } from '../../ports/store.js';
-import { av, type Item, readString } from '../dynamo/items.js';
-import { ATTR, appKey, clusterKey, LIST_APPS, LIST_CLUSTERS } from '../dynamo/schema.js';
+import { type Project, ProjectSchema } from '../../model/project.js';
+import { type AppEvent, DEFAULT_PAGE_SIZE, type Page } from '../../ports/store.js';
+import { Expression } from '../dynamo/expression.js';
+import { av, type Item, readNumber, readString } from '../dynamo/items.js';
+import {
+  ATTR,
+  appEventKey,
+  appKey,
+  clusterKey,
+  LIST_APPS,
+  LIST_CLUSTERS,
+  LIST_PROJECTS,
+  projectKey,
+  SK_EVENT_PREFIX,
+} from '../dynamo/schema.js';
 import { type CatalogContext, TARGET_WRITE_CONCURRENCY } from './context.js';
 import { listPage } from './list.js';
 import type { TargetRecords } from './targets.js';
@@ -124,6 +137,87 @@ export class SpecItems {
     return {
       items: page.items.map((i) =>
         parseStored(ClusterSchema, i, `Cluster/${readString(i, ATTR.listSk)}`),
+      ),
+      next: page.next,
+    };
+  }
+}
+
+/** Who changed an application, when: items beside its spec, with the history's TTL. */
+export class AppEvents {
+  constructor(private readonly ctx: CatalogContext) {}
+
+  async appendEvent(app: string, event: AppEvent): Promise<void> {
+    const expires = Math.floor(this.ctx.clock.now() / 1000) + this.ctx.historyTtlSeconds;
+    await this.ctx.table.putItem(
+      'appendEvent',
+      {
+        Item: {
+          ...appEventKey(app, event.at, randomUUID()),
+          [ATTR.itemType]: av.s('AppEvent'),
+          [ATTR.entry]: av.s(JSON.stringify(event)),
+          [ATTR.ttl]: av.n(expires),
+        },
+      },
+      1,
+    );
+  }
+
+  async listEvents(app: string, limit = DEFAULT_PAGE_SIZE): Promise<AppEvent[]> {
+    const x = new Expression();
+    const out = await this.ctx.table.query('listEvents', {
+      KeyConditionExpression: `${x.name(ATTR.pk)} = ${x.value(av.s(appKey(app).pk.S ?? ''))} AND begins_with(${x.name(ATTR.sk)}, ${x.value(av.s(SK_EVENT_PREFIX))})`,
+      ...x.fields(),
+      ScanIndexForward: false,
+      Limit: limit,
+    });
+    const now = Math.floor(this.ctx.clock.now() / 1000);
+    return (out.Items ?? []).flatMap((i) => {
+      const exp = readNumber(i, ATTR.ttl);
+      const text = readString(i, ATTR.entry);
+      return text && (exp === undefined || exp > now) ? [JSON.parse(text) as AppEvent] : [];
+    });
+  }
+}
+
+/** Projects: admin-owned, small, listed like clusters. */
+export class ProjectSpecs {
+  constructor(private readonly ctx: CatalogContext) {}
+
+  async putProject(project: Project): Promise<void> {
+    const name = project.metadata.name;
+    await this.ctx.table.putItem(
+      'putProject',
+      {
+        Item: {
+          ...projectKey(name),
+          [ATTR.itemType]: av.s('Project'),
+          [ATTR.spec]: av.s(JSON.stringify(project)),
+          [ATTR.listPk]: av.s(LIST_PROJECTS),
+          [ATTR.listSk]: av.s(name),
+        },
+      },
+      1,
+    );
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    await this.ctx.table.deleteItem('deleteProject', { Key: projectKey(name) }, 1);
+  }
+
+  async getProject(name: string): Promise<Project | undefined> {
+    const out = await this.ctx.table.getItem('getProject', {
+      Key: projectKey(name),
+      ConsistentRead: true,
+    });
+    return out.Item && parseStored(ProjectSchema, out.Item, `Project/${name}`);
+  }
+
+  async listProjects(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Project>> {
+    const page = await listPage(this.ctx, 'listProjects', LIST_PROJECTS, limit, next);
+    return {
+      items: page.items.map((i) =>
+        parseStored(ProjectSchema, i, `Project/${readString(i, ATTR.listSk)}`),
       ),
       next: page.next,
     };

@@ -3,8 +3,8 @@
 //
 // Access patterns                                   How
 // ------------------------------------------------  ---------------------------------------------
-// get/put/delete an Application or Cluster spec      GetItem/PutItem/DeleteItem  pk=APP#<name> | CLUSTER#<name>, sk=SPEC
-// list Applications / Clusters, a page at a time     Query `list` index, listPk=APPS | CLUSTERS, sorted by name
+// get/put/delete an Application, Cluster or Project  GetItem/PutItem/DeleteItem  pk=APP#<name> | CLUSTER#<name> | PROJECT#<name>, sk=SPEC
+// list Applications / Clusters / Projects, by page   Query `list` index, listPk=APPS | CLUSTERS | PROJECTS, sorted by name
 // targets of a repository (webhook routing)          Query `list` index, listPk=REPO#<normalizeRepoURL(url)>
 // due targets, a page at a time (drift sweep)        Query `due` index per shard, duePk=DUE#<nn>, nextDueAt <= now
 // target record (wanted revision, next due, lease)   GetItem/UpdateItem pk=TARGET#<app>#<cluster>, sk=TARGET
@@ -243,6 +243,7 @@ export const LIST_APPS = 'APPS';
 /** The partition of the webhook's idempotency records (Powertools, on this table). */
 export const IDEMPOTENCY_PARTITION = 'IDEMPOTENCY';
 export const LIST_CLUSTERS = 'CLUSTERS';
+export const LIST_PROJECTS = 'PROJECTS';
 
 /** Shards of the due index. Changing it needs every record's duePk rewritten (re-put the apps). */
 export const DUE_SHARDS = 16;
@@ -255,6 +256,17 @@ export function appKey(name: string): ItemKey {
 
 export function clusterKey(name: string): ItemKey {
   return key(`CLUSTER#${name}`, SK_SPEC);
+}
+
+/** An application's change events live in its spec's partition, newest last by key. */
+export const SK_EVENT_PREFIX = 'EVENT#';
+
+export function appEventKey(app: string, at: string, id: string): ItemKey {
+  return key(`APP#${app}`, `${SK_EVENT_PREFIX}${at}#${id}`);
+}
+
+export function projectKey(name: string): ItemKey {
+  return key(`PROJECT#${name}`, SK_SPEC);
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
 } from '../../api/contract.js';
 import type { Application, Cluster } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
+import type { Project } from '../../model/project.js';
 import { parseYamlDocuments } from '../../model/yaml.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, UsageError } from '../command.js';
@@ -92,20 +93,31 @@ export async function applySpecs(
 ): Promise<number> {
   if (files.length === 0) throw new UsageError('apps apply needs -f FILE');
   // Validate every document of every file before registering anything.
-  const specs: { kind: 'Application' | 'Cluster'; value: Application | Cluster; file: string }[] =
-    [];
+  const specs: {
+    kind: 'Application' | 'Cluster' | 'Project';
+    value: Application | Cluster | Project;
+    file: string;
+  }[] = [];
   for (const file of files) {
     const text = await readFile(file, 'utf8').catch((e: Error) => {
       throw new UsageError(`cannot read ${file}: ${e.message}`);
     });
     for (const s of parseSpecs(text, file)) specs.push({ ...s, file });
   }
-  if (specs.length === 0) throw new UsageError(`no Application or Cluster in ${files.join(', ')}`);
-  // Clusters first: applications name them.
-  specs.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'Cluster' ? -1 : 1));
+  if (specs.length === 0) {
+    throw new UsageError(`no Application, Cluster or Project in ${files.join(', ')}`);
+  }
+  // Projects and clusters first: applications name them.
+  const order = { Project: 0, Cluster: 1, Application: 2 } as const;
+  specs.sort((a, b) => order[a.kind] - order[b.kind]);
   for (const s of specs) {
     const name = s.value.metadata.name;
-    const route = s.kind === 'Cluster' ? `/clusters/${name}` : `/apps/${name}`;
+    const route =
+      s.kind === 'Cluster'
+        ? `/clusters/${name}`
+        : s.kind === 'Project'
+          ? `/projects/${name}`
+          : `/apps/${name}`;
     const raw = await rawDocument(s.file, s.kind, name);
     const query = s.kind === 'Application' && opts.cascade ? { cascade: 'true' } : undefined;
     const res = await client.request<AppPutResponse | undefined>('PUT', route, raw, query);
