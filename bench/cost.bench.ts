@@ -66,8 +66,9 @@ import {
 import { parseJob } from '../lib/aws/queue.js';
 import { appSelector } from '../lib/diff/index.js';
 import {
-  handleWebhook,
-  verifyDelivery,
+  checkDelivery,
+  routeDelivery,
+  type VerifiedDelivery,
   type WebhookRequest,
   type WebhookResponse,
 } from '../lib/github/webhook.js';
@@ -249,7 +250,7 @@ interface Env {
   clusterSpec: Cluster;
   workerBundle: string;
   secret: string;
-  deliver: (input: { deliveryId: string; request: WebhookRequest }) => Promise<WebhookResponse>;
+  deliver: (input: VerifiedDelivery) => Promise<WebhookResponse>;
   serverVersion: string;
 }
 
@@ -339,12 +340,13 @@ async function startEnv(dir: string): Promise<Env> {
   });
   await plane.catalog.putCluster(clusterSpec);
 
-  // The webhook function's path (functions/webhook.ts): signature first, then
-  // the delivery through Powertools idempotency on the same table.
+  // The webhook function's path (functions/webhook.ts): checkDelivery first
+  // (the one HMAC), then the delivery through Powertools idempotency on the
+  // same table, keyed by the body's hash.
   const secret = `bench-${randomUUID()}`;
   const idempotencyClient = meterDynamo(new DynamoDBClient(config), plane.meter, 'idempotency:');
   const idempotency = new IdempotencyConfig({
-    eventKeyJmesPath: 'deliveryId',
+    eventKeyJmesPath: 'bodyHash',
     expiresAfterSeconds: 24 * 3600,
   });
   // As the handler does with its Lambda context (the in-progress record's expiry).
@@ -352,8 +354,8 @@ async function startEnv(dir: string): Promise<Env> {
     getRemainingTimeInMillis: () => 30_000,
   } as unknown as Context);
   const deliver = makeIdempotent(
-    async (input: { deliveryId: string; request: WebhookRequest }): Promise<WebhookResponse> =>
-      handleWebhook(plane.webhookDeps(secret), input.request),
+    async (input: VerifiedDelivery): Promise<WebhookResponse> =>
+      routeDelivery(plane.webhookDeps(secret), input),
     {
       persistenceStore: new DynamoDBPersistenceLayer({
         tableName,
@@ -633,8 +635,9 @@ function pushDelivery(env: Env, app: AppUnderTest, commit: string) {
 async function webhookStage(env: Env, app: AppUnderTest, commit: string) {
   const delivery = pushDelivery(env, app, commit);
   const { value: res, stage } = await metered(env, async () => {
-    if (!(await verifyDelivery(delivery.request, [env.secret]))) throw new Error('bad signature');
-    return env.deliver(delivery);
+    const checked = await checkDelivery(delivery.request, async () => [env.secret]);
+    if ('rejected' in checked) throw new Error(`webhook rejected: ${checked.rejected.status}`);
+    return env.deliver(checked.verified);
   });
   const targets = (res.body.targets as unknown[] | undefined)?.length ?? 0;
   if (res.status !== 202 || targets !== 1) {
@@ -1542,7 +1545,7 @@ async function writeReadmeSection(text: string): Promise<void> {
     '  production; those are billed SQS requests, so they are counted here as one',
     '  receive and one delete per message batch (batches of one).',
     '- **One-object change**: a push changes one ConfigMap; the webhook function’s',
-    '  path (HMAC check, Powertools idempotency record on the table, `handleWebhook`:',
+    '  path (checkDelivery: the HMAC check; Powertools idempotency record on the table; `routeDelivery`:',
     '  targetsForRepo, recordWantedRevision, enqueue); receive; `processJob` syncs',
     '  (one server-side apply, status, history); delete.',
     '- Each for a 30-object and a 200-object app (eight kinds, [manifests.ts](manifests.ts)),',

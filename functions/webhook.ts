@@ -1,7 +1,9 @@
 // GitHub webhook receiver (Lambda Function URL or HTTP API). The signature is
-// the authentication: it is verified before anything is parsed, and then each
-// delivery is processed at most once (Powertools idempotency on DynamoDB,
-// keyed by X-GitHub-Delivery), so a redelivery enqueues nothing twice.
+// the authentication: it is verified (once, in lib/github/webhook.ts) before
+// anything is parsed, and then each body is processed at most once
+// (Powertools idempotency on DynamoDB, keyed by the SHA-256 of the body), so
+// a redelivery, or the same body replayed under a fresh X-GitHub-Delivery,
+// enqueues nothing twice. Jobs keep the delivery id in their dedup id.
 
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -30,7 +32,7 @@ const { logger, metrics, tracer } = observability('webhook');
 const plane = webhookPlane(config, logger);
 
 const idempotency = new IdempotencyConfig({
-  eventKeyJmesPath: 'deliveryId',
+  eventKeyJmesPath: 'bodyHash',
   expiresAfterSeconds: 24 * 3600,
 });
 const processDelivery = makeIdempotent(
@@ -73,13 +75,10 @@ export const handler = middy(
     const request: WebhookRequest = { headers: event.headers ?? {}, body };
     const deliveryId = request.headers['x-github-delivery'] ?? '';
     logger.appendKeys({ deliveryId, event: request.headers['x-github-event'] });
-    // The size, the signature (computed once) and the headers are checked
-    // before the idempotency store is touched: a forged request creates no records.
-    const checked = await checkDelivery(
-      request,
-      await plane.webhookSecrets(),
-      plane.maxWebhookBytes,
-    );
+    // The size, the signature (computed once), the headers and the signer's
+    // repository are checked before the idempotency store is touched: a
+    // forged request creates no records.
+    const checked = await checkDelivery(request, plane.webhookSecrets, plane.maxWebhookBytes);
     if ('rejected' in checked) {
       metrics.addMetric('WebhookRejected', 'Count', 1);
       logger.warn('webhook rejected', { status: checked.rejected.status });

@@ -28,6 +28,14 @@
 //                             manage clusters, projects and repository
 //                             credentials. Default: every principal of the
 //                             deploying account that IAM lets call the API.
+//   driftless:sopsKmsKeys     KMS key ARNs the worker may Decrypt with for SOPS files
+//                             (a list or comma-separated; README, "SOPS")
+//   driftless:sopsRoles       role ARNs apps may name in spec.decryption.roleArn
+//                             (sts:AssumeRole; the role's own policy grants kms:Decrypt)
+//   driftless:apiPreviews     give the status API the clusters' access for diff
+//                             previews (default false: only the worker can write to a cluster)
+//   driftless:webhookReservedConcurrency  reserved concurrency of the webhook
+//                             (default 10; "none" for no reservation)
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -69,7 +77,10 @@ export const ClusterAccessSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
       .optional(),
-    /** Give the status API the same access, for diff previews (default true). */
+    /**
+     * With driftless:apiPreviews on, give the status API the same access on
+     * this cluster, for diff previews (default true; false leaves it out).
+     */
     previews: z.boolean().default(true),
   })
   .strict();
@@ -83,6 +94,13 @@ const RETENTION_DAYS = [
 ];
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * The webhook's reserved concurrency: a flood of deliveries (signed or not)
+ * is throttled at this many invocations instead of taking the account's
+ * concurrency from the worker and the API.
+ */
+export const DEFAULT_WEBHOOK_RESERVED_CONCURRENCY = 10;
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 export const DriftlessConfigSchema = z.object({
@@ -119,6 +137,19 @@ export const DriftlessConfigSchema = z.object({
         ),
     )
     .optional(),
+  // SOPS (issue #13): what the worker may decrypt with.
+  sopsKmsKeys: z
+    .array(
+      z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'must be a KMS key ARN'),
+    )
+    .default([]),
+  sopsRoles: z
+    .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'))
+    .default([]),
+  apiPreviews: bool.default(false),
+  webhookReservedConcurrency: z
+    .union([int(1, 1000), z.literal('none')])
+    .default(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY),
 });
 
 export type DriftlessConfig = z.infer<typeof DriftlessConfigSchema>;
@@ -142,6 +173,10 @@ const KEYS = [
   'githubApiUrl',
   'renderTools',
   'adminPrincipals',
+  'sopsKmsKeys',
+  'sopsRoles',
+  'apiPreviews',
+  'webhookReservedConcurrency',
 ] as const;
 
 export class ConfigError extends Error {
@@ -164,6 +199,14 @@ export function configFromContext(
   const input: Record<string, unknown> = { ...raw };
   delete input.alarmEmail;
   if (raw.clusters !== undefined) input.clusters = clustersValue(raw.clusters, baseDir);
+  for (const key of ['sopsKmsKeys', 'sopsRoles'] as const) {
+    const v = raw[key];
+    if (typeof v === 'string')
+      input[key] = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+  }
   if (raw.alarmEmail !== undefined) {
     input.alarmEmails = Array.isArray(raw.alarmEmail)
       ? raw.alarmEmail

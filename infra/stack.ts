@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import {
   Annotations,
+  ArnFormat,
   Aws,
   CfnCondition,
   CfnOutput,
@@ -56,6 +57,15 @@ import {
 import { DriftlessMonitoring } from './monitoring.js';
 
 /** The repository root: functions/*.ts are bundled from here. */
+/**
+ * The name prefix of the secrets that hold source credentials (README,
+ * "Private repositories"): `source.credentials: acme-git` is the secret
+ * `driftless/<stack>/acme-git`. The worker may read these and no other.
+ */
+export function sourceSecretPrefix(stackName: string): string {
+  return `driftless/${stackName}/`;
+}
+
 export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 export type FunctionName = 'webhook' | 'worker' | 'sweep' | 'api' | 'outbox';
@@ -246,7 +256,7 @@ export class DriftlessStack extends Stack {
 
     this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
       description:
-        'Driftless: GitHub webhook secret (generated; give GitHub this value, or put your own). During a rotation: {"secrets": ["new", "old"]}.',
+        'Driftless: GitHub webhook secret (generated; give GitHub this value, or put your own). During a rotation: {"secrets": ["new", "old"]}; per repository: {"repositories": {"owner/name": ["new", "old"]}, "default": "..."} (README).',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
     const githubApp = config.githubAppId !== undefined;
@@ -260,7 +270,7 @@ export class DriftlessStack extends Stack {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Rotation needs the other side changed too (the GitHub webhook or App configuration), which Secrets Manager cannot do; the webhook accepts {"secrets": [new, old]} so a manual rotation has no gap.',
+          'Rotation needs the other side changed too (the GitHub webhook or App configuration), which Secrets Manager cannot do; the webhook accepts a current and a previous secret (per repository too) so a manual rotation has no gap.',
       });
     }
 
@@ -357,11 +367,18 @@ export class DriftlessStack extends Stack {
     };
 
     const outboxUrl = { [ENV.outboxQueueUrl]: this.outboxQueue.queueUrl };
+    const secretPrefix = sourceSecretPrefix(this.stackName);
     const webhook = make('webhook', {
       description: 'Driftless: GitHub webhook (HMAC verified) → wanted revision → job queue',
       memorySize: 512,
       // GitHub gives up on a delivery after 10 s; the webhook calls no GitHub API.
       timeout: Duration.seconds(30),
+      // Capped, so a flood of (unsigned) bodies is throttled here and cannot
+      // take the account's concurrency from the worker and the API.
+      reservedConcurrentExecutions:
+        config.webhookReservedConcurrency === 'none'
+          ? undefined
+          : config.webhookReservedConcurrency,
       environment: { [ENV.webhookSecretId]: this.webhookSecret.secretArn, ...outboxUrl },
     });
     const worker = make('worker', {
@@ -377,6 +394,9 @@ export class DriftlessStack extends Stack {
         // taken over while its holder still works.
         [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
         [ENV.gitCache]: '/tmp/driftless-git',
+        [ENV.secretPrefix]: secretPrefix,
+        // {"type":"githubApp"} credentials: the worker mints installation tokens.
+        ...(githubApp ? github : {}),
         ...outboxUrl,
       },
     });
@@ -399,7 +419,8 @@ export class DriftlessStack extends Stack {
       memorySize: 1024,
       // An HTTP API waits at most 30 s for its integration.
       timeout: Duration.seconds(29),
-      clusterAccess: true,
+      // Cluster access (and the render tools) only for diff previews.
+      clusterAccess: config.apiPreviews,
       environment: {
         [ENV.gitCache]: '/tmp/driftless-git',
         [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
@@ -411,6 +432,10 @@ export class DriftlessStack extends Stack {
             `arn:${Aws.PARTITION}:sts::${Aws.ACCOUNT_ID}:assumed-role/*`,
           ]
         ).join(','),
+        // Names the secret a preview of a private repository would need; the
+        // API's role may not read it (only the worker reads source credentials).
+        [ENV.secretPrefix]: secretPrefix,
+        [ENV.apiPreviews]: String(config.apiPreviews),
       },
     });
     const outbox = make('outbox', {
@@ -550,6 +575,42 @@ export class DriftlessStack extends Stack {
       [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
     );
     allow(worker.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
+    // SOPS (lib/source/decrypt.ts): kms:Decrypt on the keys the user lists
+    // (driftless:sopsKmsKeys) and sts:AssumeRole on the roles apps may name
+    // in spec.decryption.roleArn (driftless:sopsRoles); nothing by default.
+    // Only the worker decrypts: the API's diff previews of such apps are refused by KMS.
+    if (config.sopsKmsKeys.length > 0) {
+      allow(worker.role, 'SopsKmsDecrypt', ['kms:Decrypt'], config.sopsKmsKeys);
+    }
+    if (config.sopsRoles.length > 0) {
+      allow(worker.role, 'SopsAssumeRole', ['sts:AssumeRole'], config.sopsRoles);
+    }
+    // Source credentials (lib/source/credentials.ts): secrets under the stack's
+    // prefix only (the ARN's random suffix is what the trailing * matches);
+    // with a GitHub App, its private key too, to mint installation tokens.
+    // The webhook and the API read none of them.
+    const sourceSecrets = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${secretPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    allow(worker.role, 'SourceCredentials', ['secretsmanager:GetSecretValue'], [sourceSecrets]);
+    // cdk-nag names the resource as it renders it: tokens as <AWS::…>.
+    const nag = (v: string, token: string) => (Token.isUnresolved(v) ? `<AWS::${token}>` : v);
+    Validations.of(worker.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${nag(this.region, 'Region')}:${nag(this.account, 'AccountId')}:secret:${secretPrefix}*]`,
+      reason:
+        "Source credentials are secrets the user creates under the stack's name prefix (README, Private repositories); the * is the prefix's rest and the ARN's random suffix, and no other secret matches.",
+    });
+    if (githubApp) {
+      allow(
+        worker.role,
+        'GitHubAppKey',
+        ['secretsmanager:GetSecretValue'],
+        [this.githubSecret.secretArn],
+      );
+    }
 
     // outbox: lib/github/outbox.ts + status.ts → the GitHub credentials; its
     // queue's messages (receive, delete, ChangeMessageVisibility for
@@ -653,8 +714,12 @@ export class DriftlessStack extends Stack {
     // ---------------------------------------------------------------------
     // Clusters.
 
+    // Only the worker writes to clusters; the status API gets the same access
+    // (a server-side dry run is authorized like the write) only with
+    // driftless:apiPreviews on, and not on a cluster with `previews: false`.
     for (const [i, cluster] of config.clusters.entries()) {
-      const principals: iam.Role[] = [worker.role, ...(cluster.previews ? [api.role] : [])];
+      const previews = config.apiPreviews && cluster.previews;
+      const principals: iam.Role[] = [worker.role, ...(previews ? [api.role] : [])];
       this.grantCluster(`Cluster${i}`, cluster, principals);
     }
 

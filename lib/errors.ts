@@ -24,6 +24,8 @@ export type ErrorReason =
   | 'DigestMismatch'
   /** Kustomize or Helm failed to render the source (their message, the file it names). */
   | 'RenderFailed'
+  /** A SOPS file cannot be decrypted: no usable key, a MAC mismatch, refused by KMS (the file it names). */
+  | 'DecryptionFailed'
   /** The cluster's API server cannot be reached. */
   | 'ClusterUnreachable'
   /**

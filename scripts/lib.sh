@@ -105,6 +105,15 @@ ensure_kube_binaries() {
   export DRIFTLESS_KUBE_BIN
 }
 
+# The real sops and age-keygen for the SOPS tests, built from a pinned Go module.
+ensure_sops() {
+  lock sops
+  "$DRIFTLESS_ROOT/scripts/testenv/build-sops.sh"
+  unlock
+  DRIFTLESS_SOPS_BIN="$("$DRIFTLESS_ROOT/scripts/testenv/build-sops.sh" --print-dir)"
+  export DRIFTLESS_SOPS_BIN
+}
+
 # moto in server mode, in a virtualenv in the cache.
 ensure_moto() {
   command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
@@ -161,5 +170,6 @@ ensure_testenv() {
   ensure_git_http_backend
   ensure_moto
   ensure_kube_binaries
+  ensure_sops
   ensure_registry
 }

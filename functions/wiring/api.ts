@@ -11,7 +11,11 @@ import { storePlane } from './store.js';
 
 export function apiPlane(config: DataPlaneConfig) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
-  const { leases, git, clusters, guard, renderer } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard, renderer, credentialsFor } = enginePlane(
+    config,
+    dynamo,
+    catalog,
+  );
   const statusUrl = statusUrlFor(config);
   const deadLetters = config.deadLetterQueueUrl
     ? new SqsDeadLetters({
@@ -27,7 +31,12 @@ export function apiPlane(config: DataPlaneConfig) {
       guard,
       deadLetters,
       admins: config.adminPrincipals,
-      engine: { leases, git, clusters, renderer, reporter: noReporter, statusUrl },
+      // Without cluster access (driftless:apiPreviews off) no engine: a
+      // preview answers 501 instead of failing on the cluster's AccessDenied.
+      engine:
+        config.apiPreviews === false
+          ? undefined
+          : { leases, git, clusters, renderer, credentialsFor, reporter: noReporter, statusUrl },
     }),
   };
 }

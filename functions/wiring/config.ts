@@ -20,7 +20,7 @@ export interface DataPlaneConfig {
   deadLetterQueueUrl?: string;
   /** The commit status outbox (FIFO); unset, no commit statuses are reported. */
   outboxQueueUrl?: string;
-  /** Secrets Manager id of the webhook secret (a string, or JSON {"secrets": [...]} during rotation). */
+  /** Secrets Manager id of the webhook secret (a string, or a document: lib/model/webhook-secrets.ts). */
   webhookSecretId?: string;
   /** How the outbox's consumer authenticates to GitHub (none: it drops what it receives). */
   githubAuth?: GitHubAuth;
@@ -38,6 +38,12 @@ export interface DataPlaneConfig {
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
+  /** Prepended to the secret names of source credentials (`driftless/<stack>/`). */
+  secretPrefix?: string;
+  /** KMS endpoint for SOPS data keys (an emulator); unset, the key region's (the SDK's AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL when set). */
+  kmsEndpoint?: string;
+  /** False when the stack gave the status API no cluster access (no diff previews); unset, true. */
+  apiPreviews?: boolean;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -71,6 +77,9 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
       .filter(Boolean),
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
+    secretPrefix: env[ENV.secretPrefix],
+    kmsEndpoint: env[ENV.awsEndpointUrlKms] || env[ENV.awsEndpointUrl] || undefined,
+    apiPreviews: env[ENV.apiPreviews] === undefined ? undefined : env[ENV.apiPreviews] === 'true',
   };
 }
 

@@ -23,6 +23,13 @@ export const ENV = {
   adminPrincipals: 'DRIFTLESS_ADMIN_PRINCIPALS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
   gitCache: 'DRIFTLESS_GIT_CACHE',
+  /** Prefix of the secrets source credentials name (`driftless/<stack>/`); the worker may read only these. */
+  secretPrefix: 'DRIFTLESS_SECRET_PREFIX',
+  // The SDK's own endpoint variables, read for the KMS client that is not an SDK client.
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
+  /** 'false': the status API has no cluster access (infra's driftless:apiPreviews), so no diff previews. */
+  apiPreviews: 'DRIFTLESS_API_PREVIEWS',
   kubectl: TOOL_ENV_VARS.kubectl,
   helm: TOOL_ENV_VARS.helm,
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',

@@ -5,26 +5,26 @@
 import { SecretsManagerSource } from '../../lib/aws/secrets.js';
 import type { OutboxLogger } from '../../lib/github/outbox.js';
 import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../../lib/github/webhook.js';
+import { parseWebhookSecrets, type WebhookSecretSet } from '../../lib/model/webhook-secrets.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { reporterPlane } from './github.js';
 import { storePlane } from './store.js';
 
+const NO_SECRETS: WebhookSecretSet = { default: [], repositories: new Map() };
+
 export function webhookPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
   const { catalog, queue, sqs } = storePlane(config);
+  // Cached for its TTL (lib/aws/secrets.ts): a flood of signed-looking bodies
+  // does not become a flood of GetSecretValue calls.
   const secrets = new SecretsManagerSource({});
   const { reporter } = reporterPlane(config, sqs, logger);
   const statusUrl = statusUrlFor(config);
-  const webhookSecrets = async (): Promise<string[]> => {
-    if (!config.webhookSecretId) return [];
+  let parsed: { raw: string; set: WebhookSecretSet } | undefined;
+  const webhookSecrets = async (): Promise<WebhookSecretSet> => {
+    if (!config.webhookSecretId) return NO_SECRETS;
     const raw = await secrets.getSecretString(config.webhookSecretId);
-    try {
-      const parsed = JSON.parse(raw) as { secrets?: unknown };
-      if (Array.isArray(parsed.secrets))
-        return parsed.secrets.filter((s): s is string => typeof s === 'string');
-    } catch {
-      // a plain string secret
-    }
-    return [raw];
+    if (parsed?.raw !== raw) parsed = { raw, set: parseWebhookSecrets(raw) };
+    return parsed.set;
   };
   return {
     webhookSecrets,

@@ -14,7 +14,11 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
   const { dynamo, sqs, catalog, queue } = storePlane(config);
   // Commit statuses go to the outbox: no reconcile waits on GitHub.
   const { reporter } = reporterPlane(config, sqs, logger);
-  const { leases, git, clusters, guard, renderer } = enginePlane(config, dynamo);
+  const { leases, git, clusters, guard, renderer, credentialsFor } = enginePlane(
+    config,
+    dynamo,
+    catalog,
+  );
   const messages = new MessageControl(
     sqs,
     [config.queueUrl, config.delayQueueUrl],
@@ -31,6 +35,7 @@ export function workerPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
       git,
       renderer,
       clusters,
+      credentialsFor,
       reporter,
       statusUrl,
       onEvent,

@@ -4,7 +4,7 @@
 // renamed everywhere at compile time.
 
 import type { ErrorLocation, ErrorReason } from '../errors.js';
-import type { Application, Cluster } from '../model/application.js';
+import type { Application, Cluster, Repository } from '../model/application.js';
 import type { Project } from '../model/project.js';
 import type {
   HealthStatus,
@@ -215,3 +215,10 @@ export interface ClusterResponse {
   cluster: Cluster;
   guard?: ClusterGuardState;
 }
+
+/** GET/PUT /repositories/{name}: the record as stored (the secret's name, never its value). */
+export interface RepositoryResponse {
+  repository: Repository;
+}
+
+export type RepositoryListResponse = PageBody<Repository>;

@@ -16,6 +16,8 @@
 //                                      prunes each destination, then forgets the app
 //   GET    /clusters, GET|PUT|DELETE /clusters/{name} (GETs add each cluster's guard:
 //          slots in use, circuit breaker, a 429's pause)
+//   GET    /repositories, GET|PUT|DELETE /repositories/{name} (credentials by URL prefix:
+//          the secret's name, never its value)
 //   GET    /deadletters                dead letters with why they died (?limit=)
 //   POST   /deadletters/redrive        move them back to the job queue {max?, dryRun?}
 
@@ -23,7 +25,12 @@ import { randomUUID } from 'node:crypto';
 import { authorize, authorizeAdmin, type Caller, callerOf, can, canSee } from '../authz/index.js';
 import { mapBounded } from '../concurrency.js';
 import { DriftlessError, httpStatusFor, isDriftlessError } from '../errors.js';
-import { type Application, parseApplication, parseCluster } from '../model/application.js';
+import {
+  type Application,
+  parseApplication,
+  parseCluster,
+  parseRepository,
+} from '../model/application.js';
 import {
   type Action,
   appSourcesRefusal,
@@ -62,6 +69,8 @@ import type {
   RedriveRequest,
   RedriveResponse,
   RemovedDestination,
+  RepositoryListResponse,
+  RepositoryResponse,
   SuspendResponse,
   SyncRequest,
   SyncResponse,
@@ -153,6 +162,10 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/projects/(${NAME})$`), getProject],
   ['PUT', new RegExp(`^/projects/(${NAME})$`), putProject],
   ['DELETE', new RegExp(`^/projects/(${NAME})$`), deleteProject],
+  ['GET', /^\/repositories\/?$/, listRepositories],
+  ['GET', new RegExp(`^/repositories/(${NAME})$`), getRepository],
+  ['PUT', new RegExp(`^/repositories/(${NAME})$`), putRepository],
+  ['DELETE', new RegExp(`^/repositories/(${NAME})$`), deleteRepository],
   ['GET', /^\/deadletters\/?$/, listDeadLetters],
   ['POST', /^\/deadletters\/redrive$/, redriveDeadLetters],
 ];
@@ -880,6 +893,58 @@ async function deleteCluster(
     next = page.next;
   } while (next);
   await deps.catalog.deleteCluster(name as string);
+  return { status: 204, body: null };
+}
+
+async function listRepositories(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'repositories:write');
+  const page = await deps.catalog.listRepositories(limitOf(req), req.query?.next);
+  return {
+    status: 200,
+    body: { items: page.items, next: page.next } satisfies RepositoryListResponse,
+  };
+}
+
+async function getRepository(
+  deps: ApiDeps,
+  req: ApiRequest,
+  [name]: string[],
+): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'repositories:write');
+  const repository = await deps.catalog.getRepository(name as string);
+  if (!repository) return error(404, 'NotFound', `repository ${name} is not registered`);
+  return { status: 200, body: { repository } satisfies RepositoryResponse };
+}
+
+async function putRepository(
+  deps: ApiDeps,
+  req: ApiRequest,
+  [name]: string[],
+): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'repositories:write');
+  const repository = parseRepository(jsonBody(req));
+  if (repository.metadata.name !== name) {
+    return error(
+      400,
+      'InvalidSpec',
+      `metadata.name ${repository.metadata.name} does not match the path (${name})`,
+      { field: 'metadata.name' },
+    );
+  }
+  const existed = !!(await deps.catalog.getRepository(name as string));
+  await deps.catalog.putRepository(repository);
+  return { status: existed ? 200 : 201, body: { repository } satisfies RepositoryResponse };
+}
+
+async function deleteRepository(
+  deps: ApiDeps,
+  req: ApiRequest,
+  [name]: string[],
+): Promise<ApiResponse> {
+  authorizeAdmin(callerFor(deps, req), 'repositories:write');
+  if (!(await deps.catalog.getRepository(name as string)))
+    return error(404, 'NotFound', `repository ${name} is not registered`);
+  await deps.catalog.deleteRepository(name as string);
   return { status: 204, body: null };
 }
 

@@ -32,6 +32,9 @@ export const OPTIONS = {
   'kubernetes-version': { type: 'string' },
   crds: { type: 'string', multiple: true },
   github: { type: 'boolean' },
+  secrets: { type: 'string' },
+  'cluster-map': { type: 'string', multiple: true },
+  'out-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

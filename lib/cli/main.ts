@@ -1,7 +1,7 @@
 // The driftless command: parse the command line and dispatch to one of
 // lib/cli/commands/ (one file per command), against the status API (AWS,
 // SigV4) or a local `driftless dev`.
-// Exit codes: 0 ok; 1 drift found (diff) or validation failed; 2 an error.
+// Exit codes: 0 ok; 1 drift found (diff), validation failed or an import dropped fields; 2 an error.
 
 import { parseArgs } from 'node:util';
 import { isDriftlessError } from '../errors.js';
@@ -13,6 +13,7 @@ import { dev } from './commands/dev.js';
 import { diff } from './commands/diff.js';
 import { get } from './commands/get.js';
 import { history } from './commands/history.js';
+import { importCommand } from './commands/import.js';
 import { redrive } from './commands/redrive.js';
 import { rollback } from './commands/rollback.js';
 import { status } from './commands/status.js';
@@ -27,13 +28,14 @@ const HELP = `driftless — GitOps for EKS, serverless
 Usage: driftless <command> [options]
 
 Local mode
-  dev [-f app.yaml]... [--kubeconfig F] [--context C] [--port 7777]
-                              run webhook, API, queue and worker in this process
+  dev [-f app.yaml]... [--kubeconfig F] [--context C] [--port 7777] [--secrets FILE]
+                              run webhook, API, queue and worker in this process (private
+                              repositories' secrets: FILE, default ~/.config/driftless/secrets.yaml)
 
 Applications and clusters
   apps list                   registered applications
   apps get NAME               an application's spec
-  apps apply -f FILE          register or update Applications and Clusters from YAML
+  apps apply -f FILE          register or update Applications, Clusters and Repositories from YAML
                               (--cascade: destinations removed are pruned)
   apps delete NAME            unregister (objects stay in the cluster; --cascade: the
                               worker prunes them first, --prune past the prune guard)
@@ -59,6 +61,15 @@ Status and operations
                               render as a sync does and check every object against the Kubernetes
                               schemas, offline (exit 1 on errors; -o json for CI; --github annotations)
 
+Migrating
+  import FILE... [--cluster NAME] [--cluster-map SERVER-OR-NAME=CLUSTER]... [--out-dir DIR]
+                              Argo CD Applications and Flux Kustomizations/HelmReleases (with their
+                              GitRepository/HelmRepository) to Driftless Applications: YAML on stdout
+                              (-o json, or one file per app in DIR); on stderr, per object, each field
+                              not mapped and why. --cluster names the cluster Argo CD/Flux run in
+                              (https://kubernetes.default.svc, in-cluster); --cluster-map the others.
+                              Exit 0 all mapped, 1 something dropped, 2 unreadable input
+
 Options
   -o, --output table|json|yaml    output format (default table)
   --endpoint URL                  status API (default: $DRIFTLESS_API_URL, the config file, or http://127.0.0.1:7777)
@@ -75,6 +86,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map(
     diff,
     get,
     history,
+    importCommand,
     redrive,
     rollback,
     resume,

@@ -146,6 +146,25 @@ export function classifyGitHubError(
   return { kind: 'rejected', status, message };
 }
 
+/** What every Octokit of Driftless is made with: the API root, a timeout per request, no logging. */
+export function octokitOptions(apiBaseUrl: string, timeoutMs: number) {
+  return {
+    baseUrl: apiBaseUrl,
+    userAgent: 'driftless',
+    request: {
+      fetch: (url: string | URL, init?: RequestInit) =>
+        fetch(url, {
+          ...init,
+          signal: init?.signal
+            ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+            : AbortSignal.timeout(timeoutMs),
+        }),
+    },
+    // Callers log outcomes with their fields; Octokit's own lines would repeat them.
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+  };
+}
+
 const StatusOctokit = Octokit.plugin(restEndpointMethods);
 type GitHubClient = InstanceType<typeof StatusOctokit>;
 
@@ -200,22 +219,10 @@ export class GitHubStatusClient {
       auth.kind === 'app' ? auth.privateKeySecretId : auth.tokenSecretId,
     );
     if (this.client?.secret === secret) return this.client.octokit;
-    const timeoutMs = this.opts.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS;
-    const common = {
-      baseUrl: this.apiBaseUrl,
-      userAgent: 'driftless',
-      request: {
-        fetch: (url: string | URL, init?: RequestInit) =>
-          fetch(url, {
-            ...init,
-            signal: init?.signal
-              ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
-              : AbortSignal.timeout(timeoutMs),
-          }),
-      },
-      // The consumer logs outcomes with their fields; Octokit's own lines would repeat them.
-      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-    };
+    const common = octokitOptions(
+      this.apiBaseUrl,
+      this.opts.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS,
+    );
     const octokit =
       auth.kind === 'app'
         ? new StatusOctokit({

@@ -6,15 +6,23 @@
 // succeeded, and GitHub is never called here: the reporter only enqueues
 // (lib/github/outbox.ts), so the answer does not wait on GitHub.
 //
-// Responses: 401 bad or missing signature, 413 body over the cap, 400
-// malformed body or headers, 200 ping, 202 accepted (with what was routed)
-// or ignored (other events, branch deletions).
+// Secrets are bound to repositories (lib/model/webhook-secrets.ts): the
+// HMAC SHA-256 of the raw body is computed once per distinct secret and
+// compared in constant time before anything is parsed; then the repository
+// the payload names must be one the matching secret may sign for, or a
+// secret of one repository could route pushes to another's targets.
+//
+// Responses: 401 bad or missing signature, or a secret of another
+// repository; 413 body over the cap, 400 malformed body or headers, 200
+// ping, 202 accepted (with what was routed) or ignored (other events, branch
+// deletions, pushes older than the newest recorded for their targets).
 
-import { verifyWithFallback } from '@octokit/webhooks-methods';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { mapBounded } from '../concurrency.js';
 import { shortSha } from '../model/revision.js';
 import { normalizeRepoURL, targetKey } from '../model/target.js';
+import { defaultSecrets, keyMatchesURL, type WebhookSecretSet } from '../model/webhook-secrets.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { JobQueue } from '../ports/queue.js';
 import { type CommitStatusReporter, commitStatusContext } from '../ports/report.js';
@@ -38,16 +46,34 @@ export interface WebhookDeps {
   queue: JobQueue;
   /** The status outbox's reporter: it enqueues, it does not call GitHub. */
   reporter: CommitStatusReporter;
-  /** Current secret first; older ones still accepted during a rotation. */
-  secrets: () => Promise<string[]>;
+  /**
+   * The secrets and what each may sign for (a plain list: default secrets,
+   * current first; older ones still accepted during a rotation). Read only
+   * for a delivery that carries a well-formed signature.
+   */
+  secrets: () => Promise<WebhookSecretSet | readonly string[]>;
   clock?: Clock;
   /** Largest body accepted (bytes). GitHub caps payloads at 25 MB. */
   maxBodyBytes?: number;
+  /** A push this much older than the newest recorded for a target is ignored there (ms). */
+  stalePushMs?: number;
   /** Link for the pending commit status. */
   statusUrl?: (target: TargetRecord) => string | undefined;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/**
+ * A push whose time (the payload's `repository.pushed_at`, set by GitHub and
+ * covered by the signature) is more than this before the newest push recorded
+ * for a target (its `wantedAt`) enqueues nothing for it: a replay, or a
+ * redelivery of a push a later one superseded. Within the bound, pushes
+ * delivered out of order are still queued (the worker resolves the branch
+ * head anyway), which also absorbs clock differences.
+ */
+export const DEFAULT_STALE_PUSH_MS = 10 * 60_000;
+
+const SIGNATURE = /^sha256=[0-9a-f]{64}$/;
 const ZERO_SHA = /^0{40}$/;
 
 /** Wanted-revision writes in flight at once for a push routed to many targets. */
@@ -78,6 +104,8 @@ const PushPayload = z.object({
     html_url: z.string().optional(),
     full_name: z.string().optional(),
     default_branch: z.string().optional(),
+    /** Epoch seconds in push payloads (an ISO time elsewhere). */
+    pushed_at: z.union([z.number(), z.string()]).nullish(),
   }),
 });
 export type PushEvent = z.infer<typeof PushPayload>;
@@ -88,16 +116,119 @@ function header(req: WebhookRequest, name: string): string | undefined {
   return undefined;
 }
 
-/** Constant-time HMAC SHA-256 check of the raw body against any configured secret. */
-export async function verifyDelivery(req: WebhookRequest, secrets: string[]): Promise<boolean> {
-  const signature = header(req, 'x-hub-signature-256');
-  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature) || secrets.length === 0) return false;
-  const [first, ...rest] = secrets as [string, ...string[]];
-  try {
-    return Boolean(await verifyWithFallback(first, req.body, signature, rest));
-  } catch {
-    return false;
+/** What the secret that signed a delivery may sign for. */
+export interface SignatureMatch {
+  /** A default secret: any repository. */
+  anyRepository: boolean;
+  /** Keys of the repositories the secret is bound to. */
+  repositories: string[];
+  /** The GitHub App's webhook secret: its installation, and its repositories when limited. */
+  githubApp?: { installationId: number; repositories?: readonly string[] };
+}
+
+function secretSet(value: WebhookSecretSet | readonly string[]): WebhookSecretSet {
+  return Array.isArray(value) ? defaultSecrets(value) : (value as WebhookSecretSet);
+}
+
+/**
+ * The binding of the secret that signed `body`, or undefined: the HMAC
+ * SHA-256 is computed once per distinct secret (a secret listed for several
+ * repositories signs for all of them) and compared in constant time.
+ */
+export function matchSignature(
+  body: string,
+  signature: string | undefined,
+  value: WebhookSecretSet | readonly string[],
+): SignatureMatch | undefined {
+  if (!signature || !SIGNATURE.test(signature)) return undefined;
+  const set = secretSet(value);
+  const bindings = new Map<string, SignatureMatch>();
+  const bound = (secret: string): SignatureMatch => {
+    let m = bindings.get(secret);
+    if (!m) {
+      m = { anyRepository: false, repositories: [] };
+      bindings.set(secret, m);
+    }
+    return m;
+  };
+  for (const s of set.default) bound(s).anyRepository = true;
+  for (const [key, secrets] of set.repositories)
+    for (const s of secrets) bound(s).repositories.push(key);
+  const app = set.githubApp;
+  if (app) {
+    for (const s of app.secrets) {
+      bound(s).githubApp = {
+        installationId: app.installationId,
+        ...(app.repositories ? { repositories: app.repositories } : {}),
+      };
+    }
   }
+  const given = Buffer.from(signature.slice('sha256='.length), 'hex');
+  for (const [secret, match] of bindings) {
+    const digest = createHmac('sha256', secret).update(body).digest();
+    if (timingSafeEqual(digest, given)) return match;
+  }
+  return undefined;
+}
+
+const Named = z.object({
+  repository: z
+    .object({
+      clone_url: z.string().optional(),
+      html_url: z.string().optional(),
+      full_name: z.string().optional(),
+    })
+    .nullish(),
+  installation: z.object({ id: z.number() }).nullish(),
+});
+
+/**
+ * Why the signer may not send this payload, or undefined when it may: the
+ * repository the payload names (every URL the webhook routes by) must be one
+ * the secret is bound to, or the secret a default one, or the GitHub App's
+ * for its installation (and its repositories, when limited). The reason names
+ * the repository, never a secret.
+ */
+export function signerMayNotSend(match: SignatureMatch, payload: unknown): string | undefined {
+  if (match.anyRepository) return undefined;
+  const named = Named.safeParse(payload);
+  const repo = named.success ? named.data.repository : undefined;
+  const urls = [repo?.clone_url, repo?.html_url]
+    .filter((u): u is string => !!u)
+    .map(normalizeRepoURL);
+  const name = repo?.full_name ?? urls[0];
+  if (!name || urls.length === 0) {
+    return 'the delivery names no repository, and its signature is not from a default secret';
+  }
+  const covered = (keys: readonly string[]) =>
+    urls.every((u) => keys.some((k) => keyMatchesURL(k, u)));
+  if (covered(match.repositories)) return undefined;
+  const app = match.githubApp;
+  if (app) {
+    const installation = named.success ? named.data.installation?.id : undefined;
+    if (installation !== app.installationId) {
+      return `the GitHub App delivery for ${name} is not from the configured installation`;
+    }
+    if (!app.repositories || covered(app.repositories)) return undefined;
+    return `repository ${name} is not one the GitHub App's webhook routes`;
+  }
+  return `X-Hub-Signature-256 is not signed with a secret of repository ${name}`;
+}
+
+/** The SHA-256 of the body (hex): the idempotency key, so a replayed body is one delivery. */
+export function bodyHash(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** When GitHub says the push happened (epoch ms), from `repository.pushed_at`; undefined if absent. */
+export function pushTime(push: PushEvent): number | undefined {
+  const at = push.repository.pushed_at;
+  if (typeof at === 'number') return Number.isFinite(at) && at > 0 ? at * 1000 : undefined;
+  if (typeof at === 'string') {
+    const ms = Date.parse(at);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
 }
 
 /** Whether an app following `revision` follows the pushed ref. */
@@ -149,51 +280,58 @@ export function deliveryDedupId(deliveryId: string, target: TargetRecord): strin
   return `push:${deliveryId}:${target.app}#${target.cluster}`;
 }
 
-/** A delivery whose size, signature and headers passed: safe to parse and route. */
+/** A delivery whose size, signature, headers and signer passed: safe to route. */
 export interface VerifiedDelivery {
   request: WebhookRequest;
   event: string;
   deliveryId: string;
+  /** The body, parsed once (after the signature was verified). */
+  payload: unknown;
+  /** SHA-256 of the body: the idempotency key (a replay with a fresh delivery id is the same delivery). */
+  bodyHash: string;
 }
 
+const reject = (status: number, code: string, message: string) => ({
+  rejected: { status, body: { code, message } },
+});
+
 /**
- * The checks before anything is parsed or stored: the size cap, the HMAC
- * (computed once, here) and the GitHub headers. A rejection is the response
- * to send; a forged request must not create records anywhere.
+ * The checks before anything is stored: the size cap, the HMAC (computed
+ * once, here, before the body is parsed; the secrets are read only for a
+ * well-formed signature), the GitHub headers, then the body parsed and its
+ * repository checked against what the matching secret may sign for. A
+ * rejection is the response to send; a forged request must not create
+ * records anywhere.
  */
 export async function checkDelivery(
   req: WebhookRequest,
-  secrets: string[],
+  secrets: () => Promise<WebhookSecretSet | readonly string[]>,
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
 ): Promise<{ verified: VerifiedDelivery } | { rejected: WebhookResponse }> {
   const declared = Number(header(req, 'content-length') ?? Number.NaN);
   if (Buffer.byteLength(req.body) > maxBodyBytes || declared > maxBodyBytes) {
-    return {
-      rejected: {
-        status: 413,
-        body: { code: 'PayloadTooLarge', message: `body over ${maxBodyBytes} bytes` },
-      },
-    };
+    return reject(413, 'PayloadTooLarge', `body over ${maxBodyBytes} bytes`);
   }
-  if (!(await verifyDelivery(req, secrets))) {
-    return {
-      rejected: {
-        status: 401,
-        body: { code: 'BadSignature', message: 'missing or invalid X-Hub-Signature-256' },
-      },
-    };
-  }
+  const signature = header(req, 'x-hub-signature-256');
+  const match =
+    signature && SIGNATURE.test(signature)
+      ? matchSignature(req.body, signature, await secrets())
+      : undefined;
+  if (!match) return reject(401, 'BadSignature', 'missing or invalid X-Hub-Signature-256');
   const event = header(req, 'x-github-event');
   const deliveryId = header(req, 'x-github-delivery');
   if (!event || !deliveryId || !/^[A-Za-z0-9-]{1,100}$/.test(deliveryId)) {
-    return {
-      rejected: {
-        status: 400,
-        body: { code: 'BadRequest', message: 'X-GitHub-Event and X-GitHub-Delivery are required' },
-      },
-    };
+    return reject(400, 'BadRequest', 'X-GitHub-Event and X-GitHub-Delivery are required');
   }
-  return { verified: { request: req, event, deliveryId } };
+  let payload: unknown;
+  try {
+    payload = JSON.parse(req.body);
+  } catch {
+    return reject(400, 'BadRequest', 'body is not JSON');
+  }
+  const refused = signerMayNotSend(match, payload);
+  if (refused) return reject(401, 'BadSignature', refused);
+  return { verified: { request: req, event, deliveryId, payload, bodyHash: bodyHash(req.body) } };
 }
 
 /** Verifies and routes one delivery. Throws only for infrastructure failures (then nothing was enqueued). */
@@ -201,23 +339,17 @@ export async function handleWebhook(
   deps: WebhookDeps,
   req: WebhookRequest,
 ): Promise<WebhookResponse> {
-  const checked = await checkDelivery(req, await deps.secrets(), deps.maxBodyBytes);
+  const checked = await checkDelivery(req, deps.secrets, deps.maxBodyBytes);
   if ('rejected' in checked) return checked.rejected;
   return routeDelivery(deps, checked.verified);
 }
 
-/** Routes a verified delivery: parse, match targets, record the wanted revision, enqueue, report. */
+/** Routes a verified delivery: match targets, drop stale ones, record the wanted revision, enqueue, report. */
 export async function routeDelivery(
   deps: Omit<WebhookDeps, 'secrets' | 'maxBodyBytes'>,
   delivery: VerifiedDelivery,
 ): Promise<WebhookResponse> {
-  const { request: req, event, deliveryId } = delivery;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(req.body);
-  } catch {
-    return { status: 400, body: { code: 'BadRequest', message: 'body is not JSON' } };
-  }
+  const { event, deliveryId, payload } = delivery;
   if (event === 'ping') return { status: 200, body: { event, delivery: deliveryId, pong: true } };
   if (event !== 'push')
     return { status: 202, body: { event, delivery: deliveryId, ignored: `event ${event}` } };
@@ -244,22 +376,37 @@ export async function routeDelivery(
   );
   const seen = new Set<string>();
   const targets: TargetRecord[] = [];
+  // A push older than the bound before the newest one recorded for a target
+  // is a replay or superseded: nothing for that target.
+  const pushedAt = pushTime(push);
+  const staleBefore = (t: TargetRecord) =>
+    pushedAt !== undefined &&
+    t.wantedAt !== undefined &&
+    pushedAt < t.wantedAt - (deps.stalePushMs ?? DEFAULT_STALE_PUSH_MS);
+  const stale: TargetRecord[] = [];
   for (const url of new Set(urls.map(normalizeRepoURL))) {
     for (const t of await deps.catalog.targetsForRepo(url)) {
       const key = targetKey(t);
       if (seen.has(key) || t.suspended || !followsRef(t.revision, push)) continue;
       seen.add(key);
-      targets.push(t);
+      (staleBefore(t) ? stale : targets).push(t);
     }
   }
+  const staleBody =
+    stale.length > 0 ? { stale: stale.map((t) => ({ app: t.app, cluster: t.cluster })) } : {};
   if (targets.length === 0) {
-    return { status: 202, body: { event, delivery: deliveryId, ref: push.ref, targets: [] } };
+    return {
+      status: 202,
+      body: { event, delivery: deliveryId, ref: push.ref, targets: [], ...staleBody },
+    };
   }
 
   const clock = deps.clock ?? systemClock;
   const now = clock.now();
+  // Recorded at the push's own time when the payload says it, so a push
+  // delivered after a newer one never becomes the wanted revision.
   await mapBounded(targets, WEBHOOK_WRITE_CONCURRENCY, (t) =>
-    deps.catalog.recordWantedRevision(t, push.after, now),
+    deps.catalog.recordWantedRevision(t, push.after, pushedAt ?? now),
   );
 
   // Pending only where the push touched the app's path; every target still
@@ -324,6 +471,7 @@ export async function routeDelivery(
       pending: targets
         .filter((t) => touched.has(targetKey(t)))
         .map((t) => ({ app: t.app, cluster: t.cluster })),
+      ...staleBody,
     },
   };
 }

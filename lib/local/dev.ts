@@ -12,13 +12,17 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { handleApiRequest } from '../api/index.js';
+import { AwsKmsDecrypter } from '../aws/kms.js';
 import { DriftlessError } from '../errors.js';
 import { OutboxReporter, type StatusPoster } from '../github/outbox.js';
 import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
-import { type Application, ClusterSchema } from '../model/application.js';
+import { type Application, ClusterSchema, type Repository } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
+import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
+import { CredentialsResolver } from '../source/credentials.js';
+import type { DecryptionKeys } from '../source/decrypt.js';
 import { IsomorphicGitSource, SourceCache } from '../source/index.js';
 import { sweep } from '../sweep.js';
 import { processJob } from '../worker.js';
@@ -26,6 +30,7 @@ import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalStatusOutbox } from './outbox.js';
 import { LocalJobQueue } from './queue.js';
+import { defaultSecretsFile, LocalSecretSource } from './secrets.js';
 import { MemoryStore } from './store.js';
 
 /** Where `driftless dev` serves its API and webhook unless told otherwise. */
@@ -46,6 +51,8 @@ export interface LocalModeOptions {
   /** 0: any free port. */
   port?: number;
   apps?: Application[];
+  /** Repository records (credentials by URL prefix) registered at start. */
+  repositories?: Repository[];
   /** Secret for POST /webhook (GitHub-style HMAC). */
   webhookSecret?: string;
   /**
@@ -65,6 +72,15 @@ export interface LocalModeOptions {
   onLog?: (message: string) => void;
   /** Where the outbox posts commit statuses (a GitHubStatusClient); unset, they are logged. */
   statusPoster?: StatusPoster;
+  /**
+   * Secrets of private repositories' credentials (lib/local/secrets.ts); default
+   * DRIFTLESS_SECRET_* and `secretsFile`.
+   */
+  secrets?: SecretSource;
+  /** The local secrets file; default defaultSecretsFile() (~/.config/driftless/secrets.yaml). */
+  secretsFile?: string;
+  /** SOPS keys; default: age identities from `secrets`, KMS as this process's AWS identity. */
+  decryption?: DecryptionKeys;
 }
 
 export interface LocalMode {
@@ -110,14 +126,28 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
       spec: { kubeconfig: { path: opts.kubeconfig, context: opts.context } },
     }),
   );
+  for (const r of opts.repositories ?? []) await store.putRepository(r);
   for (const app of opts.apps ?? []) await store.putApplication(app);
 
+  // Private repositories: credentials by reference, from the local secrets.
+  // The same local secrets hold SOPS age keys (spec.decryption.secretRef).
+  const localSecrets =
+    opts.secrets ?? new LocalSecretSource({ file: opts.secretsFile ?? defaultSecretsFile() });
+  const credentials = new CredentialsResolver({
+    secrets: localSecrets,
+    repositories: store,
+    // The memory store is read for free: a Repository applied counts at once.
+    repositoryTtlMs: 0,
+  });
   const engine = {
     leases,
     git,
     clusters,
-    renderer: new SourceCache(),
+    renderer: new SourceCache({
+      decryption: opts.decryption ?? { secrets: localSecrets, kms: new AwsKmsDecrypter() },
+    }),
     reporter,
+    credentialsFor: credentials.credentialsFor,
     onEvent: opts.onEvent,
   };
   const workerDeps = { ...engine, catalog: store, queue, guard };

@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
-import type { Application, Cluster } from '../model/application.js';
+import type { Application, Cluster, Repository } from '../model/application.js';
 import type { Project } from '../model/project.js';
 import {
   byNewest,
@@ -58,6 +58,7 @@ export class MemoryStore implements Catalog {
   private readonly clusters = new Map<string, Cluster>();
   private readonly projects = new Map<string, Project>();
   private readonly events = new Map<string, AppEvent[]>();
+  private readonly repositories = new Map<string, Repository>();
   private readonly slots = new Map<string, TargetSlot>();
   private readonly historyLimit: number;
 
@@ -160,6 +161,23 @@ export class MemoryStore implements Catalog {
 
   async listClusters(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Cluster>> {
     return page([...this.clusters.values()], limit, next);
+  }
+
+  async putRepository(repository: Repository): Promise<void> {
+    this.repositories.set(repository.metadata.name, structuredClone(repository));
+  }
+
+  async getRepository(name: string): Promise<Repository | undefined> {
+    const r = this.repositories.get(name);
+    return r && structuredClone(r);
+  }
+
+  async deleteRepository(name: string): Promise<void> {
+    this.repositories.delete(name);
+  }
+
+  async listRepositories(limit = DEFAULT_PAGE_SIZE, next?: string): Promise<Page<Repository>> {
+    return page([...this.repositories.values()], limit, next);
   }
 
   private records(): TargetRecord[] {

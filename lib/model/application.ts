@@ -91,6 +91,30 @@ export const HelmSourceSchema = z
 /** Room for Kustomize options; none yet, so a typo is an error rather than ignored. */
 export const KustomizeSourceSchema = z.object({}).strict();
 
+// --- Private Git: credentials by reference, never in a URL (see README, "Private repositories").
+
+/** A URL's user info (`https://user:token@host`): a credential that must not be stored. */
+export function hasUserInfo(url: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(url);
+}
+
+const NO_USER_INFO =
+  'must not carry credentials (user info such as https://user:token@host): name a secret in source.credentials, or register a Repository for the URL prefix';
+
+/**
+ * A secret's name: in AWS, under the stack's prefix in Secrets Manager
+ * (driftless/<stack>/<name>); in local mode, a key of the secrets file.
+ */
+export const secretName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9/_+=.@-]{0,199}$/,
+    'must be a secret name (letters, digits and /_+=.@-, at most 200; not an ARN)',
+  )
+  .refine((n) => !n.split('/').includes('..'), 'must not contain a .. segment');
+
+// --- end Private Git
+
 export const SourceSchema = z
   .object({
     repoURL: z
@@ -102,12 +126,13 @@ export const SourceSchema = z
           /^oci:\/\/[^\s/]+\/[^\s]+$/.test(u),
         'must be an http(s) Git URL (or file:///path for a local repository in local mode; ' +
           'oci://registry/path or an https:// Helm repository with chart)',
-      ),
+      )
+      .refine((u) => !hasUserInfo(u), NO_USER_INFO),
     /** Branch, tag or commit SHA. */
     revision: z.string().min(1).default('HEAD'),
     path: repoPath,
-    /** Secret reference for Git credentials (name in Secrets Manager or a local file). */
-    credentials: z.string().optional(),
+    /** Private Git: the secret holding Git credentials (README, "Private repositories"). */
+    credentials: secretName.optional(),
     /** Unset: kustomization.yaml at the path → kustomize, Chart.yaml → helm, else directory. */
     type: z.enum(SOURCE_TYPES).optional(),
     helm: HelmSourceSchema.optional(),
@@ -187,6 +212,30 @@ export const SourceSchema = z
       });
     }
   });
+
+// --- SOPS decryption (issue #13): spec.decryption, in the shape of Flux's
+// kustomize-controller `spec.decryption` (provider sops, a secret holding the
+// age identities), plus `roleArn` for KMS keys of another tenant.
+export const DECRYPTION_PROVIDERS = ['sops'] as const;
+
+export const DecryptionSchema = z
+  .object({
+    /** Only `sops` (as Flux). */
+    provider: z.enum(DECRYPTION_PROVIDERS),
+    /** A secret (Secrets Manager name or ARN; local mode: the secrets file's entry) holding age identities (AGE-SECRET-KEY-1…), one a line. */
+    secretRef: z.string().min(1).optional(),
+    /** A role assumed for AWS KMS Decrypt (tenant isolation); unset, the worker's own role. */
+    roleArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/,
+        'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+      )
+      .optional(),
+  })
+  .strict();
+export type Decryption = z.infer<typeof DecryptionSchema>;
+// --- end SOPS decryption
 
 export const DestinationSchema = z.object({
   cluster: name,
@@ -382,6 +431,8 @@ export const ApplicationFields = z.object({
     // never both; checked and normalized by ApplicationSchema.
     source: SourceSchema.optional(),
     sources: z.array(SourceSchema).min(1).optional(),
+    /** SOPS decryption of the source's files (issue #13). */
+    decryption: DecryptionSchema.optional(),
     destinations: z
       .array(DestinationSchema)
       .min(1)
@@ -517,6 +568,30 @@ export const ClusterSchema = z.object({
     ),
 });
 
+// --- Private Git: a Repository record gives every app under a URL prefix its
+// credentials (Argo CD's credential templates: the longest matching prefix wins).
+export const RepositorySchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Repository'),
+  metadata: z.object({ name }),
+  spec: z
+    .object({
+      /** Apps whose repoURL starts with this (as written) and name no credentials use this record. */
+      urlPrefix: z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s]+$/,
+          'must be an http(s) URL prefix, e.g. https://github.com/acme/',
+        )
+        .refine((u) => !hasUserInfo(u), NO_USER_INFO),
+      /** The secret holding the credentials (its name; never its value). */
+      credentials: secretName,
+    })
+    .strict(),
+});
+export type Repository = z.infer<typeof RepositorySchema>;
+// --- end Private Git
+
 export type Application = z.infer<typeof ApplicationSchema>;
 export type ApplicationInput = z.input<typeof ApplicationSchema>;
 export type ApplicationSource = z.infer<typeof SourceSchema>;
@@ -531,7 +606,8 @@ export type ClusterInput = z.input<typeof ClusterSchema>;
 type Spec =
   | { kind: 'Application'; value: Application }
   | { kind: 'Cluster'; value: Cluster }
-  | { kind: 'Project'; value: Project };
+  | { kind: 'Project'; value: Project }
+  | { kind: 'Repository'; value: Repository };
 
 /** `spec.destinations[1].cluster`: a field as kubectl names it. */
 export function fieldPath(path: readonly (string | number)[]): string | undefined {
@@ -545,18 +621,17 @@ export function validateSpec(
   where: { file?: string; doc?: YamlDocument } = {},
 ): Spec {
   const kind = (value as { kind?: unknown } | null)?.kind;
-  const schema =
-    kind === 'Cluster'
-      ? ClusterSchema
-      : kind === 'Application'
-        ? ApplicationSchema
-        : kind === 'Project'
-          ? ProjectSchema
-          : undefined;
+  const schemas: Record<string, z.ZodType> = {
+    Application: ApplicationSchema,
+    Cluster: ClusterSchema,
+    Repository: RepositorySchema,
+    Project: ProjectSchema,
+  };
+  const schema = typeof kind === 'string' ? schemas[kind] : undefined;
   if (!schema) {
     throw new DriftlessError(
       'InvalidSpec',
-      `kind must be Application, Cluster or Project (apiVersion ${API_VERSION}), got ${JSON.stringify(kind ?? null)}`,
+      `kind must be Application, Cluster, Project or Repository (apiVersion ${API_VERSION}), got ${JSON.stringify(kind ?? null)}`,
       { file: where.file, line: where.doc?.line, field: 'kind' },
     );
   }
@@ -575,7 +650,7 @@ export function validateSpec(
   return { kind, value: result.data } as Spec;
 }
 
-/** Parses a YAML file of Application and Cluster documents. */
+/** Parses a YAML file of Application, Cluster and Repository documents. */
 export function parseSpecs(text: string, file: string): Spec[] {
   return parseYamlDocuments(text, file)
     .filter((d) => d.value !== null)
@@ -586,6 +661,14 @@ export function parseApplication(value: unknown, file?: string): Application {
   const spec = validateSpec(value, { file });
   if (spec.kind !== 'Application') {
     throw new DriftlessError('InvalidSpec', 'expected an Application', { file, field: 'kind' });
+  }
+  return spec.value;
+}
+
+export function parseRepository(value: unknown, file?: string): Repository {
+  const spec = validateSpec(value, { file });
+  if (spec.kind !== 'Repository') {
+    throw new DriftlessError('InvalidSpec', 'expected a Repository', { file, field: 'kind' });
   }
   return spec.value;
 }

@@ -1,10 +1,17 @@
 // The Git port: resolve a revision, check out one commit. lib/source/git.ts
 // implements it with isomorphic-git.
 
-/** Git credentials for a private repository. */
+/** Git credentials for a private repository (HTTP basic auth; a token is the password). */
 export interface GitCredentials {
   username: string;
   password: string;
+  /** Where they came from, for messages (`secret driftless/prod/git-acme`); never the value. */
+  source?: string;
+  /**
+   * What identifies them for the checkout cache, when not the username and
+   * password (an App's installation tokens change hourly; the App does not).
+   */
+  cacheIdentity?: string;
 }
 
 export interface Checkout {

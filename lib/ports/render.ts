@@ -1,13 +1,13 @@
 // The render port: a checkout's files to the manifests they declare (plain
 // YAML, Kustomize or Helm). lib/source/render.ts's SourceCache implements it.
 
-import type { Application, ApplicationSource } from '../model/application.js';
+import type { Application, ApplicationSource, Decryption } from '../model/application.js';
 import type { Manifest } from '../model/manifest.js';
 
-/** What rendering needs of an application: its name (release name) and source. */
+/** What rendering needs of an application: its name (release name), source and SOPS decryption. */
 export interface RenderableApp {
   metadata: Pick<Application['metadata'], 'name'>;
-  spec: { source: ApplicationSource };
+  spec: { source: ApplicationSource; decryption?: Decryption };
 }
 
 export interface Renderer {

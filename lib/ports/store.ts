@@ -1,7 +1,7 @@
 // The store port: specs, target records, status and history. DynamoDB in AWS
 // (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
 
-import type { Application, Cluster } from '../model/application.js';
+import type { Application, Cluster, Repository } from '../model/application.js';
 import type { Project } from '../model/project.js';
 import type {
   HealthStatus,
@@ -160,4 +160,10 @@ export interface Catalog extends Store {
   setRecheckToken(target: TargetId, token: string): Promise<void>;
   /** Asks the running operation `operationId` to end (the worker runs its SyncFail hooks). */
   requestTermination(target: TargetId, request: TerminationRequest): Promise<void>;
+  // Private Git: Repository records (a URL prefix and the name of its credentials' secret).
+  putRepository(repository: Repository): Promise<void>;
+  getRepository(name: string): Promise<Repository | undefined>;
+  deleteRepository(name: string): Promise<void>;
+  /** Pages sorted by name, like listApplications. */
+  listRepositories(limit?: number, next?: string): Promise<Page<Repository>>;
 }

@@ -14,14 +14,24 @@
 // One process per cache root: git dirs are locked in-process only. Trees are
 // safe across processes (atomic rename), eviction is not.
 //
-// Entries are keyed by repository URL (without credentials) and commit, not
-// by credentials: a commit fetched with credentials is served from the cache
-// to any caller in the process that names the same URL and full SHA.
+// Entries are keyed by repository URL (without user info), the credentials
+// that fetched them and commit: two apps with different credentials on one URL
+// never share a checkout, and a wrong credential never reads a cached tree a
+// right one fetched (it misses, fetches and is refused). The credentials enter
+// the key through an HMAC with a key random per process, so a directory name
+// in /tmp cannot be used to guess a password offline.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+
+/** What of a GitCredentials the key is made of (see repoKey). */
+export interface CacheCredentials {
+  username: string;
+  password: string;
+  cacheIdentity?: string;
+}
 
 export interface CacheBounds {
   /** Trees kept per repository. */
@@ -66,6 +76,8 @@ const evictionLocks = new KeyedMutex();
 const treeBytes = new Map<string, number>();
 
 const SHA = /^[0-9a-f]{40}$/;
+/** Keys the credentials' part of a cache key; new per process (the cache is too, on Lambda). */
+const CREDENTIALS_KEY = randomBytes(32);
 const STALE_TMP_MS = 60 * 60 * 1000;
 
 export class CheckoutCache {
@@ -74,9 +86,19 @@ export class CheckoutCache {
     private readonly bounds: CacheBounds,
   ) {}
 
-  /** Stable per repository URL; credentials in the URL do not change the key. */
-  repoKey(repoURL: string): string {
-    return createHash('sha256').update(urlWithoutCredentials(repoURL)).digest('hex').slice(0, 24);
+  /**
+   * Stable per repository URL and credentials (user info in the URL does not
+   * change it; the credentials passed do). No credentials: the URL's key alone.
+   */
+  repoKey(repoURL: string, credentials?: CacheCredentials): string {
+    const url = urlWithoutCredentials(repoURL);
+    if (!credentials) return createHash('sha256').update(url).digest('hex').slice(0, 24);
+    const identity =
+      credentials.cacheIdentity ?? `basic\0${credentials.username}\0${credentials.password}`;
+    return createHmac('sha256', CREDENTIALS_KEY)
+      .update(`${url}\0${identity}`)
+      .digest('hex')
+      .slice(0, 24);
   }
 
   gitDir(key: string): string {

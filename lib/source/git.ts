@@ -149,7 +149,7 @@ export class IsomorphicGitSource implements GitSource {
       );
     }
     const sha = commit.toLowerCase();
-    const key = this.cache.repoKey(url);
+    const key = this.cache.repoKey(url, local ? undefined : credentials);
     const cached = await this.cache.lookupTree(key, sha);
     if (cached) return { dir: cached, commit: sha };
 
@@ -449,7 +449,9 @@ function sourceError(
   let message: string;
   if (err.code === 'HttpError') {
     const status = err.data?.statusCode ?? 0;
-    if (status === 401 || status === 403) {
+    if ((status === 401 || status === 403) && credentials?.source) {
+      message = `${where}: authentication failed (HTTP ${status}) with credentials from ${credentials.source}`;
+    } else if (status === 401 || status === 403) {
       message = hasCredentials(url, credentials)
         ? `${where} rejected the configured credentials (HTTP ${status})`
         : `${where} requires credentials and none are configured (HTTP ${status})`;

@@ -9,12 +9,13 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
-import type { ApplicationSource, SourceType } from '../model/application.js';
+import type { ApplicationSource, Decryption, SourceType } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
 import type { FetchedSources } from '../ports/source.js';
 import { type ChartSource, sharedChartFetcher } from './chart.js';
+import { type DecryptionKeys, decryptionShape, renderDecrypted } from './decrypt.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
 import { loadManifests, type Manifest } from './manifests.js';
@@ -33,6 +34,8 @@ export interface SourceRenderOptions {
   tempRoot?: string;
   /** Fetches unvendored chart dependencies. Default: the process's shared chart fetcher. */
   charts?: ChartSource;
+  /** Keys for apps with spec.decryption (SOPS); unset, such an app fails to render. */
+  decryption?: DecryptionKeys;
 }
 
 export interface RenderTarget {
@@ -129,6 +132,27 @@ export async function renderSource(
   }
 }
 
+/**
+ * An app's manifests: its source rendered with its SOPS files decrypted into
+ * a private directory (lib/source/decrypt.ts) when it has spec.decryption,
+ * and checked for anything still encrypted either way.
+ */
+export async function renderApp(
+  checkoutDir: string,
+  app: RenderableApp,
+  namespace: string | undefined,
+  opts: SourceRenderOptions = {},
+  refs: Readonly<Record<string, string>> = {},
+): Promise<Manifest[]> {
+  const source = app.spec.source;
+  const target: RenderTarget = { appName: app.metadata.name, namespace };
+  return renderDecrypted(
+    await checkoutRoot(checkoutDir),
+    { spec: app.spec.decryption, keys: opts.decryption, source, tempRoot: opts.tempRoot },
+    (dir) => renderSource(dir, source, target, opts, refs),
+  );
+}
+
 /** Rendered sources a SourceCache keeps (one per app, commit and options). */
 export const RENDER_CACHE_ENTRIES = 32;
 
@@ -157,12 +181,12 @@ export class SourceCache implements Renderer {
     const source = app.spec.source;
     const target: RenderTarget = { appName: app.metadata.name, namespace };
     // Ref checkouts are per commit, like checkoutDir: their paths stand for their contents.
-    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target)}\0${canonicalJson(refs)}`;
+    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target, app.spec.decryption)}\0${canonicalJson(refs)}`;
     let hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key); // most recently used last
     } else {
-      hit = renderSource(checkoutDir, source, target, this.opts, refs);
+      hit = renderApp(checkoutDir, app, namespace, this.opts, refs);
       // A failure is not cached: the next attempt reports it afresh.
       hit.catch(() => this.entries.delete(key));
     }
@@ -174,9 +198,14 @@ export class SourceCache implements Renderer {
   }
 }
 
-/** A hash of what, besides the files, shapes a source's manifests. */
-export function renderOptionsHash(source: ApplicationSource, target: RenderTarget): string {
+/** A hash of what, besides the files, shapes a source's manifests (no secret is part of it). */
+export function renderOptionsHash(
+  source: ApplicationSource,
+  target: RenderTarget,
+  decryption?: Decryption,
+): string {
   const shaping = {
+    decryption: decryptionShape(decryption),
     type: source.type ?? null,
     helm: source.helm ?? null,
     kustomize: source.kustomize ?? null,
@@ -200,14 +229,19 @@ export async function renderFetched(
   if (only && more.length === 0) {
     return renderer.render(
       only.dir,
-      { ...app, spec: { source: only.source } },
+      { ...app, spec: { ...app.spec, source: only.source } },
       namespace,
       fetched.refs,
     );
   }
   const parts = await Promise.all(
     fetched.rendered.map((f) =>
-      renderer.render(f.dir, { ...app, spec: { source: f.source } }, namespace, fetched.refs),
+      renderer.render(
+        f.dir,
+        { ...app, spec: { ...app.spec, source: f.source } },
+        namespace,
+        fetched.refs,
+      ),
     ),
   );
   return parts.flat();

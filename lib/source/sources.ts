@@ -95,12 +95,17 @@ export class SourceDispatcher implements SourceFetcher {
     };
   }
 
-  /** A chart source's credentials: its secret reference, else (first source) the app's own. */
+  /**
+   * A chart source's credentials: for the first source, the app's own (what
+   * ReconcileDeps.credentialsFor resolved: its reference or a Repository
+   * record); for another, its reference read through the secret source.
+   */
   private async chartCredentials(
     s: ApplicationSource,
     index: number,
     given: GitCredentials | undefined,
   ): Promise<ChartCredentials | undefined> {
+    if (index === 0 && given) return given;
     if (s.credentials === undefined) return undefined;
     const field = index === 0 ? 'source.credentials' : `spec.sources[${index}].credentials`;
     if (this.opts.secrets) {
@@ -110,7 +115,6 @@ export class SourceDispatcher implements SourceFetcher {
         field,
       );
     }
-    if (index === 0 && given) return given;
     throw new DriftlessError(
       'InvalidSpec',
       `${field} names secret ${s.credentials}, but this worker has no secret source to read it from`,
@@ -119,7 +123,12 @@ export class SourceDispatcher implements SourceFetcher {
   }
 }
 
-/** A chart repository secret: JSON `{"username": …, "password": …}`. Its value never appears in errors. */
+/**
+ * A chart repository secret, in the shape of Git credentials' secrets:
+ * `{"type": "basic", "username", "password"}` or `{"type": "token", "token",
+ * "username"?}` (plain `{"username", "password"}` too). Its value never
+ * appears in errors.
+ */
 export function parseChartSecret(text: string, name: string, field: string): ChartCredentials {
   let value: unknown;
   try {
@@ -127,16 +136,34 @@ export function parseChartSecret(text: string, name: string, field: string): Cha
   } catch {
     value = undefined;
   }
-  const { username, password } = (value ?? {}) as { username?: unknown; password?: unknown };
-  if (typeof username !== 'string' || typeof password !== 'string') {
-    throw new DriftlessError(
-      'InvalidSpec',
-      `secret ${name} (${field}) must be JSON with string fields username and password`,
-      { field },
-    );
+  const v = (value ?? {}) as {
+    type?: unknown;
+    username?: unknown;
+    password?: unknown;
+    token?: unknown;
+  };
+  if (v.type === 'token' && typeof v.token === 'string') {
+    return {
+      username: typeof v.username === 'string' ? v.username : DEFAULT_CHART_TOKEN_USERNAME,
+      password: v.token,
+    };
   }
-  return { username, password };
+  if (
+    (v.type === undefined || v.type === 'basic') &&
+    typeof v.username === 'string' &&
+    typeof v.password === 'string'
+  ) {
+    return { username: v.username, password: v.password };
+  }
+  throw new DriftlessError(
+    'InvalidSpec',
+    `secret ${name} (${field}) must be JSON: {"type": "basic", "username": …, "password": …} or {"type": "token", "token": …}`,
+    { field },
+  );
 }
+
+/** The user name sent with a token that names none (registries accept any). */
+export const DEFAULT_CHART_TOKEN_USERNAME = 'token';
 
 /** An explicit revision per source: a whole app revision, or (no separator) the first source's. */
 function askedRevisions(revision: string | undefined, count: number): (string | undefined)[] {

@@ -45,6 +45,14 @@ export function kubeBinDir(): string {
   }).trim();
 }
 
+/** Where build-sops.sh put (or will put) sops and age-keygen for the pinned versions. */
+export function sopsBinDir(): string {
+  if (process.env.DRIFTLESS_SOPS_BIN) return process.env.DRIFTLESS_SOPS_BIN;
+  return execFileSync(path.join(here, 'build-sops.sh'), ['--print-dir'], {
+    encoding: 'utf8',
+  }).trim();
+}
+
 function motoServerBin(): string {
   if (process.env.DRIFTLESS_MOTO_SERVER) return process.env.DRIFTLESS_MOTO_SERVER;
   const lib = path.join(here, '..', 'lib.sh');
@@ -60,7 +68,8 @@ function motoServerBin(): string {
   return path.join(cacheDir(), 'moto', `${version}-py${py}`, 'bin', 'moto_server');
 }
 
-function gitHttpBackend(): string {
+/** Debian's git http-backend (also for a test's own GitServer). */
+export function gitHttpBackend(): string {
   if (process.env.DRIFTLESS_GIT_HTTP_BACKEND) return process.env.DRIFTLESS_GIT_HTTP_BACKEND;
   return path.join(
     execFileSync('git', ['--exec-path'], { encoding: 'utf8' }).trim(),

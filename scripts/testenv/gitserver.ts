@@ -2,6 +2,8 @@
 // CGI program behind a small Node HTTP server. Repositories are bare
 // directories under `root`; one whose name starts with `private-` requires
 // HTTP basic auth with the server's credentials, as a private GitHub repo does.
+// With `authorize`, every repository wants basic auth and the callback judges
+// it (a test's second server that accepts the tokens a loopback GitHub issued).
 // GET /_driftless/requests reports how many Git requests each repo received.
 
 import { spawn } from 'node:child_process';
@@ -17,6 +19,8 @@ export interface GitServerOptions {
   username: string;
   password: string;
   port?: number;
+  /** Judges the basic auth of every request (repo: its path, e.g. `acme/x.git`). */
+  authorize?: (request: { repo: string; username: string; password: string }) => boolean;
 }
 
 export interface GitServerInfo {
@@ -74,7 +78,18 @@ export class GitServer {
     }
     const repo = match[1] as string;
     let remoteUser = '';
-    if (repo.split('/').pop()?.startsWith('private-')) {
+    if (opts.authorize) {
+      const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+      const decoded = basic ? Buffer.from(basic[1] as string, 'base64').toString('utf8') : '';
+      const colon = decoded.indexOf(':');
+      const username = colon < 0 ? '' : decoded.slice(0, colon);
+      const password = colon < 0 ? '' : decoded.slice(colon + 1);
+      if (!basic || colon < 0 || !opts.authorize({ repo, username, password })) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="driftless-test"' }).end();
+        return;
+      }
+      remoteUser = username;
+    } else if (repo.split('/').pop()?.startsWith('private-')) {
       const auth = req.headers.authorization ?? '';
       const expected = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
       if (auth !== expected) {

@@ -61,6 +61,7 @@ describe('driftless CLI against local mode', () => {
       port: 0,
       sweepIntervalMs: 500,
       waitBudgetMs: 30_000,
+      secretsFile: path.join(dir, 'secrets.yaml'),
     });
     ns = uniqueName('cli');
     repo = await TestRepo.create('cli');
@@ -108,6 +109,47 @@ spec:
     );
     const get = await driftless('get', 'app', 'api');
     expect(get.stdout).toMatch(/^Deployment\s+\S+\s+api\s+Synced\s+Healthy/m);
+  });
+
+  it('syncs a private repository with a Repository record and the local secrets file', async () => {
+    const { git: server } = testenv();
+    const privateRepo = await TestRepo.create('cli-private', { private: true, owner: 'team' });
+    const privateNs = uniqueName('cli-private');
+    const commit = await privateRepo.commit({
+      'app/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: private, namespace: ${privateNs} }\ndata: { v: "1" }\n`,
+      'app/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${privateNs} }\n`,
+    });
+    // The README's format: a mapping of secret names to credentials documents.
+    await writeFile(
+      path.join(dir, 'secrets.yaml'),
+      `secrets:\n  team-git: { type: basic, username: ${server.username}, password: "${server.password}" }\n`,
+    );
+    const file = path.join(dir, 'private.yaml');
+    await writeFile(
+      file,
+      `apiVersion: driftless.dev/v1
+kind: Application
+metadata: { name: private }
+spec:
+  source: { repoURL: "${privateRepo.url}", revision: main, path: app }
+  destinations: [{ cluster: local, namespace: ${privateNs} }]
+---
+apiVersion: driftless.dev/v1
+kind: Repository
+metadata: { name: team }
+spec: { urlPrefix: "${server.baseUrl}/team/", credentials: team-git }
+`,
+    );
+    const applied = await driftless('apps', 'apply', '-f', file);
+    expect(applied, applied.stderr).toMatchObject({ code: 0 });
+    // The Repository goes first: the application uses it.
+    expect(applied.stdout).toMatch(/repository team applied[\s\S]*application private applied/);
+    const status = await eventually('private Synced', async () => {
+      const r = await driftless('status', 'private', '-o', 'json');
+      const rows = JSON.parse(r.stdout) as { sync: string; syncedRevision: string }[];
+      return rows[0]?.sync === 'Synced' ? rows[0] : undefined;
+    });
+    expect(status.syncedRevision).toBe(commit);
   });
 
   it("lists clusters with their slots, breaker and throttling, after the app's reconciles", async () => {

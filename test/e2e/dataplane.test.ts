@@ -104,8 +104,16 @@ spec:
 `,
 });
 
+// A repository with its own webhook secret (the others sign with the default).
+let tenant: TestRepo;
+const TENANT_SECRET = `tenant-${randomUUID()}`;
+
 beforeAll(async () => {
-  plane = await startDataPlane('e2e');
+  tenant = await TestRepo.create('e2e-tenant', { owner: 'team-a' });
+  plane = await startDataPlane('e2e', {
+    webhookSecretValue: (secret) =>
+      JSON.stringify({ secrets: [secret], repositories: { [tenant.name]: TENANT_SECRET } }),
+  });
   const cluster = {
     apiVersion: 'driftless.dev/v1',
     kind: 'Cluster',
@@ -201,8 +209,66 @@ describe('push to sync, end to end', () => {
     expect(replay.statusCode).toBe(202);
     expect(JSON.parse(replay.body as string)).toEqual(JSON.parse(firstTime.body as string));
     expect(await queueDepth(plane.queueUrl)).toBe(1);
+    // The same signed body under a fresh delivery id is the same delivery.
+    const replayedBody = await plane.webhook(
+      pushEvent(repo, commit, randomUUID()),
+      lambdaContext('driftless-webhook'),
+    );
+    expect(replayedBody.statusCode).toBe(202);
+    expect(await queueDepth(plane.queueUrl)).toBe(1);
     await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     expect((await call('GET', '/apps/web')).body.targets[0].syncedRevision).toBe(commit);
+  });
+
+  it("rejects a push signed with another repository's secret, naming neither, and routes one signed with its own", async () => {
+    const tenantNs = uniqueName('e2e-tenant');
+    const commit = await tenant.commit({
+      'deploy/namespace.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${tenantNs} }\n`,
+      'deploy/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: tenant }\ndata: { v: "1" }\n`,
+    });
+    const app = {
+      apiVersion: 'driftless.dev/v1',
+      kind: 'Application',
+      metadata: { name: 'tenant' },
+      spec: {
+        source: { repoURL: tenant.url, revision: 'main', path: 'deploy' },
+        destinations: [{ cluster: 'local', namespace: tenantNs }],
+      },
+    };
+    expect((await call('PUT', '/apps/tenant', app)).status).toBe(201);
+    // web's repository is not the tenant's: the tenant's secret does not sign for it.
+    const webBefore = (await call('GET', '/apps/web')).body.targets[0];
+    const crossSigned = await plane.webhook(
+      pushEvent(repo, first, randomUUID(), { secret: TENANT_SECRET }),
+      lambdaContext('driftless-webhook'),
+    );
+    expect(crossSigned.statusCode).toBe(401);
+    expect(JSON.parse(crossSigned.body as string)).toMatchObject({
+      code: 'BadSignature',
+      message: expect.stringContaining(`repository test/${repo.name}`),
+    });
+    expect(crossSigned.body).not.toContain(TENANT_SECRET);
+    expect(crossSigned.body).not.toContain(plane.webhookSecret);
+    expect(await queueDepth(plane.queueUrl)).toBe(0);
+
+    const own = await plane.webhook(
+      pushEvent(tenant, commit, randomUUID(), { secret: TENANT_SECRET }),
+      lambdaContext('driftless-webhook'),
+    );
+    expect(own.statusCode).toBe(202);
+    expect(JSON.parse(own.body as string).targets).toEqual([{ app: 'tenant', cluster: 'local' }]);
+    expect(await queueDepth(plane.queueUrl)).toBe(1);
+    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
+    const status = await eventually('the tenant app to sync its commit', async () => {
+      const res = await call('GET', '/apps/tenant');
+      return res.body.targets?.[0]?.syncedRevision === commit ? res.body.targets[0] : undefined;
+    });
+    expect(status.sync).toBe('Synced');
+    // web was not moved back by the borrowed signature.
+    expect((await call('GET', '/apps/web')).body.targets[0]).toMatchObject({
+      syncedRevision: webBefore.syncedRevision,
+      wantedRevision: webBefore.wantedRevision,
+    });
   });
 
   it('rolls back through POST /apps/{name}/sync with an older revision, recorded in history', async () => {

@@ -239,6 +239,38 @@ describe('IsomorphicGitSource with a private repository', () => {
   });
 });
 
+describe('IsomorphicGitSource: credentials in the checkout cache key', () => {
+  it('never serves a tree a right credential fetched to a wrong one, nor shares it between credentials', async () => {
+    const { git: server } = testenv();
+    const repo = await TestRepo.create('creds-cache', { private: true });
+    const sha = await repo.commit({ 'apps/a.yaml': cm('a', 'cached') });
+    const source = await newSource();
+    const right = { username: server.username, password: server.password, source: 'secret right' };
+    const wrong = {
+      username: server.username,
+      password: 'wrong-for-cache',
+      source: 'secret wrong',
+    };
+    await source.checkout(repo.url, sha, right);
+    // Same URL and commit, the tree on disk: the wrong credential still asks the server.
+    const refused = await rejection(source.checkout(repo.url, sha, wrong));
+    expect(refused.reason).toBe('SourceUnavailable');
+    expect(refused.message).toBe(
+      `${repo.url}: authentication failed (HTTP 401) with credentials from secret wrong`,
+    );
+    expect(refused.describe()).not.toContain('wrong-for-cache');
+    // Nor does an anonymous caller read it.
+    expect((await rejection(source.checkout(repo.url, sha))).message).toContain(
+      'requires credentials',
+    );
+    // The same credentials are served from the cache (no request).
+    const before = await requestsTo(repo);
+    const again = await source.checkout(repo.url, sha, right);
+    expect(await readTree(again.dir)).toMatchObject({ 'apps/a.yaml': cm('a', 'cached') });
+    expect(await requestsTo(repo)).toBe(before);
+  });
+});
+
 describe('IsomorphicGitSource.checkout', () => {
   it('checks out the branch tip with exactly its files, modes and symlinks', async () => {
     const repo = await TestRepo.create('checkout');

@@ -4,13 +4,19 @@
 // functions/ handlers themselves. One per test file (the handlers read their
 // environment once, at import). With `github`, the outbox's consumer posts to
 // that GitHub (the loopback one, test/support/github-server.ts) with a token
-// kept in Secrets Manager.
+// kept in Secrets Manager; with `githubApp`, as that App (its private key in
+// Secrets Manager), which also mints tokens for `githubApp` source credentials.
+// Source credentials are secrets under the plane's own prefix (putSecret).
 
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from './aws.js';
 import { createDriftlessTable } from './dynamo.js';
@@ -25,6 +31,10 @@ export interface DataPlane {
   dlqUrl: string;
   outboxUrl: string;
   webhookSecret: string;
+  /** The prefix of source credentials' secrets (DRIFTLESS_SECRET_PREFIX), unique to the plane. */
+  secretPrefix: string;
+  /** Creates (or overwrites) the secret `<secretPrefix><name>` in Secrets Manager. */
+  putSecret(name: string, value: string): Promise<void>;
   webhook: HttpHandler;
   worker: SqsHandler;
   /** The outbox function (imported on first use). */
@@ -51,6 +61,21 @@ export async function startDataPlane(
     waitBudgetMs?: number;
     /** The GitHub the outbox posts to: its API URL, a token it accepts, the repositories' host. */
     github?: { apiUrl: string; token: string; webHost: string };
+    /** A GitHub App instead of a token: its id, installation and PEM private key. */
+    githubApp?: {
+      apiUrl: string;
+      appId: number;
+      installationId: number;
+      privateKey: string;
+      webHost: string;
+    };
+    /** The functions' Powertools log level (default ERROR: quiet tests). */
+    logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+    /**
+     * The webhook secret's stored value from the generated secret (the plane's
+     * `webhookSecret`); unset, that secret as a plain string.
+     */
+    webhookSecretValue?: (secret: string) => string;
   } = {},
 ): Promise<DataPlane> {
   const aws = awsClientConfig();
@@ -67,8 +92,27 @@ export async function startDataPlane(
   const webhookSecret = `${prefix}-${randomUUID()}`;
   const secretId = uniqueName('webhook-secret');
   const sm = new SecretsManagerClient(aws);
-  await sm.send(new CreateSecretCommand({ Name: secretId, SecretString: webhookSecret }));
+  await sm.send(
+    new CreateSecretCommand({
+      Name: secretId,
+      SecretString: opts.webhookSecretValue?.(webhookSecret) ?? webhookSecret,
+    }),
+  );
+  const secretPrefix = `driftless/${uniqueName(prefix)}/`;
   const github: Record<string, string> = {};
+  if (opts.githubApp) {
+    const keySecretId = uniqueName('github-app-key');
+    await sm.send(
+      new CreateSecretCommand({ Name: keySecretId, SecretString: opts.githubApp.privateKey }),
+    );
+    Object.assign(github, {
+      DRIFTLESS_GITHUB_APP_ID: String(opts.githubApp.appId),
+      DRIFTLESS_GITHUB_INSTALLATION_ID: String(opts.githubApp.installationId),
+      DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: keySecretId,
+      DRIFTLESS_GITHUB_API_URL: opts.githubApp.apiUrl,
+      DRIFTLESS_GITHUB_WEB_HOST: opts.githubApp.webHost,
+    });
+  }
   if (opts.github) {
     const tokenSecretId = uniqueName('github-token');
     await sm.send(
@@ -93,11 +137,12 @@ export async function startDataPlane(
     DRIFTLESS_OUTBOX_QUEUE_URL: outboxUrl,
     ...github,
     DRIFTLESS_WEBHOOK_SECRET_ID: secretId,
+    DRIFTLESS_SECRET_PREFIX: secretPrefix,
     DRIFTLESS_WAIT_BUDGET_MS: String(opts.waitBudgetMs ?? 30_000),
     // The platform admin the tests call the API as (the matrix test adds its own principals).
     DRIFTLESS_ADMIN_PRINCIPALS: 'arn:aws:iam::123456789012:user/ops',
     DRIFTLESS_GIT_CACHE: await mkdtemp(path.join(os.tmpdir(), `driftless-${prefix}-git-`)),
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_LOG_LEVEL: opts.logLevel ?? 'ERROR',
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -111,6 +156,16 @@ export async function startDataPlane(
     dlqUrl,
     outboxUrl,
     webhookSecret,
+    secretPrefix,
+    putSecret: async (name, value) => {
+      const Name = `${secretPrefix}${name}`;
+      try {
+        await sm.send(new CreateSecretCommand({ Name, SecretString: value }));
+      } catch (e) {
+        if ((e as { name?: string }).name !== 'ResourceExistsException') throw e;
+        await sm.send(new PutSecretValueCommand({ SecretId: Name, SecretString: value }));
+      }
+    },
     outbox: async (event, context) => {
       outbox ??= (await import('../../functions/outbox.js')).handler as unknown as SqsHandler;
       return outbox(event, context);

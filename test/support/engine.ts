@@ -16,6 +16,7 @@ import {
 } from '../../lib/model/application.js';
 import type { TargetId } from '../../lib/model/target.js';
 import type { ClusterConnector } from '../../lib/ports/cluster.js';
+import type { Renderer } from '../../lib/ports/render.js';
 import type { CommitStatusReporter } from '../../lib/ports/report.js';
 import {
   type ReconcileDeps,
@@ -59,6 +60,8 @@ export interface EngineHarnessOptions {
   reporter?: CommitStatusReporter;
   /** Link for commit statuses. */
   statusUrl?: (target: TargetId) => string | undefined;
+  /** The render cache (e.g. one with SOPS keys); default a plain SourceCache. */
+  renderer?: Renderer;
 }
 
 /** Spec fields to set; source fields are merged over the harness's repository and `main`. */
@@ -75,7 +78,7 @@ export class EngineHarness {
   listener: ((e: ReconcileEvent) => void) | undefined;
   readonly connector: HarnessConnector;
   /** One render cache for the harness, as the wiring keeps one per process. */
-  readonly renderer = new SourceCache();
+  readonly renderer: Renderer;
   readonly clusterName: string;
   private readonly statusUrl: ((target: TargetId) => string | undefined) | undefined;
   private constructor(
@@ -86,6 +89,7 @@ export class EngineHarness {
     opts: EngineHarnessOptions,
   ) {
     this.connector = opts.connector ?? new KubeconfigConnector();
+    this.renderer = opts.renderer ?? new SourceCache();
     this.reporter = new RecordingReporter(opts.reporter);
     this.clusterName = opts.cluster?.metadata.name ?? 'local';
     this.statusUrl = opts.statusUrl;

@@ -191,7 +191,7 @@ export class GitHubApiServer {
   private outage: ScriptedResponse | undefined;
   private readonly installationTokens = new Map<
     string,
-    { installationId: number; expiresAt: number }
+    { installationId: number; expiresAt: number; repositories?: string[] }
   >();
   private nextId = 1;
 
@@ -227,6 +227,17 @@ export class GitHubApiServer {
   /** Every valid, authenticated request gets this answer until cleared. */
   setOutage(response: ScriptedResponse | undefined): void {
     this.outage = response;
+  }
+
+  /**
+   * Whether `token` is an installation token this server issued, unexpired,
+   * for a repository named `repo` (a token scoped to repositories covers only
+   * those): what a Git server asks GitHub of a password.
+   */
+  acceptsInstallationToken(token: string, repo: string): boolean {
+    const issued = this.installationTokens.get(token);
+    if (!issued || issued.expiresAt < Date.now()) return false;
+    return !issued.repositories || issued.repositories.includes(repo);
   }
 
   requestsOf(operationId: string): RecordedRequest[] {
@@ -419,14 +430,22 @@ export class GitHubApiServer {
         }
         const token = `ghs_${randomBytes(18).toString('base64url')}`;
         const expiresAt = Date.now() + 3600_000;
-        this.installationTokens.set(token, { installationId: id, expiresAt });
+        const request = (body ?? {}) as {
+          repositories?: string[];
+          permissions?: Record<string, string>;
+        };
+        this.installationTokens.set(token, {
+          installationId: id,
+          expiresAt,
+          repositories: request.repositories,
+        });
         return [
           201,
           {
             token,
             expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-            permissions: { statuses: 'write', metadata: 'read' },
-            repository_selection: 'all',
+            permissions: request.permissions ?? { statuses: 'write', metadata: 'read' },
+            repository_selection: request.repositories ? 'selected' : 'all',
           },
         ];
       }

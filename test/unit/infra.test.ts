@@ -10,19 +10,27 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, configFromContext, type DriftlessConfig } from '../../infra/config.js';
+import {
+  ConfigError,
+  configFromContext,
+  DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
+  type DriftlessConfig,
+} from '../../infra/config.js';
 import {
   BUNDLING,
   DriftlessStack,
   LEASE_MARGIN_SECONDS,
   MAX_RECEIVE_COUNT,
   OUTBOX_MAX_RECEIVE_COUNT,
+  sourceSecretPrefix,
 } from '../../infra/stack.js';
 import { createTableInput, TABLE_DEFINITION } from '../../lib/aws/dynamo/schema.js';
 import { MAX_RETRY_LIMIT } from '../../lib/model/application.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
+/** The secrets the worker may read: those under the stack's prefix, and no other. */
+const SOURCE_SECRETS = `arn:AWS::Partition:secretsmanager:${REGION}:${ACCOUNT}:secret:driftless/Driftless/*`;
 
 function synth(
   config: Partial<DriftlessConfig> = {},
@@ -116,7 +124,24 @@ describe('configuration from context', () => {
       logRetentionDays: 30,
       metricsNamespace: 'Driftless',
       renderTools: false,
+      apiPreviews: false,
+      webhookReservedConcurrency: DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
     });
+  });
+
+  it('reads apiPreviews and the webhook reserved concurrency ("none" for no reservation)', () => {
+    expect(
+      configFromContext(
+        ctx({ 'driftless:apiPreviews': 'true', 'driftless:webhookReservedConcurrency': '25' }),
+      ),
+    ).toMatchObject({ apiPreviews: true, webhookReservedConcurrency: 25 });
+    expect(
+      configFromContext(ctx({ 'driftless:webhookReservedConcurrency': 'none' }))
+        .webhookReservedConcurrency,
+    ).toBe('none');
+    expect(() => configFromContext(ctx({ 'driftless:webhookReservedConcurrency': 0 }))).toThrow(
+      /driftless:webhookReservedConcurrency/,
+    );
   });
 
   it('reads clusters as an array, a JSON string (from -c) or a JSON file', () => {
@@ -210,6 +235,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         { name: 'ops', region: REGION, accessPolicy: 'AmazonEKSViewPolicy', previews: false },
       ],
       alarmEmails: ['ops@example.com'],
+      apiPreviews: true,
     }));
     // The first synth in a process loads CDK's CloudFormation validator (WebAssembly).
   }, 120_000);
@@ -400,12 +426,21 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         [],
       );
     }
-    // Previews report no commit statuses; the sweep reads no secrets.
+    // Previews report no commit statuses; the sweep reads no secrets. The API
+    // knows the source secrets' name prefix (to name them in errors), reads none.
     for (const name of ['api', 'sweep'] as const) {
-      expect(Object.keys(env(name).Variables as Json).filter((k) => k.includes('SECRET'))).toEqual(
-        [],
-      );
+      expect(
+        Object.keys(env(name).Variables as Json).filter(
+          (k) => k.includes('SECRET') && k !== 'DRIFTLESS_SECRET_PREFIX',
+        ),
+      ).toEqual([]);
     }
+    // Source credentials: secret names under driftless/<stack>/ (README, "Private repositories").
+    expect(sourceSecretPrefix('Driftless')).toBe('driftless/Driftless/');
+    expect(env('worker').Variables).toMatchObject({
+      DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/',
+    });
+    expect(env('api').Variables).toMatchObject({ DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/' });
     expect(env('sweep').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
   });
 
@@ -622,6 +657,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         `sqs:SendMessage ${delayQueue}`,
         `sqs:SendMessage ${jobDlq}`,
         `sqs:SendMessage ${outboxQueue}`,
+        // Source credentials: only secrets under the stack's prefix.
+        `secretsmanager:GetSecretValue ${SOURCE_SECRETS}`,
         ...consume(jobQueue),
         ...consume(delayQueue),
         describeCluster('prod'),
@@ -652,6 +689,12 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         expect(action, owner).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
       }
       const resources = asList(statement.Resource).map(ref);
+      // The one prefix wildcard: the worker's source credentials (driftless/<stack>/*).
+      if (resources.length === 1 && resources[0] === SOURCE_SECRETS) {
+        expect(asList(statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
+        expect(owner).toBe(id(stack, stack.roles.worker.node.findChild('DefaultPolicy')));
+        continue;
+      }
       if (resources.some((r) => r === '*' || r.endsWith(':*') || r.endsWith('/*'))) {
         expect(
           asList(statement.Action).every((a) => a.startsWith('xray:')),
@@ -757,7 +800,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
 
 describe('DriftlessStack variants', { timeout: 60_000 }, () => {
   it('attaches the kubectl/helm layer to the worker and API (x86_64: the layer has no arm64 binaries)', () => {
-    const { stack, template } = synth({ renderTools: true });
+    const { stack, template } = synth({ renderTools: true, apiPreviews: true });
     const functions = template.findResources('AWS::Lambda::Function');
     for (const name of ['worker', 'api'] as const) {
       const p = functions[id(stack, stack.functions[name])]?.Properties as Json;
@@ -787,6 +830,23 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     expect(
       ((p.Environment as Json).Variables as Json).DRIFTLESS_GITHUB_TOKEN_SECRET_ID,
     ).toBeUndefined();
+    // {"type":"githubApp"} source credentials: the worker mints installation
+    // tokens with the App's key; the webhook and the API still read no GitHub secret.
+    const worker = template.toJSON().Resources[id(stack, stack.functions.worker)]
+      .Properties as Json;
+    expect((worker.Environment as Json).Variables).toMatchObject({
+      DRIFTLESS_GITHUB_APP_ID: '42',
+      DRIFTLESS_GITHUB_PRIVATE_KEY_SECRET_ID: { Ref: id(stack, stack.githubSecret) },
+    });
+    const perms = permissions(template);
+    const readsKey = (role: keyof typeof stack.roles) =>
+      [...(perms.get(id(stack, stack.roles[role])) ?? [])].includes(
+        `secretsmanager:GetSecretValue ${id(stack, stack.githubSecret)}`,
+      );
+    expect(readsKey('worker')).toBe(true);
+    expect(readsKey('outbox')).toBe(true);
+    expect(readsKey('webhook')).toBe(false);
+    expect(readsKey('api')).toBe(false);
   });
 
   it('has no alarm actions without an alarm email', () => {
@@ -819,6 +879,7 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
           previews: true,
         },
       ],
+      apiPreviews: true,
     });
     template.resourceCountIs('AWS::EKS::AccessEntry', 0);
     const perms = permissions(template);
@@ -827,6 +888,37 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
       expect(set).toContain(`sts:AssumeRole ${roleArn}`);
       expect(set.filter((p) => p.startsWith('eks:'))).toEqual([]);
     }
+  });
+
+  it('grants the worker kms:Decrypt on the listed SOPS keys and sts:AssumeRole on the listed roles, and nothing by default', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const tenantRole = 'arn:aws:iam::123456789012:role/tenant-a-sops';
+    const { stack, template } = synth({ sopsKmsKeys: [keyArn], sopsRoles: [tenantRole] });
+    const perms = permissions(template);
+    const worker = [...(perms.get(id(stack, stack.roles.worker)) ?? [])];
+    expect(worker).toContain(`kms:Decrypt ${keyArn}`);
+    expect(worker).toContain(`sts:AssumeRole ${tenantRole}`);
+    const api = [...(perms.get(id(stack, stack.roles.api)) ?? [])];
+    expect(api.filter((p) => p.startsWith('kms:') || p.includes(tenantRole))).toEqual([]);
+    const plain = synth({});
+    const none = [
+      ...(permissions(plain.template).get(id(plain.stack, plain.stack.roles.worker)) ?? []),
+    ];
+    expect(none.filter((p) => p.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('reads SOPS keys and roles from a comma-separated context value and refuses a non-ARN', () => {
+    const ctx = (values: Record<string, unknown>) => (key: string) => values[key];
+    const c = configFromContext(
+      ctx({
+        'driftless:sopsKmsKeys':
+          'arn:aws:kms:eu-west-1:123456789012:key/a, arn:aws:kms:eu-west-1:123456789012:key/b',
+      }),
+    );
+    expect(c.sopsKmsKeys).toHaveLength(2);
+    expect(() => configFromContext(ctx({ 'driftless:sopsRoles': 'tenant-a' }))).toThrow(
+      /driftless:sopsRoles\[0\]: must be an IAM role ARN/,
+    );
   });
 
   it('skips (with a warning) access entries of a cluster in another region', () => {
@@ -859,5 +951,83 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     const entries = Object.values(template.findResources('AWS::EKS::AccessEntry'));
     expect(entries).toHaveLength(1);
     expect(entries[0]?.Condition).toBe(name);
+  });
+});
+
+describe('least privilege of the webhook and the status API', { timeout: 60_000 }, () => {
+  const clusters: DriftlessConfig['clusters'] = [
+    { name: 'prod', region: REGION, accessPolicy: 'AmazonEKSEditPolicy', previews: true },
+    {
+      name: 'far',
+      region: REGION,
+      roleArn: 'arn:aws:iam::210987654321:role/driftless',
+      accessPolicy: 'AmazonEKSEditPolicy',
+      previews: true,
+    },
+  ];
+  const clusterActions = (perms: Set<string> | undefined) =>
+    [...(perms ?? [])].filter((p) => /^(eks|sts):/.test(p));
+
+  it('gives the status API no cluster access (no access entry, DescribeCluster or AssumeRole) unless apiPreviews', () => {
+    const { stack, template } = synth({ clusters, renderTools: true });
+    const api = id(stack, stack.roles.api);
+    expect(clusterActions(permissions(template).get(api))).toEqual([]);
+    const principals = Object.values(template.findResources('AWS::EKS::AccessEntry')).map((r) =>
+      ref((r.Properties as Json).PrincipalArn),
+    );
+    expect(principals).toEqual([`${id(stack, stack.roles.worker)}.Arn`]);
+    expect(clusterActions(permissions(template).get(id(stack, stack.roles.worker)))).toHaveLength(
+      2,
+    );
+    const fn = template.toJSON().Resources[id(stack, stack.functions.api)].Properties as Json;
+    expect(((fn.Environment as Json).Variables as Json).DRIFTLESS_API_PREVIEWS).toBe('false');
+    // No render tools either: previews are the only reason the API renders.
+    expect(fn.Layers).toBeUndefined();
+
+    const on = synth({ clusters, apiPreviews: true });
+    const onApi = id(on.stack, on.stack.roles.api);
+    expect(clusterActions(permissions(on.template).get(onApi)).sort()).toEqual(
+      [
+        `eks:DescribeCluster arn:AWS::Partition:eks:${REGION}:${ACCOUNT}:cluster/prod`,
+        'sts:AssumeRole arn:aws:iam::210987654321:role/driftless',
+      ].sort(),
+    );
+    const onFn = on.template.toJSON().Resources[id(on.stack, on.stack.functions.api)]
+      .Properties as Json;
+    expect(((onFn.Environment as Json).Variables as Json).DRIFTLESS_API_PREVIEWS).toBe('true');
+  });
+
+  it('lets the webhook role read its webhook secret and no other secret, key or cluster, in every variant', () => {
+    for (const config of [
+      {},
+      { clusters, apiPreviews: true, renderTools: true },
+      { githubAppId: '42', githubInstallationId: 7 },
+    ] satisfies Partial<DriftlessConfig>[]) {
+      const { stack, template } = synth(config);
+      const webhook = id(stack, stack.roles.webhook);
+      const perms = [...(permissions(template).get(webhook) ?? [])];
+      const secretReads = perms.filter((p) => p.startsWith('secretsmanager:'));
+      expect(secretReads, JSON.stringify(config)).toEqual([
+        `secretsmanager:GetSecretValue ${id(stack, stack.webhookSecret)}`,
+      ]);
+      expect(perms.filter((p) => /^(kms|ssm|sts|eks|s3):/.test(p))).toEqual([]);
+      // Every other secret of the stack (GitHub credentials, source credentials) is out of reach.
+      const others = Object.keys(template.findResources('AWS::SecretsManager::Secret')).filter(
+        (k) => k !== id(stack, stack.webhookSecret),
+      );
+      expect(others.length).toBeGreaterThan(0);
+      for (const other of others) expect(perms.some((p) => p.includes(other))).toBe(false);
+    }
+  });
+
+  it('caps the webhook\'s reserved concurrency (a named default), or leaves it unreserved with "none"', () => {
+    const reserved = (config: Partial<DriftlessConfig>) => {
+      const { stack, template } = synth(config);
+      return (template.toJSON().Resources[id(stack, stack.functions.webhook)].Properties as Json)
+        .ReservedConcurrentExecutions;
+    };
+    expect(reserved({})).toBe(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY);
+    expect(reserved({ webhookReservedConcurrency: 3 })).toBe(3);
+    expect(reserved({ webhookReservedConcurrency: 'none' })).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@
 // the wanted revision or the schedule.
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Application, Cluster } from '../../model/application.js';
+import type { Application, Cluster, Repository } from '../../model/application.js';
 import type { Project } from '../../model/project.js';
 import type { OperationResult, TargetStatus } from '../../model/status.js';
 import type { TargetId } from '../../model/target.js';
@@ -26,6 +26,7 @@ import { DynamoTable } from '../dynamo/client.js';
 import { DUE_SHARDS } from '../dynamo/schema.js';
 import type { CatalogContext } from './context.js';
 import { HistoryItems } from './history.js';
+import { RepositoryItems } from './repositories.js';
 import { AppEvents, ProjectSpecs, SpecItems } from './specs.js';
 import { StatusItems } from './status.js';
 import { TargetRecords } from './targets.js';
@@ -56,6 +57,7 @@ export class DynamoCatalog implements Catalog {
   private readonly targets: TargetRecords;
   private readonly statuses: StatusItems;
   private readonly histories: HistoryItems;
+  private readonly repositories: RepositoryItems;
 
   constructor(opts: DynamoCatalogOptions) {
     const ctx: CatalogContext = {
@@ -71,6 +73,7 @@ export class DynamoCatalog implements Catalog {
     this.events = new AppEvents(ctx);
     this.statuses = new StatusItems(ctx);
     this.histories = new HistoryItems(ctx);
+    this.repositories = new RepositoryItems(ctx);
   }
 
   putApplication(app: Application): Promise<void> {
@@ -96,6 +99,19 @@ export class DynamoCatalog implements Catalog {
   }
   listClusters(limit?: number, next?: string): Promise<Page<Cluster>> {
     return this.specs.listClusters(limit, next);
+  }
+
+  putRepository(repository: Repository): Promise<void> {
+    return this.repositories.putRepository(repository);
+  }
+  getRepository(name: string): Promise<Repository | undefined> {
+    return this.repositories.getRepository(name);
+  }
+  deleteRepository(name: string): Promise<void> {
+    return this.repositories.deleteRepository(name);
+  }
+  listRepositories(limit?: number, next?: string): Promise<Page<Repository>> {
+    return this.repositories.listRepositories(limit, next);
   }
 
   targetsForRepo(repoURL: string): Promise<TargetRecord[]> {

@@ -224,7 +224,7 @@ export class ProjectSpecs {
   }
 }
 
-function parseStored<T>(schema: z.ZodType<T>, item: Item, what: string): T {
+export function parseStored<T>(schema: z.ZodType<T>, item: Item, what: string): T {
   const text = readString(item, ATTR.spec);
   let value: unknown;
   try {

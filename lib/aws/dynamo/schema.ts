@@ -12,10 +12,14 @@
 // operation history, newest first, bounded           Query pk=TARGET#…, begins_with(sk, HISTORY#), backwards
 // lease per target, with fencing token               UpdateItem on the target record (sk=TARGET)
 // cluster guard (slots, breaker, backoff)            GetItem + PutItem conditional on its version  pk=GUARD#<cluster>, sk=GUARD
+// get/put/delete a Repository record, list them     GetItem/PutItem/DeleteItem pk=REPOSITORY#<name>, sk=SPEC;
+//   (credentials by URL prefix)                      Query `list` index, listPk=REPOSITORIES
 //
 // Items (pk / sk → attributes; ~size)
 //   APP#<name>      / SPEC       spec (JSON, input form), listPk=APPS, listSk=<name>           ~1–3 KB
 //   CLUSTER#<name>  / SPEC       spec (JSON), listPk=CLUSTERS, listSk=<name>                     ~0.3 KB
+//   REPOSITORY#<n> / SPEC        spec (JSON: urlPrefix and the credentials' secret name,        ~0.2 KB
+//                                never a secret value), listPk=REPOSITORIES, listSk=<name>
 //   GUARD#<cluster> / GUARD      guard (JSON GuardRecord: slot holders with expiry, breaker,    ~0.3–2 KB
 //                                backoff-until, counts), version (compare-and-set)
 //   TARGET#<a>#<c>  / TARGET     the target record: app, cluster, repoURL, revision, suspended,  ~0.5 KB
@@ -244,6 +248,7 @@ export const LIST_APPS = 'APPS';
 export const IDEMPOTENCY_PARTITION = 'IDEMPOTENCY';
 export const LIST_CLUSTERS = 'CLUSTERS';
 export const LIST_PROJECTS = 'PROJECTS';
+export const LIST_REPOSITORIES = 'REPOSITORIES';
 
 /** Shards of the due index. Changing it needs every record's duePk rewritten (re-put the apps). */
 export const DUE_SHARDS = 16;
@@ -267,6 +272,11 @@ export function appEventKey(app: string, at: string, id: string): ItemKey {
 
 export function projectKey(name: string): ItemKey {
   return key(`PROJECT#${name}`, SK_SPEC);
+}
+
+/** A Repository record (private Git: credentials by URL prefix). */
+export function repositoryKey(name: string): ItemKey {
+  return key(`REPOSITORY#${name}`, SK_SPEC);
 }
 
 /**

@@ -8,9 +8,7 @@ import type {
   AppListResponse,
   AppPutResponse,
 } from '../../api/contract.js';
-import type { Application, Cluster } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
-import type { Project } from '../../model/project.js';
 import { parseYamlDocuments } from '../../model/yaml.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, UsageError } from '../command.js';
@@ -84,7 +82,7 @@ async function appsGet(p: Printer, client: DriftlessClient, name: string): Promi
   return 0;
 }
 
-/** Registers every Application and Cluster of the files, after validating all of them. */
+/** Registers every Application, Cluster and Repository of the files, after validating all of them. */
 export async function applySpecs(
   p: Printer,
   client: DriftlessClient,
@@ -93,11 +91,7 @@ export async function applySpecs(
 ): Promise<number> {
   if (files.length === 0) throw new UsageError('apps apply needs -f FILE');
   // Validate every document of every file before registering anything.
-  const specs: {
-    kind: 'Application' | 'Cluster' | 'Project';
-    value: Application | Cluster | Project;
-    file: string;
-  }[] = [];
+  const specs: (ReturnType<typeof parseSpecs>[number] & { file: string })[] = [];
   for (const file of files) {
     const text = await readFile(file, 'utf8').catch((e: Error) => {
       throw new UsageError(`cannot read ${file}: ${e.message}`);
@@ -105,19 +99,19 @@ export async function applySpecs(
     for (const s of parseSpecs(text, file)) specs.push({ ...s, file });
   }
   if (specs.length === 0) {
-    throw new UsageError(`no Application, Cluster or Project in ${files.join(', ')}`);
+    throw new UsageError(`no Application, Cluster, Project or Repository in ${files.join(', ')}`);
   }
-  // Projects and clusters first: applications name them.
-  const order = { Project: 0, Cluster: 1, Application: 2 } as const;
+  // Projects, Clusters and Repositories first: applications name them or use them.
+  const order = { Project: 0, Cluster: 1, Repository: 2, Application: 3 } as const;
   specs.sort((a, b) => order[a.kind] - order[b.kind]);
   for (const s of specs) {
     const name = s.value.metadata.name;
-    const route =
-      s.kind === 'Cluster'
-        ? `/clusters/${name}`
-        : s.kind === 'Project'
-          ? `/projects/${name}`
-          : `/apps/${name}`;
+    const route = {
+      Cluster: `/clusters/${name}`,
+      Repository: `/repositories/${name}`,
+      Project: `/projects/${name}`,
+      Application: `/apps/${name}`,
+    }[s.kind];
     const raw = await rawDocument(s.file, s.kind, name);
     const query = s.kind === 'Application' && opts.cascade ? { cascade: 'true' } : undefined;
     const res = await client.request<AppPutResponse | undefined>('PUT', route, raw, query);

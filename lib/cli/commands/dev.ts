@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_DEV_PORT, startLocalMode } from '../../local/dev.js';
-import type { Application } from '../../model/application.js';
+import type { Application, Repository } from '../../model/application.js';
 import { parseSpecs } from '../../model/application.js';
 import { shortSha } from '../../model/revision.js';
 import type { ReconcileEvent } from '../../reconcile/index.js';
@@ -21,9 +21,12 @@ async function runDev(p: Printer, flags: Flags): Promise<number> {
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0];
   if (!kubeconfig) throw new UsageError('dev needs a cluster: --kubeconfig FILE or $KUBECONFIG');
   const apps: Application[] = [];
+  const repositories: Repository[] = [];
   for (const file of flags.file ?? []) {
-    for (const s of parseSpecs(await readFile(file, 'utf8'), file))
+    for (const s of parseSpecs(await readFile(file, 'utf8'), file)) {
       if (s.kind === 'Application') apps.push(s.value);
+      if (s.kind === 'Repository') repositories.push(s.value);
+    }
   }
   const progress = progressPrinter(p);
   const local = await startLocalMode({
@@ -31,7 +34,9 @@ async function runDev(p: Printer, flags: Flags): Promise<number> {
     context: flags.context,
     port: flags.port ? Number(flags.port) : DEFAULT_DEV_PORT,
     apps,
+    repositories,
     webhookSecret: process.env.DRIFTLESS_WEBHOOK_SECRET,
+    secretsFile: flags.secrets ? path.resolve(flags.secrets) : undefined,
     onEvent: progress,
     onLog: (m) => p.out(paint(p, 'gray', m)),
   });

@@ -5,6 +5,7 @@
 
 import { expect, it } from 'vitest';
 import { DriftlessError } from '../../../lib/errors.js';
+import { RepositorySchema } from '../../../lib/model/application.js';
 import type { OperationResult } from '../../../lib/model/status.js';
 import type { Lease } from '../../../lib/ports/lease.js';
 import { application, cluster, type MakeStore, operation, REPO, status } from './fixtures.js';
@@ -47,6 +48,36 @@ export function catalogContract(make: MakeStore): void {
     // Exactly a page's worth: no empty page after it.
     expect((await catalog.listApplications(23)).next).toBeUndefined();
     expect((await catalog.listApplications(22)).next).toBeDefined();
+  });
+
+  it('round-trips Repository records, pages them sorted by name, deletes one', async () => {
+    const { catalog } = await make();
+    const record = (name: string) =>
+      RepositorySchema.parse({
+        apiVersion: 'driftless.dev/v1',
+        kind: 'Repository',
+        metadata: { name },
+        spec: { urlPrefix: `https://github.com/${name}/`, credentials: `${name}-git` },
+      });
+    for (const n of ['gamma', 'alpha', 'beta']) await catalog.putRepository(record(n));
+    expect(await catalog.getRepository('alpha')).toEqual(record('alpha'));
+    expect(await catalog.getRepository('absent')).toBeUndefined();
+    const first = await catalog.listRepositories(2);
+    const second = await catalog.listRepositories(2, first.next);
+    expect([...first.items, ...second.items].map((r) => r.metadata.name)).toEqual([
+      'alpha',
+      'beta',
+      'gamma',
+    ]);
+    expect(second.next).toBeUndefined();
+    await catalog.deleteRepository('beta');
+    expect((await catalog.listRepositories()).items.map((r) => r.metadata.name)).toEqual([
+      'alpha',
+      'gamma',
+    ]);
+    // Repositories are not applications or clusters.
+    expect((await catalog.listApplications()).items).toEqual([]);
+    expect((await catalog.listClusters()).items).toEqual([]);
   });
 
   it('pages through clusters', async () => {

@@ -294,4 +294,39 @@ describe('status API', () => {
       body: { field: 'limit' },
     });
   });
+  it('registers, lists, reads and deletes Repository records: the secret by name only', async () => {
+    const record = (name: string, extra: Record<string, unknown> = {}) => ({
+      apiVersion: 'driftless.dev/v1',
+      kind: 'Repository',
+      metadata: { name },
+      spec: { urlPrefix: `https://github.com/${name}/`, credentials: `${name}-git`, ...extra },
+    });
+    expect((await call('PUT', '/repositories/acme', record('acme'))).status).toBe(201);
+    expect((await call('PUT', '/repositories/acme', record('acme'))).status).toBe(200);
+    expect((await call('PUT', '/repositories/beta', record('beta'))).status).toBe(201);
+    expect((await call('GET', '/repositories/acme')).body).toEqual({ repository: record('acme') });
+    const list = await call('GET', '/repositories', undefined, { limit: '1' });
+    expect(list.body).toMatchObject({ items: [record('acme')], next: expect.any(String) });
+    const mismatch = await call('PUT', '/repositories/other', record('acme'));
+    expect(mismatch).toMatchObject({ status: 400, body: { field: 'metadata.name' } });
+    // A value where the reference goes is refused, not stored.
+    const withToken = await call('PUT', '/repositories/acme', record('acme', { token: 'ghp_x' }));
+    expect(withToken).toMatchObject({ status: 400, body: { code: 'InvalidSpec', field: 'spec' } });
+    expect(JSON.stringify((await call('GET', '/repositories')).body)).not.toContain('ghp_x');
+    expect((await call('DELETE', '/repositories/acme')).status).toBe(204);
+    expect((await call('GET', '/repositories/acme')).status).toBe(404);
+    expect((await call('DELETE', '/repositories/acme')).status).toBe(404);
+  });
+
+  it('refuses an application whose repoURL carries a token, naming spec.source.repoURL', async () => {
+    const bad = app('leaky');
+    bad.spec.source.repoURL = 'https://x-access-token:ghp_leak@github.com/acme/deploy.git';
+    const res = await call('PUT', '/apps/leaky', bad);
+    expect(res).toMatchObject({
+      status: 400,
+      body: { code: 'InvalidSpec', field: 'spec.source.repoURL', object: 'Application/leaky' },
+    });
+    expect(JSON.stringify(res.body)).not.toContain('ghp_leak');
+    expect((await call('GET', '/apps/leaky')).status).toBe(404);
+  });
 });

@@ -6,8 +6,10 @@ import examples from '@octokit/webhooks-examples/api.github.com/index.json' with
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   changedPaths,
+  DEFAULT_STALE_PUSH_MS,
   followsRef,
   handleWebhook,
+  matchSignature,
   PUSH_MAX_COMMITS,
   PUSH_MAX_FILES_PER_LIST,
   type PushEvent,
@@ -16,6 +18,7 @@ import {
 } from '../../../lib/github/webhook.js';
 import { MemoryStore } from '../../../lib/local/store.js';
 import { ApplicationSchema } from '../../../lib/model/application.js';
+import { parseWebhookSecrets } from '../../../lib/model/webhook-secrets.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../../../lib/ports/queue.js';
 import type { CommitStatusReporter } from '../../../lib/ports/report.js';
 
@@ -339,6 +342,187 @@ describe('webhook', () => {
       expect(touchesPath(paths, 'apps/api/sub')).toBe(false);
       expect(touchesPath(paths, '.')).toBe(true);
       expect(touchesPath(undefined, 'apps/ap')).toBe(true);
+    });
+  });
+
+  describe('secrets per repository', () => {
+    const WEB = 'web-secret';
+    const OTHER = 'other-secret';
+    const doc = (d: unknown) => async () => parseWebhookSecrets(JSON.stringify(d));
+
+    it('accepts a push signed with its repository secret, by owner/name or by repoURL, current or previous', async () => {
+      deps.secrets = doc({ repositories: { 'codertocat/hello-world': [WEB, 'web-old'] } });
+      const body = JSON.stringify(pushToBranch);
+      for (const secret of [WEB, 'web-old']) {
+        const res = await handleWebhook(
+          deps,
+          request('push', null, { body, signature: sign(body, secret) }),
+        );
+        expect(res.status, secret).toBe(202);
+      }
+      deps.secrets = doc({
+        repositories: { 'https://github.com/Codertocat/Hello-World.git': WEB },
+      });
+      expect(
+        (await handleWebhook(deps, request('push', null, { body, signature: sign(body, WEB) })))
+          .status,
+      ).toBe(202);
+    });
+
+    it('rejects a push signed with another repository secret (401 naming neither secret) and enqueues nothing', async () => {
+      deps.secrets = doc({
+        repositories: { 'Codertocat/Hello-World': WEB, 'acme/else': OTHER },
+      });
+      const body = JSON.stringify(pushToBranch);
+      const res = await handleWebhook(
+        deps,
+        request('push', null, { body, signature: sign(body, OTHER) }),
+      );
+      expect(res).toMatchObject({
+        status: 401,
+        body: {
+          code: 'BadSignature',
+          message: expect.stringContaining('repository Codertocat/Hello-World'),
+        },
+      });
+      expect(JSON.stringify(res.body)).not.toContain(OTHER);
+      expect(JSON.stringify(res.body)).not.toContain(WEB);
+      // A payload naming a repository by full_name only cannot borrow it: the URLs routed by count.
+      const borrowed = JSON.stringify({
+        ...pushToBranch,
+        repository: { ...(pushToBranch.repository as object), full_name: 'acme/else' },
+      });
+      expect(
+        (
+          await handleWebhook(
+            deps,
+            request('push', null, { body: borrowed, signature: sign(borrowed, OTHER) }),
+          )
+        ).status,
+      ).toBe(401);
+      expect(queue.sent).toHaveLength(0);
+      expect(reporter.reports).toHaveLength(0);
+      expect(await store.getTargetRecord({ app: 'web', cluster: 'prod' })).not.toHaveProperty(
+        'wantedRevision',
+      );
+    });
+
+    it('lets a default secret sign for any repository, beside the bound ones', async () => {
+      deps.secrets = doc({ default: 'shared', repositories: { 'acme/else': OTHER } });
+      const body = JSON.stringify(pushToBranch);
+      expect(
+        (
+          await handleWebhook(
+            deps,
+            request('push', null, { body, signature: sign(body, 'shared') }),
+          )
+        ).status,
+      ).toBe(202);
+      // The legacy rotation document is the default list.
+      deps.secrets = doc({ secrets: ['new', SECRET] });
+      expect((await handleWebhook(deps, request('push', pushToBranch))).status).toBe(202);
+    });
+
+    it('accepts the GitHub App secret only for its installation and routed repositories', async () => {
+      const body = (installation: number) =>
+        JSON.stringify({ ...pushToBranch, installation: { id: installation } });
+      const send = async (b: string) =>
+        handleWebhook(deps, request('push', null, { body: b, signature: sign(b, 'app-secret') }));
+      deps.secrets = doc({ githubApp: { secret: 'app-secret', installationId: 1 } });
+      expect((await send(body(1))).status).toBe(202);
+      const other = await send(body(2));
+      expect(other).toMatchObject({
+        status: 401,
+        body: { message: expect.stringContaining('installation') },
+      });
+      deps.secrets = doc({
+        githubApp: { secret: 'app-secret', installationId: 1, repositories: ['acme/else'] },
+      });
+      expect((await send(body(1))).status).toBe(401);
+      deps.secrets = doc({
+        githubApp: {
+          secret: 'app-secret',
+          installationId: 1,
+          repositories: ['codertocat/hello-world'],
+        },
+      });
+      expect((await send(body(1))).status).toBe(202);
+    });
+
+    it('binds a secret listed for several repositories to all of them, a default one to any', () => {
+      const set = parseWebhookSecrets(
+        JSON.stringify({ repositories: { 'a/x': 's', 'b/y': ['s', 't'] }, default: 'd' }),
+      );
+      const body = '{"zen":"ok"}';
+      expect(matchSignature(body, sign(body, 's'), set)).toEqual({
+        anyRepository: false,
+        repositories: ['a/x', 'b/y'],
+      });
+      expect(matchSignature(body, sign(body, 'd'), set)).toMatchObject({ anyRepository: true });
+      expect(matchSignature(body, sign(body, 'nope'), set)).toBeUndefined();
+      expect(matchSignature(body, 'sha256=zz', set)).toBeUndefined();
+      expect(matchSignature(body, undefined, set)).toBeUndefined();
+    });
+
+    it('reads no secret for a missing or malformed signature', async () => {
+      let reads = 0;
+      deps.secrets = async () => {
+        reads++;
+        return [SECRET];
+      };
+      await handleWebhook(deps, request('push', pushToBranch, { signature: null }));
+      await handleWebhook(deps, request('push', pushToBranch, { signature: 'sha256=abc' }));
+      expect(reads).toBe(0);
+      await handleWebhook(deps, request('push', pushToBranch));
+      expect(reads).toBe(1);
+    });
+  });
+
+  describe('pushes older than the newest recorded for a target', () => {
+    const at = (pushedAtSeconds: number, after: string) => ({
+      ...pushToBranch,
+      after,
+      repository: { ...(pushToBranch.repository as object), pushed_at: pushedAtSeconds },
+    });
+    const newest = 1_700_000_000;
+
+    it('enqueues nothing for a target whose recorded push is newer by more than the bound', async () => {
+      const fresh = await handleWebhook(
+        deps,
+        request('push', at(newest, 'b'.repeat(40)), { delivery: 'd-1' }),
+      );
+      expect(fresh.status).toBe(202);
+      const target = await store.getTargetRecord({ app: 'web', cluster: 'prod' });
+      expect(target).toMatchObject({ wantedRevision: 'b'.repeat(40), wantedAt: newest * 1000 });
+      queue.sent = [];
+      reporter.reports = [];
+      const old = newest - DEFAULT_STALE_PUSH_MS / 1000 - 1;
+      const replay = await handleWebhook(
+        deps,
+        request('push', at(old, 'a'.repeat(40)), { delivery: 'd-2' }),
+      );
+      expect(replay.status).toBe(202);
+      expect(replay.body.targets).toEqual([]);
+      expect((replay.body.stale as unknown[]).length).toBe(3);
+      expect(queue.sent).toHaveLength(0);
+      expect(reporter.reports).toHaveLength(0);
+      expect((await store.getTargetRecord({ app: 'web', cluster: 'prod' }))?.wantedRevision).toBe(
+        'b'.repeat(40),
+      );
+    });
+
+    it('queues a push delivered out of order within the bound, without making it the wanted revision', async () => {
+      await handleWebhook(deps, request('push', at(newest, 'b'.repeat(40)), { delivery: 'd-1' }));
+      queue.sent = [];
+      const late = await handleWebhook(
+        deps,
+        request('push', at(newest - 60, 'a'.repeat(40)), { delivery: 'd-2' }),
+      );
+      expect((late.body.targets as unknown[]).length).toBe(3);
+      expect(queue.sent).toHaveLength(3);
+      expect((await store.getTargetRecord({ app: 'web', cluster: 'prod' }))?.wantedRevision).toBe(
+        'b'.repeat(40),
+      );
     });
   });
 });

@@ -180,6 +180,86 @@ describe('YAML parsing', () => {
   });
 });
 
+describe('Private Git in specs', () => {
+  const withRepo = (repoURL: string, extra = '') =>
+    app.replace('repoURL: https://github.com/acme/deploy.git', `repoURL: ${repoURL}${extra}`);
+
+  it('refuses a repoURL with user info, naming the field and pointing at source.credentials', () => {
+    for (const url of [
+      'https://x-access-token:ghp_secret@github.com/acme/deploy.git',
+      'https://ghp_secret@github.com/acme/deploy.git',
+    ]) {
+      const err = thrown(() => parseSpecs(withRepo(url), 'apps.yaml'));
+      expect(err.location).toMatchObject({
+        file: 'apps.yaml',
+        line: 7,
+        object: 'Application/web',
+        field: 'spec.source.repoURL',
+      });
+      expect(err.message).toContain('name a secret in source.credentials');
+      expect(err.message).not.toContain('ghp_secret');
+    }
+    // An @ later in the URL is not user info.
+    expect(
+      parseSpecs(withRepo('https://git.example.com/team@2/deploy.git'), 'a.yaml'),
+    ).toHaveLength(1);
+  });
+
+  it('takes a secret name in source.credentials, not an ARN', () => {
+    const [spec] = parseSpecs(
+      withRepo('https://github.com/acme/deploy.git', '\n    credentials: team/acme-git'),
+      'a.yaml',
+    );
+    expect(spec?.kind === 'Application' && spec.value.spec.source.credentials).toBe(
+      'team/acme-git',
+    );
+    const arn = thrown(() =>
+      parseSpecs(
+        withRepo(
+          'https://github.com/acme/deploy.git',
+          '\n    credentials: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"',
+        ),
+        'a.yaml',
+      ),
+    );
+    expect(arn.location.field).toBe('spec.source.credentials');
+  });
+
+  it('parses Repository records beside Applications and Clusters', () => {
+    const text = `apiVersion: driftless.dev/v1
+kind: Repository
+metadata: { name: acme }
+spec:
+  urlPrefix: https://github.com/acme/
+  credentials: acme-git
+`;
+    const [spec] = parseSpecs(text, 'repos.yaml');
+    expect(spec).toEqual({
+      kind: 'Repository',
+      value: {
+        apiVersion: 'driftless.dev/v1',
+        kind: 'Repository',
+        metadata: { name: 'acme' },
+        spec: { urlPrefix: 'https://github.com/acme/', credentials: 'acme-git' },
+      },
+    });
+    const withPassword = thrown(() =>
+      parseSpecs(
+        text.replace('credentials: acme-git', 'credentials: acme-git\n  password: x'),
+        'repos.yaml',
+      ),
+    );
+    expect(withPassword.location).toMatchObject({ object: 'Repository/acme', field: 'spec' });
+    const userinfo = thrown(() =>
+      parseSpecs(
+        text.replace('https://github.com/acme/', 'https://u:p@github.com/acme/'),
+        'r.yaml',
+      ),
+    );
+    expect(userinfo.location.field).toBe('spec.urlPrefix');
+  });
+});
+
 // Chart sources and multi-source (issue #13): the fields Argo CD users write, errors naming the field.
 
 const chartSpec = (body: string) => `apiVersion: driftless.dev/v1

@@ -112,9 +112,23 @@ describe('SourceDispatcher', () => {
     });
     const e = (await bad.resolve(multi.spec, undefined).catch((x: unknown) => x)) as Error;
     expect(e.message).toBe(
-      'secret charts-secret (source.credentials) must be JSON with string fields username and password',
+      'secret charts-secret (source.credentials) must be JSON: {"type": "basic", "username": …, "password": …} or {"type": "token", "token": …}',
     );
     expect(e.message).not.toContain('hunter2');
+  });
+
+  it('reads a token secret, and prefers the app credentials for the first source', async () => {
+    const { calls, git, charts } = fakes();
+    const token = { getSecretString: async () => '{"type":"token","token":"t0k"}' };
+    await new SourceDispatcher({ git, charts, secrets: token }).resolve(multi.spec, undefined);
+    await new SourceDispatcher({ git, charts, secrets: token }).resolve(multi.spec, undefined, {
+      username: 'from-resolver',
+      password: 'p',
+    });
+    expect(calls.filter((c) => c.startsWith('chart.resolve'))).toEqual([
+      'chart.resolve web ^1.0.0 token',
+      'chart.resolve web ^1.0.0 from-resolver',
+    ]);
   });
 
   it('keeps a single Git source as it was: the commit is the revision', async () => {
