@@ -17,6 +17,11 @@ export type ErrorReason =
   | 'PathEscape'
   /** The revision cannot be fetched (unknown ref, auth, network). */
   | 'SourceUnavailable'
+  /**
+   * A downloaded chart's bytes do not match the digest its repository's
+   * index or the registry's manifest declares (tampered or corrupted): refused.
+   */
+  | 'DigestMismatch'
   /** Kustomize or Helm failed to render the source (their message, the file it names). */
   | 'RenderFailed'
   /** A SOPS file cannot be decrypted: no usable key, a MAC mismatch, refused by KMS (the file it names). */

@@ -150,6 +150,16 @@ ensure_git_http_backend() {
   export DRIFTLESS_GIT_HTTP_BACKEND
 }
 
+# The OCI registry (distribution's cmd/registry) the chart tests push to, built
+# from its pinned Go module and cached by content key.
+ensure_registry() {
+  lock registry
+  "$DRIFTLESS_ROOT/scripts/testenv/build-registry.sh"
+  unlock
+  DRIFTLESS_REGISTRY_BIN="$("$DRIFTLESS_ROOT/scripts/testenv/build-registry.sh" --print-dir)/registry"
+  export DRIFTLESS_REGISTRY_BIN
+}
+
 ensure_openssl() {
   command -v openssl >/dev/null 2>&1 || apt_install openssl
 }
@@ -161,4 +171,5 @@ ensure_testenv() {
   ensure_moto
   ensure_kube_binaries
   ensure_sops
+  ensure_registry
 }

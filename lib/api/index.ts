@@ -33,12 +33,12 @@ import {
 } from '../model/application.js';
 import {
   type Action,
+  appSourcesRefusal,
   DEFAULT_PROJECT,
   destinationRefusal,
   implicitDefaultProject,
   type Project,
   ProjectSchema,
-  sourceRefusal,
 } from '../model/project.js';
 import type { ResourceStatus, TargetStatus } from '../model/status.js';
 import { type Clock, systemClock } from '../ports/clock.js';
@@ -548,7 +548,7 @@ async function putApp(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise
   }
   // The project's limits: an app's own policy can narrow them, never widen them.
   const refused =
-    sourceRefusal(project, app.spec.source.repoURL) ??
+    appSourcesRefusal(project, app.spec) ??
     app.spec.destinations
       .map((d) => destinationRefusal(project, d.cluster, d.namespace))
       .find((r) => r !== undefined);

@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
-import { ApplicationSchema } from '../model/application.js';
+import { ApplicationFields } from '../model/application.js';
 import { targetKey } from '../model/target.js';
 import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
 
@@ -210,7 +210,7 @@ const TRIGGERS = [
   'local',
   'delete',
 ] as const satisfies readonly ReconcileJob['trigger'][];
-const name = ApplicationSchema.shape.metadata.shape.name;
+const name = ApplicationFields.shape.metadata.shape.name;
 
 export const ReconcileJobSchema = z.object({
   app: name,

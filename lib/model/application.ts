@@ -1,6 +1,7 @@
 // Application and Cluster: what users declare (apiVersion driftless.dev/v1),
 // validated here and nowhere else. Errors name the file, line and field.
 
+import { validRange } from 'semver';
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
 import { API_VERSION, DNS_LABEL, globMatch, NameSchema } from './common.js';
@@ -119,8 +120,12 @@ export const SourceSchema = z
     repoURL: z
       .string()
       .refine(
-        (u) => /^(https?):\/\/[^\s]+$/.test(u) || /^file:\/\/\/[^\s]+$/.test(u),
-        'must be an http(s) Git URL (or file:///path for a local repository in local mode)',
+        (u) =>
+          /^(https?):\/\/[^\s]+$/.test(u) ||
+          /^file:\/\/\/[^\s]+$/.test(u) ||
+          /^oci:\/\/[^\s/]+\/[^\s]+$/.test(u),
+        'must be an http(s) Git URL (or file:///path for a local repository in local mode; ' +
+          'oci://registry/path or an https:// Helm repository with chart)',
       )
       .refine((u) => !hasUserInfo(u), NO_USER_INFO),
     /** Branch, tag or commit SHA. */
@@ -132,8 +137,64 @@ export const SourceSchema = z
     type: z.enum(SOURCE_TYPES).optional(),
     helm: HelmSourceSchema.optional(),
     kustomize: KustomizeSourceSchema.optional(),
+    // Chart sources (issue #13, Argo CD's `chart`): with chart set, repoURL is
+    // a Helm repository (https://…) or an OCI registry (oci://host/path),
+    // revision a chart version or a semver range, and path is unused.
+    /** The chart's name in the Helm repository or under the OCI path. */
+    chart: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a chart name (letters, digits, ., _ and -)')
+      .optional(),
+    // Multi-source (issue #13, Argo CD's `ref`): a Git source other sources'
+    // values files name as `$NAME/path`; it renders nothing itself.
+    ref: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be a name of letters, digits, _ and -')
+      .optional(),
   })
   .superRefine((source, ctx) => {
+    // Chart sources (issue #13).
+    if (source.chart !== undefined) {
+      if (!/^(https?|oci):\/\//.test(source.repoURL)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repoURL'],
+          message: 'a chart source needs an https:// Helm repository or an oci:// registry',
+        });
+      }
+      if (source.revision === 'HEAD' || validRange(source.revision) === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['revision'],
+          message:
+            'a chart source needs a chart version or a semver range (e.g. 1.2.3, ^1.2.0 or *)' +
+            (source.revision === 'HEAD' ? '' : `, got "${source.revision}"`),
+        });
+      }
+      if (source.path !== '.') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: 'path is not used with chart (the chart package is rendered)',
+        });
+      }
+      if (source.type !== undefined && source.type !== 'helm') {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: 'a chart source is type helm' });
+      }
+      if (source.ref !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ref'],
+          message: 'ref names a Git source for $values; a chart source cannot carry it',
+        });
+      }
+    } else if (source.repoURL.startsWith('oci://')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chart'],
+        message: 'an oci:// repoURL needs chart (the chart under the registry path)',
+      });
+    }
     for (const option of ['helm', 'kustomize'] as const) {
       if (source[option] !== undefined && source.type !== undefined && source.type !== option) {
         ctx.addIssue({
@@ -355,14 +416,21 @@ export function policyViolation(
   return undefined;
 }
 
-export const ApplicationSchema = z.object({
+/**
+ * The Application's fields as an object schema (for `.shape`); ApplicationSchema
+ * adds the rules across them and normalizes (multi-source).
+ */
+export const ApplicationFields = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Application'),
   metadata: z.object({ name, labels: z.record(z.string(), z.string()).optional() }),
   spec: z.object({
     /** The Project whose limits and roles apply (lib/model/project.ts). */
     project: NameSchema.default(DEFAULT_PROJECT),
-    source: SourceSchema,
+    // Multi-source (issue #13): `source`, or `sources` (Argo CD's multi-source),
+    // never both; checked and normalized by ApplicationSchema.
+    source: SourceSchema.optional(),
+    sources: z.array(SourceSchema).min(1).optional(),
     /** SOPS decryption of the source's files (issue #13). */
     decryption: DecryptionSchema.optional(),
     destinations: z
@@ -387,6 +455,90 @@ export const ApplicationSchema = z.object({
     suspended: z.boolean().default(false),
   }),
 });
+
+export const ApplicationSchema = ApplicationFields.superRefine((app, ctx) =>
+  checkSources(app.spec, ctx),
+).transform(({ spec: { source, ...spec }, ...app }) => ({
+  ...app,
+  spec: {
+    ...spec,
+    // Multi-source (issue #13): `source` is always set after parsing — with
+    // `sources`, the first of them (the repository commit statuses and
+    // webhooks go by); appSources() lists them all.
+    source: (source ?? spec.sources?.[0]) as ApplicationSource,
+  },
+}));
+
+/** `$NAME/path` in a values file (multi-source): the Git source with ref NAME. */
+export const VALUES_REF = /^\$([A-Za-z0-9_-]+)\/(.+)$/;
+
+// Multi-source (issue #13): exactly one of source/sources; refs unique and
+// used only by name; at least one source renders.
+function checkSources(
+  spec: { source?: ApplicationSource; sources?: ApplicationSource[] },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if ((spec.source === undefined) === (spec.sources === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['spec', spec.source === undefined ? 'source' : 'sources'],
+      message: 'set exactly one of source or sources',
+    });
+    return;
+  }
+  const list = spec.sources ?? [spec.source as ApplicationSource];
+  const field = (i: number) => (spec.sources ? ['spec', 'sources', i] : ['spec', 'source']);
+  const refs = new Map<string, number>();
+  list.forEach((s, i) => {
+    if (s.ref === undefined) return;
+    if (!spec.sources) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...field(i), 'ref'],
+        message: 'ref is for spec.sources (a Git source other sources name in $ref/ values files)',
+      });
+    } else if (refs.has(s.ref)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...field(i), 'ref'],
+        message: `ref ${s.ref} is already spec.sources[${refs.get(s.ref)}]`,
+      });
+    } else refs.set(s.ref, i);
+  });
+  if (list.every((s) => s.ref !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['spec', spec.sources ? 'sources' : 'source'],
+      message: 'no source renders: every source carries ref (a values source)',
+    });
+  }
+  list.forEach((s, i) => {
+    s.helm?.valueFiles.forEach((file, j) => {
+      const m = VALUES_REF.exec(file);
+      if (file.startsWith('$') && !m) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...field(i), 'helm', 'valueFiles', j],
+          message: `"${file}" must be $NAME/path naming a source's ref`,
+        });
+      } else if (m?.[1] !== undefined && !refs.has(m[1])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...field(i), 'helm', 'valueFiles', j],
+          message: `"${file}" names $${m[1]}, but no source of spec.sources has ref: ${m[1]}`,
+        });
+      }
+    });
+  });
+}
+
+/** Every source of an app (multi-source: spec.sources; else spec.source), in order. */
+export function appSources(spec: {
+  source: ApplicationSource;
+  sources?: readonly ApplicationSource[];
+}): readonly ApplicationSource[] {
+  return spec.sources ?? [spec.source];
+}
 
 export const ClusterSchema = z.object({
   apiVersion: z.literal(API_VERSION),
@@ -536,10 +688,13 @@ export function parseCluster(value: unknown, file?: string): Cluster {
 export function applicationInput(app: Application): ApplicationInput {
   const policy = app.spec.syncPolicy;
   const ms = (n: number) => `${n}ms`;
+  // Multi-source: `source` mirrors sources[0] after parsing; the input names one of them.
+  const { source, ...spec } = app.spec;
   return {
     ...app,
     spec: {
-      ...app.spec,
+      ...spec,
+      ...(spec.sources ? {} : { source }),
       syncPolicy: {
         ...policy,
         interval: ms(policy.interval),

@@ -126,6 +126,22 @@ export function sourceRefusal(project: Project, repoURL: string): ProjectRefusal
   };
 }
 
+/**
+ * sourceRefusal for every source of an app: with spec.sources (multi-source,
+ * issue #13) each of them, `ref` values sources and charts included.
+ */
+export function appSourcesRefusal(
+  project: Project,
+  spec: { source: { repoURL: string }; sources?: readonly { repoURL: string }[] },
+): ProjectRefusal | undefined {
+  if (!spec.sources) return sourceRefusal(project, spec.source.repoURL);
+  for (const [i, s] of spec.sources.entries()) {
+    const refused = sourceRefusal(project, s.repoURL);
+    if (refused) return { ...refused, field: `spec.sources[${i}].repoURL` };
+  }
+  return undefined;
+}
+
 /** Whether the project lets an application deploy to `namespace` on `cluster`. */
 export function destinationRefusal(
   project: Project,

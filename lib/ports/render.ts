@@ -16,5 +16,7 @@ export interface Renderer {
     checkoutDir: string,
     app: RenderableApp,
     namespace: string | undefined,
+    /** Multi-source: checkouts of the `ref` sources by name, for `$NAME/…` values files. */
+    refs?: Readonly<Record<string, string>>,
   ): Promise<readonly Manifest[]>;
 }

@@ -10,10 +10,11 @@ import { checkDrift, type DriftReport, type ObjectDrift } from '../diff/index.js
 import { asDriftlessError, DriftlessError, isRetryable } from '../errors.js';
 import { isHook, syncOptionsOrDefault } from '../model/annotations.js';
 import type { Manifest } from '../model/manifest.js';
-import { destinationRefusal, sourceRefusal } from '../model/project.js';
+import { appSourcesRefusal, destinationRefusal } from '../model/project.js';
 import { shortSha } from '../model/revision.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import type { ClusterClient, ClusterConnector } from '../ports/cluster.js';
+import { renderFetched, SourceDispatcher } from '../source/index.js';
 import type { ClusterSchemaCache } from '../validate/presync.js';
 import { clientWithDeadline } from './deadline.js';
 import type { TargetScope } from './scope.js';
@@ -73,17 +74,14 @@ export class TargetRun {
       const source = this.s.app.spec.source;
       // The project may have changed since the app was registered: its limits hold now.
       const refused =
-        sourceRefusal(this.s.project, source.repoURL) ??
+        appSourcesRefusal(this.s.project, this.s.app.spec) ??
         destinationRefusal(this.s.project, this.s.target.cluster, this.s.defaultNamespace);
       if (refused) {
         throw new DriftlessError('InvalidSpec', refused.message, { field: refused.field });
       }
+      const sources = this.s.deps.sources ?? new SourceDispatcher({ git: this.s.deps.git });
       const credentials = await this.s.deps.credentialsFor?.(this.s.app);
-      newest = await this.s.deps.git.resolve(
-        source.repoURL,
-        this.s.req.revision ?? source.revision,
-        credentials,
-      );
+      newest = await sources.resolve(this.s.app.spec, this.s.req.revision, credentials);
       commit = running && !this.s.preview ? running.revision : newest;
       this.s.deps.onEvent?.({ type: 'revision', target: this.s.target, commit });
       base.wantedRevision = newest;
@@ -96,12 +94,13 @@ export class TargetRun {
           ),
         );
       }
-      const checkout = await this.s.deadline.race(
-        this.s.deps.git.checkout(source.repoURL, commit, credentials),
+      const fetched = await this.s.deadline.race(
+        sources.fetch(this.s.app.spec, commit, credentials),
         () => `the checkout of ${source.repoURL} at ${shortSha(commit ?? '')}`,
       );
-      manifests = await this.s.deps.renderer.render(
-        checkout.dir,
+      manifests = await renderFetched(
+        this.s.deps.renderer,
+        fetched,
         this.s.app,
         this.s.defaultNamespace,
       );

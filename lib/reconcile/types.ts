@@ -15,6 +15,7 @@ import type { GitCredentials, GitSource } from '../ports/git.js';
 import type { LeaseManager } from '../ports/lease.js';
 import type { Renderer } from '../ports/render.js';
 import type { CommitStatusReporter } from '../ports/report.js';
+import type { SourceFetcher } from '../ports/source.js';
 import type { Store } from '../ports/store.js';
 import type { ClusterSchemaCache } from '../validate/presync.js';
 
@@ -24,6 +25,8 @@ export interface ReconcileDeps {
   store: Store;
   leases: LeaseManager;
   git: GitSource;
+  /** Git and chart sources (charts, multi-source); default: over `git` and the process's chart cache. */
+  sources?: SourceFetcher;
   clusters: ClusterConnector;
   reporter: CommitStatusReporter;
   /** Checkout → manifests: the wiring passes one render cache per process (a warm Lambda, local mode). */

@@ -1,16 +1,19 @@
-// Helm sources: `helm template` of a chart in the repository, with CRDs
-// (`--include-crds`), values files and inline values, the release name and
-// the destination's namespace. Charts come only from the repository:
-// dependencies must be vendored under the chart's charts/ directory (what
-// `helm dependency build` writes from Chart.lock); nothing is fetched at
-// render time, and Helm runs with empty cache/config/data homes in a
-// temporary directory and no route out (see toolEnvironment).
+// Helm sources: `helm template` of a chart (in the repository, or a fetched
+// chart package), with CRDs (`--include-crds`), values files (relative to
+// the chart, or `$NAME/…` in a multi-source app's `ref` checkout) and inline
+// values, the release name and the destination's namespace. Dependencies
+// not vendored under charts/ are fetched before the render from the
+// repository each declares (https:// or oci://; the version from Chart.lock,
+// else the highest in Chart.yaml's range), verified by digest, and placed
+// into a copy of the chart; `helm template` itself fetches nothing and runs
+// with empty cache/config/data homes in a temporary directory and no route
+// out (see toolEnvironment).
 //
 // Rendered objects keep the template they came from (helm's `# Source:`
 // comments) as their file, and Helm's hook annotations are translated into
 // Driftless's, so that the plan is the one place hooks are understood.
 
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
 import {
@@ -20,9 +23,10 @@ import {
   ANNOTATION_SYNC_WAVE,
   hasHookAnnotation,
 } from '../model/annotations.js';
+import { VALUES_REF } from '../model/application.js';
 import { parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
 import { type Manifest, manifestsFromRendered, type RenderedText } from './manifests.js';
-import { assertLinksInside, realPathInside, relativeToCheckout } from './paths.js';
+import { assertLinksInside, checkoutRoot, realPathInside, relativeToCheckout } from './paths.js';
 import type { RenderContext } from './render-context.js';
 import { requireTool } from './render-tools.js';
 import { runTool, toolEnvironment, toolMessage } from './tool.js';
@@ -44,8 +48,19 @@ export interface HelmRenderOptions {
 interface ChartDependency {
   name: string;
   repository?: string;
+  /** Chart.yaml's version range (Chart.lock's exact version wins). */
+  version?: string;
   /** Index in the dependencies list, for the error's line. */
   index: number;
+}
+
+/** A dependency to fetch before rendering, with where it is declared (for errors). */
+interface MissingDependency {
+  dep: ChartDependency;
+  repository: string;
+  /** Chart.lock's version, or Chart.yaml's range. */
+  version: string;
+  location: { file: string; line?: number; field: string };
 }
 
 export async function renderHelm(ctx: RenderContext, opts: HelmRenderOptions): Promise<Manifest[]> {
@@ -68,23 +83,40 @@ export async function renderHelm(ctx: RenderContext, opts: HelmRenderOptions): P
       field: 'name',
     });
   }
-  await checkVendoredDependencies(ctx, chartFile, chartDoc);
+  const missing = await checkVendoredDependencies(ctx, chartFile, chartDoc);
   // Helm reads every file of the chart, following symlinks.
   await assertLinksInside(ctx.root, ctx.appDir);
+  const chartDir = missing.length ? await withDependencies(ctx, missing) : ctx.appDir;
 
   const valueArgs: string[] = [];
   for (const [i, valueFile] of opts.valueFiles.entries()) {
     const field = `source.helm.valueFiles[${i}]`;
-    const target = path.resolve(ctx.appDir, valueFile);
-    const shown = relativeToCheckout(ctx.root, target);
-    if (shown.startsWith('../') || shown === '..' || path.isAbsolute(valueFile)) {
+    // `$NAME/path`: a file of the multi-source app's source with ref NAME.
+    const fromRef = VALUES_REF.exec(valueFile);
+    let root = ctx.root;
+    let target = path.resolve(ctx.appDir, valueFile);
+    if (fromRef?.[1] !== undefined && fromRef[2] !== undefined) {
+      const refDir = ctx.refs[fromRef[1]];
+      if (refDir === undefined) {
+        throw new DriftlessError(
+          'InvalidSpec',
+          `values file "${valueFile}" names $${fromRef[1]}, but no source has ref: ${fromRef[1]}`,
+          { file: chartFile, field },
+        );
+      }
+      root = await checkoutRoot(refDir);
+      target = path.resolve(root, fromRef[2]);
+    }
+    const rel = relativeToCheckout(root, target);
+    const shown = fromRef ? `$${fromRef[1]}/${rel}` : rel;
+    if (rel.startsWith('../') || rel === '..' || path.isAbsolute(valueFile)) {
       throw new DriftlessError(
         'PathEscape',
         `values file "${valueFile}" is outside the repository checkout`,
         { file: chartFile, field },
       );
     }
-    const real = await realPathInside(ctx.root, target, shown);
+    const real = await realPathInside(root, target, shown);
     if (real === undefined || !(await stat(real)).isFile()) {
       throw new DriftlessError(
         'InvalidSpec',
@@ -108,7 +140,7 @@ export async function renderHelm(ctx: RenderContext, opts: HelmRenderOptions): P
     [
       'template',
       opts.releaseName,
-      ctx.appDir,
+      chartDir,
       '--namespace',
       opts.namespace,
       '--include-crds',
@@ -152,14 +184,15 @@ async function readChartFile(ctx: RenderContext, name: string): Promise<string |
 
 /**
  * Every dependency of Chart.yaml (and of a v1 chart's requirements.yaml) must
- * be a chart under charts/: a directory with a Chart.yaml of that name, or an
- * archive `<name>-<version>.tgz`.
+ * be a chart under charts/ (a directory with a Chart.yaml of that name, or an
+ * archive `<name>-<version>.tgz`) or come from an https:// or oci://
+ * repository: those are returned, to be fetched.
  */
 async function checkVendoredDependencies(
   ctx: RenderContext,
   chartFile: string,
   chartDoc: YamlDocument,
-): Promise<void> {
+): Promise<MissingDependency[]> {
   const declared: { deps: ChartDependency[]; doc: YamlDocument; file: string }[] = [
     { deps: dependenciesOf(chartDoc), doc: chartDoc, file: chartFile },
   ];
@@ -169,7 +202,8 @@ async function checkVendoredDependencies(
     const [doc] = parseYamlDocuments(requirements, file, { maxAliasCount: ctx.maxAliasCount });
     if (doc) declared.push({ deps: dependenciesOf(doc), doc, file });
   }
-  if (declared.every((d) => d.deps.length === 0)) return;
+  if (declared.every((d) => d.deps.length === 0)) return [];
+  const locked = await lockedVersions(ctx);
 
   const vendored = new Set<string>();
   const chartsDir = path.join(ctx.appDir, 'charts');
@@ -191,23 +225,104 @@ async function checkVendoredDependencies(
     }
     vendored.add(typeof name === 'string' ? name : entry.name);
   }
+  const missing: MissingDependency[] = [];
   for (const { deps, doc, file } of declared) {
     for (const dep of deps) {
       if (vendored.has(dep.name)) continue;
+      const location = {
+        file,
+        line: doc.lineOf(['dependencies', dep.index]),
+        field: `dependencies[${dep.index}]`,
+      };
+      const lock = locked.get(dep.name);
+      const repository = lock?.repository ?? dep.repository;
+      if (repository && /^(https?|oci):\/\//.test(repository)) {
+        const version = lock?.version ?? dep.version;
+        if (!version) {
+          throw new DriftlessError(
+            'InvalidManifest',
+            `dependency "${dep.name}" from ${repository} has no version (and Chart.lock does not lock it)`,
+            location,
+          );
+        }
+        missing.push({ dep, repository, version, location });
+        continue;
+      }
+      if (repository?.startsWith('@') || repository?.startsWith('alias:')) {
+        throw new DriftlessError(
+          'InvalidManifest',
+          `dependency "${dep.name}" names the repository alias ${repository}: Driftless has no ` +
+            'Helm repository configuration; name the repository by its https:// or oci:// URL',
+          location,
+        );
+      }
       const from = dep.repository ? ` (from ${dep.repository})` : '';
       const chartsRel = ctx.appRel === '.' ? 'charts/' : `${ctx.appRel}/charts/`;
       throw new DriftlessError(
         'InvalidManifest',
-        `dependency "${dep.name}"${from} is not vendored under ${chartsRel}: Driftless renders ` +
-          'charts without network access; run `helm dependency build` and commit the charts/ directory',
-        {
-          file,
-          line: doc.lineOf(['dependencies', dep.index]),
-          field: `dependencies[${dep.index}]`,
-        },
+        `dependency "${dep.name}"${from} is not vendored under ${chartsRel}, and only https:// and ` +
+          'oci:// repositories are fetched; run `helm dependency build` and commit the charts/ directory',
+        location,
       );
     }
   }
+  return missing;
+}
+
+/** Chart.lock's dependencies by name (exact versions and repositories). */
+async function lockedVersions(
+  ctx: RenderContext,
+): Promise<Map<string, { version?: string; repository?: string }>> {
+  const locked = new Map<string, { version?: string; repository?: string }>();
+  for (const name of ['Chart.lock', 'requirements.lock']) {
+    const text = await readChartFile(ctx, name);
+    if (text === undefined) continue;
+    const file = ctx.appRel === '.' ? name : `${ctx.appRel}/${name}`;
+    const [doc] = parseYamlDocuments(text, file, { maxAliasCount: ctx.maxAliasCount });
+    const list = asMapping(doc?.value)?.dependencies;
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      const d = asMapping(item);
+      if (typeof d?.name !== 'string') continue;
+      locked.set(d.name, {
+        version: typeof d.version === 'string' ? d.version : undefined,
+        repository: typeof d.repository === 'string' ? d.repository : undefined,
+      });
+    }
+  }
+  return locked;
+}
+
+/**
+ * A copy of the chart in the render's temporary directory with its missing
+ * dependencies fetched into charts/ (the checkout is shared and never
+ * written). Fetching is the only network of a render, and only to the
+ * repositories the chart declares.
+ */
+async function withDependencies(
+  ctx: RenderContext,
+  missing: readonly MissingDependency[],
+): Promise<string> {
+  const copy = path.join(ctx.tempDir, 'chart', path.basename(ctx.appDir));
+  await cp(ctx.appDir, copy, { recursive: true, dereference: true });
+  await mkdir(path.join(copy, 'charts'), { recursive: true });
+  for (const m of missing) {
+    const at = { repoURL: m.repository, chart: m.dep.name };
+    try {
+      const version = await ctx.charts.resolve(at, m.version);
+      const stored = await ctx.charts.fetch(at, version);
+      await copyFile(stored.tgz, path.join(copy, 'charts', `${m.dep.name}-${version}.tgz`));
+    } catch (e) {
+      if (!(e instanceof DriftlessError)) throw e;
+      throw new DriftlessError(
+        e.reason,
+        `dependency "${m.dep.name}" ${m.version} from ${m.repository}: ${e.message}`,
+        m.location,
+        { cause: e },
+      );
+    }
+  }
+  return copy;
 }
 
 function dependenciesOf(doc: YamlDocument): ChartDependency[] {
@@ -220,6 +335,7 @@ function dependenciesOf(doc: YamlDocument): ChartDependency[] {
     deps.push({
       name: dep.name,
       repository: typeof dep.repository === 'string' ? dep.repository : undefined,
+      version: typeof dep.version === 'string' ? dep.version : undefined,
       index,
     });
   }

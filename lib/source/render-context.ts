@@ -2,6 +2,7 @@
 // helm.ts and kustomize.ts use it), in a module of its own so the renderers
 // and their dispatcher do not import each other.
 
+import type { ChartSource } from './chart.js';
 import type { LoadManifestsOptions } from './manifests.js';
 import type { RenderTools } from './render-tools.js';
 
@@ -20,4 +21,8 @@ export interface RenderContext {
   /** An empty directory for this render only (the tool's HOME and temp files). */
   tempDir: string;
   manifestOptions: LoadManifestsOptions;
+  /** Multi-source: checkouts of the `ref` sources by name (`$NAME/…` values files). */
+  refs: Readonly<Record<string, string>>;
+  /** Fetches a chart's dependencies that are not vendored under charts/. */
+  charts: ChartSource;
 }

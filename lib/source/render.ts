@@ -13,6 +13,8 @@ import type { ApplicationSource, Decryption, SourceType } from '../model/applica
 import { canonicalJson } from '../model/canonical.js';
 import { DEFAULT_MAX_ALIAS_COUNT } from '../model/yaml.js';
 import type { RenderableApp, Renderer } from '../ports/render.js';
+import type { FetchedSources } from '../ports/source.js';
+import { type ChartSource, sharedChartFetcher } from './chart.js';
 import { type DecryptionKeys, decryptionShape, renderDecrypted } from './decrypt.js';
 import { renderHelm } from './helm.js';
 import { findKustomization, renderKustomize } from './kustomize.js';
@@ -30,6 +32,8 @@ export interface SourceRenderOptions {
   maxOutputBytes?: number;
   /** Where per-render temporary directories go. Default: the OS's (in Lambda, /tmp). */
   tempRoot?: string;
+  /** Fetches unvendored chart dependencies. Default: the process's shared chart fetcher. */
+  charts?: ChartSource;
   /** Keys for apps with spec.decryption (SOPS); unset, such an app fails to render. */
   decryption?: DecryptionKeys;
 }
@@ -67,8 +71,10 @@ export async function renderSource(
   source: ApplicationSource,
   target: RenderTarget,
   opts: SourceRenderOptions = {},
+  refs: Readonly<Record<string, string>> = {},
 ): Promise<Manifest[]> {
-  const segments = confinedSegments(source.path);
+  // A chart source's directory is the unpacked chart itself.
+  const segments = confinedSegments(source.chart !== undefined ? '.' : source.path);
   const appRel = segments.join('/') || '.';
   const root = await checkoutRoot(checkoutDir);
   const appDir = await realPathInside(root, path.join(root, ...segments), appRel);
@@ -78,7 +84,8 @@ export async function renderSource(
       field: 'source.path',
     });
   }
-  const type = source.type ?? (await detectSourceType(appDir));
+  const type =
+    source.chart !== undefined ? 'helm' : (source.type ?? (await detectSourceType(appDir)));
   for (const option of ['helm', 'kustomize'] as const) {
     if (source[option] !== undefined && type !== option) {
       throw new DriftlessError(
@@ -110,6 +117,8 @@ export async function renderSource(
       maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
       tempDir,
       manifestOptions: { maxAliasCount: DEFAULT_MAX_ALIAS_COUNT },
+      refs,
+      charts: opts.charts ?? sharedChartFetcher(),
     };
     if (type === 'kustomize') return await renderKustomize(ctx);
     return await renderHelm(ctx, {
@@ -133,13 +142,14 @@ export async function renderApp(
   app: RenderableApp,
   namespace: string | undefined,
   opts: SourceRenderOptions = {},
+  refs: Readonly<Record<string, string>> = {},
 ): Promise<Manifest[]> {
   const source = app.spec.source;
   const target: RenderTarget = { appName: app.metadata.name, namespace };
   return renderDecrypted(
     await checkoutRoot(checkoutDir),
     { spec: app.spec.decryption, keys: opts.decryption, source, tempRoot: opts.tempRoot },
-    (dir) => renderSource(dir, source, target, opts),
+    (dir) => renderSource(dir, source, target, opts, refs),
   );
 }
 
@@ -166,15 +176,17 @@ export class SourceCache implements Renderer {
     checkoutDir: string,
     app: RenderableApp,
     namespace: string | undefined,
+    refs: Readonly<Record<string, string>> = {},
   ): Promise<readonly Manifest[]> {
     const source = app.spec.source;
     const target: RenderTarget = { appName: app.metadata.name, namespace };
-    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target, app.spec.decryption)}`;
+    // Ref checkouts are per commit, like checkoutDir: their paths stand for their contents.
+    const key = `${checkoutDir}\0${source.path}\0${renderOptionsHash(source, target, app.spec.decryption)}\0${canonicalJson(refs)}`;
     let hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key); // most recently used last
     } else {
-      hit = renderApp(checkoutDir, app, namespace, this.opts);
+      hit = renderApp(checkoutDir, app, namespace, this.opts, refs);
       // A failure is not cached: the next attempt reports it afresh.
       hit.catch(() => this.entries.delete(key));
     }
@@ -201,4 +213,36 @@ export function renderOptionsHash(
     namespace: target.namespace ?? null,
   };
   return createHash('sha256').update(canonicalJson(shaping)).digest('hex').slice(0, 32);
+}
+
+/**
+ * The manifests of every source that renders (multi-source: in spec order,
+ * together), each by `renderer` with the app's `ref` checkouts.
+ */
+export async function renderFetched(
+  renderer: Renderer,
+  fetched: FetchedSources,
+  app: RenderableApp,
+  namespace: string | undefined,
+): Promise<readonly Manifest[]> {
+  const [only, ...more] = fetched.rendered;
+  if (only && more.length === 0) {
+    return renderer.render(
+      only.dir,
+      { ...app, spec: { ...app.spec, source: only.source } },
+      namespace,
+      fetched.refs,
+    );
+  }
+  const parts = await Promise.all(
+    fetched.rendered.map((f) =>
+      renderer.render(
+        f.dir,
+        { ...app, spec: { ...app.spec, source: f.source } },
+        namespace,
+        fetched.refs,
+      ),
+    ),
+  );
+  return parts.flat();
 }

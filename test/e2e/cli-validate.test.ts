@@ -100,6 +100,23 @@ describe('driftless validate', () => {
     );
   });
 
+  it('validates each source of a multi-source Application with its own options', async () => {
+    const ok = await validate('-f', 'app/app.yaml', '-o', 'json');
+    expect(ok.code).toBe(0);
+    const report = JSON.parse(ok.stdout) as { targets: { target: string; type: string }[] };
+    expect(report.targets.map((t) => [t.target, t.type])).toEqual([
+      ['Application/web.sources[0] → dev/web', 'kustomize'],
+      ['Application/web.sources[1] → dev/web', 'helm'],
+    ]);
+    // The invalid overlay and the chart with its own invalid values file: both found.
+    const bad = await validate('-f', 'app/app-invalid.yaml');
+    expect(bad.code).toBe(1);
+    const found = errors(bad.stderr);
+    expect(found.filter((l) => l.startsWith('error kustomize/overlays/invalid/'))).toHaveLength(5);
+    expect(found.filter((l) => l.startsWith('error helm/chart/templates/'))).toHaveLength(4);
+    expect(bad.stderr).toMatch(/Service\/web\/web-chart: spec\.type:/);
+  });
+
   it('checks SOPS-encrypted files for well-formed metadata without decrypting them', async () => {
     const good = await validate('sops/good');
     expect(good.code).toBe(0);

@@ -391,7 +391,7 @@ describe('sources that fail to render', () => {
         'charts/broken/templates/configmap.yaml':
           'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  x: {{ .Values.x | notAFunction }}\n',
         'charts/undeclared/Chart.yaml':
-          'apiVersion: v2\nname: undeclared\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 18.1.0\n    repository: https://charts.bitnami.com/bitnami\n',
+          'apiVersion: v2\nname: undeclared\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 18.1.0\n    repository: file://../redis\n',
         'charts/undeclared/templates/cm.yaml':
           'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm }\n',
       },

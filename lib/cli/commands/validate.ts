@@ -16,12 +16,18 @@ import { type DriftlessError, isDriftlessError } from '../../errors.js';
 import {
   type Application,
   type ApplicationSource,
+  appSources,
   parseSpecs,
   SourceSchema,
   type SourceType,
 } from '../../model/application.js';
 import type { Manifest } from '../../model/manifest.js';
-import { detectSourceType, loadManifests, renderSource } from '../../source/index.js';
+import {
+  detectSourceType,
+  loadManifests,
+  renderSource,
+  sharedChartFetcher,
+} from '../../source/index.js';
 import { findSopsMetadataErrors } from '../../source/sops-metadata.js';
 import {
   loadCrdFiles,
@@ -197,32 +203,55 @@ async function validateAppFile(
   const root = await repositoryRoot(flags, path.dirname(path.resolve(file)));
   for (const app of apps) {
     const name = `Application/${app.metadata.name}`;
-    // Each destination renders with its own namespace (Helm's .Release.Namespace).
-    for (const d of app.spec.destinations) {
-      const label = `${name} → ${d.cluster}${d.namespace ? `/${d.namespace}` : ''}`;
-      const manifests = await render(
-        root,
-        app.spec.source,
-        app.metadata.name,
-        d.namespace,
-        label,
-        report,
-      );
-      if (!manifests) continue;
-      const type =
-        app.spec.source.type ?? (await detectSourceType(path.join(root, app.spec.source.path)));
-      // The app's policy, namespace defaulting and the rest of the plan, as a sync plans it.
-      let planned: Manifest[];
-      try {
-        const plan = await buildPlan(manifests, app, d.namespace, async (apiVersion, kind) =>
-          schemas.isNamespaced(apiVersion, kind),
-        );
-        planned = plannedManifests(plan, manifests);
-      } catch (e) {
-        report.findings.push(fromError(e, 'plan'));
-        continue;
+    const sources = appSources(app.spec);
+    // Git sources (and `$ref` values) are read from this repository's working
+    // tree; a chart source is fetched from the repository it names.
+    const refs: Record<string, string> = {};
+    for (const s of sources) if (s.ref !== undefined && s.chart === undefined) refs[s.ref] = root;
+    for (const [i, source] of sources.entries()) {
+      if (source.ref !== undefined) continue; // a values source renders nothing
+      const which = app.spec.sources ? `.sources[${i}]` : '';
+      let dir = root;
+      if (source.chart !== undefined) {
+        try {
+          const charts = sharedChartFetcher();
+          const at = { repoURL: source.repoURL, chart: source.chart };
+          dir = (await charts.fetch(at, await charts.resolve(at, source.revision))).dir;
+        } catch (e) {
+          report.findings.push(fromError(e, 'render', `${name}${which}`));
+          continue;
+        }
       }
-      await check(label, type, planned, root, validator, report);
+      // Each destination renders with its own namespace (Helm's .Release.Namespace).
+      for (const d of app.spec.destinations) {
+        const label = `${name}${which} → ${d.cluster}${d.namespace ? `/${d.namespace}` : ''}`;
+        const manifests = await render(
+          dir,
+          source,
+          app.metadata.name,
+          d.namespace,
+          label,
+          report,
+          refs,
+        );
+        if (!manifests) continue;
+        const type =
+          source.chart !== undefined
+            ? 'helm'
+            : (source.type ?? (await detectSourceType(path.join(root, source.path))));
+        // The app's policy, namespace defaulting and the rest of the plan, as a sync plans it.
+        let planned: Manifest[];
+        try {
+          const plan = await buildPlan(manifests, app, d.namespace, async (apiVersion, kind) =>
+            schemas.isNamespaced(apiVersion, kind),
+          );
+          planned = plannedManifests(plan, manifests);
+        } catch (e) {
+          report.findings.push(fromError(e, 'plan'));
+          continue;
+        }
+        await check(label, type, planned, dir, validator, report);
+      }
     }
   }
 }
@@ -234,9 +263,10 @@ async function render(
   namespace: string | undefined,
   label: string,
   report: ValidationReport,
+  refs: Readonly<Record<string, string>> = {},
 ): Promise<Manifest[] | undefined> {
   try {
-    return await renderSource(root, source, { appName, namespace });
+    return await renderSource(root, source, { appName, namespace }, {}, refs);
   } catch (e) {
     report.findings.push(fromError(e, 'render', label));
     return undefined;

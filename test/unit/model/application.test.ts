@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseSpecs } from '../../../lib/model/application.js';
+import {
+  ApplicationSchema,
+  applicationInput,
+  appSources,
+  parseDuration,
+  parseSpecs,
+} from '../../../lib/model/application.js';
 import { parseYamlDocuments } from '../../../lib/model/yaml.js';
 import { thrown } from '../../support/errors.js';
 
@@ -251,5 +257,144 @@ spec:
       ),
     );
     expect(userinfo.location.field).toBe('spec.urlPrefix');
+  });
+});
+
+// Chart sources and multi-source (issue #13): the fields Argo CD users write, errors naming the field.
+
+const chartSpec = (body: string) => `apiVersion: driftless.dev/v1
+kind: Application
+metadata:
+  name: web
+spec:
+${body}  destinations:
+    - cluster: prod
+      namespace: web
+`;
+
+const parsed = (body: string) => {
+  const [s] = parseSpecs(chartSpec(body), 'app.yaml');
+  if (s?.kind !== 'Application') throw new Error('not an Application');
+  return s.value;
+};
+
+describe('chart sources', () => {
+  it('accepts a Helm repository and an OCI registry with a version range', () => {
+    const http = parsed(
+      '  source:\n    repoURL: https://charts.example.com\n    chart: web\n    revision: ^1.2.0\n',
+    );
+    expect(http.spec.source).toMatchObject({ chart: 'web', revision: '^1.2.0' });
+    const oci = parsed(
+      '  source:\n    repoURL: oci://ghcr.io/acme/charts\n    chart: api\n    revision: 1.4.1\n',
+    );
+    expect(oci.spec.source.repoURL).toBe('oci://ghcr.io/acme/charts');
+  });
+
+  it.each([
+    [
+      '    revision: main\n',
+      'spec.source.revision',
+      /chart version or a semver range .*got "main"/,
+    ],
+    ['', 'spec.source.revision', /a chart source needs a chart version or a semver range/],
+    [
+      '    revision: 1.0.0\n    path: charts/web\n',
+      'spec.source.path',
+      /path is not used with chart/,
+    ],
+    [
+      '    revision: 1.0.0\n    type: kustomize\n',
+      'spec.source.type',
+      /a chart source is type helm/,
+    ],
+  ])('refuses %j naming %s', (extra, field, message) => {
+    const e = thrown(() =>
+      parseSpecs(
+        chartSpec(`  source:\n    repoURL: https://charts.example.com\n    chart: web\n${extra}`),
+        'app.yaml',
+      ),
+    );
+    expect(e.reason).toBe('InvalidSpec');
+    expect(e.location.field).toBe(field);
+    expect(e.message).toMatch(message);
+  });
+
+  it('refuses an oci:// repoURL without chart', () => {
+    const e = thrown(() =>
+      parseSpecs(
+        chartSpec('  source:\n    repoURL: oci://ghcr.io/acme/charts\n    revision: 1.0.0\n'),
+        'app.yaml',
+      ),
+    );
+    expect(e.location.field).toBe('spec.source.chart');
+  });
+});
+
+describe('multi-source', () => {
+  const multi = `  sources:
+    - repoURL: https://charts.example.com
+      chart: web
+      revision: ~1.0.0
+      helm:
+        valueFiles: [$values/envs/prod.yaml]
+    - repoURL: https://github.com/acme/config.git
+      revision: main
+      ref: values
+`;
+
+  it('keeps every source, source being the first, and round-trips', () => {
+    const app = parsed(multi);
+    expect(appSources(app.spec).map((s) => s.repoURL)).toEqual([
+      'https://charts.example.com',
+      'https://github.com/acme/config.git',
+    ]);
+    expect(app.spec.source.chart).toBe('web');
+    const again = ApplicationSchema.parse(applicationInput(app));
+    expect(again).toEqual(app);
+  });
+
+  it('needs exactly one of source and sources', () => {
+    const both = thrown(() =>
+      parseSpecs(
+        chartSpec(`  source:\n    repoURL: https://github.com/acme/x.git\n${multi}`),
+        'app.yaml',
+      ),
+    );
+    expect(both.location.field).toBe('spec.sources');
+    expect(both.message).toBe('set exactly one of source or sources');
+    const neither = thrown(() => parseSpecs(chartSpec(''), 'app.yaml'));
+    expect(neither.location.field).toBe('spec.source');
+  });
+
+  it('refuses a $values file naming no ref, and a duplicate ref', () => {
+    const e = thrown(() =>
+      parseSpecs(chartSpec(multi.replace('ref: values', 'ref: config')), 'app.yaml'),
+    );
+    expect(e.location.field).toBe('spec.sources[0].helm.valueFiles[0]');
+    expect(e.message).toMatch(/names \$values, but no source of spec.sources has ref: values/);
+    const dup = thrown(() =>
+      parseSpecs(
+        chartSpec(`${multi}    - repoURL: https://github.com/acme/other.git\n      ref: values\n`),
+        'app.yaml',
+      ),
+    );
+    expect(dup.location.field).toBe('spec.sources[2].ref');
+  });
+
+  it('refuses ref on a single source and on a chart source', () => {
+    const single = thrown(() =>
+      parseSpecs(
+        chartSpec('  source:\n    repoURL: https://github.com/acme/x.git\n    ref: values\n'),
+        'app.yaml',
+      ),
+    );
+    expect(single.location.field).toBe('spec.source.ref');
+    const chart = thrown(() =>
+      parseSpecs(
+        chartSpec(multi.replace('      chart: web\n', '      chart: web\n      ref: c\n')),
+        'app.yaml',
+      ),
+    );
+    expect(chart.location.field).toBe('spec.sources[0].ref');
   });
 });

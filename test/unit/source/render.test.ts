@@ -276,7 +276,7 @@ describe('helm checks before rendering', () => {
     const dir = await tree({
       'charts/web/Chart.yaml': chart(
         '  - name: common\n    version: 1.0.0\n    repository: file://../common\n' +
-          '  - name: redis\n    version: 18.0.0\n    repository: https://charts.bitnami.com/bitnami\n',
+          '  - name: redis\n    version: 18.0.0\n    repository: file://../redis\n',
       ),
       'charts/web/charts/common/Chart.yaml': 'apiVersion: v2\nname: common\nversion: 1.0.0\n',
     });
@@ -288,7 +288,7 @@ describe('helm checks before rendering', () => {
       field: 'dependencies[1]',
     });
     expect(e.message).toMatch(
-      /dependency "redis" \(from https:\/\/charts\.bitnami\.com\/bitnami\) is not vendored under charts\/web\/charts\//,
+      /dependency "redis" \(from file:\/\/\.\.\/redis\) is not vendored under charts\/web\/charts\/, and only https:\/\/ and oci:\/\/ repositories are fetched/,
     );
   });
 
