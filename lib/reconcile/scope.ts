@@ -105,10 +105,13 @@ export class TargetScope {
     state: 'pending' | 'success' | 'failure' | 'error',
     description: string,
   ): Promise<void> {
-    if (this.preview) return;
+    // Commit statuses belong to a Git commit: a chart version is none, and a
+    // multi-source revision (`a,b`) reports the first source's commit.
+    const source = this.app.spec.source;
+    if (this.preview || source.chart !== undefined) return;
     await this.deps.reporter.report({
-      repoURL: this.app.spec.source.repoURL,
-      commit,
+      repoURL: source.repoURL,
+      commit: commit.split(',')[0] ?? commit,
       context: commitStatusContext(this.target),
       state,
       description,

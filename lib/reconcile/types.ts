@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectDrift } from '../diff/index.js';
 import type { DriftlessError } from '../errors.js';
-import { type Application, DEFAULT_RETRY_BACKOFF } from '../model/application.js';
+import { type Application, appSources, DEFAULT_RETRY_BACKOFF } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import type { TargetId } from '../model/target.js';
@@ -88,8 +88,10 @@ export function retryBackoffMs(app: Application | undefined, attempt: number): n
  * the synced revision and the source with targetRevision cleared).
  */
 export function sourceDigest(app: Application): string {
-  const { revision: _revision, ...source } = app.spec.source;
-  return createHash('sha256').update(canonicalJson(source)).digest('hex').slice(0, 16);
+  // Every source of a multi-source app counts; one source keeps the digest it always had.
+  const parts = appSources(app.spec).map(({ revision: _revision, ...source }) => source);
+  const subject = parts.length === 1 ? parts[0] : parts;
+  return createHash('sha256').update(canonicalJson(subject)).digest('hex').slice(0, 16);
 }
 
 /** When the newest revision waits for a running operation, how soon after it ends to sync it. */
