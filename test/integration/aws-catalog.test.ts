@@ -25,35 +25,10 @@ import {
   targetRecordKey,
   targetStatusKey,
 } from '../../lib/aws/dynamo/schema.js';
-import {
-  type Application,
-  type ApplicationInput,
-  ApplicationSchema,
-} from '../../lib/model/application.js';
 import type { OperationResult, TargetStatus } from '../../lib/model/status.js';
 import type { TargetId } from '../../lib/model/target.js';
+import { application } from '../support/contract/fixtures.js';
 import { createDriftlessTable, type ManualClock, manualClock } from '../support/dynamo.js';
-
-const REPO = 'https://github.com/Acme/Deploy.git';
-
-function application(
-  name: string,
-  clusters: string[],
-  spec: Partial<ApplicationInput['spec']> = {},
-): Application {
-  return ApplicationSchema.parse({
-    apiVersion: 'driftless.dev/v1',
-    kind: 'Application',
-    metadata: { name, labels: { team: 'platform' } },
-    spec: {
-      source: { repoURL: REPO, revision: 'main', path: 'apps/web' },
-      destinations: clusters.map((cluster) => ({ cluster, namespace: 'web' })),
-      syncPolicy: { interval: '2m', prune: true, retry: { limit: 3, backoff: { duration: '5s' } } },
-      ignoreDifferences: [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }],
-      ...spec,
-    },
-  });
-}
 
 function status(target: TargetId, resources = 3, extra: Partial<TargetStatus> = {}): TargetStatus {
   const hex = (s: string) => createHash('sha256').update(s).digest('hex');
