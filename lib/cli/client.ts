@@ -21,6 +21,11 @@ export interface ClientConfig {
    * `principal`. In AWS the caller is whoever signed the request.
    */
   principal?: string;
+  /**
+   * Sign requests even to a loopback endpoint (DRIFTLESS_SIGV4=always): an
+   * API behind a local gateway or tunnel that checks SigV4 as API Gateway does.
+   */
+  alwaysSign?: boolean;
 }
 
 /** The header that carries the configured principal to local mode. */
@@ -49,6 +54,7 @@ export function resolveClientConfig(
     ).replace(/\/+$/, ''),
     region: flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? file.region,
     principal: env.DRIFTLESS_PRINCIPAL ?? file.principal,
+    alwaysSign: env.DRIFTLESS_SIGV4 === 'always',
   };
 }
 
@@ -88,8 +94,9 @@ export class DriftlessClient {
       'content-type': 'application/json',
       accept: 'application/json',
     };
-    if (isLoopback(url) && this.config.principal) headers[PRINCIPAL_HEADER] = this.config.principal;
-    const sent = isLoopback(url) ? headers : await this.sign(method, url, payload, headers);
+    const unsigned = isLoopback(url) && !this.config.alwaysSign;
+    if (unsigned && this.config.principal) headers[PRINCIPAL_HEADER] = this.config.principal;
+    const sent = unsigned ? headers : await this.sign(method, url, payload, headers);
     let res: Response;
     try {
       res = await fetch(url, {
