@@ -12,7 +12,7 @@ import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { holdingWebhook } from '../support/holding-webhook.js';
 import { kubeConfig } from '../support/kube.js';
-import { pollOnce } from '../support/lambda.js';
+import { lambdaContext, pollOnce } from '../support/lambda.js';
 
 let plane: DataPlane;
 const call: DataPlane['call'] = (...args) => plane.call(...args);
@@ -307,5 +307,43 @@ describe('driftless terminate', () => {
     await expect(
       core.readNamespacedConfigMap({ name: 'later', namespace: ns }),
     ).rejects.toMatchObject({ code: 404 });
+  });
+});
+
+describe('an application with automated: false', () => {
+  it('is checked by the sweep and reported OutOfSync with nothing applied, until a manual sync', async () => {
+    const ns = uniqueName('manual');
+    const app = uniqueName('manual');
+    const repo = await TestRepo.create(app);
+    await repo.commit({
+      'ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`,
+      'cm.yaml': configMap(ns, 'settings', 'v1'),
+    });
+    const policy = { automated: false };
+    expect((await call('PUT', `/apps/${app}`, appSpec(app, repo, ns, policy))).status).toBe(201);
+    // The drift sweep finds the new target due and queues its check.
+    const swept = await plane.sweep({}, lambdaContext('driftless-sweep'));
+    expect(swept.enqueued).toBeGreaterThan(0);
+    // Short invocations: the sweep also queues this file's other targets (one hangs in a webhook).
+    await runUntil(async () => (await targetOf(app))?.lastCheckedAt !== undefined, {
+      invocationMs: 15_000,
+    });
+    const checked = await targetOf(app);
+    expect(checked.sync).toBe('OutOfSync');
+    expect(checked.conditions.map((c: { message: string }) => c.message)).toContainEqual(
+      expect.stringMatching(/objects differ from Git \(automated sync is off\)/),
+    );
+    expect(checked.operation).toBeUndefined();
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    await expect(core.readNamespace({ name: ns })).rejects.toMatchObject({ code: 404 });
+    // A manual sync applies it.
+    expect((await call('POST', `/apps/${app}/sync`, {})).status).toBe(202);
+    await runUntil(async () => (await targetOf(app)).operation?.phase === 'Succeeded', {
+      invocationMs: 15_000,
+    });
+    expect((await targetOf(app)).sync).toBe('Synced');
+    expect((await core.readNamespacedConfigMap({ name: 'settings', namespace: ns })).data).toEqual({
+      value: 'v1',
+    });
   });
 });
