@@ -18,6 +18,12 @@ import type { ClusterGuardState } from '../ports/cluster-guard.js';
 import type { DeadLetter, RedriveResult } from '../ports/deadletters.js';
 import type { AppEvent } from '../ports/store.js';
 
+/**
+ * The header that names the caller to local mode (`driftless dev`), which
+ * trusts it on loopback; in AWS the caller is whoever signed the request.
+ */
+export const PRINCIPAL_HEADER = 'x-driftless-principal';
+
 /** Every error response (4xx, 5xx) and every per-target error in a response. */
 export interface ApiErrorBody extends ErrorLocation {
   /** A DriftlessError reason, or an HTTP-level code (NotFound, MethodNotAllowed, Conflict, …). */

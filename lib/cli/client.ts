@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import type { AppDetailResponse, TargetDetail } from '../api/contract.js';
+import { type AppDetailResponse, PRINCIPAL_HEADER, type TargetDetail } from '../api/contract.js';
 import { signRequest } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 
@@ -27,9 +27,6 @@ export interface ClientConfig {
    */
   alwaysSign?: boolean;
 }
-
-/** The header that carries the configured principal to local mode. */
-export const PRINCIPAL_HEADER = 'x-driftless-principal';
 
 export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:7777';
 

@@ -19,7 +19,7 @@
 // On creation there is no live object and the desired object is applied whole.
 
 import { createHash } from 'node:crypto';
-import { globMatches, type IgnoreDifference } from '../model/application.js';
+import { globMatch, type IgnoreDifference } from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import { compileJqPath, type JsonPath } from '../model/jq.js';
 import { FIELD_MANAGER, groupOf, type KubeObject } from '../model/object.js';
@@ -54,8 +54,8 @@ export function ignoreRulesFor(
   const group = groupOf(obj.apiVersion);
   return rules.filter(
     (r) =>
-      globMatches(r.kind, obj.kind) &&
-      globMatches(r.group ?? '', group) &&
+      globMatch(r.kind, obj.kind) &&
+      globMatch(r.group ?? '', group) &&
       (!r.name || r.name === obj.metadata.name) &&
       (!r.namespace || r.namespace === (obj.metadata.namespace ?? '')),
   );

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PRINCIPAL_HEADER } from '../api/contract.js';
 import { handleApiRequest } from '../api/index.js';
 import { AwsKmsDecrypter } from '../aws/kms.js';
 import { DriftlessError } from '../errors.js';
@@ -302,9 +303,6 @@ function localPrincipal(): string {
     return 'local:unknown';
   }
 }
-
-/** The header local mode reads the caller's identity from (the CLI's configured principal). */
-export const PRINCIPAL_HEADER = 'x-driftless-principal';
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   const one = Array.isArray(v) ? v[0] : v;

@@ -299,13 +299,6 @@ export const SyncPolicySchema = z.object({
   allowEmpty: z.boolean().default(false),
 });
 
-/** A `group`/`kind` of an ignore rule: exact, or a glob with `*` (Argo CD matches these as globs). */
-export function globMatches(pattern: string, value: string): boolean {
-  if (!pattern.includes('*')) return pattern === value;
-  const re = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${re.join('.*')}$`).test(value);
-}
-
 /**
  * Argo CD's `ignoreDifferences` entry, in its shape. What a rule covers is
  * left out of the comparison, and what is applied keeps the live value there

@@ -17,6 +17,8 @@ export const NameSchema = z
 
 /** Globs: `*` matches any run of characters. */
 export function globMatch(pattern: string, value: string): boolean {
+  // Most patterns name one thing: no regular expression for those (the drift check's ignore rules).
+  if (!pattern.includes('*')) return pattern === value;
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
   return re.test(value);
 }

@@ -25,7 +25,6 @@ import {
   type ReconcileRequest,
 } from './types.js';
 
-export { DEADLINE_RESERVE_MS } from './deadline.js';
 export { emptyStatus } from './status.js';
 export * from './types.js';
 

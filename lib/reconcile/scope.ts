@@ -74,10 +74,6 @@ export class TargetScope {
     );
   }
 
-  get fencingToken(): number {
-    return this.lease.fencingToken;
-  }
-
   /** Resumes `op` as it was started, whatever triggered this reconcile. */
   resume(op: OperationResult): void {
     this.running = op;
