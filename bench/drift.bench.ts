@@ -38,6 +38,7 @@ import type {
   ClusterConnector,
   DeleteOptions,
   ListOptions,
+  ObjectMetadata,
   RequestStats,
   ResourceInfo,
   ServerApplyOptions,
@@ -98,6 +99,9 @@ class TimedClient implements ClusterClient {
   }
   list(apiVersion: string, kind: string, opts?: ListOptions): Promise<KubeObject[]> {
     return span('list', () => this.inner.list(apiVersion, kind, opts));
+  }
+  listMetadata(apiVersion: string, kind: string, opts?: ListOptions): Promise<ObjectMetadata[]> {
+    return span('list', () => this.inner.listMetadata(apiVersion, kind, opts));
   }
   get(apiVersion: string, kind: string, ns: string, name: string) {
     return this.inner.get(apiVersion, kind, ns, name);

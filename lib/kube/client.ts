@@ -25,13 +25,15 @@ import {
   type ObjectRef,
   versionOf,
 } from '../model/object.js';
-import type {
-  ClusterClient,
-  DeleteOptions,
-  ListOptions,
-  RequestStats,
-  ResourceInfo,
-  ServerApplyOptions,
+import {
+  type ClusterClient,
+  type DeleteOptions,
+  type ListOptions,
+  type ObjectMetadata,
+  type RequestStats,
+  type ResourceInfo,
+  type ServerApplyOptions,
+  toObjectMetadata,
 } from '../ports/cluster.js';
 import { Discovery } from './discovery.js';
 import type { ClusterThrottle } from './throttle.js';
@@ -66,6 +68,16 @@ export interface ClusterAccess {
 /** Per-request timeout, and connections to one API server, unless configured otherwise. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_SOCKETS = 16;
+
+/** Objects per LIST page (the `limit`), unless configured otherwise. */
+export const DEFAULT_LIST_PAGE_SIZE = 500;
+
+/**
+ * What a metadata-only LIST accepts: PartialObjectMetadataList first, the full
+ * list as the fallback of servers that do not serve that form.
+ */
+const METADATA_LIST_ACCEPT =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 /**
  * Retries of one request on a transient failure: at most this many attempts
@@ -111,6 +123,8 @@ export interface KubeClientOptions {
   onRetry?: (event: RetryEvent) => void;
   /** Concurrent connections to the API server; default DEFAULT_MAX_SOCKETS. */
   maxSockets?: number;
+  /** Objects per LIST page; default DEFAULT_LIST_PAGE_SIZE. */
+  listPageSize?: number;
   /** A name for messages, e.g. the Driftless cluster name. */
   clusterName?: string;
   /**
@@ -141,6 +155,7 @@ export class KubeClient implements ClusterClient {
   readonly server: string;
   private readonly agent: https.Agent;
   private readonly timeoutMs: number;
+  private readonly listPageSize: number;
   private readonly retry: Required<RetryPolicy>;
   private readonly onRetry: ((event: RetryEvent) => void) | undefined;
   private readonly throttle: ClusterThrottle | undefined;
@@ -152,6 +167,7 @@ export class KubeClient implements ClusterClient {
     this.server = access.server.replace(/\/+$/, '');
     this.clusterName = opts.clusterName ?? access.name;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.listPageSize = opts.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
     this.retry = {
       attempts: Math.max(1, opts.retry?.attempts ?? DEFAULT_RETRY_ATTEMPTS),
       budgetMs: opts.retry?.budgetMs ?? DEFAULT_RETRY_BUDGET_MS,
@@ -190,24 +206,57 @@ export class KubeClient implements ClusterClient {
   /** Every object of one kind matching the options, across pages. */
   async list(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<KubeObject[]> {
     const res = await this.resource(apiVersion, kind);
-    const base = collectionPath(res, res.namespaced ? opts.namespace : undefined);
     const items: KubeObject[] = [];
-    let cont: string | undefined;
-    do {
-      const q = new URLSearchParams({ limit: '500' });
-      if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
-      if (cont) q.set('continue', cont);
-      const page = (await this.requestJson('GET', `${base}?${q}`, undefined, { verb: 'list' })) as {
-        items?: KubeObject[];
-        metadata?: { continue?: string };
-      };
-      for (const item of page.items ?? []) {
+    await this.eachPage(res, opts, 'application/json', (page) => {
+      for (const item of page) {
         // LIST responses omit each item's apiVersion/kind.
         items.push({ ...item, apiVersion: res.apiVersion, kind: res.kind });
       }
+    });
+    return items;
+  }
+
+  /**
+   * The metadata of every object of one kind matching the options, across
+   * pages: the same LIST asking for a PartialObjectMetadataList, so the answer
+   * holds no spec, data or status. A server that cannot answer that form
+   * (only ones older than 1.15, or a proxy in between) answers the full list
+   * instead, which the Accept header's fallback allows; both map alike.
+   */
+  async listMetadata(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<ObjectMetadata[]> {
+    const res = await this.resource(apiVersion, kind);
+    const items: ObjectMetadata[] = [];
+    await this.eachPage(res, opts, METADATA_LIST_ACCEPT, (page) => {
+      for (const item of page)
+        items.push(toObjectMetadata(res.apiVersion, res.kind, item.metadata));
+    });
+    return items;
+  }
+
+  /** One LIST (verb `list` in the stats) followed through its continue tokens, a page at a time. */
+  private async eachPage(
+    res: ResourceInfo,
+    opts: ListOptions,
+    accept: string,
+    onPage: (items: KubeObject[]) => void,
+  ): Promise<void> {
+    const base = collectionPath(res, res.namespaced ? opts.namespace : undefined);
+    let cont: string | undefined;
+    do {
+      const q = new URLSearchParams({ limit: String(this.listPageSize) });
+      if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
+      if (cont) q.set('continue', cont);
+      const page = (await this.requestJson('GET', `${base}?${q}`, undefined, {
+        verb: 'list',
+        accept,
+      })) as { items?: KubeObject[]; metadata?: { continue?: string } };
+      onPage(page.items ?? []);
       cont = page.metadata?.continue || undefined;
     } while (cont);
-    return items;
   }
 
   async get(

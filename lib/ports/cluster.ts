@@ -4,7 +4,7 @@
 
 import type { DriftlessError } from '../errors.js';
 import type { Cluster } from '../model/application.js';
-import type { KubeObject, ObjectRef } from '../model/object.js';
+import type { KubeObject, ManagedFieldsEntry, ObjectMeta, ObjectRef } from '../model/object.js';
 
 /** Which resource (plural path, scope) serves a group/version/kind, from API discovery. */
 export interface ResourceInfo {
@@ -21,6 +21,46 @@ export interface ListOptions {
   labelSelector?: string;
   /** Restrict to one namespace; all namespaces otherwise (namespaced kinds). */
   namespace?: string;
+}
+
+/**
+ * One object as a metadata-only LIST (PartialObjectMetadata) returns it: what
+ * the sweep's fast path compares, without the spec, data or status. apiVersion
+ * and kind are the listed resource's, not meta.k8s.io's.
+ */
+export interface ObjectMetadata {
+  apiVersion: string;
+  kind: string;
+  /** Absent for cluster-scoped objects. */
+  namespace?: string;
+  name: string;
+  uid?: string;
+  resourceVersion: string;
+  /** Absent for kinds without a generation (ConfigMaps, Secrets, …). */
+  generation?: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  managedFields: ManagedFieldsEntry[];
+}
+
+/** The ObjectMetadata of a listed object's metadata (full or partial), under the listed resource's apiVersion and kind. */
+export function toObjectMetadata(
+  apiVersion: string,
+  kind: string,
+  meta: ObjectMeta,
+): ObjectMetadata {
+  return {
+    apiVersion,
+    kind,
+    ...(meta.namespace ? { namespace: meta.namespace } : {}),
+    name: meta.name ?? '',
+    ...(meta.uid ? { uid: meta.uid } : {}),
+    resourceVersion: meta.resourceVersion ?? '',
+    ...(meta.generation !== undefined ? { generation: meta.generation } : {}),
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    managedFields: meta.managedFields ?? [],
+  };
 }
 
 /** Options of one server-side apply request. */
@@ -57,6 +97,11 @@ export interface ClusterClient {
   readonly stats: RequestStats;
   resource(apiVersion: string, kind: string): Promise<ResourceInfo>;
   list(apiVersion: string, kind: string, opts?: ListOptions): Promise<KubeObject[]>;
+  /**
+   * The same LIST with metadata only (PartialObjectMetadataList): one request
+   * per page like `list`, counted as a `list`, far smaller answers.
+   */
+  listMetadata(apiVersion: string, kind: string, opts?: ListOptions): Promise<ObjectMetadata[]>;
   get(
     apiVersion: string,
     kind: string,

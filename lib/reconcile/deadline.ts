@@ -60,6 +60,11 @@ export function clientWithDeadline(client: ClusterClient, deadline: Deadline): C
       deadline.race(client.resource(apiVersion, kind), () => `discovery of ${apiVersion} ${kind}`),
     list: (apiVersion, kind, opts) =>
       deadline.race(client.list(apiVersion, kind, opts), () => `LIST of ${apiVersion} ${kind}`),
+    listMetadata: (apiVersion, kind, opts) =>
+      deadline.race(
+        client.listMetadata(apiVersion, kind, opts),
+        () => `metadata LIST of ${apiVersion} ${kind}`,
+      ),
     get: (apiVersion, kind, namespace, name) =>
       deadline.race(
         client.get(apiVersion, kind, namespace, name),

@@ -14,13 +14,15 @@ import {
   refKey,
   versionOf,
 } from '../../lib/model/object.js';
-import type {
-  ClusterClient,
-  DeleteOptions,
-  ListOptions,
-  RequestStats,
-  ResourceInfo,
-  ServerApplyOptions,
+import {
+  type ClusterClient,
+  type DeleteOptions,
+  type ListOptions,
+  type ObjectMetadata,
+  type RequestStats,
+  type ResourceInfo,
+  type ServerApplyOptions,
+  toObjectMetadata,
 } from '../../lib/ports/cluster.js';
 
 /** A request the client saw, in order. */
@@ -80,6 +82,23 @@ export class MemoryCluster implements ClusterClient {
   async list(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<KubeObject[]> {
     await this.resource(apiVersion, kind);
     this.count('list', `${apiVersion}/${kind}`);
+    return this.matching(apiVersion, kind, opts);
+  }
+
+  /** Like list, one request counted as a `list`; the metadata of copies, so callers cannot alter the store. */
+  async listMetadata(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<ObjectMetadata[]> {
+    await this.resource(apiVersion, kind);
+    this.count('list', `${apiVersion}/${kind}`);
+    return this.matching(apiVersion, kind, opts).map((o) =>
+      toObjectMetadata(apiVersion, kind, structuredClone(o.metadata)),
+    );
+  }
+
+  private matching(apiVersion: string, kind: string, opts: ListOptions): KubeObject[] {
     // Equality-based selectors as the API server reads them: `k=v`, `k!=v`, `k`, comma-joined.
     const requirements = (opts.labelSelector ?? '')
       .split(',')
