@@ -34,7 +34,7 @@ import { ClusterRouter } from '../lib/kube/connector.js';
 import type { Cluster } from '../lib/model/application.js';
 import type { CommitStatusReporter } from '../lib/ports/report.js';
 import { IsomorphicGitSource, SourceCache } from '../lib/source/index.js';
-import type { WorkerDeps } from '../lib/worker.js';
+import type { JobOutcome, WorkerDeps } from '../lib/worker.js';
 
 // ---------------------------------------------------------------------------
 // The meter.
@@ -372,4 +372,19 @@ export function meteredPlane(config: PlaneConfig, meter = new Meter()): MeteredP
       sqs.destroy();
     },
   };
+}
+
+/** One line for a worker outcome (the benchmark checks it and prints it). */
+export function describeOutcome(outcome: JobOutcome): string {
+  switch (outcome.kind) {
+    case 'done':
+      return `done ${outcome.status?.operation?.phase ?? ''}`.trim();
+    case 'skipped':
+    case 'deferred':
+      return `${outcome.kind}: ${outcome.reason}`;
+    case 'swept':
+      return 'swept';
+    default:
+      return `${outcome.kind}: ${outcome.error.describe()}`;
+  }
 }

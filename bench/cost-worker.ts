@@ -1,7 +1,7 @@
 // One cold worker for the data-plane cost benchmark (bench/cost.bench.ts): a
 // fresh Node process — no Git cache, no render cache, no discovery, no open
-// connections, as a new Lambda execution environment — runs processJob once
-// on the job it reads from stdin and prints what it measured as one JSON
+// connections, as a new Lambda execution environment — runs processMessage
+// once on the message (a reconcile job or a cluster's sweep) it reads from stdin and prints what it measured as one JSON
 // line. The benchmark bundles this file with esbuild first (as the CDK stack
 // bundles functions/worker.ts), so `initMs` (process start to the first line
 // of main: Node's start-up plus loading the bundle) approximates a Lambda
@@ -11,19 +11,27 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/model/application.js';
-import type { ReconcileJob } from '../lib/ports/queue.js';
-import { processJob } from '../lib/worker.js';
-import { type MeterSnapshot, meteredPlane, type PlaneConfig } from './cost-wiring.js';
+import type { QueueMessage } from '../lib/ports/queue.js';
+import type { ClusterSweepCounters } from '../lib/ports/store.js';
+import { processMessage } from '../lib/worker.js';
+import {
+  describeOutcome,
+  type MeterSnapshot,
+  meteredPlane,
+  type PlaneConfig,
+} from './cost-wiring.js';
 
 export interface ColdWorkerInput {
   plane: PlaneConfig;
   cluster: Cluster;
-  job: ReconcileJob;
+  job: QueueMessage;
   attempt: number;
   waitBudgetMs: number;
 }
 
 export interface ColdWorkerOutput {
+  /** A cluster's sweep: its counters. */
+  swept?: ClusterSweepCounters;
   initMs: number;
   ms: number;
   cpuMs: number;
@@ -49,7 +57,7 @@ async function main() {
   try {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const outcome = await processJob(plane.workerDeps, input.job, input.attempt, {
+    const outcome = await processMessage(plane.workerDeps, input.job, input.attempt, {
       waitBudgetMs: input.waitBudgetMs,
     });
     const ms = performance.now() - t0;
@@ -60,12 +68,10 @@ async function main() {
       initMs,
       ms,
       cpuMs: (cpu.user + cpu.system) / 1000,
-      outcome:
-        outcome.kind === 'done'
-          ? `done ${status?.operation?.phase ?? ''}`.trim()
-          : outcome.kind === 'skipped' || outcome.kind === 'deferred'
-            ? `${outcome.kind}: ${outcome.reason}`
-            : `${outcome.kind}: ${outcome.error.describe()}`,
+      outcome: describeOutcome(outcome),
+      ...(outcome.kind === 'swept' && outcome.result.record
+        ? { swept: outcome.result.record.counters }
+        : {}),
       applied: status?.operation?.applied ?? 0,
       sync: status?.sync,
       health: status?.health,

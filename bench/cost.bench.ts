@@ -1,10 +1,14 @@
 // What a reconcile costs on AWS, measured on the production adapters:
 //
-//   no-op reconcile      the drift sweep finds the target due and enqueues it
-//                        (sweep(), SendMessageBatch, setNextDue); the event
-//                        source mapping receives the message; processJob
-//                        reconciles (nothing drifted: one status write);
-//                        the message is deleted.
+//   no-op target check   one tick of the drift sweep on a cluster of N
+//                        targets, nothing changed: the tick queues the
+//                        cluster's sweep job (sweepTick, SendMessageBatch);
+//                        the event source mapping receives it; the worker
+//                        runs the cluster's sweep (one Query of its sweep
+//                        partition, one ls-refs per repository, one metadata
+//                        LIST per kind, the sweep record written) and queues
+//                        nothing; the message is deleted. Priced per target:
+//                        the tick's cost divided by N.
 //   one-object change    a push changes one ConfigMap: the webhook function's
 //                        path (HMAC check, Powertools idempotency record,
 //                        targetsForRepo, recordWantedRevision, enqueue); the
@@ -27,7 +31,7 @@
 // comparison with an always-on Argo CD or Flux of their recommended size.
 // See bench/README.md, section "Cost per reconcile".
 //
-//   tsx bench/cost.bench.ts [--sizes 30,200] [--reps 7] [--memory 1024]
+//   tsx bench/cost.bench.ts [--sizes 30,200] [--reps 7] [--targets 100] [--memory 1024]
 //                           [--arch arm64|x86_64] [--out FILE] [--readme] [--keep]
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -63,7 +67,7 @@ import {
   targetStatusKey,
   timeToLiveInput,
 } from '../lib/aws/dynamo/schema.js';
-import { parseJob } from '../lib/aws/queue.js';
+import { parseMessage } from '../lib/aws/queue.js';
 import { appSelector } from '../lib/diff/index.js';
 import {
   checkDelivery,
@@ -76,9 +80,10 @@ import type { KubeClient } from '../lib/kube/client.js';
 import { kubeClientFromKubeconfig } from '../lib/kube/kubeconfig.js';
 import { ApplicationSchema, type Cluster, ClusterSchema } from '../lib/model/application.js';
 import type { TargetId } from '../lib/model/target.js';
-import type { ReconcileJob } from '../lib/ports/queue.js';
-import { sweep } from '../lib/sweep.js';
-import { processJob } from '../lib/worker.js';
+import type { QueueMessage } from '../lib/ports/queue.js';
+import type { ClusterSweepCounters } from '../lib/ports/store.js';
+import { sweepTick } from '../lib/sweep/index.js';
+import { processMessage } from '../lib/worker.js';
 import { TestCluster } from '../scripts/testenv/cluster.js';
 import { kubeBinDir } from '../scripts/testenv/env.js';
 import type { GitServerInfo } from '../scripts/testenv/gitserver.js';
@@ -87,6 +92,7 @@ import {
   type AwsTime,
   addSnapshots,
   clientConfig,
+  describeOutcome,
   type MeteredPlane,
   type MeterSnapshot,
   meterDynamo,
@@ -439,7 +445,7 @@ async function receiveJob(env: Env) {
     if (messages.length !== 1) throw new Error(`expected one queued job, got ${messages.length}`);
     const m = messages[0] as NonNullable<typeof res.Messages>[number];
     return {
-      job: parseJob(m.Body as string),
+      job: parseMessage(m.Body as string),
       receipt: m.ReceiptHandle as string,
       attempt: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
     };
@@ -461,6 +467,8 @@ async function deleteJob(env: Env, receipt: string) {
 
 interface WorkerRun {
   stage: Stage;
+  /** A cluster's sweep: what it found. */
+  swept?: ClusterSweepCounters;
   kube: { total: number; byVerb: Record<string, number> };
   outcome: string;
   sync?: string;
@@ -471,36 +479,34 @@ interface WorkerRun {
 
 const WAIT_BUDGET_MS = 20_000; // DRIFTLESS_WAIT_BUDGET_MS's default
 
-/** processJob in this (warm) process. */
+/** processMessage in this (warm) process. */
 async function warmWorker(
   env: Env,
-  job: ReconcileJob,
+  job: QueueMessage,
   attempt: number,
   waitBudgetMs = WAIT_BUDGET_MS,
 ): Promise<WorkerRun> {
   const client = await env.plane.kubeClient(env.clusterSpec);
   client.resetStats();
   const { value: outcome, stage } = await metered(env, () =>
-    processJob(env.plane.workerDeps, job, attempt, { waitBudgetMs }),
+    processMessage(env.plane.workerDeps, job, attempt, { waitBudgetMs }),
   );
   const status = outcome.kind === 'done' ? outcome.status : undefined;
   return {
     stage,
+    ...(outcome.kind === 'swept' && outcome.result.record
+      ? { swept: outcome.result.record.counters }
+      : {}),
     kube: { total: client.stats.total, byVerb: { ...client.stats.byVerb } },
-    outcome:
-      outcome.kind === 'done'
-        ? 'done'
-        : outcome.kind === 'skipped' || outcome.kind === 'deferred'
-          ? `${outcome.kind}: ${outcome.reason}`
-          : `${outcome.kind}: ${outcome.error.describe()}`,
+    outcome: outcome.kind === 'done' ? 'done' : describeOutcome(outcome),
     sync: status?.sync,
     health: status?.health,
     phase: status?.operation?.phase,
   };
 }
 
-/** processJob as the first job of a fresh process (bench/cost-worker.ts, bundled). */
-async function coldWorker(env: Env, job: ReconcileJob, attempt: number): Promise<WorkerRun> {
+/** processMessage as the first message of a fresh process (bench/cost-worker.ts, bundled). */
+async function coldWorker(env: Env, job: QueueMessage, attempt: number): Promise<WorkerRun> {
   const input: ColdWorkerInput = {
     plane: {
       ...env.planeConfig,
@@ -525,6 +531,7 @@ async function coldWorker(env: Env, job: ReconcileJob, attempt: number): Promise
   const out = JSON.parse(stdout.trim().split('\n').at(-1) as string) as ColdWorkerOutput;
   return {
     stage: { meter: out.meter, wallMs: out.ms, cpuMs: out.cpuMs },
+    ...(out.swept ? { swept: out.swept } : {}),
     kube: out.kube,
     outcome: out.outcome.startsWith('done') ? 'done' : out.outcome,
     sync: out.sync,
@@ -584,6 +591,70 @@ async function createApp(env: Env, objects: number): Promise<AppUnderTest> {
     files: app.files,
     changes: 0,
   };
+}
+
+/** The other targets on the app's cluster: apps of the same size in one repository of their own. */
+interface Siblings {
+  repo: string;
+  names: string[];
+}
+
+/** Registers and syncs `count` apps of `objects` objects (paths of one repository) beside the app. */
+async function createSiblings(env: Env, objects: number, count: number): Promise<Siblings> {
+  const repo = `cost-${objects}-fleet`;
+  const bare = path.join(env.git.info.root, `${repo}.git`);
+  await mkdir(bare, { recursive: true });
+  await git(bare, 'init', '--bare', '--initial-branch=main', '--quiet');
+  const work = path.join(env.dir, 'work', repo);
+  await mkdir(work, { recursive: true });
+  await git(work, 'init', '--initial-branch=main', '--quiet');
+  await git(work, 'remote', 'add', 'origin', bare);
+  const names = Array.from({ length: count }, (_, i) => `cost-${objects}-s${i}`);
+  for (const [i, name] of names.entries()) {
+    const dir = path.join(work, `s${i}`);
+    await mkdir(dir, { recursive: true });
+    for (const [file, text] of Object.entries(generateApp(objects, name, name).files)) {
+      await writeFile(path.join(dir, file), text);
+    }
+  }
+  await git(work, 'add', '--all');
+  await git(work, 'commit', '--quiet', '-m', `${count} apps of ${objects} objects`);
+  await git(work, 'push', '--quiet', 'origin', 'HEAD:refs/heads/main');
+  const repoURL = `${env.git.info.baseUrl}/${repo}.git`;
+  for (const [i, name] of names.entries()) {
+    await env.plane.catalog.putApplication(
+      ApplicationSchema.parse({
+        apiVersion: 'driftless.dev/v1',
+        kind: 'Application',
+        metadata: { name },
+        spec: {
+          source: { repoURL, revision: 'main', path: `s${i}` },
+          destinations: [{ cluster: 'local', namespace: name }],
+          syncPolicy: { automated: true, prune: true, selfHeal: true },
+        },
+      }),
+    );
+    const target = { app: name, cluster: 'local' };
+    const first = await warmWorker(
+      env,
+      { ...target, trigger: 'local', enqueuedAt: new Date().toISOString() },
+      1,
+      0,
+    );
+    if (first.outcome !== 'done') throw new Error(`initial sync of ${name}: ${first.outcome}`);
+    await markDeploymentsAvailable(env.admin, name);
+    const settled = await warmWorker(
+      env,
+      { ...target, trigger: 'health-check', enqueuedAt: new Date().toISOString() },
+      1,
+    );
+    if (settled.sync !== 'Synced' || settled.health !== 'Healthy') {
+      throw new Error(
+        `${name} did not settle: ${settled.outcome} ${settled.sync} ${settled.health}`,
+      );
+    }
+  }
+  return { repo, names };
 }
 
 /** A push that changes one ConfigMap (svc-000-config's LOG_LEVEL). */
@@ -673,7 +744,9 @@ async function initialSync(env: Env, app: AppUnderTest): Promise<void> {
 // The two scenarios. Each sample is one reconcile, its stages metered apart.
 
 interface Sample {
-  /** Per-reconcile stages: the trigger (sweep or webhook), receive, worker, delete. */
+  /** Targets the sample's figures are shared by: a cluster's sweep checks them all (1 for a change). */
+  targets: number;
+  /** Per-reconcile stages: the trigger (sweep tick or webhook), receive, worker, delete. */
   trigger: Stage;
   receive: Stage;
   worker: WorkerRun;
@@ -682,36 +755,51 @@ interface Sample {
   commitStatuses: number;
 }
 
-/** The sweep's clock: ahead of the real one by more than an interval per run, so the target is always due. */
-let sweepClockOffset = 0;
+/** The sweep's ticks: a minute apart, ahead of the real clock, so each tick is a new one. */
+let tickClock = Date.now();
 
-async function noopReconcile(env: Env, app: AppUnderTest, cold: boolean): Promise<Sample> {
-  sweepClockOffset += 400_000;
-  const now = Date.now() + sweepClockOffset;
-  const { value: swept, stage: trigger } = await metered(env, () =>
-    sweep(
-      { catalog: env.plane.catalog, queue: env.plane.queue, clock: { now: () => now } },
-      { perClusterLimit: 50 },
-    ),
+/** One sweep tick of the cluster holding `app` and its siblings, nothing changed. */
+async function noopCheck(
+  env: Env,
+  app: AppUnderTest,
+  siblings: Siblings,
+  cold: boolean,
+): Promise<Sample> {
+  tickClock += 60_000;
+  const now = tickClock;
+  const { value: ticked, stage: trigger } = await metered(env, () =>
+    sweepTick({ catalog: env.plane.catalog, queue: env.plane.queue, clock: { now: () => now } }),
   );
-  if (swept.enqueued.length !== 1) {
-    throw new Error(`the sweep enqueued ${swept.enqueued.length} targets, expected 1`);
+  if (ticked.clusters.length !== 1) {
+    throw new Error(`the tick queued ${ticked.clusters.length} cluster sweeps, expected 1`);
   }
-  // Reading the due index is per sweep run, not per target: priced as fixed cost.
-  delete trigger.meter.dynamo.dueTargets;
+  // Listing the clusters is per tick, not per cluster or target: priced as fixed cost.
+  delete trigger.meter.dynamo.listClusters;
   const { value: got, stage: receive } = await receiveJob(env);
-  const git0 = await gitRequests(env.git.info.baseUrl, app.name);
+  const repos = [app.name, siblings.repo];
+  const gitNow = async () =>
+    (await Promise.all(repos.map((r) => gitRequests(env.git.info.baseUrl, r)))).reduce(
+      (a, b) => a + b,
+      0,
+    );
+  const git0 = await gitNow();
   const worker = cold
     ? await coldWorker(env, got.job, got.attempt)
     : await warmWorker(env, got.job, got.attempt);
-  const gitCount = (await gitRequests(env.git.info.baseUrl, app.name)) - git0;
+  const gitCount = (await gitNow()) - git0;
   const { stage: remove } = await deleteJob(env, got.receipt);
-  if (worker.outcome !== 'done' || worker.sync !== 'Synced' || worker.kube.byVerb.apply) {
+  const targets = 1 + siblings.names.length;
+  if (
+    worker.outcome !== 'swept' ||
+    worker.swept?.enqueued !== 0 ||
+    worker.swept.due !== targets ||
+    worker.kube.byVerb.apply
+  ) {
     throw new Error(
-      `no-op reconcile of ${app.name} was not a no-op: ${worker.outcome} ${worker.sync} ${JSON.stringify(worker.kube.byVerb)}`,
+      `the sweep of ${targets} unchanged targets was not a no-op: ${worker.outcome} ${JSON.stringify(worker.swept)} ${JSON.stringify(worker.kube.byVerb)}`,
     );
   }
-  return { trigger, receive, worker, remove, gitRequests: gitCount, commitStatuses: 0 };
+  return { targets, trigger, receive, worker, remove, gitRequests: gitCount, commitStatuses: 0 };
 }
 
 async function changeReconcile(env: Env, app: AppUnderTest, cold: boolean): Promise<Sample> {
@@ -730,7 +818,15 @@ async function changeReconcile(env: Env, app: AppUnderTest, cold: boolean): Prom
     );
   }
   // A sync reports pending and success to GitHub (silent here, timed by MODEL).
-  return { trigger, receive, worker, remove, gitRequests: gitCount, commitStatuses: 2 };
+  return {
+    targets: 1,
+    trigger,
+    receive,
+    worker,
+    remove,
+    gitRequests: gitCount,
+    commitStatuses: 2,
+  };
 }
 
 /** Bytes of the drift check's LIST responses (uncompressed JSON, as the client asks for it). */
@@ -794,17 +890,23 @@ function log(msg: string) {
   process.stderr.write(`[cost] ${msg}\n`);
 }
 
-async function measureSize(env: Env, objects: number, reps: number): Promise<SizeResult> {
+async function measureSize(
+  env: Env,
+  objects: number,
+  reps: number,
+  targets: number,
+): Promise<SizeResult> {
   const app = await createApp(env, objects);
   await initialSync(env, app);
-  log(`${objects} objects: synced and settled`);
+  const siblings = await createSiblings(env, objects, targets - 1);
+  log(`${objects} objects: ${targets} apps synced and settled`);
 
-  const coldNoop = await noopReconcile(env, app, true);
-  await noopReconcile(env, app, false); // warm-up, discarded
+  const coldNoop = await noopCheck(env, app, siblings, true);
+  await noopCheck(env, app, siblings, false); // warm-up, discarded
   const warmNoop: Sample[] = [];
-  for (let r = 0; r < reps; r++) warmNoop.push(await noopReconcile(env, app, false));
+  for (let r = 0; r < reps; r++) warmNoop.push(await noopCheck(env, app, siblings, false));
   log(
-    `${objects} objects, no-op: cold ${fmtMs(coldNoop.worker.stage.wallMs)}, warm ${fmtMs(median(warmNoop.map((s) => s.worker.stage.wallMs)))}`,
+    `${objects} objects, sweep of ${targets} unchanged targets: cold ${fmtMs(coldNoop.worker.stage.wallMs)}, warm ${fmtMs(median(warmNoop.map((s) => s.worker.stage.wallMs)))}`,
   );
 
   const coldChange = await changeReconcile(env, app, true);
@@ -816,8 +918,9 @@ async function measureSize(env: Env, objects: number, reps: number): Promise<Siz
   );
   const bytes = await listBytes(env, app);
   const items = await itemSizes(env, app);
-  // Out of the due index, so the next size's sweeps find only their own target.
+  // Off the cluster's sweep, so the next size's ticks find only their own targets.
   await env.plane.catalog.deleteApplication(app.name);
+  for (const name of siblings.names) await env.plane.catalog.deleteApplication(name);
   return {
     objects,
     reps,
@@ -828,12 +931,16 @@ async function measureSize(env: Env, objects: number, reps: number): Promise<Siz
   };
 }
 
-/** One sweep run with nothing due: what the schedule costs at rest. */
+/** One tick of the sweep function (listing the clusters, one message each): what the schedule costs at rest. */
 async function emptySweep(env: Env): Promise<Stage> {
-  const { value, stage } = await metered(env, () =>
-    sweep({ catalog: env.plane.catalog, queue: env.plane.queue }, { perClusterLimit: 50 }),
+  tickClock += 60_000;
+  const now = tickClock;
+  const { stage } = await metered(env, () =>
+    sweepTick({ catalog: env.plane.catalog, queue: env.plane.queue, clock: { now: () => now } }),
   );
-  if (value.enqueued.length) throw new Error('the empty sweep enqueued something');
+  // The cluster sweep it queued is not run here: drop it.
+  const { value: got } = await receiveJob(env);
+  await deleteJob(env, got.receipt);
   return stage;
 }
 
@@ -872,6 +979,8 @@ function big(x: number): string {
 }
 
 interface Totals {
+  /** Targets the figures are shared by (a cluster's sweep: all its targets). */
+  targets: number;
   sqs: number;
   /** SQS requests that batching divides: receive, delete, and the sweep's send. */
   sqsBatchable: number;
@@ -920,18 +1029,18 @@ function totalsOf(s: Sample, webhook: boolean): Totals {
   const billed = (snap: MeterSnapshot) => Object.values(snap.sqs).reduce((n, c) => n + c.billed, 0);
   let rru = dyn.reduce((n, c) => n + c.rru, 0);
   let wru = dyn.reduce((n, c) => n + c.wru, 0);
-  if (fixes) {
+  if (fixes && webhook) {
     // The second getApplication and getTargetStatus of processJob + reconcile.
     const perCall = (op: string) => {
       const c = s.worker.stage.meter.dynamo[op];
       return c ? c.rru / c.requests : 0;
     };
     rru -= perCall('getApplication') + perCall('getTargetStatus');
-    // No-op: no second setNextDue after the sweep's (4), nextDueAt out of the list index (1).
-    // Change: nextDueAt out of the list index (1), no fast-path attempt before a changed status (1).
-    wru -= webhook ? 2 : 5;
+    // No fast-path attempt before a changed status (1).
+    wru -= 1;
   }
   return {
+    targets: s.targets,
     sqs: billed(m),
     sqsBatchable:
       billed(s.receive.meter) + billed(s.remove.meter) + (webhook ? 0 : billed(s.trigger.meter)),
@@ -954,6 +1063,7 @@ function medianTotals(samples: Sample[], webhook: boolean): Totals {
   const all = samples.map((s) => totalsOf(s, webhook));
   const m = (k: keyof Totals) => median(all.map((t) => t[k] ?? 0));
   return {
+    targets: m('targets'),
     sqs: m('sqs'),
     sqsBatchable: m('sqsBatchable'),
     rru: m('rru'),
@@ -991,8 +1101,24 @@ function workerBilledMs(t: Totals): number {
   return Math.max(cpuAtShare, t.workerLambdaMs / batch);
 }
 
-/** Dollars per reconcile. */
+/** Dollars per reconcile (a change) or per target check (a sweep's share). */
 function costOf(t: Totals, webhook: boolean): CostLine {
+  const tick = tickCostOf(t, webhook);
+  const per = (x: number) => x / t.targets;
+  return {
+    lambdaRequests: per(tick.lambdaRequests),
+    lambdaDuration: per(tick.lambdaDuration),
+    sqs: per(tick.sqs),
+    dynamoReads: per(tick.dynamoReads),
+    dynamoWrites: per(tick.dynamoWrites),
+    logs: per(tick.logs),
+    total: per(tick.total),
+    xray: per(tick.xray),
+  };
+}
+
+/** Dollars per worker invocation's work: one reconcile, or one cluster's sweep. */
+function tickCostOf(t: Totals, webhook: boolean): CostLine {
   // The worker's invocation is shared by a batch; the webhook's is one per push.
   const invocations = 1 / batch + (webhook ? 1 : 0);
   const line = {
@@ -1010,11 +1136,11 @@ function costOf(t: Totals, webhook: boolean): CostLine {
   return { ...line, total, xray: invocations * PRICES.xrayTrace };
 }
 
-/** The example fleet: apps × clusters, a drift check every 5 minutes, pushes per app a month. */
+/** The example fleet: apps × clusters, a drift check every minute (the default), pushes per app a month. */
 const FLEET = {
   apps: 100,
   clusters: 3,
-  checksPerTargetMonth: 30 * 24 * 12,
+  checksPerTargetMonth: 30 * 24 * 60,
   pushesPerAppMonth: 2 * 22,
 };
 const FLEET_NOOPS = FLEET.apps * FLEET.clusters * FLEET.checksPerTargetMonth;
@@ -1045,7 +1171,7 @@ function sensitivity(results: SizeResult[], fixedTotal: number): string[] {
       'batches of 10, different targets reconciled concurrently (model)',
       { batch: 10, concurrent: true },
     ],
-    ['without the avoidable DynamoDB requests (README, Reading it)', { fixes: true }],
+    ['without the avoidable DynamoDB requests of a change (README, Reading it)', { fixes: true }],
     [
       'concurrent batches of 10 + without the avoidable requests',
       { batch: 10, concurrent: true, fixes: true },
@@ -1198,14 +1324,14 @@ function fixedCosts(sweepStage: Stage): FixedCost[] {
       how: `${big(n)} invocations × $1.00/M (the first 14 M a month are free)`,
     },
     {
-      item: 'Sweep Lambda',
+      item: 'Sweep tick Lambda',
       monthly: n * (PRICES.lambdaRequest + lambdaCost(sweepMs, SWEEP_MB)),
-      how: `${big(n)} × (1 request + ${fmtMs(sweepMs)} at ${SWEEP_MB} MB; measured empty sweep)`,
+      how: `${big(n)} × (1 request + ${fmtMs(sweepMs)} at ${SWEEP_MB} MB; measured tick of one cluster)`,
     },
     {
       item: 'Sweep DynamoDB reads',
       monthly: n * sweepRru * PRICES.dynamoRru,
-      how: `${big(n)} × ${num(sweepRru)} RRU (${sweepQueries} due-index shard queries, eventually consistent)`,
+      how: `${big(n)} × ${num(sweepRru)} RRU (${sweepQueries} Query of the cluster listing, eventually consistent)`,
     },
     {
       item: 'Event source mapping idle polling (2 queues)',
@@ -1268,8 +1394,8 @@ function report(
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const rows: [string, Sample[], boolean, boolean][] = [
-      ['no-op, warm', r.noop.warm, false, false],
-      ['no-op, cold', [r.noop.cold], false, true],
+      [`no-op tick of ${r.noop.cold.targets} targets, warm`, r.noop.warm, false, false],
+      [`no-op tick of ${r.noop.cold.targets} targets, cold`, [r.noop.cold], false, true],
       ['one-object change, warm', r.change.warm, true, false],
       ['one-object change, cold', [r.change.cold], true, true],
     ];
@@ -1288,8 +1414,9 @@ function report(
   }
   out();
   out(
-    'SQS requests include the event source mapping’s ReceiveMessage and DeleteMessageBatch (one each per message batch; ' +
-      'batches of one here). The sweep’s due-index queries are per sweep run, not per target: they are in the fixed costs below. ' +
+    'A no-op row is one tick of the cluster’s sweep, for all its targets together (the cost tables divide it by them). ' +
+      'SQS requests include the event source mapping’s ReceiveMessage and DeleteMessageBatch (one each per message batch; ' +
+      'batches of one here). The tick’s listing of the clusters is per tick, not per cluster: it is in the fixed costs below. ' +
       `Lambda-equivalent = wall − the time spent waiting on moto + ${MODEL.dynamoMs} ms per DynamoDB and ${MODEL.sqsMs} ms per SQS request (in-region) ` +
       `+ CPU × (${MODEL.fullVcpuMb}/${memoryMb} − 1) (Lambda’s CPU share at ${memoryMb} MB) ` +
       `+ ${MODEL.kubeExtraMs} ms per Kubernetes request (EKS in-region vs loopback) + ${MODEL.gitExtraMs} ms per Git HTTP request (GitHub vs loopback) ` +
@@ -1301,7 +1428,9 @@ function report(
   out();
 
   // 2. Where the units go.
-  out('**Where the requests and units go** (warm, one reconcile; RRU / WRU by item size)');
+  out(
+    '**Where the requests and units go** (warm; a no-op is one tick of the cluster’s sweep, a change one reconcile; RRU / WRU by item size)',
+  );
   out();
   const sizes = results.map((r) => r.objects);
   out(
@@ -1313,7 +1442,7 @@ function report(
     results.forEach((r, i) => {
       const s = r[scenario].warm[0] as Sample;
       const stages: [string, MeterSnapshot][] = [
-        [scenario === 'noop' ? 'sweep' : 'webhook', s.trigger.meter],
+        [scenario === 'noop' ? 'sweep tick' : 'webhook', s.trigger.meter],
         ['event source', s.receive.meter],
         ['worker', s.worker.stage.meter],
         ['event source', s.remove.meter],
@@ -1341,7 +1470,7 @@ function report(
 
   // 3. Cost per million reconciles.
   out(
-    `**Cost per million reconciles** (warm medians; Lambda ${arch} at ${memoryMb} MB, one invocation per reconcile, ${PRICES.asOf})`,
+    `**Cost per million** (warm medians; no-op: target checks, each a share of its cluster’s sweep tick; change: reconciles, one invocation each; Lambda ${arch} at ${memoryMb} MB, ${PRICES.asOf})`,
   );
   out();
   const columns: [string, CostLine][] = [];
@@ -1350,7 +1479,7 @@ function report(
     columns.push([`change, ${r.objects} obj`, warmCost(r, 'change').cost]);
   }
   const costs = columns.map(([, c]) => c);
-  out(`| per 1 M reconciles | ${columns.map(([h]) => h).join(' | ')} |`);
+  out(`| per 1 M | ${columns.map(([h]) => h).join(' | ')} |`);
   out(`|---|${columns.map(() => '---:').join('|')}|`);
   const costRow = (label: string, f: (c: CostLine) => number) =>
     out(`| ${label} | ${costs.map((c) => usd(f(c) * 1e6)).join(' | ')} |`);
@@ -1421,7 +1550,8 @@ function report(
   const noop = warmCost(first, 'noop').cost.total;
   const change = warmCost(first, 'change').cost.total;
   const fleetDriftless = fixedTotal + FLEET_NOOPS * noop + FLEET_CHANGES * change;
-  const fleetInvocations = FLEET_NOOPS + 2 * FLEET_CHANGES + MODEL.sweepsPerMonth;
+  // The tick function and one worker invocation per cluster each minute; webhook + worker per push.
+  const fleetInvocations = MODEL.sweepsPerMonth * (1 + FLEET.clusters) + 2 * FLEET_CHANGES;
   const seconds = MINUTES_PER_MONTH * 60;
   const xrayHigh =
     (Math.min(fleetInvocations, seconds) + 0.05 * Math.max(0, fleetInvocations - seconds)) *
@@ -1430,11 +1560,11 @@ function report(
     (MODEL.sweepsPerMonth * 2 + 0.05 * Math.max(0, fleetInvocations - 2 * MODEL.sweepsPerMonth)) *
     PRICES.xrayTrace;
   out(
-    `**Break-even** (Driftless: ${usd(fixedTotal)}/month fixed + ${usd(noop * 1e6)} per million no-op reconciles of the ${first.objects}-object app)`,
+    `**Break-even** (Driftless: ${usd(fixedTotal)}/month fixed + ${usd(noop * 1e6)} per million no-op checks of ${first.objects}-object targets)`,
   );
   out();
   out(
-    `| always-on option | per month | Driftless no-op reconciles/month for the same money | = targets at a 5-min interval | 100 apps × 3 clusters (${big(FLEET_NOOPS)} no-ops + ${big(FLEET_CHANGES)} changes a month): controller | Driftless |`,
+    `| always-on option | per month | Driftless no-op checks/month for the same money | = targets at a 1-min interval | 100 apps × 3 clusters (${big(FLEET_NOOPS)} no-op checks + ${big(FLEET_CHANGES)} changes a month): controller | Driftless |`,
   );
   out('|---|---:|---:|---:|---:|---:|');
   const options: [string, number, number][] = [];
@@ -1454,12 +1584,12 @@ function report(
   }
   out();
   out(
-    `The fleet: ${FLEET.apps} apps × ${FLEET.clusters} clusters = ${FLEET.apps * FLEET.clusters} targets, a drift check every 5 minutes ` +
-      `(${FLEET.apps * FLEET.clusters} × 30 × 24 × 12 = ${FLEET_NOOPS.toLocaleString('en-US')} no-op reconciles a month) plus ` +
+    `The fleet: ${FLEET.apps} apps × ${FLEET.clusters} clusters = ${FLEET.apps * FLEET.clusters} targets, a drift check every minute, the default ` +
+      `(${FLEET.apps * FLEET.clusters} × 30 × 24 × 60 = ${FLEET_NOOPS.toLocaleString('en-US')} no-op checks a month, priced at the share of a tick measured with ${first.noop.cold.targets} targets per cluster, fewer than the fleet's ${FLEET.apps}) plus ` +
       `${FLEET.pushesPerAppMonth} pushes per app a month (${FLEET_CHANGES.toLocaleString('en-US')} one-object changes); ` +
       `Driftless = ${usd(fixedTotal)} fixed + ${usd(FLEET_NOOPS * noop)} no-ops + ${usd(FLEET_CHANGES * change)} changes. ` +
       'Flux is installed in each of the 3 clusters; Argo CD is priced as one hub managing all 3 (its usual multi-cluster setup). ' +
-      'Reconciles/month for the same money = (controller − Driftless fixed) / cost of a no-op. ' +
+      'Checks/month for the same money = (controller − Driftless fixed) / cost of a no-op check. ' +
       `Not in the Driftless column: X-Ray. The stack traces every function (tracing Active) with the default sampling rule, ` +
       `the first request each second and 5% of the rest; for the fleet's ${big(fleetInvocations)} invocations a month that is between ` +
       `${usd(xrayLow)} (reconciles bunched after each minute's sweep) and ${usd(xrayHigh)} (spread evenly) a month.`,
@@ -1583,6 +1713,7 @@ async function main() {
     options: {
       sizes: { type: 'string', default: '30,200' },
       reps: { type: 'string', default: '7' },
+      targets: { type: 'string', default: '100' },
       memory: { type: 'string', default: '1024' },
       arch: { type: 'string', default: 'arm64' },
       out: { type: 'string' },
@@ -1592,6 +1723,8 @@ async function main() {
   });
   const sizes = (values.sizes as string).split(',').map((s) => Number.parseInt(s, 10));
   const reps = Number.parseInt(values.reps as string, 10);
+  const targets = Number.parseInt(values.targets as string, 10);
+  if (!(targets >= 1)) throw new Error('--targets takes a positive integer');
   memoryMb = Number.parseInt(values.memory as string, 10);
   if (values.arch !== 'x86_64' && values.arch !== 'arm64') {
     throw new Error('--arch is x86_64 or arm64');
@@ -1626,7 +1759,7 @@ async function main() {
     );
     const load0 = os.loadavg()[0] as number;
     const results: SizeResult[] = [];
-    for (const objects of sizes) results.push(await measureSize(env, objects, reps));
+    for (const objects of sizes) results.push(await measureSize(env, objects, reps, targets));
     await emptySweep(env); // warm-up
     const sweepStage = await emptySweep(env);
     const text = report(env, results, sweepStage, started, [load0, os.loadavg()[0] as number]);

@@ -19,10 +19,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseJob } from '../lib/aws/queue.js';
+import { parseMessage } from '../lib/aws/queue.js';
 import { DriftlessError } from '../lib/errors.js';
-import { attemptOfJob, redrivableJob } from '../lib/ports/queue.js';
-import { processJob } from '../lib/worker.js';
+import { attemptOfJob, isClusterSweep, redrivableJob } from '../lib/ports/queue.js';
+import { processJob, processMessage } from '../lib/worker.js';
 import { configFromEnv, observability } from './wiring/config.js';
 import { workerPlane } from './wiring/worker.js';
 
@@ -34,9 +34,9 @@ const plane = workerPlane(config, logger);
 let invocation: Context | undefined;
 
 async function handleRecord(record: SQSRecord): Promise<void> {
-  let job: ReturnType<typeof parseJob>;
+  let job: ReturnType<typeof parseMessage>;
   try {
-    job = parseJob(record.body);
+    job = parseMessage(record.body);
   } catch (e) {
     // Retrying cannot fix a message that is not a job: dead-letter it now.
     const error = e instanceof DriftlessError ? e : new DriftlessError('InvalidSpec', String(e));
@@ -48,6 +48,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     return;
   }
   const attempt = attemptOf(record);
+  if (isClusterSweep(job)) return sweepRecord(job, attempt);
   logger.appendKeys({
     app: job.app,
     cluster: job.cluster,
@@ -113,6 +114,26 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       );
       return;
   }
+}
+
+/** One cluster's sweep for a tick: never retried (the next tick sweeps again). */
+async function sweepRecord(
+  job: Extract<ReturnType<typeof parseMessage>, { kind: 'cluster-sweep' }>,
+  attempt: number,
+): Promise<void> {
+  logger.appendKeys({ cluster: job.cluster, trigger: 'sweep', attempt });
+  const outcome = await processMessage(plane.workerDeps(), job, attempt, {
+    sweep: { perClusterLimit: config.sweepPerClusterLimit },
+  });
+  if (outcome.kind !== 'swept') return;
+  const record = outcome.result.record;
+  if (!record) {
+    logger.info('cluster sweep skipped: tick already swept', { tick: job.tick });
+    return;
+  }
+  metrics.addMetric('SweepEnqueued', 'Count', record.counters.enqueued);
+  metrics.addMetric('SweepDeferred', 'Count', record.counters.deferred);
+  logger.info('cluster swept', { ...record.counters, error: record.error });
 }
 
 function attemptOf(record: SQSRecord): number {

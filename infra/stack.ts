@@ -40,10 +40,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../functions/wiring/env.js';
 import {
-  DUE_INDEX,
   GUARD_PARTITION_PREFIX,
   IDEMPOTENCY_PARTITION,
   LIST_INDEX,
+  SWEEP_PARTITION_PREFIX,
   TABLE_DEFINITION,
   type TableDefinition,
 } from '../lib/aws/dynamo/schema.js';
@@ -395,17 +395,18 @@ export class DriftlessStack extends Stack {
         [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
         [ENV.gitCache]: '/tmp/driftless-git',
         [ENV.secretPrefix]: secretPrefix,
+        // The worker runs the clusters' sweeps (lib/sweep/cluster.ts).
+        [ENV.sweepPerCluster]: String(config.sweepPerCluster),
         // {"type":"githubApp"} credentials: the worker mints installation tokens.
         ...(githubApp ? github : {}),
         ...outboxUrl,
       },
     });
     const sweep = make('sweep', {
-      description: 'Driftless: scheduled drift sweep (due targets → job queue)',
+      description: 'Driftless: drift sweep tick (one sweep job per cluster → job queue)',
       // CPU scales with memory: 512 MB keeps a cold start of the 3 MB bundle short.
       memorySize: 512,
       timeout: Duration.seconds(60),
-      environment: { [ENV.sweepPerCluster]: String(config.sweepPerCluster) },
     });
     // The scheduler invokes the sweep asynchronously: Lambda's own async
     // retries (two by default, for up to six hours) would run a missed sweep
@@ -498,23 +499,17 @@ export class DriftlessStack extends Stack {
       [this.webhookSecret.secretArn],
     );
 
-    // sweep: lib/sweep.ts → catalog.dueTargets (Query `due`), catalog.setNextDue
-    // (UpdateItem TARGET#…), queue.enqueue; the clusters' guards (GetItem
+    // sweep: lib/sweep/index.ts → catalog.listClusters (Query `list`),
+    // queue.enqueueSweeps (one job per cluster); the clusters' guards (GetItem
     // GUARD#…) to leave clusters with an open breaker or a 429's pause alone.
-    allow(sweep.role, 'DueTargets', ['dynamodb:Query'], [indexArn(DUE_INDEX)]);
+    // The cluster sweeps themselves run in the worker.
+    allow(sweep.role, 'ListClusters', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
     allow(
       sweep.role,
       'ClusterGuards',
       ['dynamodb:GetItem'],
       [tableArn],
       onlyPartitions(`${GUARD_PARTITION_PREFIX}*`),
-    );
-    allow(
-      sweep.role,
-      'SetNextDue',
-      ['dynamodb:UpdateItem'],
-      [tableArn],
-      onlyPartitions('TARGET#*'),
     );
     allow(sweep.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
 
@@ -548,8 +543,9 @@ export class DriftlessStack extends Stack {
 
     // worker: lib/worker.ts + lib/reconcile.ts → reads specs, clusters, status
     // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),
-    // status (UpdateItem, PutItem), history (PutItem, DeleteItem of the oldest),
-    // next due (UpdateItem). Delayed health checks; dead-lettering; retries via
+    // status (UpdateItem, PutItem), history (PutItem, DeleteItem of the oldest);
+    // and the clusters' sweep partitions (lib/sweep/cluster.ts: the sweep
+    // record, PutItem; a check's view of a target, UpdateItem). Delayed health checks; dead-lettering; retries via
     // ChangeMessageVisibility (granted with the event sources below); commit
     // statuses to the outbox (no GitHub credentials).
     allow(worker.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
@@ -567,6 +563,13 @@ export class DriftlessStack extends Stack {
       ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       [tableArn],
       onlyPartitions('TARGET#*'),
+    );
+    allow(
+      worker.role,
+      'WriteSweeps',
+      ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      [tableArn],
+      onlyPartitions(`${SWEEP_PARTITION_PREFIX}*`),
     );
     allow(
       worker.role,
@@ -699,13 +702,15 @@ export class DriftlessStack extends Stack {
     allow(scheduleRole, 'InvokeSweep', ['lambda:InvokeFunction'], [sweep.fn.functionArn]);
     const rate = config.sweepRateMinutes;
     const schedule = new scheduler.CfnSchedule(this, 'SweepSchedule', {
-      description: 'Driftless drift sweep: enqueue the targets that are due',
+      description: 'Driftless drift sweep tick: one sweep job per cluster',
       scheduleExpression: `rate(${rate} ${rate === 1 ? 'minute' : 'minutes'})`,
       flexibleTimeWindow: { mode: 'OFF' },
       state: 'ENABLED',
       target: {
         arn: sweep.fn.functionArn,
         roleArn: scheduleRole.roleArn,
+        // The tick is the time it was scheduled for, not when the invocation ran.
+        input: JSON.stringify({ scheduledTime: '<aws.scheduler.scheduled-time>' }),
         retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 * rate },
       },
     });

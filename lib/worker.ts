@@ -20,7 +20,13 @@ import { type SkipReason, skippedJobStatus } from './github/skipped.js';
 import type { Application } from './model/application.js';
 import type { TargetStatus } from './model/status.js';
 import type { ClusterGuard } from './ports/cluster-guard.js';
-import { attemptOfJob, type JobQueue, type ReconcileJob } from './ports/queue.js';
+import {
+  attemptOfJob,
+  isClusterSweep,
+  type JobQueue,
+  type QueueMessage,
+  type ReconcileJob,
+} from './ports/queue.js';
 import type { Catalog } from './ports/store.js';
 import {
   emptyStatus,
@@ -29,6 +35,8 @@ import {
   reconcile,
   retryBackoffMs,
 } from './reconcile/index.js';
+import { SourceDispatcher } from './source/sources.js';
+import { type ClusterSweepOptions, type ClusterSweepResult, sweepCluster } from './sweep/index.js';
 
 /** The engine's dependencies, with the catalog as its store (one object, one name). */
 export interface WorkerDeps extends Omit<ReconcileDeps, 'store'> {
@@ -51,7 +59,9 @@ export type JobOutcome =
    */
   | { kind: 'deferred'; delaySeconds: number; reason: string }
   /** Past the retry limit: the caller moves the message to the dead-letter queue. */
-  | { kind: 'dead'; error: DriftlessError };
+  | { kind: 'dead'; error: DriftlessError }
+  /** A cluster's sweep ran (or found its tick swept already). */
+  | { kind: 'swept'; result: ClusterSweepResult };
 
 /** Longest visibility timeout SQS allows is 12 h; backoff stays far below. */
 const MAX_DELAY_SECONDS = 15 * 60;
@@ -63,6 +73,38 @@ export function backoffSeconds(app: Application | undefined, attempt: number): n
 
 /** When a job whose target's lease is held comes back. */
 export const LEASE_HELD_DELAY_SECONDS = 15;
+
+/** Sweep options the worker passes on (the wiring's configuration). */
+export interface WorkerSweepOptions {
+  sweep?: ClusterSweepOptions;
+}
+
+/**
+ * Processes one message of the job queue: a cluster's sweep for a tick
+ * (lib/sweep/cluster.ts; never retried: the next tick sweeps again), or a
+ * reconcile job (processJob).
+ */
+export async function processMessage(
+  deps: WorkerDeps,
+  message: QueueMessage,
+  receiveCount: number,
+  opts: ReconcileOptions & WorkerSweepOptions = {},
+): Promise<JobOutcome> {
+  if (!isClusterSweep(message)) return processJob(deps, message, receiveCount, opts);
+  const result = await sweepCluster(
+    {
+      catalog: deps.catalog,
+      queue: deps.queue,
+      clusters: deps.clusters,
+      sources: deps.sources ?? new SourceDispatcher({ git: deps.git }),
+      credentialsFor: deps.credentialsFor,
+      clock: deps.clock,
+    },
+    message,
+    opts.sweep,
+  );
+  return { kind: 'swept', result };
+}
 
 /**
  * Processes one job. `receiveCount` is how many times this message was
@@ -200,14 +242,7 @@ export async function processJob(
     return { kind: 'retry', delaySeconds: backoffSeconds(app, attempt), error: outcome.error };
   }
 
-  // The next drift sweep (the sweep already set a jittered one for the jobs it
-  // queued); a rollout in progress gets a delayed health check instead.
-  if (job.trigger !== 'sweep') {
-    await deps.catalog.setNextDue(
-      target,
-      (deps.clock?.now() ?? Date.now()) + app.spec.syncPolicy.interval,
-    );
-  }
+  // A rollout in progress gets a delayed health check; the cluster's sweep looks again every tick.
   if (outcome.requeueAfterMs !== undefined) {
     const seconds = await requeue(deps, job, outcome.status, outcome.requeueAfterMs);
     return { kind: 'done', status: outcome.status, requeuedAfterSeconds: seconds };

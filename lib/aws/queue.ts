@@ -28,7 +28,15 @@ import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
 import { ApplicationFields } from '../model/application.js';
 import { targetKey } from '../model/target.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../ports/queue.js';
+import {
+  type ClusterSweepJob,
+  type JobQueue,
+  messageGroupOf,
+  type QueuedJob,
+  type QueuedSweep,
+  type QueueMessage,
+  type ReconcileJob,
+} from '../ports/queue.js';
 
 /** Longest DelaySeconds SQS accepts. */
 export const MAX_DELAY_SECONDS = 900;
@@ -66,9 +74,17 @@ export class SqsJobQueue implements JobQueue {
   }
 
   async enqueue(jobs: QueuedJob[]): Promise<void> {
+    await this.send(jobs);
+  }
+
+  async enqueueSweeps(jobs: QueuedSweep[]): Promise<void> {
+    await this.send(jobs);
+  }
+
+  private async send(jobs: { job: QueueMessage; dedupId: string }[]): Promise<void> {
     // Repeats within one call would be dropped by SQS anyway; dropping them here
     // keeps them out of the batches.
-    const unique = new Map<string, QueuedJob>();
+    const unique = new Map<string, { job: QueueMessage; dedupId: string }>();
     for (const j of jobs) {
       const id = sqsMessageId(j.dedupId);
       if (!unique.has(id)) unique.set(id, j);
@@ -77,7 +93,7 @@ export class SqsJobQueue implements JobQueue {
       ([dedupId, { job }]): SendMessageBatchRequestEntry => ({
         Id: '', // assigned per batch
         MessageBody: JSON.stringify(job),
-        MessageGroupId: sqsMessageId(targetKey(job)),
+        MessageGroupId: sqsMessageId(messageGroupOf(job)),
         MessageDeduplicationId: dedupId,
       }),
     );
@@ -231,8 +247,28 @@ export const ReconcileJobSchema = z.object({
   initiator: z.string().min(1).max(2048).optional(),
 }) satisfies z.ZodType<ReconcileJob>;
 
+export const ClusterSweepJobSchema = z.object({
+  kind: z.literal('cluster-sweep'),
+  cluster: name,
+  tick: z.number().int().min(0),
+  enqueuedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),
+}) satisfies z.ZodType<ClusterSweepJob>;
+
+/** Validates a job queue message: a reconcile job or a cluster's sweep (`kind: cluster-sweep`). */
+export function parseMessage(body: string): QueueMessage {
+  const value = parseBody(body);
+  if (typeof value === 'object' && value !== null && 'kind' in value) {
+    return validated(ClusterSweepJobSchema, value, body, 'cluster sweep job');
+  }
+  return validated(ReconcileJobSchema, value, body, 'reconcile job');
+}
+
 /** Validates a queue message body; a malformed one is an InvalidSpec error naming the field. */
 export function parseJob(body: string): ReconcileJob {
+  return validated(ReconcileJobSchema, parseBody(body), body, 'reconcile job');
+}
+
+function parseBody(body: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -242,13 +278,17 @@ export function parseJob(body: string): ReconcileJob {
       `malformed reconcile job: the message body is not JSON (${(e as Error).message}): ${preview(body)}`,
     );
   }
-  const result = ReconcileJobSchema.safeParse(value);
+  return value;
+}
+
+function validated<T>(schema: z.ZodType<T>, value: unknown, body: string, what: string): T {
+  const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.map(String).join('.') || undefined;
     throw new DriftlessError(
       'InvalidSpec',
-      `malformed reconcile job: ${field ?? 'body'}: ${issue?.message ?? 'invalid'}: ${preview(body)}`,
+      `malformed ${what}: ${field ?? 'body'}: ${issue?.message ?? 'invalid'}: ${preview(body)}`,
       { field },
     );
   }

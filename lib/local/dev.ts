@@ -25,8 +25,8 @@ import type { ReconcileEvent } from '../reconcile/index.js';
 import { CredentialsResolver } from '../source/credentials.js';
 import type { DecryptionKeys } from '../source/decrypt.js';
 import { IsomorphicGitSource, SourceCache } from '../source/index.js';
-import { sweep } from '../sweep.js';
-import { processJob } from '../worker.js';
+import { sweepTick } from '../sweep/index.js';
+import { processMessage } from '../worker.js';
 import { MemoryClusterGuard } from './cluster-guard.js';
 import { MemoryLeaseManager } from './lease.js';
 import { LocalStatusOutbox } from './outbox.js';
@@ -153,7 +153,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   };
   const workerDeps = { ...engine, catalog: store, queue, guard };
   queue.start((job, attempt) =>
-    processJob(workerDeps, job, attempt, {
+    processMessage(workerDeps, job, attempt, {
       waitBudgetMs: opts.waitBudgetMs ?? LOCAL_WAIT_BUDGET_MS,
     }),
   );
@@ -207,7 +207,10 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
   };
   every(opts.watchIntervalMs ?? LOCAL_WATCH_INTERVAL_MS, watch);
   every(opts.sweepIntervalMs ?? LOCAL_SWEEP_INTERVAL_MS, () =>
-    sweep({ catalog: store, queue, guard }),
+    sweepTick(
+      { catalog: store, queue, guard },
+      { periodMs: opts.sweepIntervalMs ?? LOCAL_SWEEP_INTERVAL_MS },
+    ),
   );
 
   const server = http.createServer(async (req, res) => {

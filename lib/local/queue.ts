@@ -15,12 +15,15 @@
 
 import { randomUUID } from 'node:crypto';
 import { asDriftlessError } from '../errors.js';
-import { targetKey } from '../model/target.js';
 import type { DeadLetter, DeadLetterQueue, RedriveResult } from '../ports/deadletters.js';
 import {
   attemptOfJob,
+  isClusterSweep,
   type JobQueue,
+  messageGroupOf,
   type QueuedJob,
+  type QueuedSweep,
+  type QueueMessage,
   type ReconcileJob,
   redrivableJob,
 } from '../ports/queue.js';
@@ -37,11 +40,11 @@ export const LOCAL_MAX_RECEIVES = 10;
 const SOURCE_QUEUE = 'local';
 
 interface Entry {
-  job: ReconcileJob;
+  job: QueueMessage;
   attempt: number;
 }
 
-export type JobHandler = (job: ReconcileJob, attempt: number) => Promise<JobOutcome>;
+export type JobHandler = (job: QueueMessage, attempt: number) => Promise<JobOutcome>;
 
 export interface LocalJobQueueOptions {
   concurrency?: number;
@@ -72,6 +75,14 @@ export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   }
 
   async enqueue(jobs: QueuedJob[]): Promise<void> {
+    this.enqueueMessages(jobs);
+  }
+
+  async enqueueSweeps(jobs: QueuedSweep[]): Promise<void> {
+    this.enqueueMessages(jobs);
+  }
+
+  private enqueueMessages(jobs: { job: QueueMessage; dedupId: string }[]): void {
     const now = Date.now();
     for (const [id, at] of this.dedup) if (now - at > DEDUP_WINDOW_MS) this.dedup.delete(id);
     for (const { job, dedupId } of jobs) {
@@ -139,7 +150,7 @@ export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   }
 
   private push(entry: Entry): void {
-    const key = targetKey(entry.job);
+    const key = messageGroupOf(entry.job);
     const group = this.groups.get(key) ?? [];
     group.push(entry);
     this.groups.set(key, group);
@@ -201,6 +212,8 @@ export class LocalJobQueue implements JobQueue, DeadLetterQueue {
   }
 
   private deadLetter(entry: Entry, reason: string, message: string): void {
+    // A cluster's sweep is not retried past its tick: the next tick sweeps again.
+    if (isClusterSweep(entry.job)) return;
     this.dead.push({
       id: randomUUID(),
       // Without this run's bookkeeping: a redrive starts a fresh budget.

@@ -13,6 +13,7 @@ import type { Project } from '../model/project.js';
 import {
   byNewest,
   collapseRepeat,
+  type ObservedState,
   type OperationResult,
   type TargetStatus,
 } from '../model/status.js';
@@ -20,9 +21,11 @@ import { normalizeRepoURL, type TargetId, targetKey } from '../model/target.js';
 import {
   type AppEvent,
   type Catalog,
+  type ClusterSweepRecord,
   DEFAULT_HISTORY_LIMIT,
   DEFAULT_PAGE_SIZE,
   type Page,
+  type SweepTarget,
   summaryOf,
   type TargetRecord,
   type TerminationRequest,
@@ -43,6 +46,8 @@ export interface TargetSlot {
   /** Highest token that has written a status or history entry. */
   fence?: number;
   status?: TargetStatus;
+  /** The last check's view, for the cluster's sweep (putObserved). */
+  observed?: ObservedState;
   /** History, newest first: successful syncs and everything else, bounded apart. */
   succeeded: OperationResult[];
   history: OperationResult[];
@@ -60,6 +65,7 @@ export class MemoryStore implements Catalog {
   private readonly events = new Map<string, AppEvent[]>();
   private readonly repositories = new Map<string, Repository>();
   private readonly slots = new Map<string, TargetSlot>();
+  private readonly sweepRecords = new Map<string, ClusterSweepRecord>();
   private readonly historyLimit: number;
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -95,7 +101,6 @@ export class MemoryStore implements Catalog {
         revision: app.spec.source.revision,
         suspended: app.spec.suspended,
         intervalMs: app.spec.syncPolicy.interval,
-        nextDueAt: old?.nextDueAt ?? 0,
         ...(old?.wantedRevision !== undefined ? { wantedRevision: old.wantedRevision } : {}),
         ...(old?.wantedAt !== undefined ? { wantedAt: old.wantedAt } : {}),
         ...(s.status ? { summary: summaryOf(s.status) } : {}),
@@ -120,6 +125,7 @@ export class MemoryStore implements Catalog {
     s.tombstone = true;
     s.record = undefined;
     s.status = undefined;
+    s.observed = undefined;
     s.succeeded = [];
     s.history = [];
   }
@@ -191,32 +197,36 @@ export class MemoryStore implements Catalog {
       .map((r) => structuredClone(r));
   }
 
-  /** Oldest first, which is fair without a rotation (the port's `rotation` is for shards). */
-  async dueTargets(
-    now: number,
-    limit = DEFAULT_PAGE_SIZE,
-    next?: string,
-    _rotation?: number,
-  ): Promise<Page<TargetRecord>> {
-    const size = pageSize(limit);
-    // The cursor is the last item's place in the order (due time, key), not an
-    // offset: the sweep moves the targets of a page out of the due set before
-    // it reads the next, and an offset would then skip as many.
-    const order = (r: TargetRecord): [number, string] => [r.nextDueAt, targetKey(r)];
-    const after = next ? parseCursor(decodeToken(next)) : undefined;
-    const rest = this.records()
-      .filter((r) => r.nextDueAt <= now && !r.suspended)
-      .filter((r) => {
-        if (!after) return true;
-        const [at, key] = order(r);
-        return at > after[0] || (at === after[0] && key > after[1]);
-      })
-      .sort((a, b) => a.nextDueAt - b.nextDueAt || targetKey(a).localeCompare(targetKey(b)));
-    const items = rest.slice(0, size).map((r) => structuredClone(r));
-    const last = items.at(-1);
-    return rest.length > size && last
-      ? { items, next: encodeToken(JSON.stringify(order(last))) }
-      : { items };
+  async clusterSweepState(
+    cluster: string,
+  ): Promise<{ targets: SweepTarget[]; record?: ClusterSweepRecord }> {
+    const targets: SweepTarget[] = [];
+    for (const s of this.slots.values()) {
+      const r = s.record;
+      if (!r || r.cluster !== cluster) continue;
+      const app = this.apps.get(r.app);
+      if (!app) continue;
+      targets.push({
+        app: r.app,
+        cluster,
+        intervalMs: r.intervalMs,
+        suspended: r.suspended,
+        source: structuredClone(app.spec.source),
+        ...(app.spec.sources ? { sources: structuredClone(app.spec.sources) } : {}),
+        ...(s.observed ? { observed: structuredClone(s.observed) } : {}),
+      });
+    }
+    const record = this.sweepRecords.get(cluster);
+    return { targets, ...(record ? { record: structuredClone(record) } : {}) };
+  }
+
+  async putClusterSweepRecord(record: ClusterSweepRecord): Promise<void> {
+    this.sweepRecords.set(record.cluster, structuredClone(record));
+  }
+
+  async putObserved(target: TargetId, observed: ObservedState): Promise<void> {
+    const s = this.slot(target);
+    if (s?.record) s.observed = structuredClone(observed);
   }
 
   async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
@@ -225,11 +235,6 @@ export class MemoryStore implements Catalog {
       r.wantedRevision = commit;
       r.wantedAt = at;
     }
-  }
-
-  async setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
-    const r = this.slot(target)?.record;
-    if (r) r.nextDueAt = nextDueAt;
   }
 
   async getTargetRecord(target: TargetId): Promise<TargetRecord | undefined> {
@@ -340,7 +345,7 @@ function pageSize(limit: number): number {
   return Math.min(Math.floor(limit), MAX_PAGE_SIZE);
 }
 
-function parseCursor(text: string): [number, string] {
+function _parseCursor(text: string): [number, string] {
   const parsed = z.tuple([z.number(), z.string()]).safeParse(JSON.parse(text));
   if (!parsed.success) {
     throw new DriftlessError('InvalidSpec', 'next is not a page token this listing issued', {

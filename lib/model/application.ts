@@ -259,6 +259,13 @@ export const DestinationSchema = z.object({
 });
 
 /** Retry backoff of an app that sets none: 10 s, doubling, at most 5 min. */
+/**
+ * A target's drift check interval unless its app says otherwise: every tick
+ * of the sweep. A check that finds nothing costs no request of the target's
+ * own (lib/sweep/cluster.ts), so a minute is cheap.
+ */
+export const DEFAULT_DRIFT_INTERVAL_MS = 60_000;
+
 export const DEFAULT_RETRY_BACKOFF = { duration: 10_000, factor: 2, maxDuration: 300_000 } as const;
 
 export const RetrySchema = z.object({
@@ -279,8 +286,8 @@ export const SyncPolicySchema = z.object({
   prune: z.boolean().default(false),
   /** Revert changes made in the cluster outside Git. */
   selfHeal: z.boolean().default(false),
-  /** Drift sweep interval. */
-  interval: duration.default(300_000),
+  /** How often the cluster's sweep checks the target for drift (DEFAULT_DRIFT_INTERVAL_MS). */
+  interval: duration.default(DEFAULT_DRIFT_INTERVAL_MS),
   retry: RetrySchema.prefault({}),
   /** How long a rollout may stay Progressing before the sync is Degraded. */
   healthTimeout: duration.default(600_000),
@@ -586,6 +593,12 @@ export type Repository = z.infer<typeof RepositorySchema>;
 // --- end Private Git
 
 export type Application = z.infer<typeof ApplicationSchema>;
+
+/** What choosing an app's Git credentials reads of it (the reconcile passes the app, the sweep this much). */
+export interface CredentialsSubject {
+  metadata: { name: string };
+  spec: { source: ApplicationSource };
+}
 export type ApplicationInput = z.input<typeof ApplicationSchema>;
 export type ApplicationSource = z.infer<typeof SourceSchema>;
 export type HelmSource = z.infer<typeof HelmSourceSchema>;

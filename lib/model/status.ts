@@ -185,7 +185,35 @@ export interface TargetStatus {
   /** Since when health has been Progressing (re-checks stop syncPolicy.healthTimeout after it). */
   progressingSince?: string;
   suspended?: boolean;
+  /** What this check saw of the cluster: the per-cluster sweep's baseline (lib/sweep/). */
+  observed?: ObservedState;
 }
+
+/**
+ * What the last check saw of a target's objects, compact: the per-cluster
+ * sweep compares the cluster's metadata with it and reconciles only targets
+ * whose objects or source changed since.
+ */
+export interface ObservedState {
+  /** The revision the check compared against (the app's, resolved). */
+  revision: string;
+  /** An operation was Running: its own re-check chain follows it, the sweep does not. */
+  running?: boolean;
+  objects: ObservedObject[];
+}
+
+/**
+ * One desired object as the check saw it: refKey, apiVersion, resourceVersion
+ * ('' when it was missing), metadataFingerprint ('' when missing) and health
+ * status ('' when the kind has none).
+ */
+export type ObservedObject = [
+  key: string,
+  apiVersion: string,
+  resourceVersion: string,
+  meta: string,
+  health: string,
+];
 
 /**
  * A failure that repeats the newest history entry (same commit, source,

@@ -2,6 +2,7 @@
 // (lib/aws/queue.ts), in-process in local mode (lib/local/queue.ts).
 
 import type { OperationResult } from '../model/status.js';
+import { targetKey } from '../model/target.js';
 
 /**
  * A reconcile request on the queue: one target, and why. A job for a target
@@ -50,9 +51,41 @@ export interface QueuedJob {
   dedupId: string;
 }
 
+/**
+ * One cluster's drift check for one tick of the sweep (lib/sweep/cluster.ts):
+ * queued by the scheduled tick, run by the worker, which holds the cluster's
+ * and the sources' access.
+ */
+export interface ClusterSweepJob {
+  kind: 'cluster-sweep';
+  cluster: string;
+  /** Epoch ms of the tick that queued it. */
+  tick: number;
+  enqueuedAt: string;
+}
+
+export interface QueuedSweep {
+  job: ClusterSweepJob;
+  dedupId: string;
+}
+
+/** What the job queue carries. */
+export type QueueMessage = ReconcileJob | ClusterSweepJob;
+
+export function isClusterSweep(m: QueueMessage): m is ClusterSweepJob {
+  return 'kind' in m && m.kind === 'cluster-sweep';
+}
+
+/** The FIFO group of a message: one target's jobs in order; one cluster's sweeps in order. */
+export function messageGroupOf(m: QueueMessage): string {
+  return isClusterSweep(m) ? `sweep#${m.cluster}` : targetKey(m);
+}
+
 export interface JobQueue {
   /** FIFO per target (group = app#cluster); sent in batches. */
   enqueue(jobs: QueuedJob[]): Promise<void>;
+  /** FIFO per cluster (group = sweep#cluster); sent in batches. */
+  enqueueSweeps(jobs: QueuedSweep[]): Promise<void>;
   /** A later look at a target (a rollout or hook in progress), not before delaySeconds. */
   enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void>;
 }

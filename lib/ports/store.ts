@@ -1,10 +1,11 @@
 // The store port: specs, target records, status and history. DynamoDB in AWS
 // (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
 
-import type { Application, Cluster, Repository } from '../model/application.js';
+import type { Application, ApplicationSource, Cluster, Repository } from '../model/application.js';
 import type { Project } from '../model/project.js';
 import type {
   HealthStatus,
+  ObservedState,
   OperationPhase,
   OperationResult,
   SyncStatus,
@@ -40,6 +41,54 @@ export interface Store {
   ): Promise<OperationResult[]>;
   /** The target's small record: a running operation reads whether someone asked to terminate it. */
   getTargetRecord(target: TargetId): Promise<TargetRecord | undefined>;
+  /**
+   * What a check saw of the target's objects, for the per-cluster sweep;
+   * written only when it changed. Not fenced: a stale writer can only make
+   * the sweep look again. A target deleted meanwhile is left alone.
+   */
+  putObserved(target: TargetId, observed: ObservedState): Promise<void>;
+}
+
+/** One target as its cluster's sweep sees it (lib/sweep/cluster.ts): one item per target, read per cluster. */
+export interface SweepTarget extends TargetId {
+  intervalMs: number;
+  suspended: boolean;
+  /** The app's sources, to resolve what they are at now. */
+  source: ApplicationSource;
+  sources?: ApplicationSource[];
+  /** The last check's view; absent until the target's first check. */
+  observed?: ObservedState;
+}
+
+/** Counters of one cluster sweep (the sweep record keeps the last tick's). */
+export interface ClusterSweepCounters {
+  targets: number;
+  due: number;
+  enqueued: number;
+  /** Why targets were enqueued: `drift`, `source`, `health`, `new`, `error`. */
+  reasons: Record<string, number>;
+  /** Over the per-cluster limit: left for the next tick. */
+  deferred: number;
+  /** Requests to the cluster's API server, and the sources' resolve requests. */
+  clusterRequests: number;
+  sourceRequests: number;
+  durationMs: number;
+}
+
+/** The per-cluster sweep record: the last tick's time and counters, and what it confirmed. */
+export interface ClusterSweepRecord {
+  cluster: string;
+  /** Epoch ms of the last tick swept. */
+  tickAt: number;
+  counters: ClusterSweepCounters;
+  /**
+   * Objects whose resourceVersion moved by status alone (their metadata and
+   * health unchanged): refKey@target → the resourceVersion confirmed, so the
+   * next tick does not fetch them again.
+   */
+  confirmed: Record<string, string>;
+  /** Why the last sweep could not finish, if it could not. */
+  error?: string;
 }
 
 /** A change to an application someone made through the API: who, what, when (the audit trail history shows). */
@@ -67,15 +116,13 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 /** Items per page of a Catalog listing when the caller names no limit. */
 export const DEFAULT_PAGE_SIZE = 100;
 
-/** What the webhook and the sweep need to know about a target without reading its status. */
+/** What the webhook needs to know about a target without reading its status. */
 export interface TargetRecord extends TargetId {
   repoURL: string;
   /** The app's source revision (branch, tag, SHA). */
   revision: string;
   suspended: boolean;
   intervalMs: number;
-  /** When the sweep should next look at it (epoch ms). */
-  nextDueAt: number;
   /** The newest commit a push announced, and when. */
   wantedRevision?: string;
   wantedAt?: number;
@@ -139,23 +186,13 @@ export interface Catalog extends Store {
   listEvents(app: string, limit?: number): Promise<AppEvent[]>;
   /** Targets of apps whose source repository is `repoURL` (normalized). */
   targetsForRepo(repoURL: string): Promise<TargetRecord[]>;
-  /**
-   * Targets whose nextDueAt is at or before `now`, a page at a time.
-   * `rotation` says where the first page starts (the DynamoDB catalog reads
-   * its due shards from shard `rotation` mod shards), so a sweep its limits
-   * cut short starts elsewhere the next time; later pages follow `next`.
-   * The memory store lists oldest first, which is fair without it.
-   */
-  dueTargets(
-    now: number,
-    limit?: number,
-    next?: string,
-    rotation?: number,
-  ): Promise<Page<TargetRecord>>;
+  /** Every target on the cluster with its last check's view, and the cluster's sweep record. */
+  clusterSweepState(
+    cluster: string,
+  ): Promise<{ targets: SweepTarget[]; record?: ClusterSweepRecord }>;
+  putClusterSweepRecord(record: ClusterSweepRecord): Promise<void>;
   /** Records the newest commit a push announced (never moves backwards in time). */
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
-  /** Schedules the target's next sweep. */
-  setNextDue(target: TargetId, nextDueAt: number): Promise<void>;
   /** Starts a new chain of re-checks: delayed jobs with another token are stale from now on. */
   setRecheckToken(target: TargetId, token: string): Promise<void>;
   /** Asks the running operation `operationId` to end (the worker runs its SyncFail hooks). */

@@ -11,6 +11,7 @@ import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { Project } from '../model/project.js';
 import {
   modeOf,
+  type ObservedState,
   type OperationMode,
   type OperationResult,
   type StatusCondition,
@@ -21,7 +22,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Lease } from '../ports/lease.js';
 import { commitStatusContext } from '../ports/report.js';
 import { DEADLINE_RESERVE_MS, Deadline } from './deadline.js';
-import { buildStatus, recheckOf } from './status.js';
+import { buildStatus, recheckOf, sameObserved } from './status.js';
 import {
   DEFAULT_WAIT_BUDGET_MS,
   MAX_RECHECK_MS,
@@ -45,6 +46,8 @@ export class TargetScope {
   /** Whether the operation allows guarded prunes: the request's, or the resumed record's. */
   allowPrune: boolean;
   readonly preview: boolean;
+  /** The sweep's view this run wrote last (until then, the previous status's is what is stored). */
+  private observedWritten: ObservedState | undefined;
 
   constructor(
     readonly deps: ReconcileDeps,
@@ -116,7 +119,16 @@ export class TargetScope {
   }
 
   async putStatus(status: TargetStatus): Promise<void> {
-    if (!this.preview) await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+    if (this.preview) return;
+    await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
+    // The cluster's sweep reads this view instead of the status: written when it changed.
+    if (
+      status.observed &&
+      !sameObserved(this.observedWritten ?? this.prev?.observed, status.observed)
+    ) {
+      await this.deps.store.putObserved(this.target, status.observed);
+      this.observedWritten = status.observed;
+    }
   }
 
   async appendHistory(op: OperationResult): Promise<void> {

@@ -8,10 +8,13 @@ import { type DriftReport, desiredFingerprint, type ObjectDrift } from '../diff/
 import { appHealth, evaluateHealth } from '../health/index.js';
 import { isPruneDisabled, syncOptionsOrDefault } from '../model/annotations.js';
 import type { IgnoreDifference } from '../model/application.js';
+import { metadataFingerprint } from '../model/fingerprint.js';
 import { type KubeObject, parseRefKey } from '../model/object.js';
 import type {
   HealthResult,
   InventoryEntry,
+  ObservedObject,
+  ObservedState,
   OperationResult,
   ResourceStatus,
   TargetStatus,
@@ -209,5 +212,46 @@ export function buildStatus(inp: StatusInputs): TargetStatus {
     inp.prev?.inventory ?? [],
     inp.ignore,
   );
+  status.observed = observedOf(
+    inp.drift,
+    inp.plan,
+    inp.applied,
+    health.byKey,
+    status.wantedRevision ?? inp.commit,
+    status.operation?.phase === 'Running',
+  );
   return status;
+}
+
+/**
+ * What the cluster's sweep compares the next ticks against: every desired
+ * object as this check left it (after its applies), or missing.
+ */
+export function observedOf(
+  drift: DriftReport,
+  plan: SyncPlan,
+  applied: ReadonlyMap<string, KubeObject>,
+  health: ReadonlyMap<string, HealthResult>,
+  revision: string,
+  running: boolean,
+): ObservedState {
+  const byKey = new Map(drift.objects.map((o) => [o.key, o]));
+  const objects: ObservedObject[] = plan.resources.map((d) => {
+    const live = applied.get(d.key) ?? byKey.get(d.key)?.live;
+    const h = health.get(d.key)?.status ?? '';
+    if (!live) return [d.key, d.object.apiVersion, '', '', h];
+    return [
+      d.key,
+      d.object.apiVersion,
+      live.metadata.resourceVersion ?? '',
+      metadataFingerprint(live.metadata),
+      h,
+    ];
+  });
+  return { revision, ...(running ? { running: true } : {}), objects };
+}
+
+/** Whether two views are the same (the worker writes a view only when it changed). */
+export function sameObserved(a: ObservedState | undefined, b: ObservedState | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

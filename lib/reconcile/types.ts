@@ -5,7 +5,12 @@
 import { createHash } from 'node:crypto';
 import type { ObjectDrift } from '../diff/index.js';
 import type { DriftlessError } from '../errors.js';
-import { type Application, appSources, DEFAULT_RETRY_BACKOFF } from '../model/application.js';
+import {
+  type Application,
+  appSources,
+  type CredentialsSubject,
+  DEFAULT_RETRY_BACKOFF,
+} from '../model/application.js';
 import { canonicalJson } from '../model/canonical.js';
 import type { OperationResult, TargetStatus } from '../model/status.js';
 import type { TargetId } from '../model/target.js';
@@ -34,7 +39,7 @@ export interface ReconcileDeps {
   /** Clusters' schemas for the check before a sync; default: one cache shared by the process. */
   schemas?: ClusterSchemaCache;
   clock?: Clock;
-  credentialsFor?: (app: Application) => Promise<GitCredentials | undefined>;
+  credentialsFor?: (app: CredentialsSubject) => Promise<GitCredentials | undefined>;
   /** Link for commit statuses, e.g. the status API's URL of the app. */
   statusUrl?: (target: TargetId) => string | undefined;
   onEvent?: (event: ReconcileEvent) => void;

@@ -13,7 +13,7 @@
 
 import { z } from 'zod';
 import { DriftlessError, isDriftlessError } from '../errors.js';
-import type { Application, Repository } from '../model/application.js';
+import type { CredentialsSubject, Repository } from '../model/application.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { GitCredentials } from '../ports/git.js';
@@ -75,7 +75,9 @@ export class CredentialsResolver {
   }
 
   /** ReconcileDeps.credentialsFor: undefined for a public repository (or a local file:// one). */
-  readonly credentialsFor = async (app: Application): Promise<GitCredentials | undefined> => {
+  readonly credentialsFor = async (
+    app: CredentialsSubject,
+  ): Promise<GitCredentials | undefined> => {
     const { repoURL } = app.spec.source;
     if (repoURL.startsWith('file:')) return undefined;
     const ref = await this.referenceFor(app);
@@ -84,14 +86,17 @@ export class CredentialsResolver {
   };
 
   /** The secret an app's credentials come from, if any. */
-  async referenceFor(app: Application): Promise<CredentialsReference | undefined> {
+  async referenceFor(app: CredentialsSubject): Promise<CredentialsReference | undefined> {
     const own = app.spec.source.credentials;
     if (own) return { secret: own };
     const record = longestPrefixMatch(await this.repositoryRecords(), app.spec.source.repoURL);
     return record && { secret: record.spec.credentials, repository: record.metadata.name };
   }
 
-  private async fromSecret(app: Application, ref: CredentialsReference): Promise<GitCredentials> {
+  private async fromSecret(
+    app: CredentialsSubject,
+    ref: CredentialsReference,
+  ): Promise<GitCredentials> {
     const id = `${this.prefix}${ref.secret}`;
     const via = ref.repository
       ? ` (Repository ${ref.repository} matches ${app.spec.source.repoURL})`

@@ -12,7 +12,8 @@
 //    (label selector: the tracking label exists). An object whose
 //    resourceVersion is the one last seen is unchanged. One whose metadata
 //    fingerprint moved (spec: generation; labels, annotations, any field
-//    manager's write), that is gone, or that appeared, is drift. One whose
+//    manager's write), whose kind has no generation (nor a status) and whose
+//    version moved, that is gone, or that appeared, is drift. One whose
 //    version moved by status alone is fetched whole, and its health compared
 //    with the last check's: changed, the target is reconciled; unchanged,
 //    the version is confirmed in the sweep record so the next tick skips it.
@@ -169,7 +170,7 @@ export async function sweepCluster(
   const limit = opts.perClusterLimit ?? DEFAULT_SWEEP_PER_CLUSTER_LIMIT;
   const chosen = rotate(
     [...reasons].sort(([a], [b]) => a.localeCompare(b)),
-    Math.floor(tick / 1_000),
+    stableHash(String(tick)),
   );
   const jobs: QueuedJob[] = [];
   const enqueued: ClusterSweepResult['enqueued'] = [];
@@ -261,8 +262,13 @@ async function compareObjects(
   }
 
   // Objects whose version moved by status alone, to fetch and compare by health.
-  const suspects: { app: string; key: string; apiVersion: string; meta: ObjectMetadata; health: string }[] =
-    [];
+  const suspects: {
+    app: string;
+    key: string;
+    apiVersion: string;
+    meta: ObjectMetadata;
+    health: string;
+  }[] = [];
   for (const t of targets) {
     for (const [key, apiVersion, rv, meta, health] of t.observed?.objects ?? []) {
       if (reasons.has(t.app)) break;
@@ -285,7 +291,11 @@ async function compareObjects(
       if (m.resourceVersion === rv || confirmed[confirmedKey(t.app, key)] === m.resourceVersion) {
         continue;
       }
-      if (metadataFingerprint(m) !== meta) {
+      // A kind without a generation has no status to move its version: its
+      // data changed (a second edit by the same field manager leaves the
+      // fingerprint as it was). With one, an unchanged fingerprint means the
+      // version moved by a status write alone.
+      if (m.generation === undefined || metadataFingerprint(m) !== meta) {
         reasons.set(t.app, 'drift');
         continue;
       }
@@ -326,7 +336,9 @@ async function listKind(
     if (err.reason !== 'Forbidden' || namespaces.has('')) throw err;
     const out: ObjectMetadata[] = [];
     for (const namespace of namespaces) {
-      out.push(...(await client.listMetadata(apiVersion, kind, { labelSelector: LABEL_APP, namespace })));
+      out.push(
+        ...(await client.listMetadata(apiVersion, kind, { labelSelector: LABEL_APP, namespace })),
+      );
     }
     return out;
   }

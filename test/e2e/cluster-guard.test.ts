@@ -35,7 +35,7 @@ import {
   DEFAULT_BREAKER_COOL_DOWN_MS,
   DEFAULT_BREAKER_THRESHOLD,
 } from '../../lib/ports/cluster-guard.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
+import type { ReconcileJob } from '../../lib/ports/queue.js';
 import type { ReconcileEvent } from '../../lib/reconcile/index.js';
 import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import { type JobOutcome, processJob, type WorkerDeps } from '../../lib/worker.js';
@@ -46,17 +46,7 @@ import { testenv, uniqueName } from '../support/env.js';
 import { flakyProxy } from '../support/flaky-proxy.js';
 import { TestRepo } from '../support/git.js';
 import { eventually, kubeConfig, testNamespace } from '../support/kube.js';
-
-class RecordingQueue implements JobQueue {
-  sent: QueuedJob[] = [];
-  delayed: ReconcileJob[] = [];
-  async enqueue(jobs: QueuedJob[]) {
-    this.sent.push(...jobs);
-  }
-  async enqueueDelayed(job: ReconcileJob) {
-    this.delayed.push(job);
-  }
-}
+import { RecordingQueue } from '../support/recording-queue.js';
 
 let catalog: DynamoCatalog;
 let leases: DynamoLeaseManager;

@@ -6,16 +6,12 @@
 // the chart version as the synced revision and in the history. A new version
 // inside the range is synced by the next due sweep, like a new commit.
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoCatalog } from '../../lib/aws/catalog/index.js';
-import { awsClientConfig } from '../support/aws.js';
 import { HelmRepoServer } from '../support/chart-repos.js';
 import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { testenv } from '../support/env.js';
 import { kubeConfig, testNamespace } from '../support/kube.js';
-import { drain, lambdaContext } from '../support/lambda.js';
 import { provideRenderTools } from '../support/render-tools.js';
 
 let plane: DataPlane;
@@ -58,8 +54,8 @@ describe('a chart source through the data plane', () => {
       },
     };
     expect((await plane.call('PUT', '/apps/charted', app)).status).toBe(201);
-    expect((await plane.sweep({}, lambdaContext('sweep'))).enqueued).toBe(1);
-    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
+    const t0 = Date.now();
+    expect((await plane.sweepAt(t0)).local?.counters).toMatchObject({ reasons: { new: 1 } });
 
     const target = async () => (await plane.call('GET', '/apps/charted')).body.targets[0];
     expect(await target()).toMatchObject({ sync: 'Synced', syncedRevision: '1.1.0' });
@@ -74,18 +70,11 @@ describe('a chart source through the data plane', () => {
       },
     );
 
-    // A new version inside the range; the target's interval passes (its due time is moved).
+    // A new version inside the range.
     await repo.add(chart('1.2.0'), 'web');
-    const catalog = new DynamoCatalog({
-      client: new DynamoDBClient({
-        ...awsClientConfig(),
-        endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-      }),
-      tableName: plane.tableName,
-    });
-    await catalog.setNextDue({ app: 'charted', cluster: 'local' }, Date.now() - 1);
-    expect((await plane.sweep({}, lambdaContext('sweep'))).enqueued).toBe(1);
-    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
+    // The next tick reads the chart repository's index once and finds the new version.
+    const next = (await plane.sweepAt(t0 + 60_000)).local;
+    expect(next?.counters).toMatchObject({ enqueued: 1, reasons: { source: 1 } });
     expect(await target()).toMatchObject({ sync: 'Synced', syncedRevision: '1.2.0' });
     expect((await core.readNamespacedConfigMap({ name: 'web-chart', namespace: ns })).data).toEqual(
       {

@@ -308,7 +308,7 @@ describe('a poison target', () => {
 });
 
 describe('the drift sweep', () => {
-  it('enqueues only due, unsuspended targets, and heals drift with selfHeal on', async () => {
+  it('queues new targets and not suspended ones, then heals the drift a later due tick finds', async () => {
     await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker);
     const repo = await TestRepo.create('sweep');
     const ns = uniqueName('sweep');
@@ -331,14 +331,17 @@ describe('the drift sweep', () => {
         )
       ).status,
     ).toBe(201);
-    const first = await plane.sweep({}, lambdaContext('sweep'));
-    expect(first.skippedSuspended).toBe(0); // suspended targets are not even due (sparse index)
-    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
+    // The first tick finds the new targets (no check yet): the suspended one is left alone.
+    const t0 = Date.now();
+    const first = (await plane.sweepAt(t0)).local;
+    expect(first?.counters).toMatchObject({ enqueued: 1, reasons: { new: 1 } });
     expect((await call('GET', '/apps/heal')).body.targets[0].sync).toBe('Synced');
     expect((await call('GET', '/apps/paused')).body.targets[0].sync).toBe('Unknown');
 
-    // Nothing is due right after a reconcile.
-    expect((await plane.sweep({}, lambdaContext('sweep'))).enqueued).toBe(0);
+    // The next tick: nothing changed (this file's other targets on the cluster neither), nothing queued.
+    const quiet = (await plane.sweepAt(t0 + 10 * 60_000)).local;
+    expect(quiet?.counters).toMatchObject({ enqueued: 0, reasons: {} });
+    expect(quiet?.counters.due).toBeGreaterThanOrEqual(1);
     await kubeConfig()
       .makeApiClient(CoreV1Api)
       .patchNamespacedConfigMap(
@@ -350,19 +353,9 @@ describe('the drift sweep', () => {
         },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
-    // The interval passes (the sweep reads due times from the table, so the
-    // test moves the target's due time rather than waiting on the clock).
-    const catalog = new DynamoCatalog({
-      client: new DynamoDBClient({
-        ...awsClientConfig(),
-        endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-      }),
-      tableName: plane.tableName,
-    });
-    await catalog.setNextDue({ app: 'heal', cluster: 'local' }, Date.now() - 1);
-    const due = await plane.sweep({}, lambdaContext('sweep'));
-    expect(due.enqueued).toBe(1);
-    await drain(plane.sqs, [plane.queueUrl, plane.delayUrl], plane.worker, { quietMs: 500 });
+    // The app's interval (10m) passes: its next tick sees the edit and queues its repair.
+    const due = (await plane.sweepAt(t0 + 20 * 60_000)).local;
+    expect(due?.counters).toMatchObject({ enqueued: 1, reasons: { drift: 1 } });
     const cm = await kubeConfig()
       .makeApiClient(CoreV1Api)
       .readNamespacedConfigMap({ name: 'settings', namespace: ns });

@@ -321,9 +321,12 @@ describe('an application with automated: false', () => {
     });
     const policy = { automated: false };
     expect((await call('PUT', `/apps/${app}`, appSpec(app, repo, ns, policy))).status).toBe(201);
-    // The drift sweep finds the new target due and queues its check.
-    const swept = await plane.sweep({}, lambdaContext('driftless-sweep'));
-    expect(swept.enqueued).toBeGreaterThan(0);
+    // The sweep's tick queues the cluster's sweep, which finds the new target and queues its check.
+    const swept = await plane.sweep(
+      { scheduledTime: new Date().toISOString() },
+      lambdaContext('driftless-sweep'),
+    );
+    expect(swept.clusters).toBe(1);
     // Short invocations: the sweep also queues this file's other targets (one hangs in a webhook).
     await runUntil(async () => (await targetOf(app))?.lastCheckedAt !== undefined, {
       invocationMs: 15_000,

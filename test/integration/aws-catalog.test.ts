@@ -18,10 +18,8 @@ import { DynamoCatalog, MAX_STATUS_BYTES } from '../../lib/aws/catalog/index.js'
 import type { CapacityEstimate } from '../../lib/aws/dynamo/capacity.js';
 import {
   ATTR,
-  DUE_INDEX,
-  DUE_SHARDS,
-  dueShardIndex,
   LIST_INDEX,
+  sweepTargetKey,
   targetRecordKey,
   targetStatusKey,
 } from '../../lib/aws/dynamo/schema.js';
@@ -136,9 +134,7 @@ describe('DynamoCatalog', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(
-      [DUE_INDEX, LIST_INDEX].sort(),
-    );
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual([LIST_INDEX]);
     expect(
       Table?.GlobalSecondaryIndexes?.every((i) => i.Projection?.ProjectionType === 'INCLUDE'),
     ).toBe(true);
@@ -155,43 +151,15 @@ describe('DynamoCatalog', () => {
     it('never creates an item for an unknown target', async () => {
       const unknown = { app: 'never-registered', cluster: 'eu' };
       await catalog.recordWantedRevision(unknown, 'x', 1);
-      await catalog.setNextDue(unknown, 1);
+      await catalog.putObserved(unknown, { revision: 'x', objects: [] });
       const raw = await client.send(
         new GetItemCommand({ TableName: tableName, Key: targetRecordKey(unknown) }),
       );
       expect(raw.Item).toBeUndefined();
-    });
-
-    it('starts at the shard the rotation names, so a cut-short sweep starts elsewhere next time', async () => {
-      const table = await createDriftlessTable('catalog-rotation');
-      const own = new DynamoCatalog(table);
-      const apps = Array.from({ length: 40 }, (_, i) => `rot-${i}`);
-      await Promise.all(apps.map((a) => own.putApplication(application(a, ['eu']))));
-      const now = 1_000_000;
-      await Promise.all(apps.map((a) => own.setNextDue({ app: a, cluster: 'eu' }, now - 1)));
-      const shardOf = (app: string) => dueShardIndex({ app, cluster: 'eu' });
-      const firstShards = new Set<number>();
-      for (const rotation of [0, 1, 5, 16 + 5, -1]) {
-        const seen: string[] = [];
-        let next: string | undefined;
-        let first: number | undefined;
-        do {
-          const page = await own.dueTargets(now, 3, next, rotation);
-          first ??= shardOf(page.items[0]?.app as string);
-          seen.push(...page.items.map((t) => t.app));
-          next = page.next;
-        } while (next);
-        // Every due target once, whatever the rotation; the first one from the
-        // first non-empty shard at or after the rotation.
-        expect(seen.sort()).toEqual([...apps].sort());
-        const occupied = new Set(apps.map(shardOf));
-        const start = ((rotation % DUE_SHARDS) + DUE_SHARDS) % DUE_SHARDS;
-        let expected = start;
-        while (!occupied.has(expected)) expected = (expected + 1) % DUE_SHARDS;
-        expect(first).toBe(expected);
-        firstShards.add(first as number);
-      }
-      expect(firstShards.size).toBeGreaterThan(1);
+      const sweepItem = await client.send(
+        new GetItemCommand({ TableName: tableName, Key: sweepTargetKey(unknown) }),
+      );
+      expect(sweepItem.Item).toBeUndefined();
     });
   });
 
@@ -285,7 +253,7 @@ describe('DynamoCatalog', () => {
       await catalog.getTargetStatus(t);
       await catalog.appendHistory(t, operation(1), 1);
       await catalog.listHistory(t);
-      await catalog.dueTargets(Date.now(), 5);
+      await catalog.clusterSweepState('eu');
     });
     expect(run.capacity).toHaveLength(run.commands.length);
     for (const c of run.capacity) {
@@ -297,7 +265,7 @@ describe('DynamoCatalog', () => {
     expect([...ops].sort()).toEqual(
       [
         'appendHistory',
-        'dueTargets',
+        'clusterSweepState',
         'getApplication',
         'getTargetStatus',
         'listHistory',

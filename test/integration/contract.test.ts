@@ -17,7 +17,7 @@ import { parseJob, SqsJobQueue } from '../../lib/aws/queue.js';
 import { MemoryLeaseManager } from '../../lib/local/lease.js';
 import { LocalJobQueue } from '../../lib/local/queue.js';
 import { MemoryStore } from '../../lib/local/store.js';
-import type { ReconcileJob } from '../../lib/ports/queue.js';
+import { isClusterSweep, type ReconcileJob } from '../../lib/ports/queue.js';
 import { awsClientConfig } from '../support/aws.js';
 import { catalogContract } from '../support/contract/catalog.js';
 import type { MakeQueue, MakeStore } from '../support/contract/fixtures.js';
@@ -91,6 +91,7 @@ const localQueue: MakeQueue = async () => {
   const queue = new LocalJobQueue();
   const delivered: ReconcileJob[] = [];
   queue.start(async (job) => {
+    if (isClusterSweep(job)) throw new Error(`unexpected cluster sweep of ${job.cluster}`);
     delivered.push(job);
     return { kind: 'done' };
   });

@@ -12,22 +12,14 @@ import type { AppDeleteResponse, AppPutResponse } from '../../lib/api/contract.j
 import { handleApiRequest } from '../../lib/api/index.js';
 import { applicationInput } from '../../lib/model/application.js';
 import { LABEL_APP } from '../../lib/model/object.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
 import { reconcile } from '../../lib/reconcile/index.js';
 import { processJob } from '../../lib/worker.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { kubeConfig, testNamespace } from '../support/kube.js';
+import { RecordingQueue } from '../support/recording-queue.js';
 
 const core = () => kubeConfig().makeApiClient(CoreV1Api);
-
-class RecordingQueue implements JobQueue {
-  sent: QueuedJob[] = [];
-  async enqueue(jobs: QueuedJob[]) {
-    this.sent.push(...jobs);
-  }
-  async enqueueDelayed(_job: ReconcileJob, _delaySeconds: number) {}
-}
 
 function cm(name: string, annotations: Record<string, string> = {}) {
   const ann = Object.entries(annotations);

@@ -12,16 +12,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoCatalog } from '../../lib/aws/catalog/index.js';
+import type { ClusterSweepRecord } from '../../lib/ports/store.js';
 import { awsClientConfig } from './aws.js';
 import { createDriftlessTable } from './dynamo.js';
 import { uniqueName } from './env.js';
-import { type HttpHandler, httpEvent, lambdaContext, type SqsHandler } from './lambda.js';
+import { drain, type HttpHandler, httpEvent, lambdaContext, type SqsHandler } from './lambda.js';
 
 export interface DataPlane {
   sqs: SQSClient;
@@ -40,10 +43,18 @@ export interface DataPlane {
   /** The outbox function (imported on first use). */
   outbox: SqsHandler;
   api: HttpHandler;
+  /** The sweep tick function: one sweep job per cluster for the tick (`scheduledTime`, ISO). */
   sweep: (
     event: unknown,
     context: unknown,
-  ) => Promise<{ enqueued: number; deferred: number; skippedSuspended: number }>;
+  ) => Promise<{ tick: number; clusters: number; heldBack: Record<string, string> }>;
+  /**
+   * One tick of the sweep at `at` (epoch ms; ticks are minutes): the tick
+   * function, then the queues drained through the worker — each cluster's
+   * sweep job and the reconciles it queued. Returns each cluster's record of
+   * this tick as the table holds it (undefined: the cluster was not swept).
+   */
+  sweepAt(at: number, clusters?: string[]): Promise<Record<string, ClusterSweepRecord | undefined>>;
   /** Calls the status API function; the body parsed. */
   call(
     method: string,
@@ -148,6 +159,12 @@ export async function startDataPlane(
   });
   const api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
   let outbox: SqsHandler | undefined;
+  const sweep = (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'];
+  const worker = (await import('../../functions/worker.js')).handler as unknown as SqsHandler;
+  const catalog = new DynamoCatalog({
+    client: new DynamoDBClient({ ...awsClientConfig(), endpoint: opts.dynamoEndpoint }),
+    tableName,
+  });
   return {
     sqs,
     tableName,
@@ -171,9 +188,23 @@ export async function startDataPlane(
       return outbox(event, context);
     },
     webhook: (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
-    worker: (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
+    worker,
     api,
-    sweep: (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'],
+    sweep,
+    sweepAt: async (at, only) => {
+      const tick = await sweep(
+        { scheduledTime: new Date(at).toISOString() },
+        lambdaContext('driftless-sweep'),
+      );
+      await drain(sqs, [queueUrl, delayUrl], worker, { quietMs: 500 });
+      const names = only ?? (await catalog.listClusters(1000)).items.map((c) => c.metadata.name);
+      const out: Record<string, ClusterSweepRecord | undefined> = {};
+      for (const name of names) {
+        const record = (await catalog.clusterSweepState(name)).record;
+        out[name] = record?.tickAt === tick.tick ? record : undefined;
+      }
+      return out;
+    },
     call: async (method, p, body, query) => {
       const res = await api(
         httpEvent(method, p, {

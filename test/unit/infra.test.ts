@@ -441,7 +441,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/',
     });
     expect(env('api').Variables).toMatchObject({ DRIFTLESS_SECRET_PREFIX: 'driftless/Driftless/' });
-    expect(env('sweep').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
+    // The worker runs the clusters' sweeps.
+    expect(env('worker').Variables).toMatchObject({ DRIFTLESS_SWEEP_PER_CLUSTER: '50' });
   });
 
   it('bundles ESM with esbuild locally, minified, SDK included, client-node left out, never with Docker', () => {
@@ -629,9 +630,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       ],
       sweep: [
         ...base('sweep'),
-        `dynamodb:Query ${table}/index/due`,
+        `dynamodb:Query ${table}/index/list`,
         `dynamodb:GetItem ${table}${partitions('GUARD#*')}`,
-        `dynamodb:UpdateItem ${table}${partitions('TARGET#*')}`,
         `sqs:SendMessage ${jobQueue}`,
       ],
       api: [
@@ -654,6 +654,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ...['PutItem', 'UpdateItem', 'DeleteItem'].map(
           (a) => `dynamodb:${a} ${table}${partitions('TARGET#*')}`,
         ),
+        // The clusters' sweeps: the sweep record and the targets' views, never a spec.
+        ...['PutItem', 'UpdateItem'].map((a) => `dynamodb:${a} ${table}${partitions('SWEEP#*')}`),
         `sqs:SendMessage ${delayQueue}`,
         `sqs:SendMessage ${jobDlq}`,
         `sqs:SendMessage ${outboxQueue}`,

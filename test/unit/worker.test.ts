@@ -5,10 +5,11 @@ import { MemoryStore } from '../../lib/local/store.js';
 import { parseApplication, parseCluster } from '../../lib/model/application.js';
 import type { OperationResult, TargetStatus } from '../../lib/model/status.js';
 import type { GitSource } from '../../lib/ports/git.js';
-import type { JobQueue, ReconcileJob } from '../../lib/ports/queue.js';
+import type { ReconcileJob } from '../../lib/ports/queue.js';
 import { noReporter } from '../../lib/ports/report.js';
 import { SourceCache } from '../../lib/source/index.js';
 import { processJob, type WorkerDeps } from '../../lib/worker.js';
+import { RecordingQueue } from '../support/recording-queue.js';
 
 const target = { app: 'web', cluster: 'prod' };
 
@@ -21,14 +22,6 @@ class DownGit implements GitSource {
   }
   async checkout(): Promise<never> {
     throw new Error('not reached');
-  }
-}
-
-class RecordingQueue implements JobQueue {
-  delayed: { job: ReconcileJob; delaySeconds: number }[] = [];
-  async enqueue(): Promise<void> {}
-  async enqueueDelayed(job: ReconcileJob, delaySeconds: number): Promise<void> {
-    this.delayed.push({ job, delaySeconds });
   }
 }
 

@@ -10,8 +10,6 @@ export interface CatalogContext {
   /** Most history entries kept per target. */
   historyLimit: number;
   historyTtlSeconds: number;
-  /** Shards of the due index; fixed for the table's lifetime. */
-  dueShards: number;
 }
 
 /** Page sizes a caller may ask for. */

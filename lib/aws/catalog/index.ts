@@ -1,6 +1,6 @@
 // The production Catalog (and Store) on the DynamoDB table of dynamo/schema.ts
 // (the item layout and its reasons are there). One class per item family —
-// specs, target records, status, history — sharing one table client; this
+// specs, target records, status, history, the sweep's — sharing one table client; this
 // facade is what the wiring hands the services.
 //
 // Writes that a lease protects (status, history) are fenced on the target's
@@ -10,25 +10,27 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Application, Cluster, Repository } from '../../model/application.js';
 import type { Project } from '../../model/project.js';
-import type { OperationResult, TargetStatus } from '../../model/status.js';
+import type { ObservedState, OperationResult, TargetStatus } from '../../model/status.js';
 import type { TargetId } from '../../model/target.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import {
   type AppEvent,
   type Catalog,
+  type ClusterSweepRecord,
   DEFAULT_HISTORY_LIMIT,
   type Page,
+  type SweepTarget,
   type TargetRecord,
   type TerminationRequest,
 } from '../../ports/store.js';
 import type { CapacityListener } from '../dynamo/capacity.js';
 import { DynamoTable } from '../dynamo/client.js';
-import { DUE_SHARDS } from '../dynamo/schema.js';
 import type { CatalogContext } from './context.js';
 import { HistoryItems } from './history.js';
 import { RepositoryItems } from './repositories.js';
 import { AppEvents, ProjectSpecs, SpecItems } from './specs.js';
 import { StatusItems } from './status.js';
+import { SweepItems } from './sweep.js';
 import { TargetRecords } from './targets.js';
 
 export { MAX_STATUS_BYTES } from './status.js';
@@ -44,8 +46,6 @@ export interface DynamoCatalogOptions {
   historyLimit?: number;
   /** History entries expire (TTL) after this many days (default DEFAULT_HISTORY_TTL_DAYS). */
   historyTtlDays?: number;
-  /** Shards of the due index; fixed for the table's lifetime (default DUE_SHARDS). */
-  dueShards?: number;
   /** Called after every DynamoDB request with what it consumed (and an estimate by item size). */
   onConsumedCapacity?: CapacityListener;
 }
@@ -58,6 +58,7 @@ export class DynamoCatalog implements Catalog {
   private readonly statuses: StatusItems;
   private readonly histories: HistoryItems;
   private readonly repositories: RepositoryItems;
+  private readonly sweeps: SweepItems;
 
   constructor(opts: DynamoCatalogOptions) {
     const ctx: CatalogContext = {
@@ -65,9 +66,9 @@ export class DynamoCatalog implements Catalog {
       clock: opts.clock ?? systemClock,
       historyLimit: opts.historyLimit ?? DEFAULT_HISTORY_LIMIT,
       historyTtlSeconds: (opts.historyTtlDays ?? DEFAULT_HISTORY_TTL_DAYS) * 24 * 3600,
-      dueShards: opts.dueShards ?? DUE_SHARDS,
     };
-    this.targets = new TargetRecords(ctx);
+    this.sweeps = new SweepItems(ctx);
+    this.targets = new TargetRecords(ctx, this.sweeps);
     this.specs = new SpecItems(ctx, this.targets);
     this.projects = new ProjectSpecs(ctx);
     this.events = new AppEvents(ctx);
@@ -117,19 +118,19 @@ export class DynamoCatalog implements Catalog {
   targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
     return this.targets.targetsForRepo(repoURL);
   }
-  dueTargets(
-    now: number,
-    limit?: number,
-    next?: string,
-    rotation?: number,
-  ): Promise<Page<TargetRecord>> {
-    return this.targets.dueTargets(now, limit, next, rotation);
+  clusterSweepState(
+    cluster: string,
+  ): Promise<{ targets: SweepTarget[]; record?: ClusterSweepRecord }> {
+    return this.sweeps.clusterSweepState(cluster);
+  }
+  putClusterSweepRecord(record: ClusterSweepRecord): Promise<void> {
+    return this.sweeps.putClusterSweepRecord(record);
+  }
+  putObserved(target: TargetId, observed: ObservedState): Promise<void> {
+    return this.sweeps.putObserved(target, observed);
   }
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
     return this.targets.recordWantedRevision(target, commit, at);
-  }
-  setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
-    return this.targets.setNextDue(target, nextDueAt);
   }
   appendEvent(app: string, event: AppEvent): Promise<void> {
     return this.events.appendEvent(app, event);

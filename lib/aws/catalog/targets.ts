@@ -4,8 +4,8 @@
 // status summary a list of apps shows (status.ts writes it; not projected
 // into the indexes, which only route). The
 // spec-derived attributes are written with an UpdateItem so the status, the
-// wanted revision, the next due time and the lease survive a spec update; a
-// new target is due at once (nextDueAt 0).
+// wanted revision and the lease survive a spec update; the target's item in
+// its cluster's sweep partition (sweep.ts) is written alongside.
 //
 // Deleting a target turns its record into a tombstone (lease token kept, TTL a
 // day out), then deletes its status and history: a late status write by a
@@ -15,31 +15,12 @@
 import { z } from 'zod';
 import type { Application } from '../../model/application.js';
 import { normalizeRepoURL, type TargetId, targetKey } from '../../model/target.js';
-import {
-  DEFAULT_PAGE_SIZE,
-  type Page,
-  type TargetRecord,
-  type TargetRecordSummary,
-  type TerminationRequest,
-} from '../../ports/store.js';
+import type { TargetRecord, TargetRecordSummary, TerminationRequest } from '../../ports/store.js';
 import { isConditionFailure } from '../dynamo/client.js';
 import { Expression, Update } from '../dynamo/expression.js';
-import {
-  av,
-  decodePageToken,
-  encodePageToken,
-  type Item,
-  keyOf,
-  readBool,
-  readNumber,
-  readString,
-  startKeySchema,
-} from '../dynamo/items.js';
+import { av, type Item, keyOf, readBool, readNumber, readString } from '../dynamo/items.js';
 import {
   ATTR,
-  DUE_INDEX,
-  dueShard,
-  dueShardName,
   LIST_INDEX,
   repoListKey,
   targetRecordKey,
@@ -47,7 +28,7 @@ import {
 } from '../dynamo/schema.js';
 import type { CatalogContext } from './context.js';
 import { historyKeyCondition } from './history.js';
-import { pageSize } from './list.js';
+import type { SweepItems } from './sweep.js';
 
 const TerminationSchema = z.object({
   operationId: z.string(),
@@ -59,7 +40,10 @@ const TerminationSchema = z.object({
 const TOMBSTONE_SECONDS = 24 * 3600;
 
 export class TargetRecords {
-  constructor(private readonly ctx: CatalogContext) {}
+  constructor(
+    private readonly ctx: CatalogContext,
+    private readonly sweep: SweepItems,
+  ) {}
 
   async targetsForRepo(repoURL: string): Promise<TargetRecord[]> {
     const records: TargetRecord[] = [];
@@ -82,67 +66,6 @@ export class TargetRecords {
     return records;
   }
 
-  async dueTargets(
-    now: number,
-    limit = DEFAULT_PAGE_SIZE,
-    next?: string,
-    rotation = 0,
-  ): Promise<Page<TargetRecord>> {
-    const size = pageSize(limit);
-    const shards = this.ctx.dueShards;
-    const keyNames = [ATTR.pk, ATTR.sk, ATTR.duePk, ATTR.nextDueAt];
-    const shardIndex = z
-      .number()
-      .int()
-      .min(0)
-      .max(shards - 1);
-    // `start`: the shard read first; `step`: how many shards after it the page is at.
-    const cursor = next
-      ? decodePageToken(
-          next,
-          z.object({
-            start: shardIndex,
-            step: shardIndex,
-            key: startKeySchema(keyNames).optional(),
-          }),
-        )
-      : { start: ((Math.trunc(rotation) % shards) + shards) % shards, step: 0, key: undefined };
-    // Shards are read one after another, from `start` round; one more item than
-    // the page is read so `next` is absent exactly on the last page.
-    const found: { item: Item; step: number }[] = [];
-    for (let step = cursor.step; step < shards && found.length <= size; step++) {
-      const shard = (cursor.start + step) % shards;
-      const x = new Expression();
-      const keyCondition =
-        `${x.name(ATTR.duePk)} = ${x.value(av.s(dueShardName(shard)))} AND ` +
-        `${x.name(ATTR.nextDueAt)} <= ${x.value(av.n(now))}`;
-      let start: Item | undefined = step === cursor.step ? cursor.key : undefined;
-      do {
-        const out = await this.ctx.table.query('dueTargets', {
-          IndexName: DUE_INDEX,
-          KeyConditionExpression: keyCondition,
-          ...x.fields(),
-          ExclusiveStartKey: start,
-          Limit: size + 1 - found.length,
-        });
-        for (const item of out.Items ?? []) found.push({ item, step });
-        start = out.LastEvaluatedKey;
-      } while (start && found.length <= size);
-    }
-    const pageItems = found.slice(0, size);
-    const last = pageItems.at(-1);
-    const items = pageItems.flatMap(({ item }) => recordFromItem(item) ?? []);
-    if (found.length <= size || !last) return { items };
-    return {
-      items,
-      next: encodePageToken({
-        start: cursor.start,
-        step: last.step,
-        key: keyOf(last.item, keyNames),
-      }),
-    };
-  }
-
   async recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void> {
     const u = new Update().set(ATTR.wantedRevision, av.s(commit));
     const atValue = u.value(av.n(at));
@@ -156,21 +79,6 @@ export class TargetRecords {
         2,
       );
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
-  }
-
-  async setNextDue(target: TargetId, nextDueAt: number): Promise<void> {
-    const u = new Update().set(ATTR.nextDueAt, av.n(nextDueAt));
-    try {
-      await this.ctx.table.updateItem(
-        'setNextDue',
-        { Key: targetRecordKey(target), ...u.build(`attribute_exists(${u.name(ATTR.repoURL)})`) },
-        // The due index's sort key moves (delete + put), the list index's copy changes.
-        3,
-      );
-    } catch (e) {
-      // A target deleted meanwhile has nothing to schedule.
       if (!isConditionFailure(e)) throw e;
     }
   }
@@ -210,28 +118,24 @@ export class TargetRecords {
 
   /** One record per destination: only spec-derived attributes change. */
   async putRecord(target: TargetId, app: Application): Promise<void> {
-    const suspended = app.spec.suspended;
     const u = new Update()
       .set(ATTR.itemType, av.s('Target'))
       .set(ATTR.app, av.s(target.app))
       .set(ATTR.cluster, av.s(target.cluster))
       .set(ATTR.repoURL, av.s(app.spec.source.repoURL))
       .set(ATTR.revision, av.s(app.spec.source.revision))
-      .set(ATTR.suspended, av.bool(suspended))
+      .set(ATTR.suspended, av.bool(app.spec.suspended))
       .set(ATTR.intervalMs, av.n(app.spec.syncPolicy.interval))
       .set(ATTR.listPk, av.s(repoListKey(normalizeRepoURL(app.spec.source.repoURL))))
       .set(ATTR.listSk, av.s(targetKey(target)))
-      .setIfAbsent(ATTR.nextDueAt, av.n(0))
       // A tombstone comes back to life.
       .remove(ATTR.ttl);
-    // Suspended targets leave the sparse due index.
-    if (suspended) u.remove(ATTR.duePk);
-    else u.set(ATTR.duePk, av.s(dueShard(target, this.ctx.dueShards)));
     await this.ctx.table.updateItem(
       'putApplication',
       { Key: targetRecordKey(target), ...u.build() },
       2,
     );
+    await this.sweep.putTarget(target, app);
   }
 
   /**
@@ -247,12 +151,10 @@ export class TargetRecords {
         ATTR.revision,
         ATTR.suspended,
         ATTR.intervalMs,
-        ATTR.nextDueAt,
         ATTR.wantedRevision,
         ATTR.wantedAt,
         ATTR.listPk,
         ATTR.listSk,
-        ATTR.duePk,
         ATTR.statusHash,
         ATTR.lastCheckedAt,
         ATTR.checkStartedAt,
@@ -273,6 +175,7 @@ export class TargetRecords {
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
     }
+    await this.sweep.deleteTarget(target);
     const keys: Item[] = [targetStatusKey(target)];
     const x = new Expression();
     const keyCondition = historyKeyCondition(x, target);
@@ -308,7 +211,6 @@ export function recordFromItem(item: Item): TargetRecord | undefined {
     revision,
     suspended: readBool(item, ATTR.suspended) ?? false,
     intervalMs: readNumber(item, ATTR.intervalMs) ?? 0,
-    nextDueAt: readNumber(item, ATTR.nextDueAt) ?? 0,
   };
   const wantedRevision = readString(item, ATTR.wantedRevision);
   const wantedAt = readNumber(item, ATTR.wantedAt);

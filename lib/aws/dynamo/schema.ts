@@ -6,7 +6,8 @@
 // get/put/delete an Application, Cluster or Project  GetItem/PutItem/DeleteItem  pk=APP#<name> | CLUSTER#<name> | PROJECT#<name>, sk=SPEC
 // list Applications / Clusters / Projects, by page   Query `list` index, listPk=APPS | CLUSTERS | PROJECTS, sorted by name
 // targets of a repository (webhook routing)          Query `list` index, listPk=REPO#<normalizeRepoURL(url)>
-// due targets, a page at a time (drift sweep)        Query `due` index per shard, duePk=DUE#<nn>, nextDueAt <= now
+// a cluster's targets for its sweep, with the last   one Query pk=SWEEP#<cluster> (the sweep record and one item
+//   check's view of each, and its sweep record         per target, sk TARGET#<app>)
 // target record (wanted revision, next due, lease)   GetItem/UpdateItem pk=TARGET#<app>#<cluster>, sk=TARGET
 // target status (up to ~1000 objects, gzip)          one Query pk=TARGET#…, sk BETWEEN STATUS AND TARGET (status + record)
 // operation history, newest first, bounded           Query pk=TARGET#…, begins_with(sk, HISTORY#), backwards
@@ -23,8 +24,8 @@
 //   GUARD#<cluster> / GUARD      guard (JSON GuardRecord: slot holders with expiry, breaker,    ~0.3–2 KB
 //                                backoff-until, counts), version (compare-and-set)
 //   TARGET#<a>#<c>  / TARGET     the target record: app, cluster, repoURL, revision, suspended,  ~0.5 KB
-//                                intervalMs, nextDueAt, wantedRevision, wantedAt;
-//                                listPk=REPO#<repo>, listSk=<a>#<c>, duePk=DUE#<nn> (absent when suspended);
+//                                intervalMs, wantedRevision, wantedAt;
+//                                listPk=REPO#<repo>, listSk=<a>#<c>;
 //                                the lease: leaseHolder, leaseToken, leaseExpiresAt;
 //                                fence (highest token that wrote status or history);
 //                                status bookkeeping: statusHash, lastCheckedAt, checkStartedAt, historySeq;
@@ -33,6 +34,10 @@
 //   TARGET#<a>#<c>  / STATUS     status (B, gzip JSON), fence (token of its writer), bytes       ~1–100 KB
 //   TARGET#<a>#<c>  / HISTORY#<seq, 12 digits>  entry (JSON), ttl                                ~0.5–1 KB
 //   TARGET#<a>#<c>  / HISTORY#S#<seq>            a successful sync's entry (its own list)        ~0.5–1 KB
+//   SWEEP#<cluster> / TARGET#<app>  what the cluster's sweep needs of a target: app, cluster,     ~0.3–2 KB
+//                                intervalMs, suspended, sources (JSON: to resolve), and the last
+//                                check's view, observed (B, gzip JSON ObservedState)
+//   SWEEP#<cluster> / RECORD    the sweep record (JSON: last tick, counters, confirmed versions) ~0.2–20 KB
 //
 // Why it is shaped like this:
 // - Every target has its own partition key, so fan-out (one app on 500 clusters
@@ -57,11 +62,15 @@
 //   lease or bookkeeping attributes, so a reconcile's writes (lease, status
 //   bookkeeping) cause no index writes; only spec changes, wanted revisions and
 //   next-due updates do.
-// - The `due` index's partition key is one of DUE_SHARDS shards chosen by a hash
-//   of the target key. One partition for all targets would take every
-//   next-due update of every reconcile (and an index that cannot keep up
-//   throttles writes to the table itself); a sweep reads the shards one after
-//   another. Suspended targets have no duePk, so the sparse index excludes them.
+// - A cluster's sweep reads everything it needs in one Query of its own
+//   partition (SWEEP#<cluster>): per target the sources and the last check's
+//   compact view (object keys, resourceVersions, metadata fingerprints), so a
+//   target that has not changed costs no request of its own — no read, no
+//   write, no message. The API writes the spec-derived attributes with the
+//   target record; the worker writes `observed` only when a check saw
+//   something new, and the sweep record once per tick. A partition of its own
+//   (not the cluster spec's), so the worker may write it and nothing of the
+//   specs (IAM LeadingKeys SWEEP#*).
 // - The `list` index is overloaded: Application and Cluster listings (rare
 //   writes, small items) and repository → targets (webhook routing).
 // - History items carry a TTL and at most N are kept: each append deletes the
@@ -80,7 +89,6 @@
 // to appear in listings and routing. Table reads of specs, records and status
 // are strongly consistent.
 
-import { createHash } from 'node:crypto';
 import type {
   AttributeValue,
   CreateTableCommandInput,
@@ -121,8 +129,6 @@ export const ATTR = {
   spec: 'spec',
   listPk: 'listPk',
   listSk: 'listSk',
-  duePk: 'duePk',
-  nextDueAt: 'nextDueAt',
   app: 'app',
   cluster: 'cluster',
   repoURL: 'repoURL',
@@ -153,6 +159,9 @@ export const ATTR = {
   ttl: 'ttl',
   guard: 'guard',
   version: 'version',
+  sources: 'sources',
+  observed: 'observed',
+  sweep: 'sweep',
 } as const;
 
 /** What a TargetRecord is made of; projected into both indexes. */
@@ -168,7 +177,6 @@ const RECORD_ATTRIBUTES = [
 ] as const;
 
 export const LIST_INDEX = 'list';
-export const DUE_INDEX = 'due';
 
 export const TABLE_DEFINITION: TableDefinition = {
   partitionKey: { name: ATTR.pk, type: 'S' },
@@ -180,13 +188,7 @@ export const TABLE_DEFINITION: TableDefinition = {
       indexName: LIST_INDEX,
       partitionKey: { name: ATTR.listPk, type: 'S' },
       sortKey: { name: ATTR.listSk, type: 'S' },
-      nonKeyAttributes: [ATTR.spec, ...RECORD_ATTRIBUTES, ATTR.nextDueAt],
-    },
-    {
-      indexName: DUE_INDEX,
-      partitionKey: { name: ATTR.duePk, type: 'S' },
-      sortKey: { name: ATTR.nextDueAt, type: 'N' },
-      nonKeyAttributes: [...RECORD_ATTRIBUTES],
+      nonKeyAttributes: [ATTR.spec, ...RECORD_ATTRIBUTES],
     },
   ],
 };
@@ -250,8 +252,9 @@ export const LIST_CLUSTERS = 'CLUSTERS';
 export const LIST_PROJECTS = 'PROJECTS';
 export const LIST_REPOSITORIES = 'REPOSITORIES';
 
-/** Shards of the due index. Changing it needs every record's duePk rewritten (re-put the apps). */
-export const DUE_SHARDS = 16;
+export const SWEEP_PARTITION_PREFIX = 'SWEEP#';
+export const SK_SWEEP_TARGET_PREFIX = 'TARGET#';
+export const SK_SWEEP_RECORD = 'RECORD';
 
 export type ItemKey = { pk: AttributeValue.SMember; sk: AttributeValue.SMember };
 
@@ -285,6 +288,19 @@ export function repositoryKey(name: string): ItemKey {
  */
 export function clusterGuardKey(name: string): ItemKey {
   return key(`${GUARD_PARTITION_PREFIX}${name}`, SK_GUARD);
+}
+
+/** A cluster's sweep partition: its sweep record and one item per target. */
+export function sweepPartition(cluster: string): string {
+  return `${SWEEP_PARTITION_PREFIX}${cluster}`;
+}
+
+export function sweepTargetKey(target: TargetId): ItemKey {
+  return key(sweepPartition(target.cluster), `${SK_SWEEP_TARGET_PREFIX}${target.app}`);
+}
+
+export function sweepRecordKey(cluster: string): ItemKey {
+  return key(sweepPartition(cluster), SK_SWEEP_RECORD);
 }
 
 export function targetPartition(target: TargetId): string {
@@ -326,20 +342,6 @@ export function historyRange(list: HistoryList): { from: string; to: string } {
 
 export function repoListKey(normalizedRepoURL: string): string {
   return `REPO#${normalizedRepoURL}`;
-}
-
-/** The due-index shard of a target: stable, spread evenly by a hash of its key. */
-export function dueShard(target: TargetId, shards = DUE_SHARDS): string {
-  return dueShardName(dueShardIndex(target, shards));
-}
-
-export function dueShardIndex(target: TargetId, shards = DUE_SHARDS): number {
-  const digest = createHash('sha256').update(targetKey(target)).digest();
-  return digest.readUInt32BE(0) % shards;
-}
-
-export function dueShardName(index: number): string {
-  return `DUE#${String(index).padStart(2, '0')}`;
 }
 
 function key(pk: string, sk: string): ItemKey {

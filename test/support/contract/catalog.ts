@@ -3,12 +3,23 @@
 // test/integration/contract.test.ts. Fencing and tombstones are asserted
 // here exactly as the DynamoDB conditions behave (lib/aws/catalog/fence.ts).
 
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { DriftlessError } from '../../../lib/errors.js';
 import { RepositorySchema } from '../../../lib/model/application.js';
-import type { OperationResult } from '../../../lib/model/status.js';
+import type { ObservedState, OperationResult } from '../../../lib/model/status.js';
 import type { Lease } from '../../../lib/ports/lease.js';
+import type { ClusterSweepRecord } from '../../../lib/ports/store.js';
 import { application, cluster, type MakeStore, operation, REPO, status } from './fixtures.js';
+
+/** A check's view of a target, as the worker writes it for the cluster's sweep. */
+const OBSERVED: ObservedState = {
+  revision: 'a'.repeat(40),
+  objects: [
+    ['/ConfigMap/web/settings', 'v1', '41', 'abcdefghijklmnop', ''],
+    ['apps/Deployment/web/web', 'apps/v1', '', '', 'Missing'],
+  ],
+};
 
 export function catalogContract(make: MakeStore): void {
   it('round-trips an Application through its schema (durations, defaults, labels)', async () => {
@@ -109,7 +120,7 @@ export function catalogContract(make: MakeStore): void {
       reason: 'InvalidSpec',
       location: { field: 'limit' },
     });
-    await expect(catalog.dueTargets(0, 0)).rejects.toMatchObject({ reason: 'InvalidSpec' });
+    await expect(catalog.listRepositories(0)).rejects.toMatchObject({ reason: 'InvalidSpec' });
   });
 
   it('keeps one record per destination, found by repository however its URL is written', async () => {
@@ -122,7 +133,6 @@ export function catalogContract(make: MakeStore): void {
       revision: 'main',
       suspended: false,
       intervalMs: 120_000,
-      nextDueAt: 0,
     });
     for (const url of [
       'https://github.com/acme/deploy',
@@ -135,13 +145,13 @@ export function catalogContract(make: MakeStore): void {
     expect(await catalog.targetsForRepo('https://github.com/acme/other')).toEqual([]);
   });
 
-  it('an update keeps status, wanted revision and schedule, and deletes removed destinations as a delete does', async () => {
+  it('an update keeps status, wanted revision and the sweep view, and deletes removed destinations as a delete does', async () => {
     const { catalog } = await make();
     const eu = { app: 'evolving', cluster: 'eu' };
     const us = { app: 'evolving', cluster: 'us' };
     await catalog.putApplication(application('evolving', ['eu', 'us']));
     await catalog.recordWantedRevision(eu, 'abc123', 1_000);
-    await catalog.setNextDue(eu, 5_000);
+    await catalog.putObserved(eu, OBSERVED);
     await catalog.putTargetStatus(status(eu), 1);
     await catalog.putTargetStatus(status(us), 1);
     await catalog.appendHistory(us, operation(1), 1);
@@ -157,8 +167,18 @@ export function catalogContract(make: MakeStore): void {
       suspended: true,
       wantedRevision: 'abc123',
       wantedAt: 1_000,
-      nextDueAt: 5_000,
     });
+    expect((await catalog.clusterSweepState('eu')).targets).toEqual([
+      {
+        app: 'evolving',
+        cluster: 'eu',
+        intervalMs: 120_000,
+        suspended: true,
+        source: { repoURL: REPO, revision: 'release', path: 'apps/web' },
+        observed: OBSERVED,
+      },
+    ]);
+    expect((await catalog.clusterSweepState('us')).targets).toEqual([]);
     expect(await catalog.getTargetStatus(eu)).toEqual(status(eu));
     expect(await catalog.getTargetRecord(us)).toBeUndefined();
     expect(await catalog.getTargetStatus(us)).toBeUndefined();
@@ -182,7 +202,7 @@ export function catalogContract(make: MakeStore): void {
     expect(await catalog.getTargetStatus(t)).toBeUndefined();
     expect(await catalog.listHistory(t)).toEqual([]);
     expect(await catalog.targetsForRepo(REPO)).toEqual([]);
-    expect((await catalog.dueTargets(Number.MAX_SAFE_INTEGER)).items).toEqual([]);
+    expect((await catalog.clusterSweepState('eu')).targets).toEqual([]);
     // A worker that was mid-reconcile cannot bring the target back.
     await expect(catalog.putTargetStatus(status(t), 3)).rejects.toMatchObject({
       reason: 'LeaseLost',
@@ -197,8 +217,10 @@ export function catalogContract(make: MakeStore): void {
     // with its fence: the deleted target's older tokens stay fenced out.
     await catalog.deleteApplication('doomed');
     await catalog.putApplication(application('doomed', ['eu']));
-    expect(await catalog.getTargetRecord(t)).toMatchObject({ nextDueAt: 0 });
+    expect(await catalog.getTargetRecord(t)).toMatchObject({ app: 'doomed', cluster: 'eu' });
     expect(await catalog.getTargetRecord(t)).not.toHaveProperty('wantedRevision');
+    // The revived target's sweep item has no view: its first sweep reconciles it.
+    expect((await catalog.clusterSweepState('eu')).targets[0]).not.toHaveProperty('observed');
     await expect(catalog.putTargetStatus(status(t), 2)).rejects.toMatchObject({
       reason: 'LeaseLost',
     });
@@ -221,76 +243,75 @@ export function catalogContract(make: MakeStore): void {
 
     const unknown = { app: 'never-registered', cluster: 'eu' };
     await catalog.recordWantedRevision(unknown, 'x', 1);
-    await catalog.setNextDue(unknown, 1);
+    await catalog.putObserved(unknown, OBSERVED);
     expect(await catalog.getTargetRecord(unknown)).toBeUndefined();
+    expect((await catalog.clusterSweepState('eu')).targets.map((t) => t.app)).toEqual(['pushed']);
     expect(await catalog.targetsForRepo(REPO)).toHaveLength(1);
   });
 
-  it('a status write does not clobber a wanted revision or schedule written at the same time', async () => {
+  it('a status write does not clobber a wanted revision or a sweep view written at the same time', async () => {
     const { catalog } = await make();
     const t = { app: 'busy', cluster: 'eu' };
     await catalog.putApplication(application('busy', ['eu']));
     await Promise.all([
       catalog.putTargetStatus(status(t, 200), 1),
       catalog.recordWantedRevision(t, 'pushed-meanwhile', 7_000),
-      catalog.setNextDue(t, 9_000),
+      catalog.putObserved(t, OBSERVED),
     ]);
     expect(await catalog.getTargetRecord(t)).toMatchObject({
       wantedRevision: 'pushed-meanwhile',
       wantedAt: 7_000,
-      nextDueAt: 9_000,
     });
+    expect((await catalog.clusterSweepState('eu')).targets[0]?.observed).toEqual(OBSERVED);
     expect((await catalog.getTargetStatus(t))?.resources).toHaveLength(200);
   });
 
-  it('pages through due targets, skipping suspended and not-yet-due ones', async () => {
+  it("reads a cluster's targets with their views and its sweep record in one state, over pages", async () => {
     const { catalog } = await make();
-    const clusters = ['eu', 'us', 'ap'];
-    const apps = Array.from({ length: 14 }, (_, i) => `svc-${i}`);
+    // Enough targets with views to pass DynamoDB's 1 MB page: the state reads every page.
+    const apps = Array.from({ length: 60 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
     await Promise.all(
       apps.map((a, i) =>
-        catalog.putApplication(application(a, clusters, { suspended: i % 7 === 6 })),
+        catalog.putApplication(application(a, ['eu', 'us'], { suspended: i === 7 })),
       ),
     );
-    const now = 1_000_000;
-    const expected: string[] = [];
-    await Promise.all(
-      apps.flatMap((a, i) =>
-        clusters.map(async (c, j) => {
-          const due = (i + j) % 3 !== 0;
-          await catalog.setNextDue(
-            { app: a, cluster: c },
-            due ? now - 1_000 * (i + 1) : now + 60_000,
-          );
-          if (due && i % 7 !== 6) expected.push(`${a}#${c}`);
-        }),
-      ),
-    );
-    const seen: string[] = [];
-    const sizes: number[] = [];
-    let next: string | undefined;
-    do {
-      const page = await catalog.dueTargets(now, 5, next);
-      sizes.push(page.items.length);
-      for (const t of page.items) {
-        expect(t.suspended).toBe(false);
-        expect(t.nextDueAt).toBeLessThanOrEqual(now);
-        seen.push(`${t.app}#${t.cluster}`);
-      }
-      next = page.next;
-    } while (next);
-    expect(seen.sort()).toEqual(expected.sort());
-    expect(expected.length).toBeGreaterThan(15);
-    expect(sizes.slice(0, -1).every((n) => n === 5)).toBe(true);
-    expect(sizes.at(-1)).toBeGreaterThan(0);
-    // A target leaves the due set when the sweep schedules it; unsuspending brings one back.
-    const [firstApp, firstCluster] = (expected[0] as string).split('#') as [string, string];
-    await catalog.setNextDue({ app: firstApp, cluster: firstCluster }, now + 1);
-    const all = await catalog.dueTargets(now, 1000);
-    expect(all.items).toHaveLength(expected.length - 1);
-    expect(all.next).toBeUndefined();
-    await catalog.putApplication(application('svc-6', clusters, { suspended: false }));
-    expect((await catalog.dueTargets(now, 1000)).items.length).toBeGreaterThan(expected.length - 1);
+    const big: ObservedState = {
+      revision: 'f'.repeat(40),
+      objects: Array.from({ length: 400 }, (_, i) => [
+        `apps/Deployment/ns/${randomBytes(12).toString('hex')}-${i}`,
+        'apps/v1',
+        String(1000 + i),
+        randomBytes(12).toString('base64url'),
+        'Healthy',
+      ]),
+    };
+    await Promise.all(apps.map((a) => catalog.putObserved({ app: a, cluster: 'eu' }, big)));
+    const record: ClusterSweepRecord = {
+      cluster: 'eu',
+      tickAt: 120_000,
+      counters: {
+        targets: 60,
+        due: 59,
+        enqueued: 1,
+        reasons: { drift: 1 },
+        deferred: 0,
+        clusterRequests: 9,
+        sourceRequests: 1,
+        durationMs: 12,
+      },
+      confirmed: { 'svc-01@apps/Deployment/ns/x': '1001' },
+    };
+    await catalog.putClusterSweepRecord(record);
+    const eu = await catalog.clusterSweepState('eu');
+    expect(eu.record).toEqual(record);
+    expect(eu.targets.map((t) => t.app).sort()).toEqual(apps);
+    expect(eu.targets.every((t) => t.observed?.objects.length === 400)).toBe(true);
+    expect(eu.targets.find((t) => t.app === 'svc-07')?.suspended).toBe(true);
+    const us = await catalog.clusterSweepState('us');
+    expect(us.record).toBeUndefined();
+    expect(us.targets).toHaveLength(60);
+    expect(us.targets.some((t) => t.observed)).toBe(false);
+    expect((await catalog.clusterSweepState('ap')).targets).toEqual([]);
   });
 
   it('round-trips a status, per-check timestamps included and removable', async () => {

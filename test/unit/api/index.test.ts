@@ -1,15 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ApiDeps, handleApiRequest } from '../../../lib/api/index.js';
 import { MemoryStore } from '../../../lib/local/store.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../../lib/ports/queue.js';
-
-class RecordingQueue implements JobQueue {
-  sent: QueuedJob[] = [];
-  async enqueue(jobs: QueuedJob[]) {
-    this.sent.push(...jobs);
-  }
-  async enqueueDelayed(_job: ReconcileJob, _delaySeconds: number) {}
-}
+import { RecordingQueue } from '../../support/recording-queue.js';
 
 const cluster = (name: string) => ({
   apiVersion: 'driftless.dev/v1',

@@ -19,8 +19,8 @@ import {
 import { MemoryStore } from '../../../lib/local/store.js';
 import { ApplicationSchema } from '../../../lib/model/application.js';
 import { parseWebhookSecrets } from '../../../lib/model/webhook-secrets.js';
-import type { JobQueue, QueuedJob, ReconcileJob } from '../../../lib/ports/queue.js';
 import type { CommitStatusReporter } from '../../../lib/ports/report.js';
+import { RecordingQueue } from '../../support/recording-queue.js';
 
 type Example = { name: string; examples: Record<string, unknown>[] };
 const byName = (name: string) =>
@@ -53,17 +53,6 @@ function request(
   };
   if (opts.signature !== null) headers['X-Hub-Signature-256'] = opts.signature ?? sign(body);
   return { headers, body };
-}
-
-class RecordingQueue implements JobQueue {
-  sent: QueuedJob[] = [];
-  delayed: { job: ReconcileJob; delaySeconds: number }[] = [];
-  async enqueue(jobs: QueuedJob[]) {
-    this.sent.push(...jobs);
-  }
-  async enqueueDelayed(job: ReconcileJob, delaySeconds: number) {
-    this.delayed.push({ job, delaySeconds });
-  }
 }
 
 class RecordingReporter implements CommitStatusReporter {
@@ -314,6 +303,7 @@ describe('webhook', () => {
         },
       };
       deps.queue = {
+        enqueueSweeps: async () => {},
         enqueue: async () => {
           order.push('enqueue');
           throw new Error('SQS is down');

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DriftlessError } from '../../../lib/errors.js';
 import { LocalJobQueue } from '../../../lib/local/queue.js';
-import type { ReconcileJob } from '../../../lib/ports/queue.js';
+import { isClusterSweep, type QueueMessage, type ReconcileJob } from '../../../lib/ports/queue.js';
 import type { JobOutcome } from '../../../lib/worker.js';
 
 function job(app: string, deliveryId: string): ReconcileJob {
@@ -29,11 +29,17 @@ const retry = (): JobOutcome => ({
   error: new DriftlessError('ClusterUnreachable', 'connection refused'),
 });
 
+function reconcileJob(m: QueueMessage): ReconcileJob {
+  if (isClusterSweep(m)) throw new Error(`unexpected cluster sweep of ${m.cluster}`);
+  return m;
+}
+
 describe('LocalJobQueue', () => {
   it('blocks a target’s group while its head is retried; other targets go on', async () => {
     const q = new LocalJobQueue();
     const starts: string[] = [];
-    q.start(async (j, attempt) => {
+    q.start(async (m, attempt) => {
+      const j = reconcileJob(m);
       starts.push(`${j.app}/${j.deliveryId}@${attempt}`);
       if (j.deliveryId === 'a1' && attempt < 3) return retry();
       return { kind: 'done' };
@@ -55,7 +61,8 @@ describe('LocalJobQueue', () => {
   it('redelivers a job whose handler throws, with the attempt counted, ahead of later jobs', async () => {
     const q = new LocalJobQueue({ redeliveryDelayMs: 10 });
     const starts: string[] = [];
-    q.start(async (j, attempt) => {
+    q.start(async (m, attempt) => {
+      const j = reconcileJob(m);
       starts.push(`${j.deliveryId}@${attempt}`);
       if (j.deliveryId === 'a1' && attempt === 1) throw new Error('the store was unreachable');
       return { kind: 'done' };
@@ -69,7 +76,8 @@ describe('LocalJobQueue', () => {
   it('dead-letters a job that keeps throwing at the receive limit, then unblocks its group', async () => {
     const q = new LocalJobQueue({ redeliveryDelayMs: 5, maxReceives: 3 });
     const starts: string[] = [];
-    q.start(async (j, attempt) => {
+    q.start(async (m, attempt) => {
+      const j = reconcileJob(m);
       starts.push(`${j.deliveryId}@${attempt}`);
       if (j.deliveryId === 'a1') throw new DriftlessError('Internal', 'always broken');
       return { kind: 'done' };
@@ -96,7 +104,8 @@ describe('LocalJobQueue', () => {
     const q = new LocalJobQueue();
     const starts: string[] = [];
     let giveUp = true;
-    q.start(async (j, attempt) => {
+    q.start(async (m, attempt) => {
+      const j = reconcileJob(m);
       starts.push(`${j.deliveryId}@${attempt}`);
       if (giveUp) return { kind: 'dead', error: new DriftlessError('ClusterUnreachable', 'gone') };
       return { kind: 'done' };

@@ -32,7 +32,7 @@ describe('Application specs', () => {
       automated: true,
       prune: false,
       selfHeal: false,
-      interval: 300_000,
+      interval: 60_000,
       pruneLimit: 20,
       retry: { limit: 5, backoff: { duration: 10_000, factor: 2, maxDuration: 300_000 } },
     });

@@ -16,13 +16,12 @@ import {
   appKey,
   clusterKey,
   createTableInput,
-  DUE_SHARDS,
-  dueShard,
-  dueShardIndex,
   historyKey,
   SK_HISTORY_PREFIX,
   SK_STATUS,
   SK_TARGET,
+  sweepRecordKey,
+  sweepTargetKey,
   TABLE_DEFINITION,
   targetRecordKey,
   targetStatusKey,
@@ -39,11 +38,9 @@ describe('table definition', () => {
       { AttributeName: 'sk', AttributeType: 'S' },
       { AttributeName: 'listPk', AttributeType: 'S' },
       { AttributeName: 'listSk', AttributeType: 'S' },
-      { AttributeName: 'duePk', AttributeType: 'S' },
-      { AttributeName: 'nextDueAt', AttributeType: 'N' },
     ]);
     expect(input.BillingMode).toBe('PAY_PER_REQUEST');
-    expect(input.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['list', 'due']);
+    expect(input.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['list']);
     expect(timeToLiveInput('t').TimeToLiveSpecification).toEqual({
       Enabled: true,
       AttributeName: 'ttl',
@@ -91,17 +88,12 @@ describe('keys', () => {
     expect(`${SK_HISTORY_PREFIX}999999999999` < SK_STATUS).toBe(true);
   });
 
-  it('spreads targets evenly and stably over the due shards', () => {
-    const counts = new Array(DUE_SHARDS).fill(0);
-    for (let a = 0; a < 400; a++) {
-      for (const cluster of ['eu', 'us', 'ap', 'sa']) {
-        counts[dueShardIndex({ app: `app-${a}`, cluster })]++;
-      }
-    }
-    expect(Math.min(...counts)).toBeGreaterThan(60);
-    expect(Math.max(...counts)).toBeLessThan(140);
-    expect(dueShard(t)).toBe(dueShard({ ...t }));
-    expect(dueShard(t)).toMatch(/^DUE#\d\d$/);
+  it("keeps a cluster's sweep items in a partition of their own, the record beside its targets", () => {
+    expect(sweepTargetKey(t).pk.S).toBe(sweepRecordKey(t.cluster).pk.S);
+    expect(sweepTargetKey(t).pk.S).toBe(`SWEEP#${t.cluster}`);
+    // Not the cluster spec's partition: the worker may write these and no spec.
+    expect(sweepTargetKey(t).pk.S).not.toBe(clusterKey(t.cluster).pk.S);
+    expect(sweepTargetKey(t).sk.S).toBe(`TARGET#${t.app}`);
   });
 });
 
@@ -186,7 +178,6 @@ describe('item codecs', () => {
         revision: { S: 'main' },
         suspended: { BOOL: true },
         intervalMs: { N: '60000' },
-        nextDueAt: { N: '5' },
         wantedRevision: { S: 'abc' },
         wantedAt: { N: '7' },
       }),
@@ -197,7 +188,6 @@ describe('item codecs', () => {
       revision: 'main',
       suspended: true,
       intervalMs: 60_000,
-      nextDueAt: 5,
       wantedRevision: 'abc',
       wantedAt: 7,
     });
