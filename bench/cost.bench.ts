@@ -856,6 +856,8 @@ interface SizeResult {
   objects: number;
   reps: number;
   noop: { warm: Sample[]; cold: Sample };
+  /** The tick of the cluster with the app alone (warm): with `noop`, what one more target adds. */
+  single: Sample[];
   change: { warm: Sample[]; cold: Sample };
   listBytes: number;
   items: ItemSizes;
@@ -898,6 +900,10 @@ async function measureSize(
 ): Promise<SizeResult> {
   const app = await createApp(env, objects);
   await initialSync(env, app);
+  const alone: Siblings = { repo: app.name, names: [] };
+  await noopCheck(env, app, alone, false); // warm-up, discarded
+  const single: Sample[] = [];
+  for (let r = 0; r < reps; r++) single.push(await noopCheck(env, app, alone, false));
   const siblings = await createSiblings(env, objects, targets - 1);
   log(`${objects} objects: ${targets} apps synced and settled`);
 
@@ -925,6 +931,7 @@ async function measureSize(
     objects,
     reps,
     noop: { warm: warmNoop, cold: coldNoop },
+    single,
     change: { warm: warmChange, cold: coldChange },
     listBytes: bytes,
     items,
@@ -1596,11 +1603,71 @@ function report(
   );
   out();
 
-  // 7. Sensitivity.
+  // 7. Scale.
+  for (const l of scale(results)) out(l);
+  out();
+
+  // 8. Sensitivity.
   out('**Which assumptions move the answer** (warm medians re-priced; per million reconciles)');
   out();
   for (const l of sensitivity(results, fixedTotal)) out(l);
   return lines.join('\n');
+}
+
+/** The scale the issue asks for: 10,000 targets on 20 clusters, every minute. */
+const SCALE = { clusters: 20, targetsPerCluster: 500, perClusterLimit: 50, workerTimeoutS: 120 };
+
+/**
+ * 10,000 targets on 20 clusters swept every minute, extrapolated from the
+ * ticks measured here (one target alone, and N): a tick's fixed part and what
+ * each target adds, against Lambda's, SQS's and DynamoDB's limits.
+ */
+function scale(results: SizeResult[]): string[] {
+  const r = results[0] as SizeResult;
+  const alone = medianTotals(r.single, false);
+  const many = medianTotals(r.noop.warm, false);
+  const n = many.targets;
+  const perTarget = (a: number, b: number) => (n > 1 ? Math.max(0, (b - a) / (n - 1)) : b);
+  const at = (a: number, b: number, p: number) => a + (p - 1) * perTarget(a, b);
+  const P = SCALE.targetsPerCluster;
+  const tickMs = at(alone.workerLambdaMs, many.workerLambdaMs, P);
+  const rru = at(alone.rru, many.rru, P);
+  const wru = at(alone.wru, many.wru, P);
+  const kube = many.kube; // O(kinds): as many LISTs whatever the targets
+  const concurrency = (SCALE.clusters * tickMs) / 60_000;
+  const reconciles = SCALE.clusters * SCALE.perClusterLimit;
+  const lines: string[] = [];
+  const out = (line: string) => lines.push(line);
+  out(
+    `**Scale: ${(SCALE.clusters * P).toLocaleString('en-US')} targets on ${SCALE.clusters} clusters, every minute** ` +
+      `(${r.objects}-object targets; a tick measured with 1 and with ${n} targets, ${P} extrapolated linearly from the difference)`,
+  );
+  out('');
+  out('| quantity | one cluster’s tick | all clusters, per minute | limit | headroom |');
+  out('|---|---:|---:|---:|---:|');
+  out(
+    `| worker time (Lambda-eq.) | ${fmtMs(tickMs)} (${fmtMs(alone.workerLambdaMs)} + ${fmtMs(perTarget(alone.workerLambdaMs, many.workerLambdaMs))}/target) | ${fmtMs(SCALE.clusters * tickMs)} | worker timeout ${SCALE.workerTimeoutS} s per tick | ${num((SCALE.workerTimeoutS * 1000) / tickMs)}× |`,
+  );
+  out(
+    `| concurrent worker invocations (average) | 1 | ${concurrency.toFixed(2)} | job queue maxConcurrency 10 (driftless:workerConcurrency), account 1000 | ${num(10 / Math.max(concurrency, 0.01))}× |`,
+  );
+  out(
+    `| DynamoDB reads (one Query of the cluster’s partition) | ${num(rru)} RRU | ${num(SCALE.clusters * rru)} RRU | 3,000 RCU/s per partition (each cluster its own) | ${big(3000 / Math.max(rru, 0.01))}× |`,
+  );
+  out(
+    `| DynamoDB writes (the sweep record) | ${num(wru)} WRU | ${num(SCALE.clusters * wru)} WRU | 1,000 WCU/s per partition | ${big(1000 / Math.max(wru, 0.01))}× |`,
+  );
+  out(
+    `| SQS messages (one sweep job per cluster; at most ${SCALE.perClusterLimit} reconciles) | 1 + ≤ ${SCALE.perClusterLimit} | ≤ ${SCALE.clusters + reconciles} | FIFO 300 API calls/s per queue (3,000 messages/s in batches of 10) | ${big((300 * 60) / (SCALE.clusters + reconciles / 10))}× |`,
+  );
+  out(
+    `| Kubernetes API requests | ${num(kube)} (one metadata LIST per kind, whatever the targets) | ${num(SCALE.clusters * kube)} | API Priority and Fairness: each cluster its own | – |`,
+  );
+  out('');
+  out(
+    'No cluster starves another: each cluster’s sweep is a message of its own FIFO group on the job queue, raced against the invocation’s deadline (a hanging API server ends in the sweep record’s error, the others go on); each queues at most driftless:sweepPerCluster reconciles a tick and starts elsewhere in its list the next, so a cluster with many drifted targets delays only its own. Worker time is extrapolated from this machine (loopback API server and Git, moto), with the model of the first table.',
+  );
+  return lines;
 }
 
 function assumptions(): string {

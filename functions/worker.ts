@@ -124,6 +124,7 @@ async function sweepRecord(
   logger.appendKeys({ cluster: job.cluster, trigger: 'sweep', attempt });
   const outcome = await processMessage(plane.workerDeps(), job, attempt, {
     sweep: { perClusterLimit: config.sweepPerClusterLimit },
+    deadline: invocation ? Date.now() + invocation.getRemainingTimeInMillis() : undefined,
   });
   if (outcome.kind !== 'swept') return;
   const record = outcome.result.record;

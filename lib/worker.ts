@@ -101,7 +101,7 @@ export async function processMessage(
       clock: deps.clock,
     },
     message,
-    opts.sweep,
+    { ...opts.sweep, deadline: opts.deadline },
   );
   return { kind: 'swept', result };
 }

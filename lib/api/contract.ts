@@ -16,7 +16,7 @@ import type {
 } from '../model/status.js';
 import type { ClusterGuardState } from '../ports/cluster-guard.js';
 import type { DeadLetter, RedriveResult } from '../ports/deadletters.js';
-import type { AppEvent } from '../ports/store.js';
+import type { AppEvent, ClusterSweepRecord } from '../ports/store.js';
 
 /**
  * The header that names the caller to local mode (`driftless dev`), which
@@ -214,12 +214,15 @@ export interface SuspendResponse {
  */
 export type ClusterListResponse = PageBody<Cluster> & {
   guards?: Record<string, ClusterGuardState>;
+  /** Each cluster's last drift sweep (absent until its first). */
+  sweeps?: Record<string, ClusterSweepRecord>;
 };
 
-/** GET and PUT /clusters/NAME (GET adds the guard). */
+/** GET and PUT /clusters/NAME (GET adds the guard and the last sweep). */
 export interface ClusterResponse {
   cluster: Cluster;
   guard?: ClusterGuardState;
+  sweep?: ClusterSweepRecord;
 }
 
 /** GET/PUT /repositories/{name}: the record as stored (the secret's name, never its value). */

@@ -15,7 +15,7 @@
 //   DELETE /apps/{name}                objects stay; ?cascade=true[&prune=true]: the worker
 //                                      prunes each destination, then forgets the app
 //   GET    /clusters, GET|PUT|DELETE /clusters/{name} (GETs add each cluster's guard:
-//          slots in use, circuit breaker, a 429's pause)
+//          slots in use, circuit breaker, a 429's pause; and its last drift sweep)
 //   GET    /repositories, GET|PUT|DELETE /repositories/{name} (credentials by URL prefix:
 //          the secret's name, never its value)
 //   GET    /deadletters                dead letters with why they died (?limit=)
@@ -49,7 +49,7 @@ import {
   MAX_DEAD_LETTER_BATCH,
 } from '../ports/deadletters.js';
 import type { JobQueue } from '../ports/queue.js';
-import type { AppEvent, Catalog, TargetRecord } from '../ports/store.js';
+import type { AppEvent, Catalog, ClusterSweepRecord, TargetRecord } from '../ports/store.js';
 import type { ReconcileDeps } from '../reconcile/index.js';
 import { reconcile } from '../reconcile/index.js';
 import type {
@@ -836,12 +836,18 @@ async function listClusters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse
         ]),
       )
     : undefined;
+  const sweeps: Record<string, ClusterSweepRecord> = {};
+  await mapBounded(page.items, GUARD_READ_CONCURRENCY, async (c) => {
+    const record = await deps.catalog.getClusterSweepRecord(c.metadata.name);
+    if (record) sweeps[c.metadata.name] = record;
+  });
   return {
     status: 200,
     body: {
       items: page.items,
       next: page.next,
       ...(guards ? { guards } : {}),
+      sweeps,
     } satisfies ClusterListResponse,
   };
 }
@@ -849,8 +855,18 @@ async function listClusters(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse
 async function getCluster(deps: ApiDeps, _req: ApiRequest, [name]: string[]): Promise<ApiResponse> {
   const cluster = await deps.catalog.getCluster(name as string);
   if (!cluster) return error(404, 'NotFound', `cluster ${name} is not registered`);
-  const guard = await deps.guard?.state(cluster.metadata.name, cluster.spec.concurrency);
-  return { status: 200, body: { cluster, ...(guard ? { guard } : {}) } satisfies ClusterResponse };
+  const [guard, sweep] = await Promise.all([
+    deps.guard?.state(cluster.metadata.name, cluster.spec.concurrency),
+    deps.catalog.getClusterSweepRecord(cluster.metadata.name),
+  ]);
+  return {
+    status: 200,
+    body: {
+      cluster,
+      ...(guard ? { guard } : {}),
+      ...(sweep ? { sweep } : {}),
+    } satisfies ClusterResponse,
+  };
 }
 
 async function putCluster(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<ApiResponse> {

@@ -224,6 +224,11 @@ export class MemoryStore implements Catalog {
     this.sweepRecords.set(record.cluster, structuredClone(record));
   }
 
+  async getClusterSweepRecord(cluster: string): Promise<ClusterSweepRecord | undefined> {
+    const r = this.sweepRecords.get(cluster);
+    return r && structuredClone(r);
+  }
+
   async putObserved(target: TargetId, observed: ObservedState): Promise<void> {
     const s = this.slot(target);
     if (s?.record) s.observed = structuredClone(observed);

@@ -191,6 +191,8 @@ export interface Catalog extends Store {
     cluster: string,
   ): Promise<{ targets: SweepTarget[]; record?: ClusterSweepRecord }>;
   putClusterSweepRecord(record: ClusterSweepRecord): Promise<void>;
+  /** The cluster's last sweep alone (what the clusters endpoints show). */
+  getClusterSweepRecord(cluster: string): Promise<ClusterSweepRecord | undefined>;
   /** Records the newest commit a push announced (never moves backwards in time). */
   recordWantedRevision(target: TargetId, commit: string, at: number): Promise<void>;
   /** Starts a new chain of re-checks: delayed jobs with another token are stale from now on. */

@@ -48,11 +48,12 @@ import type {
   ClusterSweepRecord,
   SweepTarget,
 } from '../ports/store.js';
+import { clientWithDeadline, DEADLINE_RESERVE_MS, Deadline } from '../reconcile/deadline.js';
 
 /** Most reconcile jobs one cluster's sweep queues per tick: the rest wait for the next. */
 export const DEFAULT_SWEEP_PER_CLUSTER_LIMIT = 50;
-/** Most status-only versions the sweep record remembers (beyond, the oldest are fetched again). */
-export const DEFAULT_SWEEP_CONFIRMED_LIMIT = 5_000;
+/** Most status-only versions the sweep record remembers (~100 B each, far inside an item's 400 KB; beyond, the oldest are fetched again). */
+export const DEFAULT_SWEEP_CONFIRMED_LIMIT = 2_000;
 /** Sources resolved at once. */
 const RESOLVE_CONCURRENCY = 8;
 
@@ -71,6 +72,12 @@ export interface ClusterSweepDeps {
 export interface ClusterSweepOptions {
   /** Default DEFAULT_SWEEP_PER_CLUSTER_LIMIT. */
   perClusterLimit?: number;
+  /**
+   * Epoch ms the invocation ends (Lambda's remaining time): Git and the
+   * cluster are raced against it, so a source or an API server that hangs
+   * leaves time to queue what was found and write the record.
+   */
+  deadline?: number;
   /** Default DEFAULT_SWEEP_CONFIRMED_LIMIT. */
   confirmedLimit?: number;
 }
@@ -105,6 +112,10 @@ export async function sweepCluster(
     durationMs: 0,
   };
   const errors: string[] = [];
+  const deadline = new Deadline(
+    opts.deadline === undefined ? undefined : opts.deadline - DEADLINE_RESERVE_MS,
+    clock,
+  );
   const due = state.targets.filter(
     (t) => !t.suspended && isDue(t, previousTick, tick) && !t.observed?.running,
   );
@@ -123,7 +134,10 @@ export async function sweepCluster(
     let p = resolved.get(key);
     if (!p) {
       counters.sourceRequests += 1 + (t.sources?.length ?? 0);
-      p = deps.sources.resolve({ source: t.source, sources: t.sources }, undefined, credentials);
+      p = deadline.race(
+        deps.sources.resolve({ source: t.source, sources: t.sources }, undefined, credentials),
+        () => `resolving ${t.source.repoURL} ${t.source.revision}`,
+      );
       resolved.set(key, p);
     }
     return p;
@@ -153,10 +167,19 @@ export async function sweepCluster(
     try {
       const spec = await deps.catalog.getCluster(cluster);
       if (!spec) throw new Error(`cluster ${cluster} is not registered`);
-      const client = await deps.clusters.connect(spec);
+      const client = await deadline.race(
+        deps.clusters.connect(spec),
+        () => `connecting to ${cluster}`,
+      );
       const before = client.stats.total;
       try {
-        await compareObjects(client, checked, confirmed, reasons, errors);
+        await compareObjects(
+          clientWithDeadline(client, deadline),
+          checked,
+          confirmed,
+          reasons,
+          errors,
+        );
       } finally {
         counters.clusterRequests = client.stats.total - before;
       }

@@ -126,6 +126,9 @@ export class DynamoCatalog implements Catalog {
   putClusterSweepRecord(record: ClusterSweepRecord): Promise<void> {
     return this.sweeps.putClusterSweepRecord(record);
   }
+  getClusterSweepRecord(cluster: string): Promise<ClusterSweepRecord | undefined> {
+    return this.sweeps.getClusterSweepRecord(cluster);
+  }
   putObserved(target: TargetId, observed: ObservedState): Promise<void> {
     return this.sweeps.putObserved(target, observed);
   }

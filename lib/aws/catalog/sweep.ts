@@ -118,6 +118,13 @@ export class SweepItems {
     return { targets, ...(record ? { record } : {}) };
   }
 
+  async getClusterSweepRecord(cluster: string): Promise<ClusterSweepRecord | undefined> {
+    const out = await this.ctx.table.getItem('getClusterSweepRecord', {
+      Key: sweepRecordKey(cluster),
+    });
+    return out.Item && parseRecord(out.Item, cluster);
+  }
+
   async putClusterSweepRecord(record: ClusterSweepRecord): Promise<void> {
     await this.ctx.table.putItem('putClusterSweepRecord', {
       Item: {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { ClusterListResponse } from '../../api/contract.js';
 import type { ClusterGuardState } from '../../ports/cluster-guard.js';
+import type { ClusterSweepRecord } from '../../ports/store.js';
 import type { DriftlessClient } from '../client.js';
 import { arg, type Command, type CommandContext, type Flags, UsageError } from '../command.js';
 import { emit, type Printer, paint } from '../output.js';
@@ -27,16 +28,15 @@ export const clusters: Command = {
 };
 
 async function clustersList(p: Printer, client: DriftlessClient): Promise<number> {
-  const { items, guards = {} } = await client.request<ClusterListResponse>(
-    'GET',
-    '/clusters',
-    undefined,
-    { limit: '500' },
-  );
+  const {
+    items,
+    guards = {},
+    sweeps = {},
+  } = await client.request<ClusterListResponse>('GET', '/clusters', undefined, { limit: '500' });
   emit(
     p,
-    items.map((c) => ({ ...c, guard: guards[c.metadata.name] })),
-    ['NAME', 'TYPE', 'SLOTS', 'BREAKER', 'WHERE', 'NOTE'],
+    items.map((c) => ({ ...c, guard: guards[c.metadata.name], sweep: sweeps[c.metadata.name] })),
+    ['NAME', 'TYPE', 'SLOTS', 'BREAKER', 'LAST SWEEP', 'WHERE', 'NOTE'],
     items.map((c) => {
       const g = guards[c.metadata.name];
       return [
@@ -44,6 +44,7 @@ async function clustersList(p: Printer, client: DriftlessClient): Promise<number
         c.spec.eks ? 'eks' : 'kubeconfig',
         `${g?.slotsInUse ?? '-'}/${c.spec.concurrency}`,
         g ? breakerCell(p, g) : '-',
+        sweepCell(p, sweeps[c.metadata.name]),
         c.spec.eks
           ? `${c.spec.eks.name} (${c.spec.eks.region})${c.spec.eks.roleArn ? ` as ${c.spec.eks.roleArn}` : ''}`
           : `${c.spec.kubeconfig?.path}${c.spec.kubeconfig?.context ? ` (${c.spec.kubeconfig.context})` : ''}`,
@@ -58,6 +59,17 @@ function breakerCell(p: Printer, g: ClusterGuardState): string {
   const since = g.since ? ` since ${g.since}` : '';
   if (g.breaker === 'closed') return paint(p, 'green', 'closed');
   return paint(p, g.breaker === 'open' ? 'red' : 'yellow', `${g.breaker}${since}`);
+}
+
+/** The cluster's last drift sweep: when, what was due, what it queued and why, or why it failed. */
+function sweepCell(p: Printer, s: ClusterSweepRecord | undefined): string {
+  if (!s) return '-';
+  const c = s.counters;
+  const why = Object.entries(c.reasons)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  const text = `${new Date(s.tickAt).toISOString()}: ${c.due}/${c.targets} due, ${c.enqueued} queued${why ? ` (${why})` : ''}${c.deferred ? `, ${c.deferred} next tick` : ''}`;
+  return s.error ? paint(p, 'red', `${text}; ${s.error}`) : text;
 }
 
 /** Why the cluster is held back, and how often it throttled Driftless. */

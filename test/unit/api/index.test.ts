@@ -44,6 +44,31 @@ describe('status API', () => {
     expect((await call('PUT', '/clusters/prod', cluster('prod'))).status).toBe(201);
   });
 
+  it("shows each cluster's last drift sweep, in the listing and for one cluster", async () => {
+    expect((await call('PUT', '/clusters/dev', cluster('dev'))).status).toBe(201);
+    const record = {
+      cluster: 'prod',
+      tickAt: Date.parse('2026-11-22T00:00:00Z'),
+      counters: {
+        targets: 3,
+        due: 3,
+        enqueued: 1,
+        reasons: { drift: 1 },
+        deferred: 0,
+        clusterRequests: 5,
+        sourceRequests: 1,
+        durationMs: 40,
+      },
+      confirmed: {},
+      error: 'v1 ConfigMap: DeadlineExceeded',
+    };
+    await deps.catalog.putClusterSweepRecord(record);
+    const list = (await call('GET', '/clusters')).body as { sweeps: Record<string, unknown> };
+    expect(list.sweeps).toEqual({ prod: record });
+    expect((await call('GET', '/clusters/prod')).body).toMatchObject({ sweep: record });
+    expect((await call('GET', '/clusters/dev')).body).not.toHaveProperty('sweep');
+  });
+
   it('registers, lists with pagination, reads and deletes applications', async () => {
     for (const n of ['a', 'b', 'c'])
       expect((await call('PUT', `/apps/${n}`, app(n))).status).toBe(201);

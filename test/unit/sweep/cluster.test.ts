@@ -12,6 +12,7 @@ import { metadataFingerprint } from '../../../lib/model/fingerprint.js';
 import { type KubeObject, LABEL_APP, objectKey } from '../../../lib/model/object.js';
 import type { ObservedObject } from '../../../lib/model/status.js';
 import type { SourceFetcher } from '../../../lib/ports/source.js';
+import { DEADLINE_RESERVE_MS } from '../../../lib/reconcile/deadline.js';
 import { isDue, sweepCluster } from '../../../lib/sweep/index.js';
 import { MemoryCluster } from '../../support/memory-cluster.js';
 import { RecordingQueue } from '../../support/recording-queue.js';
@@ -356,6 +357,25 @@ describe('sweepCluster', () => {
     }
     expect(firsts.size).toBeGreaterThan(1);
     expect(seen.size).toBeGreaterThan(3);
+  });
+
+  it('ends in time when the API server hangs: nothing queued, the record says why', async () => {
+    await trackedApp('a');
+    const hung = new MemoryCluster();
+    hung.listMetadata = () => new Promise(() => {}); // never answers
+    const started = Date.now();
+    const { enqueued, record } = await sweepCluster(
+      { ...deps(), clusters: { connect: async () => hung } },
+      tickJob(0),
+      // The deadline leaves its reserve for queueing and the record: 300 ms of work.
+      { deadline: Date.now() + DEADLINE_RESERVE_MS + 300 },
+    );
+    expect(enqueued).toEqual([]);
+    expect(record?.error).toMatch(/cluster prod: .*no kind could be listed/);
+    expect(record?.error).toMatch(/DeadlineExceeded|deadline/i);
+    expect((await store.clusterSweepState('prod')).record?.tickAt).toBe(T0);
+    // It gave up at the deadline, not at some client timeout much later.
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('does nothing for a tick it has swept already (a repeated message)', async () => {
