@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
-import type { Application, Cluster, Repository } from '../model/application.js';
+import { type Application, type Cluster, type Repository, specHash } from '../model/application.js';
 import type { Project } from '../model/project.js';
 import {
   byNewest,
@@ -209,6 +209,7 @@ export class MemoryStore implements Catalog {
       targets.push({
         app: r.app,
         cluster,
+        specHash: specHash(app),
         intervalMs: r.intervalMs,
         suspended: r.suspended,
         source: structuredClone(app.spec.source),

@@ -1,9 +1,11 @@
 // Application and Cluster: what users declare (apiVersion driftless.dev/v1),
 // validated here and nowhere else. Errors name the file, line and field.
 
+import { createHash } from 'node:crypto';
 import { validRange } from 'semver';
 import { z } from 'zod';
 import { DriftlessError } from '../errors.js';
+import { canonicalJson } from './canonical.js';
 import { API_VERSION, DNS_LABEL, globMatch, NameSchema } from './common.js';
 import { compileJqPath } from './jq.js';
 import { DEFAULT_PROJECT, type Project, ProjectSchema } from './project.js';
@@ -593,6 +595,15 @@ export type Repository = z.infer<typeof RepositorySchema>;
 // --- end Private Git
 
 export type Application = z.infer<typeof ApplicationSchema>;
+
+/**
+ * A short hash of an app's spec: the view a check writes records it, so the
+ * cluster's sweep checks a target whose spec changed since (a new path, new
+ * sources, new ignore rules) at its next tick, whatever its interval.
+ */
+export function specHash(app: Pick<Application, 'spec'>): string {
+  return createHash('sha256').update(canonicalJson(app.spec)).digest('base64url').slice(0, 16);
+}
 
 /** What choosing an app's Git credentials reads of it (the reconcile passes the app, the sweep this much). */
 export interface CredentialsSubject {

@@ -199,6 +199,8 @@ export interface ObservedState {
   revision: string;
   /** An operation was Running: its own re-check chain follows it, the sweep does not. */
   running?: boolean;
+  /** specHash of the app as checked: a spec changed since is checked at the next tick. */
+  spec?: string;
   objects: ObservedObject[];
 }
 

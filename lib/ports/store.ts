@@ -51,6 +51,8 @@ export interface Store {
 
 /** One target as its cluster's sweep sees it (lib/sweep/cluster.ts): one item per target, read per cluster. */
 export interface SweepTarget extends TargetId {
+  /** specHash of the app's current spec. */
+  specHash: string;
   intervalMs: number;
   suspended: boolean;
   /** The app's sources, to resolve what they are at now. */

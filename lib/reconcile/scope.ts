@@ -6,7 +6,7 @@
 import type { SyncPlan } from '../apply/plan.js';
 import { type DriftReport, SHARED_ADOPTION_HINT } from '../diff/index.js';
 import { DriftlessError } from '../errors.js';
-import type { Application } from '../model/application.js';
+import { type Application, specHash } from '../model/application.js';
 import { describeRef, type KubeObject, parseRefKey } from '../model/object.js';
 import type { Project } from '../model/project.js';
 import {
@@ -120,6 +120,7 @@ export class TargetScope {
 
   async putStatus(status: TargetStatus): Promise<void> {
     if (this.preview) return;
+    if (status.observed) status.observed.spec = specHash(this.app);
     await this.deps.store.putTargetStatus(status, this.lease.fencingToken);
     // The cluster's sweep reads this view instead of the status: written when it changed.
     if (

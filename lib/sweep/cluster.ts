@@ -58,7 +58,7 @@ export const DEFAULT_SWEEP_CONFIRMED_LIMIT = 2_000;
 const RESOLVE_CONCURRENCY = 8;
 
 /** Why a target is reconciled. */
-export type SweepReason = 'new' | 'source' | 'drift' | 'health';
+export type SweepReason = 'new' | 'spec' | 'source' | 'drift' | 'health';
 
 export interface ClusterSweepDeps {
   catalog: Catalog;
@@ -116,8 +116,10 @@ export async function sweepCluster(
     opts.deadline === undefined ? undefined : opts.deadline - DEADLINE_RESERVE_MS,
     clock,
   );
+  // New targets and changed specs are checked at once; the rest when their interval comes.
+  const fresh = (t: SweepTarget) => !t.observed || t.observed.spec !== t.specHash;
   const due = state.targets.filter(
-    (t) => !t.suspended && isDue(t, previousTick, tick) && !t.observed?.running,
+    (t) => !t.suspended && !t.observed?.running && (fresh(t) || isDue(t, previousTick, tick)),
   );
   counters.due = due.length;
   const reasons = new Map<string, SweepReason>();
@@ -143,8 +145,8 @@ export async function sweepCluster(
     return p;
   };
   const pending = due.filter((t) => {
-    if (t.observed) return true;
-    reasons.set(t.app, 'new');
+    if (!fresh(t)) return true;
+    reasons.set(t.app, t.observed ? 'spec' : 'new');
     return false;
   });
   await mapBounded(pending, RESOLVE_CONCURRENCY, async (t) => {

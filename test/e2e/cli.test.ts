@@ -152,19 +152,23 @@ spec: { urlPrefix: "${server.baseUrl}/team/", credentials: team-git }
     expect(status.syncedRevision).toBe(commit);
   });
 
-  it("lists clusters with their slots, breaker and throttling, after the app's reconciles", async () => {
+  it("lists clusters with their slots, breaker, throttling and last sweep, after the app's reconciles", async () => {
     const list = await driftless('clusters', 'list');
     expect(list).toMatchObject({ code: 0 });
-    expect(list.stdout).toMatch(/^NAME\s+TYPE\s+SLOTS\s+BREAKER\s+WHERE\s+NOTE$/m);
-    expect(list.stdout).toMatch(/^local\s+kubeconfig\s+0\/4\s+closed\s+\S+/m);
+    expect(list.stdout).toMatch(/^NAME\s+TYPE\s+SLOTS\s+BREAKER\s+LAST SWEEP\s+WHERE\s+NOTE$/m);
+    expect(list.stdout).toMatch(
+      /^local\s+kubeconfig\s+0\/4\s+closed\s+\d{4}-\d\d-\d\dT\S+: \d+\/1 due, \d+ queued/m,
+    );
     const json = await driftless('clusters', 'list', '-o', 'json');
     const [local] = JSON.parse(json.stdout) as {
       metadata: { name: string };
       guard: { breaker: string; slotsInUse: number; concurrency: number; throttled: number };
+      sweep: { cluster: string; counters: { targets: number } };
     }[];
     expect(local).toMatchObject({
       metadata: { name: 'local' },
       guard: { breaker: 'closed', slotsInUse: 0, concurrency: 4, throttled: 0 },
+      sweep: { cluster: 'local', counters: { targets: 1 } },
     });
   });
 

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { z } from 'zod';
 import { DriftlessError } from '../../errors.js';
-import type { Application, ApplicationSource } from '../../model/application.js';
+import { type Application, type ApplicationSource, specHash } from '../../model/application.js';
 import type { ObservedState } from '../../model/status.js';
 import type { TargetId } from '../../model/target.js';
 import type { ClusterSweepRecord, SweepTarget } from '../../ports/store.js';
@@ -31,6 +31,7 @@ const gunzipAsync = promisify(gunzip);
 const ObservedSchema = z.object({
   revision: z.string(),
   running: z.boolean().optional(),
+  spec: z.string().optional(),
   objects: z.array(z.tuple([z.string(), z.string(), z.string(), z.string(), z.string()])),
 }) satisfies z.ZodType<ObservedState>;
 
@@ -66,6 +67,7 @@ export class SweepItems {
       .set(ATTR.cluster, av.s(target.cluster))
       .set(ATTR.suspended, av.bool(app.spec.suspended))
       .set(ATTR.intervalMs, av.n(app.spec.syncPolicy.interval))
+      .set(ATTR.specHash, av.s(specHash(app)))
       .set(ATTR.sources, av.s(JSON.stringify(sources)));
     await this.ctx.table.updateItem('putApplication', {
       Key: sweepTargetKey(target),
@@ -144,6 +146,7 @@ async function targetFromItem(item: Item, cluster: string): Promise<SweepTarget 
   const target: SweepTarget = {
     app,
     cluster,
+    specHash: readString(item, ATTR.specHash) ?? '',
     intervalMs: readNumber(item, ATTR.intervalMs) ?? 0,
     suspended: readBool(item, ATTR.suspended) ?? false,
     source: sources.source,

@@ -160,6 +160,7 @@ export const ATTR = {
   guard: 'guard',
   version: 'version',
   sources: 'sources',
+  specHash: 'specHash',
   observed: 'observed',
   sweep: 'sweep',
 } as const;

@@ -172,6 +172,7 @@ export function catalogContract(make: MakeStore): void {
       {
         app: 'evolving',
         cluster: 'eu',
+        specHash: expect.stringMatching(/^[\w-]{16}$/),
         intervalMs: 120_000,
         suspended: true,
         source: { repoURL: REPO, revision: 'release', path: 'apps/web' },

@@ -7,7 +7,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { evaluateHealth } from '../../../lib/health/index.js';
 import { MemoryStore } from '../../../lib/local/store.js';
-import { ApplicationSchema, ClusterSchema } from '../../../lib/model/application.js';
+import {
+  type Application,
+  ApplicationSchema,
+  ClusterSchema,
+  specHash,
+} from '../../../lib/model/application.js';
 import { metadataFingerprint } from '../../../lib/model/fingerprint.js';
 import { type KubeObject, LABEL_APP, objectKey } from '../../../lib/model/object.js';
 import type { ObservedObject } from '../../../lib/model/status.js';
@@ -142,9 +147,10 @@ async function observe(app: string, running = false) {
       metadataFingerprint(o.metadata),
       o.kind === 'Deployment' ? evaluateHealth(o).status : '',
     ]);
+  const spec = specHash((await store.getApplication(app)) as Application);
   await store.putObserved(
     { app, cluster: 'prod' },
-    { revision: HEAD, ...(running ? { running: true } : {}), objects },
+    { revision: HEAD, ...(running ? { running: true } : {}), spec, objects },
   );
 }
 
@@ -286,12 +292,27 @@ describe('sweepCluster', () => {
     expect(record?.error).toMatch(/a: .*cannot reach https:\/\/github.com\/acme\/deploy.git/);
   });
 
+  it('checks a target whose spec changed at the next tick, whatever its interval', async () => {
+    await trackedApp('slow', { intervalMs: 3_600_000 });
+    await sweepCluster(deps(), tickJob(0));
+    expect((await sweepCluster(deps(), tickJob(1))).record?.counters.due).toBe(0);
+    const app = (await store.getApplication('slow')) as Application;
+    await store.putApplication({
+      ...app,
+      spec: { ...app.spec, source: { ...app.spec.source, path: 'moved' } },
+    });
+    const { enqueued } = await sweepCluster(deps(), tickJob(2));
+    expect(enqueued).toEqual([{ app: 'slow', reason: 'spec' }]);
+  });
+
   it('queues new targets, and leaves suspended ones and running operations alone', async () => {
     await trackedApp('paused', { suspended: true });
     cluster.objects.delete('/ConfigMap/paused/settings');
     await trackedApp('busy');
     await observe('busy', true);
     cluster.objects.delete('/ConfigMap/busy/settings');
+    await sweepCluster(deps(), tickJob(0));
+    // Registered after a tick, with an hour's interval: still checked at the next tick.
     await store.putApplication(
       ApplicationSchema.parse({
         apiVersion: 'driftless.dev/v1',
@@ -300,10 +321,11 @@ describe('sweepCluster', () => {
         spec: {
           source: { repoURL: REPO, revision: 'main', path: 'fresh' },
           destinations: [{ cluster: 'prod', namespace: 'fresh' }],
+          syncPolicy: { interval: '1h' },
         },
       }),
     );
-    const { enqueued, record } = await sweepCluster(deps(), tickJob(0));
+    const { enqueued, record } = await sweepCluster(deps(), tickJob(1));
     expect(enqueued).toEqual([{ app: 'fresh', reason: 'new' }]);
     expect(record?.counters).toMatchObject({ targets: 3, due: 1 });
   });
