@@ -9,6 +9,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Some unit tests compile schemas or cruise the tree: seconds on a
+          // loaded 2-core machine, past vitest's 5 s default. Bounds, not goals.
+          testTimeout: 30_000,
         },
       },
       {
