@@ -37,6 +37,8 @@ export const ENV = {
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
+  powertoolsMetricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
+  powertoolsTraceEnabled: 'POWERTOOLS_TRACE_ENABLED',
 } as const;
 
 /** Defaults of settings the wiring itself owns (the library's own defaults apply to the rest). */

@@ -10,11 +10,13 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_WORKER_GROUP_CONCURRENCY } from '../../functions/wiring/env.js';
 import {
   ConfigError,
   configFromContext,
   DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
   type DriftlessConfig,
+  metricsEnabled,
 } from '../../infra/config.js';
 import {
   BUNDLING,
@@ -126,7 +128,41 @@ describe('configuration from context', () => {
       renderTools: false,
       apiPreviews: false,
       webhookReservedConcurrency: DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
+      workerGroupConcurrency: DEFAULT_WORKER_GROUP_CONCURRENCY,
+      alarms: 'essential',
+      dashboard: false,
+      tracing: false,
     });
+    expect(c.metrics).toBeUndefined();
+  });
+
+  it('reads the worker group concurrency and the at-rest opt-ins, naming a bad key', () => {
+    const c = configFromContext(
+      ctx({
+        'driftless:workerGroupConcurrency': '8',
+        'driftless:alarms': 'all',
+        'driftless:dashboard': 'true',
+        'driftless:tracing': true,
+      }),
+    );
+    expect(c).toMatchObject({
+      workerGroupConcurrency: 8,
+      alarms: 'all',
+      dashboard: true,
+      tracing: true,
+    });
+    expect(metricsEnabled(c)).toBe(true); // the dashboard graphs them
+    expect(metricsEnabled(configFromContext(ctx({})))).toBe(false);
+    expect(metricsEnabled(configFromContext(ctx({ 'driftless:metrics': 'true' })))).toBe(true);
+    expect(() => configFromContext(ctx({ 'driftless:workerGroupConcurrency': '11' }))).toThrow(
+      /driftless:workerGroupConcurrency: .*10/,
+    );
+    expect(() => configFromContext(ctx({ 'driftless:alarms': 'some' }))).toThrow(
+      /driftless:alarms: /,
+    );
+    expect(() =>
+      configFromContext(ctx({ 'driftless:dashboard': 'true', 'driftless:metrics': 'false' })),
+    ).toThrow(/driftless:dashboard needs driftless:metrics/);
   });
 
   it('reads apiPreviews and the webhook reserved concurrency ("none" for no reservation)', () => {
@@ -236,6 +272,10 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       ],
       alarmEmails: ['ops@example.com'],
       apiPreviews: true,
+      // Every opt-in on, to check what each creates (the default is below).
+      alarms: 'all',
+      dashboard: true,
+      tracing: true,
     }));
     // The first synth in a process loads CDK's CloudFormation validator (WebAssembly).
   }, 120_000);
@@ -308,14 +348,15 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: worker },
       EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.jobQueue), 'Arn'] },
-      BatchSize: 1,
+      // DEFAULT_WORKER_GROUP_CONCURRENCY targets a batch, reconciled at once.
+      BatchSize: 4,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 10 },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: worker },
       EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.delayQueue), 'Arn'] },
-      BatchSize: 5,
+      BatchSize: 4,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
@@ -847,6 +888,52 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     expect(readsKey('outbox')).toBe(true);
     expect(readsKey('webhook')).toBe(false);
     expect(readsKey('api')).toBe(false);
+  });
+
+  it('by default: only the essential alarms, no dashboard, no custom metrics, no tracing', () => {
+    const { stack, template } = synth({ alarmEmails: ['ops@example.com'] });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties as Json,
+    );
+    // ESSENTIAL_ALARMS: the sweep's errors, notifying the topic.
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(stack, stack.functions.sweep) } }],
+      AlarmActions: [{ Ref: id(stack, stack.alarmTopic as IConstruct) }],
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(stack.functions)) {
+      const p = functions[id(stack, fn)]?.Properties as Json;
+      expect(p.TracingConfig).toBeUndefined();
+      expect((p.Environment as Json).Variables).toMatchObject({
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+      });
+    }
+    const worker = functions[id(stack, stack.functions.worker)]?.Properties as Json;
+    expect((worker.Environment as Json).Variables).toMatchObject({
+      DRIFTLESS_WORKER_GROUP_CONCURRENCY: String(DEFAULT_WORKER_GROUP_CONCURRENCY),
+    });
+    // Without tracing, no X-Ray permission (and so no "*" resource) anywhere.
+    for (const { statement } of allStatements(template)) {
+      expect(asList(statement.Action).some((a) => a.startsWith('xray:'))).toBe(false);
+    }
+    expect(synth({ alarms: 'none' }).template.findResources('AWS::CloudWatch::Alarm')).toEqual({});
+  });
+
+  it('batches the job queues by driftless:workerGroupConcurrency and tells the worker', () => {
+    const { stack, template } = synth({ workerGroupConcurrency: 1 });
+    for (const queue of [stack.jobQueue, stack.delayQueue]) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [id(stack, queue), 'Arn'] },
+        BatchSize: 1,
+      });
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DRIFTLESS_WORKER_GROUP_CONCURRENCY: '1' }) },
+    });
   });
 
   it('has no alarm actions without an alarm email', () => {
