@@ -1,6 +1,6 @@
 // What a synthesized Driftless stack costs a month at rest — deployed, no
 // push, no drift, nothing due — read from its CloudFormation template with a
-// small price table. Used by test/unit/infra-cost.test.ts (the default stack
+// small price table. Used by test/unit/infra.test.ts (the default stack
 // stays within AT_REST_BUDGET) and by bench/cost.bench.ts (its at-rest
 // section, with the idle sweep's measured duration).
 //
@@ -21,6 +21,11 @@
 // - Storage of the near-empty table (and its point-in-time recovery) rounds
 //   to nothing; API Gateway, Function URLs, SNS and every other per-request
 //   resource cost nothing without requests.
+
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { DriftlessConfig } from '../infra/config.js';
+import { DriftlessStack } from '../infra/stack.js';
 
 /** us-east-1 on-demand list prices (USD), as known on AT_REST_PRICES_DATE; not fetched. */
 export const AT_REST_PRICES = {
@@ -248,4 +253,14 @@ export function formatAtRest(cost: AtRestCost, title = 'At rest'): string {
     ...cost.lines.map((l) => `| ${l.item} | ${usd(l.monthly)} | ${l.how} |`),
     `| **Total** | **${usd(cost.total)}** | |`,
   ].join('\n');
+}
+
+/** The at-rest cost of the stack synthesized with `config` (bundling skipped: only the template counts). */
+export function stackAtRest(config: Partial<DriftlessConfig> = {}, idle = IDLE_RUN): AtRestCost {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new DriftlessStack(app, 'Driftless', {
+    config,
+    env: { account: '123456789012', region: 'us-east-1' },
+  });
+  return atRestCost(Template.fromStack(stack).toJSON(), idle);
 }

@@ -27,7 +27,7 @@ import type { AlarmSet } from './config.js';
  * stuck or Degraded there too; the webhook's failures are in GitHub's
  * delivery log; the API's are answered to the caller; the outbox's only
  * delay advisory commit statuses. A second alarm would take the default
- * stack past $2 a month at rest (test/unit/infra-cost.test.ts).
+ * stack past $2 a month at rest (test/unit/infra.test.ts).
  */
 export const ESSENTIAL_ALARMS: readonly string[] = ['SweepErrors'];
 
