@@ -4,7 +4,8 @@
 // creates are held by admission webhooks until both are held at the same time
 // — a state only concurrent groups reach: one after the other, the first
 // would wait in its webhook alone — and a third target, on a cluster that is
-// gone, fails without failing the other two.
+// gone, fails without failing the other two. Each record's log lines carry
+// its own target's keys, though the three run at once.
 
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,7 +23,8 @@ let plane: DataPlane;
 const call: DataPlane['call'] = (...args) => plane.call(...args);
 
 beforeAll(async () => {
-  plane = await startDataPlane('groups', { waitBudgetMs: 5_000 });
+  // INFO: the test reads the worker's log lines.
+  plane = await startDataPlane('groups', { waitBudgetMs: 5_000, logLevel: 'INFO' });
   const local = {
     apiVersion: 'driftless.dev/v1',
     kind: 'Cluster',
@@ -92,6 +94,32 @@ async function releaseOnceBothHeld(
   return overlapped;
 }
 
+/** The worker's JSON log lines (Powertools writes them to stdout and, warnings and errors, stderr). */
+function captureLogLines() {
+  const captured: string[] = [];
+  const restore = [process.stdout, process.stderr].map((stream) => {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      captured.push(String(chunk));
+      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof stream.write;
+    return () => {
+      stream.write = write;
+    };
+  });
+  const parsed = () =>
+    captured
+      .flatMap((c) => c.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return {
+    stop: () => {
+      for (const r of restore) r();
+    },
+    of: (message: string) => parsed().filter((l) => l.message === message),
+  };
+}
+
 describe('one batch of several message groups', () => {
   it('reconciles two targets at once and fails only the group whose cluster is gone', async () => {
     const first = await heldApp('local');
@@ -106,7 +134,10 @@ describe('one batch of several message groups', () => {
 
     const stop = { done: false };
     const overlap = releaseOnceBothHeld(holdFirst, holdSecond, stop);
-    const batch = await pollOnce(plane.sqs, plane.queueUrl, plane.worker, { timeoutMs: 60_000 });
+    const lines = captureLogLines();
+    const batch = await pollOnce(plane.sqs, plane.queueUrl, plane.worker, {
+      timeoutMs: 60_000,
+    }).finally(() => lines.stop());
     stop.done = true;
 
     // One batch held all four jobs, and both held targets were in their webhooks together.
@@ -123,5 +154,15 @@ describe('one batch of several message groups', () => {
     }
     const failed = await targetOf(broken.name);
     expect(failed.sync).not.toBe('Synced');
+
+    // The log lines of concurrent records keep their own keys (a child logger
+    // each): every target reconciled once under its own name, the retry under
+    // the broken target's name and cluster.
+    const reconciled = lines.of('reconciled');
+    expect(reconciled.map((l) => l.app).sort()).toEqual([first.name, second.name].sort());
+    for (const l of reconciled) expect(l.cluster).toBe('local');
+    const retrying = lines.of('reconcile failed, retrying');
+    expect(retrying).toHaveLength(1);
+    expect(retrying[0]).toMatchObject({ app: broken.name, cluster: 'gone' });
   }, 120_000);
 });
