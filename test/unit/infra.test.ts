@@ -19,7 +19,8 @@ import {
   formatAtRest,
   MINUTES_PER_MONTH,
 } from '../../bench/at-rest.js';
-import { DEFAULT_WORKER_GROUP_CONCURRENCY } from '../../functions/wiring/env.js';
+import { configFromEnv } from '../../functions/wiring/config.js';
+import { DEFAULT_WORKER_GROUP_CONCURRENCY, ENV } from '../../functions/wiring/env.js';
 import {
   ConfigError,
   configFromContext,
@@ -143,6 +144,18 @@ describe('configuration from context', () => {
       tracing: false,
     });
     expect(c.metrics).toBeUndefined();
+  });
+
+  it('hands the worker its group concurrency through the environment, refusing a bad value by name', () => {
+    const base = { [ENV.table]: 't', [ENV.queueUrl]: 'q', [ENV.delayQueueUrl]: 'd' };
+    expect(configFromEnv(base).workerGroupConcurrency).toBe(DEFAULT_WORKER_GROUP_CONCURRENCY);
+    expect(
+      configFromEnv({ ...base, [ENV.workerGroupConcurrency]: '7' }).workerGroupConcurrency,
+    ).toBe(7);
+    for (const bad of ['0', '2.5', 'four'])
+      expect(() => configFromEnv({ ...base, [ENV.workerGroupConcurrency]: bad })).toThrow(
+        `environment variable DRIFTLESS_WORKER_GROUP_CONCURRENCY must be a positive integer, got "${bad}"`,
+      );
   });
 
   it('reads the worker group concurrency and the at-rest opt-ins, naming a bad key', () => {
