@@ -88,6 +88,7 @@ import { TestCluster } from '../scripts/testenv/cluster.js';
 import { kubeBinDir } from '../scripts/testenv/env.js';
 import type { GitServerInfo } from '../scripts/testenv/gitserver.js';
 import { MotoServer } from '../scripts/testenv/moto.js';
+import { AT_REST_PRICES_DATE, IDLE_RUN, stackAtRest } from './at-rest.js';
 import {
   type AwsTime,
   addSnapshots,
@@ -157,14 +158,6 @@ const MODEL = {
   workerLogBytes: 1500,
   /** CloudWatch Logs bytes per webhook invocation. */
   webhookLogBytes: 1000,
-  /** Idle long-polling of the event source mapping: pollers per queue, empty receives per minute each. */
-  esmPollers: 5,
-  esmPollsPerMinute: 3,
-  /** CloudWatch custom metrics the functions emit (9 names + a few Errors<reason>). */
-  customMetrics: 12,
-  /** infra/monitoring.ts: 2 dead-letter queues, the oldest job, errors and throttles of 4 functions. */
-  alarms: 11,
-  secrets: 2,
   sweepsPerMonth: MINUTES_PER_MONTH,
 };
 
@@ -1310,9 +1303,12 @@ interface FixedCost {
   how: string;
 }
 
+/**
+ * The stack at rest (bench/at-rest.ts): the default stack's CloudFormation
+ * template priced item by item, with this run's empty sweep as the idle run.
+ */
 function fixedCosts(sweepStage: Stage): FixedCost[] {
   const sweepRru = Object.values(sweepStage.meter.dynamo).reduce((n, c) => n + c.rru, 0);
-  const sweepQueries = Object.values(sweepStage.meter.dynamo).reduce((n, c) => n + c.requests, 0);
   const sweepMs = lambdaMs({
     wallMs: sweepStage.wallMs,
     cpuMs: sweepStage.cpuMs,
@@ -1322,45 +1318,7 @@ function fixedCosts(sweepStage: Stage): FixedCost[] {
     commitStatuses: 0,
     memory: SWEEP_MB,
   });
-  const n = MODEL.sweepsPerMonth;
-  const polls = MODEL.esmPollers * MODEL.esmPollsPerMinute * MINUTES_PER_MONTH;
-  return [
-    {
-      item: 'EventBridge Scheduler, sweep every minute',
-      monthly: n * PRICES.schedulerInvocation,
-      how: `${big(n)} invocations × $1.00/M (the first 14 M a month are free)`,
-    },
-    {
-      item: 'Sweep tick Lambda',
-      monthly: n * (PRICES.lambdaRequest + lambdaCost(sweepMs, SWEEP_MB)),
-      how: `${big(n)} × (1 request + ${fmtMs(sweepMs)} at ${SWEEP_MB} MB; measured tick of one cluster)`,
-    },
-    {
-      item: 'Sweep DynamoDB reads',
-      monthly: n * sweepRru * PRICES.dynamoRru,
-      how: `${big(n)} × ${num(sweepRru)} RRU (${sweepQueries} Query of the cluster listing, eventually consistent)`,
-    },
-    {
-      item: 'Event source mapping idle polling (2 queues)',
-      monthly: polls * (PRICES.sqsFifoRequest + PRICES.sqsStandardRequest),
-      how: `~${MODEL.esmPollers} pollers × ${MODEL.esmPollsPerMinute} empty long polls/min per queue = ${big(polls)}/queue (estimate)`,
-    },
-    {
-      item: 'Secrets Manager',
-      monthly: MODEL.secrets * PRICES.secretMonth,
-      how: `${MODEL.secrets} secrets (webhook secret, GitHub App key) × $0.40`,
-    },
-    {
-      item: 'CloudWatch custom metrics',
-      monthly: MODEL.customMetrics * PRICES.metricMonth,
-      how: `~${MODEL.customMetrics} metric names (Powertools EMF, dimension service) × $0.30`,
-    },
-    {
-      item: 'CloudWatch alarms + dashboard',
-      monthly: MODEL.alarms * PRICES.alarmMonth + PRICES.dashboardMonth,
-      how: `${MODEL.alarms} alarms (infra/monitoring.ts) × $0.10 + 1 dashboard × $3 (free if the account has ≤ 3)`,
-    },
-  ];
+  return stackAtRest({}, { ...IDLE_RUN, ms: Math.ceil(sweepMs), rru: sweepRru }).lines;
 }
 
 function motoLatency(results: SizeResult[]): number {
@@ -1515,7 +1473,9 @@ function report(
   // 4. Fixed monthly cost.
   const fixed = fixedCosts(sweepStage);
   const fixedTotal = fixed.reduce((n, f) => n + f.monthly, 0);
-  out('**Driftless at rest** (fixed monthly cost, whatever the number of reconciles)');
+  out(
+    `**Driftless at rest** (the default stack's template priced by bench/at-rest.ts, ${AT_REST_PRICES_DATE}; the sweep's run measured here; fixed monthly cost, whatever the number of reconciles)`,
+  );
   out();
   out('| item | per month | how |');
   out('|---|---:|---|');

@@ -1,19 +1,15 @@
 // The reconcile worker: SQS events from the FIFO job queue (one group per
 // target) and from the delayed health-check queue. Each record is one job;
-// partial batch failures keep one bad target from failing the others, and a
-// failing FIFO group stops there so its order is kept. A retry comes back
+// partial batch failures keep one bad target from failing the others. The
+// batch's message groups run concurrently (lib/message-groups.ts, at most
+// DRIFTLESS_WORKER_GROUP_CONCURRENCY at once), each group's records in order;
+// a failing group stops there so its order is kept. A retry comes back
 // after the app's backoff (the message's visibility timeout); past the retry
 // limit the target is Degraded and the message goes to the dead-letter queue.
 // Each reconcile gets the invocation's deadline (the Lambda context's
 // remaining time), so it stops and writes its status before Lambda kills it.
 
-import {
-  BatchProcessor,
-  EventType,
-  FullBatchFailureError,
-  processPartialResponse,
-  SqsFifoPartialProcessorAsync,
-} from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -21,19 +17,26 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseMessage } from '../lib/aws/queue.js';
 import { DriftlessError } from '../lib/errors.js';
+import { processGroups } from '../lib/message-groups.js';
 import { attemptOfJob, isClusterSweep, redrivableJob } from '../lib/ports/queue.js';
 import { processJob, processMessage } from '../lib/worker.js';
 import { configFromEnv, observability } from './wiring/config.js';
 import { workerPlane } from './wiring/worker.js';
 
 const config = configFromEnv(process.env);
-const { logger, metrics, tracer } = observability('worker');
-const plane = workerPlane(config, logger);
+const { logger: rootLogger, metrics, tracer } = observability('worker');
+const plane = workerPlane(config, rootLogger);
 
 /** The invocation being served: its remaining time is each reconcile's deadline. */
 let invocation: Context | undefined;
 
+/** Errors thrown to report a retry (already logged with its reason and delay). */
+const retried = new WeakSet<object>();
+
 async function handleRecord(record: SQSRecord): Promise<void> {
+  // Records run concurrently: each has its own logger, so one record's keys
+  // (app, cluster, revision) never land on another's lines.
+  const logger: Logger = rootLogger.createChild();
   let job: ReturnType<typeof parseMessage>;
   try {
     job = parseMessage(record.body);
@@ -48,7 +51,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     return;
   }
   const attempt = attemptOf(record);
-  if (isClusterSweep(job)) return sweepRecord(job, attempt);
+  if (isClusterSweep(job)) return sweepRecord(logger, job, attempt);
   logger.appendKeys({
     app: job.app,
     cluster: job.cluster,
@@ -99,6 +102,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       });
       metrics.addMetric(`Errors${outcome.error.reason}`, 'Count', 1);
       await plane.messages.defer(record.eventSourceARN, record.receiptHandle, outcome.delaySeconds);
+      retried.add(outcome.error);
       throw outcome.error; // reported as a batch item failure: the message comes back after the delay
     case 'dead':
       logger.error('retries exhausted: dead-lettered', {
@@ -118,6 +122,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
 
 /** One cluster's sweep for a tick: never retried (the next tick sweeps again). */
 async function sweepRecord(
+  logger: Logger,
   job: Extract<ReturnType<typeof parseMessage>, { kind: 'cluster-sweep' }>,
   attempt: number,
 ): Promise<void> {
@@ -154,40 +159,49 @@ function errorOf(e: DriftlessError) {
   return { reason: e.reason, message: e.describe() };
 }
 
-/** Processes a batch; every record failing is still a partial response (each carries its own backoff). */
-async function processBatch(
-  records: SQSRecord[],
-  processor: SqsFifoPartialProcessorAsync | BatchProcessor,
-  context: Context,
-): Promise<SQSBatchResponse['batchItemFailures']> {
-  try {
-    // skipGroupOnError: after a failure, the rest of that FIFO group waits (order kept).
-    const res = await processPartialResponse({ Records: records }, handleRecord, processor, {
-      context,
-      skipGroupOnError: true,
-    });
-    return res.batchItemFailures;
-  } catch (e) {
-    if (e instanceof FullBatchFailureError)
-      return records.map((r) => ({ itemIdentifier: r.messageId }));
-    throw e;
-  }
-}
-
 export const handler = middy(
   async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     invocation = context;
-    const fifo = event.Records.filter((r) => r.eventSourceARN.endsWith('.fifo'));
-    const standard = event.Records.filter((r) => !r.eventSourceARN.endsWith('.fifo'));
+    const records = event.Records;
+    const outcomes = await processGroups(records, {
+      // A standard queue's records have no group: each runs on its own.
+      groupOf: (r) => r.attributes.MessageGroupId,
+      limit: config.workerGroupConcurrency,
+      handle: handleRecord,
+    });
     const failures: SQSBatchResponse['batchItemFailures'] = [];
-    if (fifo.length)
-      failures.push(...(await processBatch(fifo, new SqsFifoPartialProcessorAsync(), context)));
-    if (standard.length) {
-      failures.push(...(await processBatch(standard, new BatchProcessor(EventType.SQS), context)));
-    }
+    const skipped: SQSRecord[] = [];
+    outcomes.forEach((outcome, i) => {
+      const record = records[i] as SQSRecord;
+      if (outcome.kind === 'done') return;
+      failures.push({ itemIdentifier: record.messageId });
+      if (outcome.kind === 'skipped') skipped.push(record);
+      else if (!(outcome.error instanceof Object && retried.has(outcome.error)))
+        rootLogger.error('job failed', {
+          messageId: record.messageId,
+          error:
+            outcome.error instanceof DriftlessError
+              ? outcome.error.describe()
+              : String(outcome.error),
+        });
+    });
+    // A skipped record is back at once rather than after the queue's long
+    // visibility timeout: its group stays blocked behind the failed record
+    // (SQS FIFO delivers nothing of a group while one of its messages is in
+    // flight), so it still comes after it.
+    await Promise.all(
+      skipped.map((r) =>
+        plane.messages.defer(r.eventSourceARN, r.receiptHandle, 0).catch((e: unknown) =>
+          rootLogger.warn('skipped record not released early', {
+            messageId: r.messageId,
+            error: String(e),
+          }),
+        ),
+      ),
+    );
     return { batchItemFailures: failures };
   },
 )
   .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(injectLambdaContext(rootLogger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -36,10 +36,21 @@
 //                             previews (default false: only the worker can write to a cluster)
 //   driftless:webhookReservedConcurrency  reserved concurrency of the webhook
 //                             (default 10; "none" for no reservation)
+//   driftless:workerGroupConcurrency  targets (message groups) one worker
+//                             invocation reconciles at once, and so the job
+//                             queues' batch size (default 4, at most 10)
+//   driftless:alarms          which alarms: "essential" (default: those that
+//                             pay for themselves, ESSENTIAL_ALARMS in
+//                             monitoring.ts), "all", or "none"
+//   driftless:dashboard       the CloudWatch dashboard ($3/month; default false)
+//   driftless:metrics         the functions' custom metrics (Powertools EMF,
+//                             $0.30 per metric a month; default: on with the dashboard)
+//   driftless:tracing         X-Ray tracing of every function (default false)
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_WORKER_GROUP_CONCURRENCY } from '../functions/wiring/env.js';
 
 /** EKS access policies Driftless may be given, narrowest first. */
 export const ACCESS_POLICIES = [
@@ -101,6 +112,10 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
  * concurrency from the worker and the API.
  */
 export const DEFAULT_WEBHOOK_RESERVED_CONCURRENCY = 10;
+/** driftless:alarms: the essential alarms (infra/monitoring.ts), every alarm, or none. */
+export const ALARM_SETS = ['essential', 'all', 'none'] as const;
+export type AlarmSet = (typeof ALARM_SETS)[number];
+
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 export const DriftlessConfigSchema = z.object({
@@ -150,6 +165,14 @@ export const DriftlessConfigSchema = z.object({
   webhookReservedConcurrency: z
     .union([int(1, 1000), z.literal('none')])
     .default(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY),
+  // A FIFO event source's batch is at most 10 messages.
+  workerGroupConcurrency: int(1, 10).default(DEFAULT_WORKER_GROUP_CONCURRENCY),
+  // At rest (issue #15): what costs money whatever the traffic is opt-in.
+  alarms: z.enum(ALARM_SETS).default('essential'),
+  dashboard: bool.default(false),
+  /** Unset: on with the dashboard (which graphs them), off otherwise. */
+  metrics: bool.optional(),
+  tracing: bool.default(false),
 });
 
 export type DriftlessConfig = z.infer<typeof DriftlessConfigSchema>;
@@ -177,6 +200,11 @@ const KEYS = [
   'sopsRoles',
   'apiPreviews',
   'webhookReservedConcurrency',
+  'workerGroupConcurrency',
+  'alarms',
+  'dashboard',
+  'metrics',
+  'tracing',
 ] as const;
 
 export class ConfigError extends Error {
@@ -253,12 +281,22 @@ export function configFromContext(
       `driftless:workerReservedConcurrency (${config.workerReservedConcurrency}) is below the worker's event source concurrency (${totalWorkerConcurrency(config)}): the event sources would be throttled`,
     );
   }
+  if (config.dashboard && config.metrics === false) {
+    throw new ConfigError(
+      'driftless:dashboard needs driftless:metrics: the dashboard graphs the custom metrics (leave driftless:metrics unset, or set it true)',
+    );
+  }
   if ((config.githubAppId === undefined) !== (config.githubInstallationId === undefined)) {
     throw new ConfigError(
       'driftless:githubAppId and driftless:githubInstallationId go together (a GitHub App needs both)',
     );
   }
   return config;
+}
+
+/** Whether the functions emit their custom metrics: as configured, else with the dashboard. */
+export function metricsEnabled(config: DriftlessConfig): boolean {
+  return config.metrics ?? config.dashboard;
 }
 
 /** Maximum concurrency of the worker's event source on the delayed (health check) queue. */

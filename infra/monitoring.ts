@@ -3,6 +3,11 @@
 // dashboard shows what the worker does (its Powertools metrics: Reconciles,
 // DriftDetected, ReconcileDuration, JobsSkipped, DeadLettered and
 // Errors<Reason>, dimension `service`) next to the queues and the functions.
+//
+// Each alarm costs $0.10 a month and the dashboard $3 whatever the traffic,
+// so by default (driftless:alarms "essential") only the alarms whose signal
+// nothing else gives are created: see ESSENTIAL_ALARMS. The rest ("all") and
+// the dashboard (driftless:dashboard) are opt-in.
 
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -11,6 +16,20 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { AlarmSet } from './config.js';
+
+/**
+ * The alarms of driftless:alarms "essential", the default. The sweep's
+ * errors: a failing sweep stops drift detection and leaves every target's
+ * status as it was, so nothing else shows it. What the others watch shows
+ * elsewhere for free: a dead-lettered job marks its target Degraded (status
+ * API, CLI, commit status); a failing or throttled worker leaves targets
+ * stuck or Degraded there too; the webhook's failures are in GitHub's
+ * delivery log; the API's are answered to the caller; the outbox's only
+ * delay advisory commit statuses. A second alarm would take the default
+ * stack past $2 a month at rest (test/unit/infra.test.ts).
+ */
+export const ESSENTIAL_ALARMS: readonly string[] = ['SweepErrors'];
 
 export interface DriftlessMonitoringProps {
   functions: Record<'webhook' | 'worker' | 'sweep' | 'api' | 'outbox', lambda.IFunction>;
@@ -22,16 +41,24 @@ export interface DriftlessMonitoringProps {
   metricsNamespace: string;
   maxQueueAgeSeconds: number;
   topic?: sns.ITopic;
+  /** Which alarms (driftless:alarms). */
+  alarms: AlarmSet;
+  /** The dashboard (driftless:dashboard). */
+  dashboard: boolean;
 }
 
 export class DriftlessMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
-  readonly dashboard: cloudwatch.Dashboard;
+  readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: DriftlessMonitoringProps) {
     super(scope, id);
     const fiveMinutes = Duration.minutes(5);
+    const wanted = (alarmId: string) =>
+      props.alarms === 'all' ||
+      (props.alarms === 'essential' && ESSENTIAL_ALARMS.includes(alarmId));
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, opts: AlarmOptions) => {
+      if (!wanted(alarmId)) return;
       const a = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold: opts.threshold,
@@ -45,7 +72,6 @@ export class DriftlessMonitoring extends Construct {
         a.addOkAction(new actions.SnsAction(props.topic));
       }
       this.alarms.push(a);
-      return a;
     };
 
     const [jobDlq, delayDlq] = props.deadLetterQueues;
@@ -106,6 +132,7 @@ export class DriftlessMonitoring extends Construct {
       });
     }
 
+    if (!props.dashboard) return;
     // Dashboard.
     const ns = props.metricsNamespace;
     const worker = (metricName: string, statistic = 'Sum', label?: string) =>

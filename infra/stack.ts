@@ -1,7 +1,7 @@
 // Driftless in one stack: the table, the job queues, the commit status outbox,
 // the five Lambda functions,
 // the webhook endpoint, the status API, the sweep schedule, secrets, EKS
-// access entries, alarms and a dashboard. Every role is written out by hand:
+// access entries, alarms and (opt-in) a dashboard. Every role is written out by hand:
 // each function may do exactly what its code path does, on exactly its
 // resources (the comments name the lib/ calls each permission is for).
 
@@ -53,6 +53,7 @@ import {
   type DriftlessConfig,
   DriftlessConfigSchema,
   delayedQueueConcurrency,
+  metricsEnabled,
 } from './config.js';
 import { DriftlessMonitoring } from './monitoring.js';
 
@@ -180,8 +181,8 @@ export class DriftlessStack extends Stack {
     }
 
     // ---------------------------------------------------------------------
-    // Queues. The worker's timeout bounds one reconcile (batch size 1 on the
-    // FIFO queue), and the queues' visibility timeout is 6× that, as SQS
+    // Queues. The worker's timeout bounds one batch (its targets reconciled
+    // at once, lib/message-groups.ts), and the queues' visibility timeout is 6× that, as SQS
     // advises for Lambda event sources: a batch whose invocation is throttled
     // is retried by the event source while its messages stay in flight, and a
     // shorter timeout would let them come back (and count a receive towards
@@ -285,6 +286,10 @@ export class DriftlessStack extends Stack {
       [ENV.delayQueueUrl]: this.delayQueue.queueUrl,
       [ENV.powertoolsMetricsNamespace]: config.metricsNamespace,
       [ENV.powertoolsLogLevel]: config.logLevel,
+      // Opt-in at rest (driftless:metrics, driftless:tracing): the sweep emits
+      // its metrics and a trace every minute even when nothing is due.
+      ...(metricsEnabled(config) ? {} : { [ENV.powertoolsMetricsDisabled]: 'true' }),
+      ...(config.tracing ? {} : { [ENV.powertoolsTraceEnabled]: 'false' }),
     };
     const github: Record<string, string> = {
       ...(githubApp
@@ -342,7 +347,7 @@ export class DriftlessStack extends Stack {
         timeout: opts.timeout,
         role,
         logGroup,
-        tracing: lambda.Tracing.ACTIVE,
+        tracing: config.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
         reservedConcurrentExecutions: opts.reservedConcurrentExecutions,
         layers: layered && renderTools ? [renderTools] : undefined,
         environment: {
@@ -358,11 +363,12 @@ export class DriftlessStack extends Stack {
         reason:
           'Node.js 22 is the runtime Driftless is built and tested on (package.json engines, the test toolchain); Lambda supports it until 2027. Moving to a newer runtime goes together with the toolchain.',
       });
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray (tracing: Active) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords are allowed on "*" only.',
-      });
+      if (config.tracing)
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'X-Ray (tracing: Active) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords are allowed on "*" only.',
+        });
       return { fn, role };
     };
 
@@ -390,6 +396,7 @@ export class DriftlessStack extends Stack {
       environment: {
         [ENV.deadLetterQueueUrl]: this.jobDeadLetterQueue.queueUrl,
         [ENV.waitBudgetMs]: String(config.waitBudgetMs),
+        [ENV.workerGroupConcurrency]: String(config.workerGroupConcurrency),
         // Derived from the timeout: a lease shorter than an invocation could be
         // taken over while its holder still works.
         [ENV.leaseTtlMs]: String((workerTimeout.toSeconds() + LEASE_MARGIN_SECONDS) * 1000),
@@ -625,20 +632,21 @@ export class DriftlessStack extends Stack {
       [this.githubSecret.secretArn],
     );
 
-    // Event sources: batch size 1 on the FIFO queue (one reconcile per
-    // invocation, so the timeout bounds one target, and a slow target never
-    // holds up others in the same batch); the delayed queue's checks run in
-    // parallel (Powertools BatchProcessor), five at a time.
+    // Event sources: batches of driftless:workerGroupConcurrency messages;
+    // the worker runs a batch's message groups (targets) at once, each
+    // group's messages in order (lib/message-groups.ts), so a slow target
+    // holds up only its own later jobs. Each reconcile gets the invocation's
+    // deadline and yields before it.
     worker.fn.addEventSource(
       new SqsEventSource(this.jobQueue, {
-        batchSize: 1,
+        batchSize: config.workerGroupConcurrency,
         reportBatchItemFailures: true,
         maxConcurrency: config.workerConcurrency,
       }),
     );
     worker.fn.addEventSource(
       new SqsEventSource(this.delayQueue, {
-        batchSize: 5,
+        batchSize: config.workerGroupConcurrency,
         maxBatchingWindow: Duration.seconds(0),
         reportBatchItemFailures: true,
         maxConcurrency: delayedQueueConcurrency(config),
@@ -754,6 +762,8 @@ export class DriftlessStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       maxQueueAgeSeconds: config.maxQueueAgeSeconds,
       topic: this.alarmTopic,
+      alarms: config.alarms,
+      dashboard: config.dashboard,
     });
 
     // ---------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DriftlessError } from '../../lib/errors.js';
 import type { GitHubAuth } from '../../lib/github/status.js';
 import type { TargetId } from '../../lib/model/target.js';
-import { ENV, ENV_DEFAULTS } from './env.js';
+import { DEFAULT_WORKER_GROUP_CONCURRENCY, ENV, ENV_DEFAULTS } from './env.js';
 
 export interface DataPlaneConfig {
   tableName: string;
@@ -35,6 +35,8 @@ export interface DataPlaneConfig {
   leaseTtlMs?: number;
   /** Platform admins' principal patterns (comma-separated in the environment). */
   adminPrincipals: string[];
+  /** Message groups of a batch the worker runs at once (DEFAULT_WORKER_GROUP_CONCURRENCY). */
+  workerGroupConcurrency: number;
   /** Most jobs per cluster per sweep; unset, the sweep's default. */
   sweepPerClusterLimit?: number;
   gitCacheDir?: string;
@@ -57,6 +59,19 @@ function optionalNumber(value: string | undefined): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
+/** An environment variable that must be a positive integer when set. */
+function positiveInt(env: Record<string, string | undefined>, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new DriftlessError(
+      'InvalidSpec',
+      `environment variable ${name} must be a positive integer, got "${v}"`,
+    );
+  return n;
+}
+
 export function configFromEnv(env: Record<string, string | undefined>): DataPlaneConfig {
   return {
     tableName: required(env, ENV.table),
@@ -75,6 +90,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DataPlan
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    workerGroupConcurrency:
+      positiveInt(env, ENV.workerGroupConcurrency) ?? DEFAULT_WORKER_GROUP_CONCURRENCY,
     sweepPerClusterLimit: optionalNumber(env[ENV.sweepPerCluster]),
     gitCacheDir: env[ENV.gitCache],
     secretPrefix: env[ENV.secretPrefix],

@@ -22,6 +22,8 @@ export const ENV = {
   leaseTtlMs: 'DRIFTLESS_LEASE_TTL_MS',
   adminPrincipals: 'DRIFTLESS_ADMIN_PRINCIPALS',
   sweepPerCluster: 'DRIFTLESS_SWEEP_PER_CLUSTER',
+  /** Message groups (targets) one worker invocation reconciles at once. */
+  workerGroupConcurrency: 'DRIFTLESS_WORKER_GROUP_CONCURRENCY',
   gitCache: 'DRIFTLESS_GIT_CACHE',
   /** Prefix of the secrets source credentials name (`driftless/<stack>/`); the worker may read only these. */
   secretPrefix: 'DRIFTLESS_SECRET_PREFIX',
@@ -35,9 +37,23 @@ export const ENV = {
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
+  powertoolsMetricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
+  powertoolsTraceEnabled: 'POWERTOOLS_TRACE_ENABLED',
 } as const;
 
 /** Defaults of settings the wiring itself owns (the library's own defaults apply to the rest). */
 export const ENV_DEFAULTS = {
   metricsNamespace: 'Driftless',
 } as const;
+
+/**
+ * Message groups (targets) of one batch the worker reconciles at once, and so
+ * the job queue's batch size (infra: driftless:workerGroupConcurrency). Four:
+ * a cluster's default admission slots (Cluster spec.concurrency), so one
+ * invocation can fill one cluster's slots and no more (more would only be
+ * deferred by the guard); and four reconciles — each a checkout, a render and
+ * the LIST results of its kinds — fit the worker's default 1024 MB with room,
+ * while the work is I/O-bound (API server, DynamoDB, Git), so its 0.6 vCPU is
+ * not the limit.
+ */
+export const DEFAULT_WORKER_GROUP_CONCURRENCY = 4;

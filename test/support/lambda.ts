@@ -153,6 +153,8 @@ export async function pollOnce(
     received: messages.length,
     failed: [...failed],
     bodies: messages.map((m) => m.Body as string),
+    /** The batch's messages: id and body, in batch order. */
+    messages: messages.map((m) => ({ id: m.MessageId as string, body: m.Body as string })),
   };
 }
 

@@ -11,10 +11,22 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  AT_REST_BUDGET,
+  AT_REST_PRICES,
+  type atRestCost,
+  stackAtRest as costOf,
+  ESM_IDLE_POLLERS,
+  formatAtRest,
+  MINUTES_PER_MONTH,
+} from '../../bench/at-rest.js';
+import { configFromEnv } from '../../functions/wiring/config.js';
+import { DEFAULT_WORKER_GROUP_CONCURRENCY, ENV } from '../../functions/wiring/env.js';
+import {
   ConfigError,
   configFromContext,
   DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
   type DriftlessConfig,
+  metricsEnabled,
 } from '../../infra/config.js';
 import {
   BUNDLING,
@@ -126,7 +138,53 @@ describe('configuration from context', () => {
       renderTools: false,
       apiPreviews: false,
       webhookReservedConcurrency: DEFAULT_WEBHOOK_RESERVED_CONCURRENCY,
+      workerGroupConcurrency: DEFAULT_WORKER_GROUP_CONCURRENCY,
+      alarms: 'essential',
+      dashboard: false,
+      tracing: false,
     });
+    expect(c.metrics).toBeUndefined();
+  });
+
+  it('hands the worker its group concurrency through the environment, refusing a bad value by name', () => {
+    const base = { [ENV.table]: 't', [ENV.queueUrl]: 'q', [ENV.delayQueueUrl]: 'd' };
+    expect(configFromEnv(base).workerGroupConcurrency).toBe(DEFAULT_WORKER_GROUP_CONCURRENCY);
+    expect(
+      configFromEnv({ ...base, [ENV.workerGroupConcurrency]: '7' }).workerGroupConcurrency,
+    ).toBe(7);
+    for (const bad of ['0', '2.5', 'four'])
+      expect(() => configFromEnv({ ...base, [ENV.workerGroupConcurrency]: bad })).toThrow(
+        `environment variable DRIFTLESS_WORKER_GROUP_CONCURRENCY must be a positive integer, got "${bad}"`,
+      );
+  });
+
+  it('reads the worker group concurrency and the at-rest opt-ins, naming a bad key', () => {
+    const c = configFromContext(
+      ctx({
+        'driftless:workerGroupConcurrency': '8',
+        'driftless:alarms': 'all',
+        'driftless:dashboard': 'true',
+        'driftless:tracing': true,
+      }),
+    );
+    expect(c).toMatchObject({
+      workerGroupConcurrency: 8,
+      alarms: 'all',
+      dashboard: true,
+      tracing: true,
+    });
+    expect(metricsEnabled(c)).toBe(true); // the dashboard graphs them
+    expect(metricsEnabled(configFromContext(ctx({})))).toBe(false);
+    expect(metricsEnabled(configFromContext(ctx({ 'driftless:metrics': 'true' })))).toBe(true);
+    expect(() => configFromContext(ctx({ 'driftless:workerGroupConcurrency': '11' }))).toThrow(
+      /driftless:workerGroupConcurrency: .*10/,
+    );
+    expect(() => configFromContext(ctx({ 'driftless:alarms': 'some' }))).toThrow(
+      /driftless:alarms: /,
+    );
+    expect(() =>
+      configFromContext(ctx({ 'driftless:dashboard': 'true', 'driftless:metrics': 'false' })),
+    ).toThrow(/driftless:dashboard needs driftless:metrics/);
   });
 
   it('reads apiPreviews and the webhook reserved concurrency ("none" for no reservation)', () => {
@@ -236,6 +294,10 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       ],
       alarmEmails: ['ops@example.com'],
       apiPreviews: true,
+      // Every opt-in on, to check what each creates (the default is below).
+      alarms: 'all',
+      dashboard: true,
+      tracing: true,
     }));
     // The first synth in a process loads CDK's CloudFormation validator (WebAssembly).
   }, 120_000);
@@ -308,14 +370,15 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: worker },
       EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.jobQueue), 'Arn'] },
-      BatchSize: 1,
+      // DEFAULT_WORKER_GROUP_CONCURRENCY targets a batch, reconciled at once.
+      BatchSize: 4,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 10 },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: worker },
       EventSourceArn: { 'Fn::GetAtt': [id(stack, stack.delayQueue), 'Arn'] },
-      BatchSize: 5,
+      BatchSize: 4,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
@@ -851,6 +914,52 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
     expect(readsKey('api')).toBe(false);
   });
 
+  it('by default: only the essential alarms, no dashboard, no custom metrics, no tracing', () => {
+    const { stack, template } = synth({ alarmEmails: ['ops@example.com'] });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties as Json,
+    );
+    // ESSENTIAL_ALARMS: the sweep's errors, notifying the topic.
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(stack, stack.functions.sweep) } }],
+      AlarmActions: [{ Ref: id(stack, stack.alarmTopic as IConstruct) }],
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(stack.functions)) {
+      const p = functions[id(stack, fn)]?.Properties as Json;
+      expect(p.TracingConfig).toBeUndefined();
+      expect((p.Environment as Json).Variables).toMatchObject({
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+      });
+    }
+    const worker = functions[id(stack, stack.functions.worker)]?.Properties as Json;
+    expect((worker.Environment as Json).Variables).toMatchObject({
+      DRIFTLESS_WORKER_GROUP_CONCURRENCY: String(DEFAULT_WORKER_GROUP_CONCURRENCY),
+    });
+    // Without tracing, no X-Ray permission (and so no "*" resource) anywhere.
+    for (const { statement } of allStatements(template)) {
+      expect(asList(statement.Action).some((a) => a.startsWith('xray:'))).toBe(false);
+    }
+    expect(synth({ alarms: 'none' }).template.findResources('AWS::CloudWatch::Alarm')).toEqual({});
+  });
+
+  it('batches the job queues by driftless:workerGroupConcurrency and tells the worker', () => {
+    const { stack, template } = synth({ workerGroupConcurrency: 1 });
+    for (const queue of [stack.jobQueue, stack.delayQueue]) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [id(stack, queue), 'Arn'] },
+        BatchSize: 1,
+      });
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DRIFTLESS_WORKER_GROUP_CONCURRENCY: '1' }) },
+    });
+  });
+
   it('has no alarm actions without an alarm email', () => {
     const { stack, template } = synth({});
     expect(stack.alarmTopic).toBeUndefined();
@@ -1031,5 +1140,59 @@ describe('least privilege of the webhook and the status API', { timeout: 60_000 
     expect(reserved({})).toBe(DEFAULT_WEBHOOK_RESERVED_CONCURRENCY);
     expect(reserved({ webhookReservedConcurrency: 3 })).toBe(3);
     expect(reserved({ webhookReservedConcurrency: 'none' })).toBeUndefined();
+  });
+});
+
+// The at-rest cost of the synthesized stack (bench/at-rest.ts over the
+// CloudFormation template): the default stays within the budget of issue
+// #15, and each opt-in adds what it says.
+
+const line = (cost: ReturnType<typeof atRestCost>, item: RegExp) =>
+  cost.lines.find((l) => item.test(l.item));
+
+describe('the stack at rest', { timeout: 120_000 }, () => {
+  const base = costOf();
+
+  it(`costs at most $${AT_REST_BUDGET} a month by default`, () => {
+    console.log(formatAtRest(base, 'Default stack at rest'));
+    expect(base.total).toBeLessThanOrEqual(AT_REST_BUDGET);
+    // What it is made of: the two secrets, three idle event source mappings, one alarm.
+    expect(line(base, /^Secrets Manager$/)?.monthly).toBeCloseTo(2 * AT_REST_PRICES.secretMonth);
+    expect(base.lines.filter((l) => l.item.startsWith('SQS idle polling'))).toHaveLength(3);
+    expect(line(base, /^CloudWatch alarms$/)?.monthly).toBeCloseTo(AT_REST_PRICES.alarmMetricMonth);
+    expect(line(base, /dashboards/)).toBeUndefined();
+    expect(line(base, /^Custom metrics/)).toBeUndefined();
+    expect(line(base, /^X-Ray/)).toBeUndefined();
+  });
+
+  it('counts the idle long polls of each event source mapping', () => {
+    const polls = ESM_IDLE_POLLERS.withMaxConcurrency * 3 * MINUTES_PER_MONTH;
+    const fifo = base.lines.filter((l) => /SQS idle polling/.test(l.item) && /FIFO/.test(l.how));
+    expect(fifo).toHaveLength(2); // the job queue and the outbox
+    for (const l of fifo) expect(l.monthly).toBeCloseTo(polls * AT_REST_PRICES.sqsFifoRequest);
+  });
+
+  it('adds the dashboard and its metrics, every alarm, and tracing only when asked', () => {
+    const full = costOf({ alarms: 'all', dashboard: true, tracing: true });
+    console.log(formatAtRest(full, 'Every opt-in on'));
+    expect(line(full, /dashboards/)?.monthly).toBe(AT_REST_PRICES.dashboardMonth);
+    // The sweep tick's two metrics (clusters queued, held back), emitted every minute.
+    expect(line(full, /^Custom metrics/)?.monthly).toBeCloseTo(
+      2 * AT_REST_PRICES.customMetricMonth,
+    );
+    expect(line(full, /^X-Ray/)?.monthly).toBeCloseTo(MINUTES_PER_MONTH * AT_REST_PRICES.xrayTrace);
+    // 3 dead-letter queues, the oldest job, errors and throttles of 5 functions.
+    expect(line(full, /^CloudWatch alarms$/)?.monthly).toBeCloseTo(
+      14 * AT_REST_PRICES.alarmMetricMonth,
+    );
+    expect(full.total).toBeGreaterThan(base.total + 3);
+    const none = costOf({ alarms: 'none' });
+    expect(line(none, /^CloudWatch alarms$/)).toBeUndefined();
+  });
+
+  it('prices a slower sweep schedule by its rate', () => {
+    const five = costOf({ sweepRateMinutes: 5 });
+    const every = line(base, /^Schedule/)?.monthly ?? 0;
+    expect(line(five, /^Schedule/)?.monthly).toBeCloseTo(every / 5);
   });
 });
