@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from './aws.js';
+import { asFunction, recordAwsCalls } from './aws-calls.js';
 import { createDriftlessTable } from './dynamo.js';
 import { uniqueName } from './env.js';
 import { type HttpHandler, httpEvent, lambdaContext, type SqsHandler } from './lambda.js';
@@ -146,7 +147,13 @@ export async function startDataPlane(
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
-  const api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  // Every AWS call the handlers make is recorded, as the function that made it
+  // (the least-privilege evaluation, test/e2e/iam.test.ts).
+  recordAwsCalls();
+  const api = asFunction(
+    'api',
+    (await import('../../functions/api.js')).handler as unknown as HttpHandler,
+  );
   let outbox: SqsHandler | undefined;
   return {
     sqs,
@@ -167,13 +174,25 @@ export async function startDataPlane(
       }
     },
     outbox: async (event, context) => {
-      outbox ??= (await import('../../functions/outbox.js')).handler as unknown as SqsHandler;
+      outbox ??= asFunction(
+        'outbox',
+        (await import('../../functions/outbox.js')).handler as unknown as SqsHandler,
+      );
       return outbox(event, context);
     },
-    webhook: (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
-    worker: (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
+    webhook: asFunction(
+      'webhook',
+      (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
+    ),
+    worker: asFunction(
+      'worker',
+      (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
+    ),
     api,
-    sweep: (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'],
+    sweep: asFunction(
+      'sweep',
+      (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'],
+    ),
     call: async (method, p, body, query) => {
       const res = await api(
         httpEvent(method, p, {
