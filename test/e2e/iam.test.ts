@@ -412,7 +412,30 @@ describe('least privilege, evaluated against the synthesized stack', () => {
     const here = expect.getState().testPath;
     const others = loggedCalls().filter((c) => c.file !== here);
     const calls = [...driven, ...others];
-    const evaluated = await evaluateAll(stack, calls);
+    // Each call against the stack as its plane was deployed: with a GitHub
+    // App, the stack grants the worker the App's key; the other files' SOPS
+    // keys are listed as their operators would list them.
+    const otherKeys = others
+      .filter((c) => c.action === 'kms:Decrypt' && c.resource.kind === 'arn')
+      .map((c) => (c.resource as { arn: string }).arn);
+    const config = { sopsKmsKeys: [...new Set([kmsArn, ...otherKeys])] };
+    const { region } = awsClientConfig();
+    const tokenStack = synthesizeStack({ account: MOTO_ACCOUNT, region, config });
+    const appStack = synthesizeStack({
+      account: MOTO_ACCOUNT,
+      region,
+      config: { ...config, githubAppId: '42', githubInstallationId: 7 },
+    });
+    const evaluated = [
+      ...(await evaluateAll(
+        tokenStack,
+        calls.filter((c) => !c.githubApp),
+      )),
+      ...(await evaluateAll(
+        appStack,
+        calls.filter((c) => c.githubApp),
+      )),
+    ];
     const denied = evaluated.filter((e) => e.decision !== 'Allowed' && !refusedByDesign(e.call));
     expect(denied.map(describeEvaluation)).toEqual([]);
     const byFunction = FUNCTIONS.map((fn) => {

@@ -44,6 +44,8 @@ export interface RecordedCall {
   context: Record<string, string | string[]>;
   /** Where it was recorded (the test file), for the report. */
   file?: string;
+  /** The plane posted commit statuses as a GitHub App (the stack then grants the worker the App's key). */
+  githubApp?: boolean;
 }
 
 /** Batch and other operations that IAM authorizes as another action. */
@@ -82,7 +84,11 @@ export function recordAwsCalls(): void {
   }
   awsCallHooks.push((call) => {
     for (const c of describeCall(call, process.env, current.getStore())) {
-      const recorded = { ...c, file: expect.getState().testPath };
+      const recorded = {
+        ...c,
+        file: expect.getState().testPath,
+        githubApp: Boolean(process.env[ENV.githubAppId]),
+      };
       calls.push(recorded);
       if (logFile) appendFileSync(logFile, `${JSON.stringify(recorded)}\n`);
     }
