@@ -44,6 +44,7 @@ const processDelivery = makeIdempotent(
   },
   {
     persistenceStore: new DynamoDBPersistenceLayer({
+      awsSdkV3Client: plane.dynamo,
       tableName: config.tableName,
       keyAttr: ATTR.pk,
       sortKeyAttr: ATTR.sk,

@@ -43,6 +43,7 @@ import {
   GUARD_PARTITION_PREFIX,
   IDEMPOTENCY_PARTITION,
   LIST_INDEX,
+  LIST_REPOSITORIES,
   SWEEP_PARTITION_PREFIX,
   TABLE_DEFINITION,
   type TableDefinition,
@@ -520,22 +521,28 @@ export class DriftlessStack extends Stack {
     );
     allow(sweep.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
 
-    // api: lib/api.ts → the whole catalog (specs, target records, status,
-    // history; deleting a target batch-deletes its status and history), the
-    // `list` index for listings, queue.enqueue for sync; diff previews read
-    // the catalog and the cluster and write nothing (no lease).
+    // api: lib/api.ts → reads the whole catalog (the clusters' guards too, for
+    // their state); writes specs, Repository records and target records
+    // (deleting a target batch-deletes its status and history), a target's
+    // item in its cluster's sweep partition (spec-derived: interval,
+    // suspension, sources), and nothing else — not the clusters' guards (the worker's) nor the webhook's
+    // idempotency records; the `list` index for listings, queue.enqueue for
+    // sync; diff previews read the catalog and the cluster and write nothing
+    // (no lease).
+    allow(api.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
     allow(
       api.role,
-      'Catalog',
-      [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:Query',
-        'dynamodb:BatchWriteItem',
-      ],
+      'WriteCatalog',
+      ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
       [tableArn],
+      onlyPartitions(
+        'APP#*',
+        'CLUSTER#*',
+        'PROJECT#*',
+        'REPOSITORY#*',
+        'TARGET#*',
+        `${SWEEP_PARTITION_PREFIX}*`,
+      ),
     );
     allow(api.role, 'Listings', ['dynamodb:Query'], [indexArn(LIST_INDEX)]);
     allow(api.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
@@ -556,6 +563,16 @@ export class DriftlessStack extends Stack {
     // ChangeMessageVisibility (granted with the event sources below); commit
     // statuses to the outbox (no GitHub credentials).
     allow(worker.role, 'ReadCatalog', ['dynamodb:GetItem', 'dynamodb:Query'], [tableArn]);
+    // The Repository records (lib/source/credentials.ts: an app that names no
+    // credentials gets the longest matching urlPrefix's), listed from the
+    // `list` index's REPOSITORIES partition and no other listing.
+    allow(
+      worker.role,
+      'ListRepositories',
+      ['dynamodb:Query'],
+      [indexArn(LIST_INDEX)],
+      onlyPartitions(LIST_REPOSITORIES),
+    );
     // The clusters' guards (lib/aws/cluster-guard.ts): slots, breaker, backoff.
     allow(
       worker.role,

@@ -2,6 +2,7 @@
 // Secrets Manager) and control of the messages it defers. No table, no engine.
 
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { withAwsCallHooks } from '../../lib/aws/call-hooks.js';
 import { MessageControl } from '../../lib/aws/messages.js';
 import { SecretsManagerSource } from '../../lib/aws/secrets.js';
 import { DriftlessError } from '../../lib/errors.js';
@@ -26,7 +27,7 @@ export function outboxPlane(config: DataPlaneConfig) {
       'environment variable DRIFTLESS_OUTBOX_QUEUE_URL is not set',
     );
   }
-  const sqs = new SQSClient({});
+  const sqs = withAwsCallHooks(new SQSClient({}));
   const poster: StatusPoster = config.githubAuth
     ? new GitHubStatusClient({
         auth: config.githubAuth,

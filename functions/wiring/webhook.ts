@@ -13,7 +13,7 @@ import { storePlane } from './store.js';
 const NO_SECRETS: WebhookSecretSet = { default: [], repositories: new Map() };
 
 export function webhookPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
-  const { catalog, queue, sqs } = storePlane(config);
+  const { dynamo, catalog, queue, sqs } = storePlane(config);
   // Cached for its TTL (lib/aws/secrets.ts): a flood of signed-looking bodies
   // does not become a flood of GetSecretValue calls.
   const secrets = new SecretsManagerSource({});
@@ -27,6 +27,8 @@ export function webhookPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
     return parsed.set;
   };
   return {
+    // The idempotency store's client too: every call goes through the wiring's hooks.
+    dynamo,
     webhookSecrets,
     maxWebhookBytes: DEFAULT_MAX_BODY_BYTES,
     webhookDeps: (): WebhookDeps => ({

@@ -10,6 +10,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DriftlessError } from '../errors.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { KmsDecrypter, KmsDecryptRequest } from '../ports/kms.js';
+import { runAwsCallHooks, withAwsCallHooks } from './call-hooks.js';
 import { type SigningCredentials, signRequest } from './sigv4.js';
 
 /** Assume the role again when its credentials have less than this left. */
@@ -81,6 +82,12 @@ export class AwsKmsDecrypter implements KmsDecrypter {
     });
     let res: Response;
     this.stats.decrypt++;
+    // Not an SDK client: the call reports itself to the hooks the clients' middleware calls.
+    runAwsCallHooks({
+      service: 'kms',
+      operation: 'Decrypt',
+      input: { KeyId: req.keyArn, EncryptionContext: req.context },
+    });
     try {
       res = await fetch(url, {
         method: 'POST',
@@ -127,11 +134,13 @@ export class AwsKmsDecrypter implements KmsDecrypter {
     const r = this.opts.stsRegion ?? region;
     let client = this.sts.get(r);
     if (!client) {
-      client = new STSClient({
-        region: r,
-        endpoint: this.opts.endpoint,
-        credentials: this.opts.credentials,
-      });
+      client = withAwsCallHooks(
+        new STSClient({
+          region: r,
+          endpoint: this.opts.endpoint,
+          credentials: this.opts.credentials,
+        }),
+      );
       this.sts.set(r, client);
     }
     return client;

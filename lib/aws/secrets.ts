@@ -10,6 +10,7 @@ import {
 import { DriftlessError } from '../errors.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { SecretSource } from '../ports/secrets.js';
+import { withAwsCallHooks } from './call-hooks.js';
 
 /** How long a secret's value is reused before it is read again, unless configured otherwise. */
 export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
@@ -30,7 +31,8 @@ export class SecretsManagerSource implements SecretSource {
   private readonly cache = new Map<string, { value: Promise<string>; fetchedAt: number }>();
 
   constructor(opts: SecretsManagerSourceOptions = {}) {
-    this.client = opts.client ?? new SecretsManagerClient(opts.clientConfig ?? {});
+    this.client =
+      opts.client ?? withAwsCallHooks(new SecretsManagerClient(opts.clientConfig ?? {}));
     this.ttlMs = opts.ttlMs ?? DEFAULT_SECRET_TTL_MS;
     this.clock = opts.clock ?? systemClock;
   }

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { withAwsCallHooks } from '../aws/call-hooks.js';
 import { NodeSha256 } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 import type { Cluster } from '../model/application.js';
@@ -305,12 +306,14 @@ export class EksConnector implements ClusterConnector {
     const key = `${eks.region}|${eks.roleArn ?? ''}`;
     let client = this.eksClients.get(key);
     if (!client) {
-      client = new EKSClient({
-        region: eks.region,
-        endpoint: this.opts.endpoint,
-        maxAttempts: this.opts.maxAttempts,
-        credentials: eks.roleArn ? () => this.credentialsFor(name, eks) : this.opts.credentials,
-      });
+      client = withAwsCallHooks(
+        new EKSClient({
+          region: eks.region,
+          endpoint: this.opts.endpoint,
+          maxAttempts: this.opts.maxAttempts,
+          credentials: eks.roleArn ? () => this.credentialsFor(name, eks) : this.opts.credentials,
+        }),
+      );
       this.eksClients.set(key, client);
     }
     return client;
@@ -319,12 +322,14 @@ export class EksConnector implements ClusterConnector {
   private stsClient(region: string): STSClient {
     let client = this.stsClients.get(region);
     if (!client) {
-      client = new STSClient({
-        region,
-        endpoint: this.opts.endpoint,
-        maxAttempts: this.opts.maxAttempts,
-        credentials: this.opts.credentials,
-      });
+      client = withAwsCallHooks(
+        new STSClient({
+          region,
+          endpoint: this.opts.endpoint,
+          maxAttempts: this.opts.maxAttempts,
+          credentials: this.opts.credentials,
+        }),
+      );
       this.stsClients.set(region, client);
     }
     return client;

@@ -18,7 +18,7 @@ import { renderFetched, SourceDispatcher } from '../source/index.js';
 import type { ClusterSchemaCache } from '../validate/presync.js';
 import { clientWithDeadline } from './deadline.js';
 import type { TargetScope } from './scope.js';
-import { emptyStatus, isCountedExtra } from './status.js';
+import { emptyStatus, failedView, isCountedExtra } from './status.js';
 import { runSync } from './sync.js';
 import { type ReconcileOutcome, sourceDigest } from './types.js';
 
@@ -335,6 +335,8 @@ export class TargetRun {
       sync: 'Unknown',
       operation: op,
       lastCheckedAt: this.s.iso(),
+      // Nothing was compared: the cluster's sweep tries again when the target is next due.
+      observed: failedView(base.observed),
     };
     status.conditions.push(
       this.s.condition(

@@ -251,6 +251,15 @@ export function observedOf(
   return { revision, ...(running ? { running: true } : {}), objects };
 }
 
+/**
+ * The view after a check that could not compare (Git or the cluster
+ * unreachable, a render that fails): the objects as last seen, no revision,
+ * so the sweep queues the target again when it is next due — not every tick.
+ */
+export function failedView(previous: ObservedState | undefined): ObservedState {
+  return { objects: previous?.objects ?? [], revision: '' };
+}
+
 /** Whether two views are the same (the worker writes a view only when it changed). */
 export function sameObserved(a: ObservedState | undefined, b: ObservedState | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

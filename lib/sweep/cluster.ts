@@ -58,7 +58,7 @@ export const DEFAULT_SWEEP_CONFIRMED_LIMIT = 2_000;
 const RESOLVE_CONCURRENCY = 8;
 
 /** Why a target is reconciled. */
-export type SweepReason = 'new' | 'spec' | 'source' | 'drift' | 'health';
+export type SweepReason = 'new' | 'spec' | 'failed' | 'source' | 'drift' | 'health';
 
 export interface ClusterSweepDeps {
   catalog: Catalog;
@@ -152,6 +152,11 @@ export async function sweepCluster(
   await mapBounded(pending, RESOLVE_CONCURRENCY, async (t) => {
     const observed = t.observed;
     if (!observed) return;
+    // The last check could not compare: try again (once per interval, not every tick).
+    if (observed.revision === '') {
+      reasons.set(t.app, 'failed');
+      return;
+    }
     try {
       const revision = await resolveOnce(t);
       if (revision !== observed.revision) reasons.set(t.app, 'source');

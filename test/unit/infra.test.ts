@@ -699,8 +699,12 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       ],
       api: [
         ...base('api'),
-        ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'].map(
-          (a) => `dynamodb:${a} ${table}`,
+        `dynamodb:GetItem ${table}`,
+        `dynamodb:Query ${table}`,
+        // Writes: specs, Repository records, targets and their sweep items; not guards or idempotency records.
+        ...['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].map(
+          (a) =>
+            `dynamodb:${a} ${table}${partitions('APP#*', 'CLUSTER#*', 'PROJECT#*', 'REPOSITORY#*', 'TARGET#*', 'SWEEP#*')}`,
         ),
         `dynamodb:Query ${table}/index/list`,
         `sqs:SendMessage ${jobQueue}`,
@@ -713,6 +717,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ...base('worker'),
         `dynamodb:GetItem ${table}`,
         `dynamodb:Query ${table}`,
+        `dynamodb:Query ${table}/index/list${partitions('REPOSITORIES')}`,
         `dynamodb:PutItem ${table}${partitions('GUARD#*')}`,
         ...['PutItem', 'UpdateItem', 'DeleteItem'].map(
           (a) => `dynamodb:${a} ${table}${partitions('TARGET#*')}`,

@@ -305,6 +305,25 @@ describe('sweepCluster', () => {
     expect(enqueued).toEqual([{ app: 'slow', reason: 'spec' }]);
   });
 
+  it('queues a target whose last check failed when it is next due, not every tick', async () => {
+    await trackedApp('broken', { intervalMs: 10 * MINUTE });
+    // The worker's check failed before comparing (lib/reconcile/status.ts failedView).
+    const spec = specHash((await store.getApplication('broken')) as Application);
+    await store.putObserved(
+      { app: 'broken', cluster: 'prod' },
+      { revision: '', spec, objects: [] },
+    );
+    const reasons: string[] = [];
+    for (let m = 0; m <= 20; m++) {
+      const { enqueued } = await sweepCluster(deps(), tickJob(m));
+      reasons.push(...enqueued.map((e) => e.reason));
+    }
+    // The first tick, then once per 10-minute interval: 2 or 3 times in 21 ticks, never 21.
+    expect(reasons.every((r) => r === 'failed')).toBe(true);
+    expect(reasons.length).toBeGreaterThanOrEqual(2);
+    expect(reasons.length).toBeLessThanOrEqual(3);
+  });
+
   it('queues new targets, and leaves suspended ones and running operations alone', async () => {
     await trackedApp('paused', { suspended: true });
     cluster.objects.delete('/ConfigMap/paused/settings');
