@@ -561,7 +561,10 @@ describe("a cluster's own schemas", () => {
     };
     const schemas = await schemasFromCluster(reader, { clusterName: 'test' });
     expect(gone).toBe(0);
-    expect(schemas.kind('apps/v1', 'Deployment')).toBeDefined();
+    expect(schemas.kind('apps/v1', 'Deployment')).toMatchObject({
+      namespaced: true,
+      statusSubresource: true,
+    });
   });
 
   it('are read again only when the cluster changed: one request otherwise', async () => {
