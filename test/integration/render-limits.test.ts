@@ -102,7 +102,7 @@ describe('the render output cap, with the real kubectl kustomize and helm', () =
     // With room, the same kustomization renders: the ConfigMap holds the whole file.
     const rendered = await renderWithRoom(h, commit);
     expect(rendered).toHaveLength(1);
-    expect((rendered[0]?.object.data as Record<string, string>)['payload.txt']).toBe(payload);
+    expect(rendered[0]?.object.data).toEqual({ 'payload.txt': payload });
   });
 
   it('refuses a chart whose templates write past the cap, naming helm template and the cap', async () => {
