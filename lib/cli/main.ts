@@ -78,7 +78,8 @@ Options
   -h, --help
 `;
 
-const COMMANDS: ReadonlyMap<string, Command> = new Map(
+/** The dispatch table: every command the CLI runs (test/unit/cli/main.test.ts checks README lists each). */
+export const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [
     apps,
     clusters,

@@ -192,7 +192,9 @@ describe('a repository written for Argo CD', () => {
     expect(web.spec.template.spec.containers[0]?.image).toBe('web:2');
     // Pruned, except what says Prune=false.
     expect(await read('ConfigMap', 'v1', ns, 'obsolete')).toBeUndefined();
-    expect(await read('ConfigMap', 'v1', ns, 'keep-me')).toBeDefined();
+    const kept = await read('ConfigMap', 'v1', ns, 'keep-me');
+    expect(kept?.metadata.annotations?.['argocd.argoproj.io/sync-options']).toBe('Prune=false');
+    expect(kept?.metadata.deletionTimestamp).toBeUndefined();
     // A generateName hook is named per operation: a second Job, the first kept.
     const after = await jobs(ns, 'db-migrate-');
     expect(after).toHaveLength(2);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalMode, startLocalMode } from '../../lib/local/dev.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
-import { eventually, kubeConfig } from '../support/kube.js';
+import { eventually, kubeConfig, unlessNotFound } from '../support/kube.js';
 
 const exec = promisify(execFile);
 const BIN = path.resolve('scripts/driftless.mjs');
@@ -335,7 +335,7 @@ spec:
     expect(deleted).toMatchObject({ code: 0 });
     expect(deleted.stdout).toMatch(/^local: pruning 2 objects \(operation [-\w]+\)/m);
     await eventually('the Deployment pruned by the worker', async () =>
-      (await apps.readNamespacedDeployment({ name: 'api', namespace: ns }).catch(() => undefined))
+      (await unlessNotFound(apps.readNamespacedDeployment({ name: 'api', namespace: ns })))
         ? undefined
         : true,
     );
@@ -352,7 +352,7 @@ spec:
     await eventually('the app forgotten', async () =>
       (await driftless('apps', 'list', '-o', 'json')).stdout.includes('"api"') ? undefined : true,
     );
-    const gone = await core.readNamespace({ name: ns }).catch(() => undefined);
+    const gone = await unlessNotFound(core.readNamespace({ name: ns }));
     expect(!gone || !!gone.metadata?.deletionTimestamp).toBe(true);
   });
 });

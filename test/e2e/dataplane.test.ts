@@ -503,8 +503,11 @@ describe('dead letters', () => {
         VisibilityTimeout: 0,
       }),
     );
+    expect(
+      (dead.Messages ?? []).map((m) => m.Body),
+      'the body unchanged',
+    ).toContain('{"app": 42}');
     const garbage = (dead.Messages ?? []).find((m) => m.Body === '{"app": 42}');
-    expect(garbage, 'the body unchanged').toBeDefined();
     expect(garbage?.MessageAttributes?.DriftlessErrorReason?.StringValue).toBe('InvalidSpec');
     expect(garbage?.MessageAttributes?.DriftlessErrorMessage?.StringValue).toMatch(/app/);
     expect(garbage?.Attributes?.MessageGroupId).toBe('garbage');

@@ -5,15 +5,17 @@
 
 import {
   CreateQueueCommand,
+  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseJob, SqsJobQueue } from '../../lib/aws/queue.js';
+import { MAX_DELAY_SECONDS, parseJob, SqsJobQueue } from '../../lib/aws/queue.js';
 import type { QueuedJob, ReconcileJob } from '../../lib/ports/queue.js';
 import { awsClientConfig } from '../support/aws.js';
 import { uniqueName } from '../support/env.js';
+import { eventually } from '../support/kube.js';
 
 function job(app: string, cluster = 'prod', extra: Partial<ReconcileJob> = {}): ReconcileJob {
   return {
@@ -32,13 +34,19 @@ describe('SqsJobQueue', () => {
   let delayedQueueUrl: string;
   let queue: SqsJobQueue;
   let calls: string[];
+  /** DelaySeconds of each SendMessage, as SQS was asked. */
+  let delays: (number | undefined)[];
 
   beforeEach(async () => {
     sqs = new SQSClient(awsClientConfig());
     calls = [];
+    delays = [];
     sqs.middlewareStack.add(
       (next, context) => async (args) => {
         calls.push(context.commandName ?? '?');
+        if (context.commandName === 'SendMessageCommand') {
+          delays.push((args.input as { DelaySeconds?: number }).DelaySeconds);
+        }
         return next(args);
       },
       { step: 'initialize', name: 'countCommands' },
@@ -115,19 +123,41 @@ describe('SqsJobQueue', () => {
     expect(calls).toEqual([]);
   });
 
+  /** Messages the queue holds back (delayed), as SQS counts them. */
+  async function delayedCount(url: string): Promise<number> {
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    return Number(out.Attributes?.ApproximateNumberOfMessagesDelayed);
+  }
+
   it('delays a job on the standard queue, and caps delays SQS cannot take', async () => {
     const recheck = job('web', 'prod', { trigger: 'health-check', deliveryId: undefined });
     const { deliveryId: _, ...expected } = recheck;
-    await queue.enqueueDelayed(recheck, 2);
+    // A delay no busy machine outlasts here: held back, on the standard queue only.
+    await queue.enqueueDelayed(recheck, 600);
     expect(calls).toEqual(['SendMessageCommand']);
+    expect(delays).toEqual([600]);
+    expect(await delayedCount(delayedQueueUrl)).toBe(1);
     expect(await receiveAll(delayedQueueUrl, 0)).toHaveLength(0);
-    const later = await receiveAll(delayedQueueUrl, 4);
-    expect(later.map((m) => parseJob(m.Body ?? ''))).toEqual([expected]);
     expect(await receiveAll(queueUrl, 0)).toHaveLength(0);
 
-    // Over 900 s SQS would refuse the message: it is sent with 900 s instead.
+    // Over 900 s SQS would refuse the message: it is sent, and held, with 900 s instead.
     await queue.enqueueDelayed(job('web', 'prod', { trigger: 'health-check' }), 3_600);
-    expect(await receiveAll(delayedQueueUrl, 1)).toHaveLength(0);
+    expect(delays).toEqual([600, MAX_DELAY_SECONDS]);
+    expect(await delayedCount(delayedQueueUrl)).toBe(2);
+
+    // A short delay: delivered once it is over, the body parseJob reads back.
+    await queue.enqueueDelayed(recheck, 1);
+    const later = await eventually('the 1 s delayed job', async () => {
+      const got = await receiveAll(delayedQueueUrl, 1);
+      return got.length ? got : undefined;
+    });
+    expect(later.map((m) => parseJob(m.Body ?? ''))).toEqual([expected]);
+    expect(await delayedCount(delayedQueueUrl)).toBe(2);
   });
 
   it('fails with the queue and the cause when the queue does not exist', async () => {

@@ -4,6 +4,7 @@
 // way Driftless reads them, not through client-node's model classes.
 
 import https from 'node:https';
+import { Watch } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateHealth } from '../../lib/health/index.js';
 import type { KubeObject } from '../../lib/model/object.js';
@@ -52,22 +53,73 @@ async function healthOf(path: string): Promise<{ obj: KubeObject; health: Health
   return { obj, health: evaluateHealth(obj) };
 }
 
-/** Polls until evaluateHealth reports `status`; returns every distinct result seen on the way. */
-async function healthUntil(path: string, status: HealthResult['status'], timeoutMs = 60_000) {
+/**
+ * Follows one object on the API server's watch from the version `from` (what
+ * a create or patch answered) until evaluateHealth reports `status`; returns
+ * every distinct result on the way. The watch replays every version after
+ * `from`, so a state the controllers hold only briefly is seen however slow
+ * this process is; polling could miss it.
+ */
+async function healthUntil(
+  path: string,
+  status: HealthResult['status'],
+  from: KubeObject,
+  timeoutMs = 60_000,
+): Promise<{ final: HealthResult; seen: HealthResult[] }> {
+  const slash = path.lastIndexOf('/');
+  const collection = path.slice(0, slash);
+  const name = path.slice(slash + 1);
   const seen: HealthResult[] = [];
-  const final = await eventually(
-    `${path} ${status}`,
-    async () => {
-      const { health } = await healthOf(path);
-      const last = seen.at(-1);
-      if (!last || last.status !== health.status || last.message !== health.message) {
-        seen.push(health);
-      }
-      return health.status === status ? health : undefined;
-    },
-    timeoutMs,
-  );
-  return { final, seen };
+  const note = (obj: KubeObject): HealthResult => {
+    const health = evaluateHealth(obj);
+    const last = seen.at(-1);
+    if (!last || last.status !== health.status || last.message !== health.message) {
+      seen.push(health);
+    }
+    return health;
+  };
+  const start = note(from);
+  if (start.status === status) return { final: start, seen };
+  let abort: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const final = await new Promise<HealthResult>((resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${path} not ${status} after ${timeoutMs / 1000}s; seen: ${JSON.stringify(seen)}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      new Watch(kubeConfig())
+        .watch(
+          collection,
+          {
+            fieldSelector: `metadata.name=${name}`,
+            resourceVersion: from.metadata.resourceVersion,
+            allowWatchBookmarks: false,
+          },
+          (type: string, obj: KubeObject) => {
+            if (type === 'DELETED') reject(new Error(`${path} was deleted`));
+            else if (type === 'ADDED' || type === 'MODIFIED') {
+              const health = note(obj);
+              if (health.status === status) resolve(health);
+            }
+          },
+          (err: unknown) =>
+            reject(new Error(`the watch of ${path} ended before ${status}: ${String(err)}`)),
+        )
+        .then((c) => {
+          abort = () => c.abort();
+        }, reject);
+    });
+    return { final, seen };
+  } finally {
+    clearTimeout(timer);
+    abort?.();
+  }
 }
 
 interface PodList {
@@ -95,15 +147,21 @@ describe('health of workloads under the real controllers', () => {
   it('sees a Deployment Progressing, then Healthy, and again when its template changes', async () => {
     const ns = await testNamespace('health-deploy');
     const path = `/apis/apps/v1/namespaces/${ns}/deployments/web`;
-    await kube('POST', `/apis/apps/v1/namespaces/${ns}/deployments`, deploymentBody('web', '1.27'));
+    const created = await kube(
+      'POST',
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      deploymentBody('web', '1.27'),
+    );
 
-    const first = await healthOf(path);
-    expect(first.health.status).toBe('Progressing');
-    expect(first.health.recheckAfterMs).toBeGreaterThan(0);
+    // The version the API server stored, before any controller wrote a status.
+    const first = evaluateHealth(created);
+    expect(first.status).toBe('Progressing');
+    expect(first.recheckAfterMs).toBeGreaterThan(0);
 
-    const rollout = await healthUntil(path, 'Healthy');
+    const rollout = await healthUntil(path, 'Healthy', created);
     expect(rollout.final.message).toBe('2 of 2 replicas available');
-    // On the way it said what it was waiting for (minReadySeconds holds this state for 2 s).
+    // On the way it said what it was waiting for (minReadySeconds holds this
+    // state for 2 s; the watch sees it however long a read takes here).
     expect(rollout.seen.map((h) => h.message)).toContain(
       'waiting for rollout: 0 of 2 updated replicas are available',
     );
@@ -112,7 +170,7 @@ describe('health of workloads under the real controllers', () => {
     ).toBe(true);
 
     // Roll to a new template.
-    await kube(
+    const patched = await kube(
       'PATCH',
       path,
       {
@@ -125,12 +183,13 @@ describe('health of workloads under the real controllers', () => {
       },
       'application/strategic-merge-patch+json',
     );
-    const rolling = await healthOf(path);
-    expect(rolling.health.status).toBe('Progressing');
-    expect(rolling.health.recheckAfterMs).toBeGreaterThan(0);
-    expect(rolling.health.message).toMatch(/^waiting for rollout/);
+    // The patched version: a generation the controller has not observed yet.
+    const rolling = evaluateHealth(patched);
+    expect(rolling.status).toBe('Progressing');
+    expect(rolling.recheckAfterMs).toBeGreaterThan(0);
+    expect(rolling.message).toMatch(/^waiting for rollout/);
 
-    const rolled = await healthUntil(path, 'Healthy');
+    const rolled = await healthUntil(path, 'Healthy', patched);
     expect(rolled.final.message).toBe('2 of 2 replicas available');
     // maxSurge 1, maxUnavailable 0: one new pod at a time, each unavailable for 2 s.
     expect(rolled.seen.map((h) => h.message)).toContain(
@@ -154,7 +213,7 @@ describe('health of workloads under the real controllers', () => {
   it('sees a Job that completes as Healthy', async () => {
     const ns = await testNamespace('health-job-ok');
     const path = `/apis/batch/v1/namespaces/${ns}/jobs/once`;
-    await kube('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, {
+    const created = await kube('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, {
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: { name: 'once' },
@@ -164,14 +223,14 @@ describe('health of workloads under the real controllers', () => {
         },
       },
     });
-    const { final } = await healthUntil(path, 'Healthy');
+    const { final } = await healthUntil(path, 'Healthy', created);
     expect(final.message).toBe('completed: 1 succeeded');
   });
 
   it('sees a Job whose pod fails as Degraded with the Job controller’s reason', async () => {
     const ns = await testNamespace('health-job-fail');
     const path = `/apis/batch/v1/namespaces/${ns}/jobs/migrate`;
-    await kube('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, {
+    const created = await kube('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, {
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: { name: 'migrate' },
@@ -185,7 +244,7 @@ describe('health of workloads under the real controllers', () => {
         },
       },
     });
-    expect((await healthOf(path)).health.status).toBe('Progressing');
+    expect(evaluateHealth(created).status).toBe('Progressing');
 
     // The scheduler binds the pod to a fake node; nothing runs it.
     const pod = await eventually('the Job pod to be scheduled', async () => {
@@ -252,7 +311,7 @@ describe('health of workloads under the real controllers', () => {
     });
 
     // The real Job controller counts the failure against backoffLimit 0.
-    const { final, seen } = await healthUntil(path, 'Degraded');
+    const { final, seen } = await healthUntil(path, 'Degraded', created);
     expect(final.message).toMatch(
       /^BackoffLimitExceeded: Job has reached the specified backoff limit/,
     );
@@ -276,8 +335,17 @@ describe('health of storage, namespaces and CRDs', () => {
         resources: { requests: { storage: '1Gi' } },
       },
     });
-    // Give the PV controller time to look at it: it stays Pending.
-    await new Promise((r) => setTimeout(r, 2_000));
+    // The PV controller has looked at it (its event says why it cannot bind),
+    // and it stays Pending.
+    const looked = await eventually('the PV controller to report on the claim', async () => {
+      const events = await kube<{ items: { reason?: string; message?: string }[] }>(
+        'GET',
+        `/api/v1/namespaces/${ns}/events?fieldSelector=${encodeURIComponent('involvedObject.kind=PersistentVolumeClaim,involvedObject.name=data')}`,
+      );
+      return events.items[0];
+    });
+    expect(looked.reason).toBe('ProvisioningFailed');
+    expect(looked.message).toContain('no-such-provisioner');
     const { obj, health } = await healthOf(path);
     expect((obj.status as { phase?: string }).phase).toBe('Pending');
     expect(health).toEqual({
@@ -359,24 +427,34 @@ describe('health of storage, namespaces and CRDs', () => {
     },
   });
 
-  async function createCrd(body: ReturnType<typeof crd>): Promise<string> {
-    await kube('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body);
+  async function createCrd(
+    body: ReturnType<typeof crd>,
+  ): Promise<[path: string, created: KubeObject]> {
+    const created = await kube(
+      'POST',
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      body,
+    );
     crds.push(body.metadata.name);
-    return `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${body.metadata.name}`;
+    return [
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${body.metadata.name}`,
+      created,
+    ];
   }
 
   it('sees a CRD become Established: Healthy', async () => {
     const group = `${uniqueName('health')}.example.com`;
-    const path = await createCrd(crd(group, 'widgets', 'Widget'));
-    const { final } = await healthUntil(path, 'Healthy', 30_000);
+    const [path, created] = await createCrd(crd(group, 'widgets', 'Widget'));
+    const { final } = await healthUntil(path, 'Healthy', created, 30_000);
     expect(final.message).toBe('established');
   });
 
   it('sees a CRD whose kind clashes with another in its group as Degraded', async () => {
     const group = `${uniqueName('health')}.example.com`;
-    await healthUntil(await createCrd(crd(group, 'widgets', 'Widget')), 'Healthy', 30_000);
-    const clash = await createCrd(crd(group, 'gadgets', 'Widget'));
-    const { final } = await healthUntil(clash, 'Degraded', 30_000);
+    const [first, firstCreated] = await createCrd(crd(group, 'widgets', 'Widget'));
+    await healthUntil(first, 'Healthy', firstCreated, 30_000);
+    const [clash, clashCreated] = await createCrd(crd(group, 'gadgets', 'Widget'));
+    const { final } = await healthUntil(clash, 'Degraded', clashCreated, 30_000);
     // The naming controller names the first clash it finds: Kind or ListKind.
     expect(final.message).toMatch(
       /^names not accepted: (Kind|ListKind)Conflict: "Widget(List)?" is already in use$/,

@@ -174,7 +174,9 @@ describe('immutable fields', () => {
     expect(first.error).toBeUndefined();
     const client = await h.client();
     const old = await client.get('batch/v1', 'Job', namespace, 'migrate');
-    expect(old?.metadata.uid).toBeTruthy();
+    expect(old?.metadata.uid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
 
     await h.repo.commit({ 'job.yaml': job('busybox:1.37', replace) });
     const second = await h.reconcile({}, { waitBudgetMs: 500 });

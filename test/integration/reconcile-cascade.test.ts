@@ -16,7 +16,7 @@ import { reconcile } from '../../lib/reconcile/index.js';
 import { processJob } from '../../lib/worker.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
-import { kubeConfig, testNamespace } from '../support/kube.js';
+import { kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
 import { RecordingQueue } from '../support/recording-queue.js';
 
 const core = () => kubeConfig().makeApiClient(CoreV1Api);
@@ -40,9 +40,7 @@ async function configMapNames(ns: string): Promise<string[]> {
 }
 
 async function namespaceLive(name: string): Promise<boolean> {
-  const ns = await core()
-    .readNamespace({ name })
-    .catch(() => undefined);
+  const ns = await unlessNotFound(core().readNamespace({ name }));
   return !!ns && !ns.metadata?.deletionTimestamp;
 }
 
@@ -90,7 +88,10 @@ describe('cascade on delete', () => {
     // The API only queued the job: nothing deleted yet, the target's inventory kept.
     expect(queue.sent.map((q) => q.job)).toMatchObject([{ cluster: 'local', trigger: 'delete' }]);
     expect(await configMapNames(ns)).toEqual(['copy', 'first', 'keep', 'late']);
-    expect((await h.store.getApplication(h.appName))?.spec.destinations[0]?.deleting).toBeDefined();
+    expect((await h.store.getApplication(h.appName))?.spec.destinations[0]?.deleting).toEqual({
+      requestedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      allowPrune: false,
+    });
     expect((await h.store.getTargetStatus(h.target))?.inventory).toHaveLength(4);
 
     // The guard refuses the Namespace: the unguarded part goes, the app stays, the status says how.
@@ -112,7 +113,7 @@ describe('cascade on delete', () => {
     expect(status?.conditions.find((c) => c.type === 'PruneRefused')?.message).toMatch(
       new RegExp(`refused to prune Namespace/${extraNs}.*apps delete NAME --cascade --prune`),
     );
-    expect(await h.store.getApplication(h.appName)).toBeDefined();
+    expect((await h.store.getApplication(h.appName))?.metadata.name).toBe(h.appName);
 
     // Allowed: the Namespace goes, Delete=false and the copy stay, the app is forgotten.
     expect(

@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../lib/model/object.js';
-import { EngineHarness } from '../support/engine.js';
+import { EngineHarness, offsetClock } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
 import {
   eventually,
@@ -92,7 +92,7 @@ describe('hooks', () => {
     const name = recorded[0]?.key.split('/').at(-1) as string;
     expect(name).toMatch(/^migrate-[0-9a-f]{8}-presync$/);
     const created = await readJob(ns, name);
-    expect(created).toBeDefined();
+    expect(created?.metadata).toMatchObject({ name, namespace: ns });
 
     // The next invocation waits on the hook it recorded: no second Job.
     const second = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 1_000 });
@@ -137,7 +137,7 @@ describe('hooks', () => {
     expect(cmApplied).toBeGreaterThanOrEqual(0);
     expect(lateCreated).toBeGreaterThan(cmApplied);
     expect(postCreated).toBeGreaterThan(lateCreated);
-    expect(await readJob(ns, 'late')).toBeDefined();
+    expect((await readJob(ns, 'late'))?.metadata.annotations?.[ARGO_HOOK]).toBe('Sync');
   });
 });
 
@@ -153,7 +153,9 @@ describe('operations', () => {
     const started = await h.reconcile({}, { waitBudgetMs: 1_500 });
     expect(started.status.operation?.phase).toBe('Running');
     const running = await readJob(ns, 'migrate');
-    expect(running?.metadata.uid).toBeDefined();
+    expect(running?.metadata.uid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
 
     // A push while the hook runs (the new commit's hook would not block).
     const second = await h.repo.commit({
@@ -219,17 +221,25 @@ describe('operations', () => {
 
     // Once it finished, it is deleted and created again for this operation.
     await succeedJobPod(ns, 'migrate');
-    const next = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 5_000 });
+    // As soon as the Job controller has marked it complete (however long that takes).
+    const next = await eventually('the finished run to be deleted and created again', async () => {
+      const o = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 1_000 });
+      return hookEvents(h, 'PreSync', 'deleted').length > 0 ? o : undefined;
+    });
     expect(next.status.operation?.id).toBe(manual.status.operation?.id);
     expect(hookEvents(h, 'PreSync', 'deleted')).toHaveLength(1);
     const rerun = await readJob(ns, 'migrate');
-    expect(rerun?.metadata.uid).toBeDefined();
+    expect(rerun?.metadata.uid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     expect(rerun?.metadata.uid).not.toBe(running?.metadata.uid);
   });
 
   it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit or a manual sync', async () => {
     const ns = await testNamespace('hookretry');
-    const h = await EngineHarness.create(uniqueName('app'));
+    // The backoff passes when the test moves this clock on, not while the machine is busy.
+    const clock = offsetClock();
+    const h = await EngineHarness.create(uniqueName('app'), { clock });
     await h.repo.commit({
       'cm.yaml': configMap('settings', { rev: '1' }),
       'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
@@ -238,7 +248,7 @@ describe('operations', () => {
     await h.setApp({
       namespace: ns,
       syncPolicy: {
-        retry: { limit: 1, backoff: { duration: '1s', factor: 1, maxDuration: '1s' } },
+        retry: { limit: 1, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
       },
     });
 
@@ -252,10 +262,13 @@ describe('operations', () => {
     expect(attempt1.status.conditions.map((c) => c.type)).toContain('SyncRetrying');
     expect(attempt1.requeueAfterMs).toBeGreaterThan(0);
     expect(hookEvents(h, 'SyncFail')).toHaveLength(0);
-    // Before its backoff is over, nothing happens.
+    // Before its backoff is over, nothing happens: no second PreSync hook.
     const early = await h.reconcile({ trigger: 'sweep' });
-    expect(early.status.operation?.attempt).toBe(2);
-    await new Promise((r) => setTimeout(r, early.requeueAfterMs ?? 0));
+    expect(early.status.operation).toMatchObject({ phase: 'Running', attempt: 2 });
+    expect(hookEvents(h, 'PreSync')).toHaveLength(1);
+    expect(early.requeueAfterMs).toBeGreaterThan(0);
+    expect(early.requeueAfterMs).toBeLessThanOrEqual(10 * 60_000);
+    clock.advance(early.requeueAfterMs ?? 0);
 
     // Attempt 2 (the last) fails: the operation fails and its SyncFail hook runs, once.
     const [attempt2] = await Promise.all([
@@ -347,7 +360,9 @@ spec:
 
   it('with PostSync hooks, waits for health up to healthTimeout, reporting the comparison meanwhile', async () => {
     const ns = await testNamespace('healthto');
-    const h = await EngineHarness.create(uniqueName('app'));
+    // healthTimeout passes when the test moves this clock on, not while the machine is busy.
+    const clock = offsetClock();
+    const h = await EngineHarness.create(uniqueName('app'), { clock });
     await h.repo.commit({
       // Never schedulable: Progressing for good.
       'deploy.yaml': `apiVersion: apps/v1
@@ -364,12 +379,13 @@ spec:
 `,
       'smoke.yaml': job({ name: 'smoke' }, { [ARGO_HOOK]: 'PostSync' }),
     });
-    await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '4s', retry: { limit: 0 } } });
+    await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '10m', retry: { limit: 0 } } });
     const waiting = await h.reconcile({}, { waitBudgetMs: 1_000 });
     expect(waiting.status.operation?.phase).toBe('Running');
     expect(waiting.status.operation?.message).toMatch(/stuck/);
     // Everything is applied: the comparison says Synced while the operation waits.
     expect(waiting.status.sync).toBe('Synced');
+    clock.advance(10 * 60_000);
     const failed = await eventually(
       'the operation to give up on health',
       async () => {

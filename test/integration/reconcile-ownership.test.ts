@@ -15,7 +15,7 @@ import { SHARED_LOOKUP_GET_LIMIT } from '../../lib/diff/index.js';
 import { LABEL_APP } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
-import { eventually, kubeConfig, testNamespace } from '../support/kube.js';
+import { eventually, kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
 
 const core = () => kubeConfig().makeApiClient(CoreV1Api);
 
@@ -74,9 +74,9 @@ subsets:
     await h.setApp({ namespace: ns, syncPolicy: { prune: true, selfHeal: true } });
     expect((await h.reconcileUntilSettled()).error).toBeUndefined();
     const made = await eventually('Endpoints/web from the endpoints controller', async () => {
-      const ep = await core()
-        .readNamespacedEndpoints({ namespace: ns, name: 'web' })
-        .catch(() => undefined);
+      const ep = await unlessNotFound(
+        core().readNamespacedEndpoints({ namespace: ns, name: 'web' }),
+      );
       return ep?.metadata?.labels?.[LABEL_APP] === h.appName ? ep : undefined;
     });
 
@@ -179,7 +179,9 @@ describe('shared objects', () => {
     expect(await labelOf(ns, 'shared')).toBe(second.appName);
     // Now the first app sees it as the second's, and leaves it.
     const left = await first.reconcile();
-    expect(left.status.conditions.find((c) => c.type === 'SharedResource')).toBeDefined();
+    expect(left.status.conditions.find((c) => c.type === 'SharedResource')?.message).toContain(
+      `ConfigMap/${ns}/shared (application ${second.appName})`,
+    );
     expect(await labelOf(ns, 'shared')).toBe(second.appName);
   });
 });
@@ -291,7 +293,10 @@ describe('prune annotations', () => {
     );
     expect(
       outcome.status.conditions.find((c) => c.type === 'PruneConfirmationRequired'),
-    ).toBeDefined();
+    ).toMatchObject({
+      reason: 'AwaitingConfirmation',
+      message: `1 objects annotated Prune=confirm wait for a manual sync that allows the prune: ConfigMap/${ns}/confirm`,
+    });
     expect(outcome.status.sync).toBe('OutOfSync');
 
     const confirmed = await h.reconcile({ trigger: 'manual', allowPrune: true });

@@ -7,7 +7,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
-import { kubeConfig } from '../support/kube.js';
+import { kubeConfig, unlessNotFound } from '../support/kube.js';
 
 function cm(name: string, annotations: Record<string, string> = {}): string {
   const ann = Object.entries(annotations);
@@ -30,12 +30,8 @@ async function configMapNames(ns: string): Promise<string[]> {
 }
 
 async function namespaceExists(name: string): Promise<boolean> {
-  try {
-    const ns = await kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name });
-    return !ns.metadata?.deletionTimestamp;
-  } catch {
-    return false;
-  }
+  const ns = await unlessNotFound(kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name }));
+  return ns !== undefined && !ns.metadata?.deletionTimestamp;
 }
 
 describe('prune', () => {
@@ -83,7 +79,9 @@ describe('prune', () => {
     expect(outcome.status.operation?.message).toMatch(
       new RegExp(`refused to prune Namespace/${ns}: deleting a Namespace.*allowPruneOf`),
     );
-    expect(outcome.status.conditions.find((c) => c.type === 'PruneRefused')).toBeDefined();
+    expect(outcome.status.conditions.find((c) => c.type === 'PruneRefused')?.message).toBe(
+      outcome.status.operation?.message,
+    );
     expect(outcome.status.sync).toBe('OutOfSync');
     expect(await namespaceExists(ns)).toBe(true);
     // The unguarded part of the prune went ahead.

@@ -16,7 +16,7 @@ import { SourceCache } from '../../lib/source/index.js';
 import { awsClientConfig } from '../support/aws.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
-import { kubeConfig } from '../support/kube.js';
+import { kubeConfig, unlessNotFound } from '../support/kube.js';
 import { type AgeKey, ageKeygen, createKmsKey, sopsEncrypt } from '../support/sops.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -63,12 +63,8 @@ async function liveSecret(ns: string, name: string): Promise<Record<string, stri
 }
 
 async function namespaceExists(ns: string): Promise<boolean> {
-  try {
-    await kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name: ns });
-    return true;
-  } catch {
-    return false;
-  }
+  const read = kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name: ns });
+  return (await unlessNotFound(read)) !== undefined;
 }
 
 /** Everything the engine recorded for the harness's target, as text to search. */

@@ -309,7 +309,13 @@ export class OciRegistry {
   }
 }
 
-/** Whether a file exists (for cache assertions). */
+/** Whether a file exists (for cache assertions); any failure but ENOENT is thrown. */
 export async function exists(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined)) !== undefined;
+  try {
+    await stat(p);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
 }

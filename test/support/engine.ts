@@ -15,6 +15,7 @@ import {
   ClusterSchema,
 } from '../../lib/model/application.js';
 import type { TargetId } from '../../lib/model/target.js';
+import { type Clock, systemClock } from '../../lib/ports/clock.js';
 import type { ClusterConnector } from '../../lib/ports/cluster.js';
 import type { Renderer } from '../../lib/ports/render.js';
 import type { CommitStatusReporter } from '../../lib/ports/report.js';
@@ -29,6 +30,9 @@ import { IsomorphicGitSource, SourceCache } from '../../lib/source/index.js';
 import { testenv } from './env.js';
 import { TestRepo } from './git.js';
 import { provideRenderTools } from './render-tools.js';
+
+/** How long reconcileUntilSettled follows requeues. */
+const SETTLE_WITHIN_MS = 120_000;
 
 export type CommitReport = Parameters<CommitStatusReporter['report']>[0];
 
@@ -62,6 +66,23 @@ export interface EngineHarnessOptions {
   statusUrl?: (target: TargetId) => string | undefined;
   /** The render cache (e.g. one with SOPS keys); default a plain SourceCache. */
   renderer?: Renderer;
+  /** The engine's and the leases' clock (default the system's), e.g. an offsetClock. */
+  clock?: Clock;
+}
+
+/** A clock that runs with the system's, plus however far a test has moved it on. */
+export interface OffsetClock extends Clock {
+  advance(ms: number): void;
+}
+
+export function offsetClock(): OffsetClock {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
 }
 
 /** Spec fields to set; source fields are merged over the harness's repository and `main`. */
@@ -71,7 +92,8 @@ type AppSpecOverrides = Omit<Partial<ApplicationInput['spec']>, 'source'> & {
 
 export class EngineHarness {
   readonly store = new MemoryStore();
-  readonly leases = new MemoryLeaseManager(this.store);
+  readonly clock: Clock;
+  readonly leases: MemoryLeaseManager;
   readonly reporter: RecordingReporter;
   readonly events: ReconcileEvent[] = [];
   /** Called with every engine event as it happens (fault injection, progress). */
@@ -88,6 +110,8 @@ export class EngineHarness {
     readonly kubeconfig: string,
     opts: EngineHarnessOptions,
   ) {
+    this.clock = opts.clock ?? systemClock;
+    this.leases = new MemoryLeaseManager(this.store, this.clock);
     this.connector = opts.connector ?? new KubeconfigConnector();
     this.renderer = opts.renderer ?? new SourceCache();
     this.reporter = new RecordingReporter(opts.reporter);
@@ -159,6 +183,7 @@ export class EngineHarness {
       clusters: this.connector,
       reporter: this.reporter,
       statusUrl: this.statusUrl,
+      clock: this.clock,
       onEvent: (e) => {
         this.events.push(e);
         this.listener?.(e);
@@ -174,14 +199,19 @@ export class EngineHarness {
     );
   }
 
-  /** Reconciles, following requeues (rollouts, hooks) until nothing is pending. */
+  /**
+   * Reconciles, following requeues (rollouts, hooks) until nothing is pending,
+   * or `withinMs` of wall-clock time (generous: kwok's rollouts slow down on a
+   * busy machine; a count of rounds would run out sooner there).
+   */
   async reconcileUntilSettled(
     req: Partial<ReconcileRequest> = {},
     opts: ReconcileOptions = {},
-    max = 20,
+    withinMs = SETTLE_WITHIN_MS,
   ) {
+    const deadline = Date.now() + withinMs;
     let outcome = await this.reconcile(req, opts);
-    for (let i = 0; i < max && outcome.requeueAfterMs !== undefined && !outcome.error; i++) {
+    while (outcome.requeueAfterMs !== undefined && !outcome.error && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(outcome.requeueAfterMs ?? 0, 2_000)));
       outcome = await this.reconcile({ ...req, trigger: 'health-check' }, opts);
     }

@@ -29,6 +29,20 @@ export function objectApi(): KubernetesObjectApi {
   return KubernetesObjectApi.makeApiClient(kubeConfig());
 }
 
+/**
+ * What a read of the API server answered, or undefined when the object does
+ * not exist (404). Any other failure (a broken setup, a 403, an unreachable
+ * server) is thrown, so it cannot pass for "absent".
+ */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return undefined;
+    throw e;
+  }
+}
+
 /** Polls `check` until it returns a value, or fails with `what` after timeoutMs. */
 export async function eventually<T>(
   what: string,

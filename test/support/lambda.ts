@@ -134,11 +134,11 @@ export async function pollOnce(
     }),
   );
   const messages = res.Messages ?? [];
-  if (messages.length === 0) return { received: 0, failed: [] as string[] };
-  const out = await handler(
-    { Records: messages.map((m) => toRecord(m, queueUrl)) },
-    lambdaContext('driftless-worker', opts.timeoutMs),
-  );
+  if (messages.length === 0) return { received: 0, failed: [] as string[], remainingMs: undefined };
+  const context = lambdaContext('driftless-worker', opts.timeoutMs);
+  const out = await handler({ Records: messages.map((m) => toRecord(m, queueUrl)) }, context);
+  // What Lambda would have left the invocation when the handler returned (0: killed).
+  const remainingMs = context.getRemainingTimeInMillis();
   const failed = new Set(out.batchItemFailures.map((f) => f.itemIdentifier));
   const done = messages.filter((m) => !failed.has(m.MessageId as string));
   if (done.length) {
@@ -155,10 +155,15 @@ export async function pollOnce(
     bodies: messages.map((m) => m.Body as string),
     /** The batch's messages: id and body, in batch order. */
     messages: messages.map((m) => ({ id: m.MessageId as string, body: m.Body as string })),
+    remainingMs,
   };
 }
 
-/** Polls until `queues` stay empty for `quietMs` (delayed messages included), or timeoutMs. */
+/**
+ * Polls until `queues` yield nothing for `quietMs`, or timeoutMs. A message
+ * delayed (or invisible) for longer than quietMs is not waited for: a test
+ * that needs what such a message does waits for that state (eventually).
+ */
 export async function drain(
   sqs: SQSClient,
   queueUrls: string[],

@@ -779,8 +779,9 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
       (a) => a.Properties as Json,
     );
     const topic = stack.alarmTopic;
-    expect(topic).toBeDefined();
     const topicRef = { Ref: id(stack, topic as IConstruct) };
+    // The stack's one topic.
+    expect(Object.keys(template.findResources('AWS::SNS::Topic'))).toEqual([topicRef.Ref]);
     for (const a of alarms) expect(a.AlarmActions).toEqual([topicRef]);
     const find = (metric: string, dimension: Json) =>
       alarms.filter(

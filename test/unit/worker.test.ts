@@ -27,7 +27,15 @@ class DownGit implements GitSource {
 
 async function setup(retryLimit: number) {
   const store = new MemoryStore();
-  const leases = new MemoryLeaseManager(store);
+  // The leases' clock, moved on by a test (a lease expires when the test says).
+  let now = Date.now();
+  const clock = {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+  const leases = new MemoryLeaseManager(store, clock);
   await store.putCluster(
     parseCluster({
       apiVersion: 'driftless.dev/v1',
@@ -63,7 +71,7 @@ async function setup(retryLimit: number) {
     },
     reporter: noReporter,
   };
-  return { store, leases, git, queue, deps };
+  return { store, leases, git, queue, deps, clock };
 }
 
 const job: ReconcileJob = {
@@ -101,10 +109,10 @@ function runningStatus(): TargetStatus {
 
 describe('processJob', () => {
   it('dead-letters at the start an attempt past the budget whose last attempt never reported, without reconciling', async () => {
-    const { store, leases, git, deps } = await setup(2);
+    const { store, leases, git, deps, clock } = await setup(2);
     const lease = await leases.acquire(target, 'killed-worker', 1);
     await store.putTargetStatus(runningStatus(), lease?.fencingToken ?? 1);
-    await new Promise((r) => setTimeout(r, 5)); // the killed worker's lease expires
+    clock.advance(5); // the killed worker's lease expires
     // Attempts 1..3 (limit 2) were all received; the 4th arrives: the 3rd never reported.
     const outcome = await processJob(deps, job, 4);
     expect(outcome.kind).toBe('dead');

@@ -41,8 +41,14 @@ describe('the shipped schema bundle', () => {
     expect(schemas.isNamespaced('v1', 'Namespace')).toBe(false);
     expect(schemas.isNamespaced('rbac.authorization.k8s.io/v1', 'ClusterRole')).toBe(false);
     expect(schemas.kind('v1', 'ConfigMap')?.statusSubresource).toBe(false);
-    expect(schemas.kind('apiextensions.k8s.io/v1', 'CustomResourceDefinition')).toBeDefined();
-    expect(schemas.kind('apiregistration.k8s.io/v1', 'APIService')).toBeDefined();
+    expect(schemas.kind('apiextensions.k8s.io/v1', 'CustomResourceDefinition')).toMatchObject({
+      namespaced: false,
+      statusSubresource: true,
+    });
+    expect(schemas.kind('apiregistration.k8s.io/v1', 'APIService')).toMatchObject({
+      namespaced: false,
+      statusSubresource: true,
+    });
     expect(schemas.kind('extensions/v1beta1', 'Ingress')).toBeUndefined();
     expect(schemas.apiVersionsOf('HorizontalPodAutoscaler').sort()).toEqual([
       'autoscaling/v1',
