@@ -601,6 +601,8 @@ export class DriftlessStack extends Stack {
       ['sqs:SendMessage'],
       [this.delayQueue.queueArn, this.jobDeadLetterQueue.queueArn],
     );
+    // A cluster's sweep (lib/sweep/cluster.ts) queues reconcile jobs for the targets that changed.
+    allow(worker.role, 'EnqueueFromSweep', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
     allow(worker.role, 'ReportToOutbox', ['sqs:SendMessage'], [this.outboxQueue.queueArn]);
     // SOPS (lib/source/decrypt.ts): kms:Decrypt on the keys the user lists
     // (driftless:sopsKmsKeys) and sts:AssumeRole on the roles apps may name

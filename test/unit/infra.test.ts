@@ -726,6 +726,8 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
         ...['PutItem', 'UpdateItem'].map((a) => `dynamodb:${a} ${table}${partitions('SWEEP#*')}`),
         `sqs:SendMessage ${delayQueue}`,
         `sqs:SendMessage ${jobDlq}`,
+        // A cluster's sweep queues reconcile jobs.
+        `sqs:SendMessage ${jobQueue}`,
         `sqs:SendMessage ${outboxQueue}`,
         // Source credentials: only secrets under the stack's prefix.
         `secretsmanager:GetSecretValue ${SOURCE_SECRETS}`,
