@@ -547,9 +547,8 @@ interface AppUnderTest {
   changes: number;
 }
 
-async function createApp(env: Env, objects: number): Promise<AppUnderTest> {
-  const name = `cost-${objects}`;
-  const app = generateApp(objects, name, name);
+/** A bare repository `name` on the Git server and a work tree pushing to it; returns the work tree. */
+async function createRepo(env: Env, name: string): Promise<string> {
   const bare = path.join(env.git.info.root, `${name}.git`);
   await mkdir(bare, { recursive: true });
   await git(bare, 'init', '--bare', '--initial-branch=main', '--quiet');
@@ -557,6 +556,13 @@ async function createApp(env: Env, objects: number): Promise<AppUnderTest> {
   await mkdir(work, { recursive: true });
   await git(work, 'init', '--initial-branch=main', '--quiet');
   await git(work, 'remote', 'add', 'origin', bare);
+  return work;
+}
+
+async function createApp(env: Env, objects: number): Promise<AppUnderTest> {
+  const name = `cost-${objects}`;
+  const app = generateApp(objects, name, name);
+  const work = await createRepo(env, name);
   for (const [file, text] of Object.entries(app.files))
     await writeFile(path.join(work, file), text);
   await git(work, 'add', '--all');
@@ -595,13 +601,7 @@ interface Siblings {
 /** Registers and syncs `count` apps of `objects` objects (paths of one repository) beside the app. */
 async function createSiblings(env: Env, objects: number, count: number): Promise<Siblings> {
   const repo = `cost-${objects}-fleet`;
-  const bare = path.join(env.git.info.root, `${repo}.git`);
-  await mkdir(bare, { recursive: true });
-  await git(bare, 'init', '--bare', '--initial-branch=main', '--quiet');
-  const work = path.join(env.dir, 'work', repo);
-  await mkdir(work, { recursive: true });
-  await git(work, 'init', '--initial-branch=main', '--quiet');
-  await git(work, 'remote', 'add', 'origin', bare);
+  const work = await createRepo(env, repo);
   const names = Array.from({ length: count }, (_, i) => `cost-${objects}-s${i}`);
   for (const [i, name] of names.entries()) {
     const dir = path.join(work, `s${i}`);

@@ -89,6 +89,8 @@ export interface ClusterSweepRecord {
    * next tick does not fetch them again.
    */
   confirmed: Record<string, string>;
+  /** Targets (apps) found but over the per-cluster limit: due at the next tick whatever their interval. */
+  carried?: string[];
   /** Why the last sweep could not finish, if it could not. */
   error?: string;
 }

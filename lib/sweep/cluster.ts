@@ -18,8 +18,8 @@
 //    with the last check's: changed, the target is reconciled; unchanged,
 //    the version is confirmed in the sweep record so the next tick skips it.
 // 4. Only those targets get a reconcile job (at most the per-cluster limit
-//    per tick, the rest the next tick: nothing about them was recorded);
-//    the sweep record is written once.
+//    per tick; the rest are carried in the sweep record and due at the next
+//    tick, whatever their interval); the sweep record is written once.
 //
 // A target that has not changed costs no request of its own: no read, no
 // write, no message, no invocation. The reconcile the sweep queues writes the
@@ -118,8 +118,13 @@ export async function sweepCluster(
   );
   // New targets and changed specs are checked at once; the rest when their interval comes.
   const fresh = (t: SweepTarget) => !t.observed || t.observed.spec !== t.specHash;
+  // Found last tick but over the limit: due now, whatever their interval.
+  const carried = new Set(state.record?.carried ?? []);
   const due = state.targets.filter(
-    (t) => !t.suspended && !t.observed?.running && (fresh(t) || isDue(t, previousTick, tick)),
+    (t) =>
+      !t.suspended &&
+      !t.observed?.running &&
+      (fresh(t) || carried.has(t.app) || isDue(t, previousTick, tick)),
   );
   counters.due = due.length;
   const reasons = new Map<string, SweepReason>();
@@ -204,9 +209,11 @@ export async function sweepCluster(
   );
   const jobs: QueuedJob[] = [];
   const enqueued: ClusterSweepResult['enqueued'] = [];
+  const carry: string[] = [];
   for (const [app, reason] of chosen) {
     if (jobs.length >= limit) {
       counters.deferred++;
+      carry.push(app);
       continue;
     }
     counters.reasons[reason] = (counters.reasons[reason] ?? 0) + 1;
@@ -230,6 +237,7 @@ export async function sweepCluster(
     tickAt: tick,
     counters,
     confirmed: keepConfirmed(confirmed, state.targets, opts.confirmedLimit),
+    ...(carry.length ? { carried: carry } : {}),
     ...(errors.length ? { error: summarize(errors) } : {}),
   };
   await deps.catalog.putClusterSweepRecord(record);

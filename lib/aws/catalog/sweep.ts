@@ -49,6 +49,7 @@ const SweepRecordSchema = z.object({
     durationMs: z.number(),
   }),
   confirmed: z.record(z.string(), z.string()),
+  carried: z.array(z.string()).optional(),
   error: z.string().optional(),
 }) satisfies z.ZodType<ClusterSweepRecord>;
 

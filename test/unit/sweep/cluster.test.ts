@@ -419,6 +419,22 @@ describe('sweepCluster', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 
+  it('carries targets over the limit to the next tick, even with a long interval', async () => {
+    const apps = Array.from({ length: 5 }, (_, i) => `slow-${i}`);
+    for (const app of apps) await trackedApp(app, { intervalMs: 60 * MINUTE });
+    for (const app of apps) cluster.objects.delete(`/ConfigMap/${app}/settings`);
+    const first = await sweepCluster(deps(), tickJob(0), { perClusterLimit: 2 });
+    expect(first.record?.carried).toHaveLength(3);
+    // An hour's interval: not due at the next tick, except the ones carried.
+    const second = await sweepCluster(deps(), tickJob(1), { perClusterLimit: 2 });
+    expect(second.record?.counters.due).toBe(3);
+    expect(second.enqueued).toHaveLength(2);
+    expect(second.enqueued.every((e) => first.record?.carried?.includes(e.app))).toBe(true);
+    const third = await sweepCluster(deps(), tickJob(2), { perClusterLimit: 2 });
+    const queuedOnce = [...first.enqueued, ...second.enqueued, ...third.enqueued].map((e) => e.app);
+    expect(new Set(queuedOnce)).toEqual(new Set(apps));
+  });
+
   it('does nothing for a tick it has swept already (a repeated message)', async () => {
     await trackedApp('a');
     cluster.objects.delete('/ConfigMap/a/settings');
