@@ -1552,7 +1552,7 @@ function report(
   out();
   out(
     `The fleet: ${FLEET.apps} apps × ${FLEET.clusters} clusters = ${FLEET.apps * FLEET.clusters} targets, a drift check every minute, the default ` +
-      `(${FLEET.apps * FLEET.clusters} × 30 × 24 × 60 = ${FLEET_NOOPS.toLocaleString('en-US')} no-op checks a month, priced at the share of a tick measured with ${first.noop.cold.targets} targets per cluster, fewer than the fleet's ${FLEET.apps}) plus ` +
+      `(${FLEET.apps * FLEET.clusters} × 30 × 24 × 60 = ${FLEET_NOOPS.toLocaleString('en-US')} no-op checks a month, priced at the share of a tick measured with ${first.noop.cold.targets} targets per cluster; the fleet has ${FLEET.apps}) plus ` +
       `${FLEET.pushesPerAppMonth} pushes per app a month (${FLEET_CHANGES.toLocaleString('en-US')} one-object changes); ` +
       `Driftless = ${usd(fixedTotal)} fixed + ${usd(FLEET_NOOPS * noop)} no-ops + ${usd(FLEET_CHANGES * change)} changes. ` +
       'Flux is installed in each of the 3 clusters; Argo CD is priced as one hub managing all 3 (its usual multi-cluster setup). ' +
@@ -1606,7 +1606,7 @@ function scale(results: SizeResult[]): string[] {
   out('| quantity | one cluster’s tick | all clusters, per minute | limit | headroom |');
   out('|---|---:|---:|---:|---:|');
   out(
-    `| worker time (Lambda-eq.) | ${fmtMs(tickMs)} (${fmtMs(alone.workerLambdaMs)} + ${fmtMs(perTarget(alone.workerLambdaMs, many.workerLambdaMs))}/target) | ${fmtMs(SCALE.clusters * tickMs)} | worker timeout ${SCALE.workerTimeoutS} s per tick | ${num((SCALE.workerTimeoutS * 1000) / tickMs)}× |`,
+    `| worker time (Lambda-eq.) | ${fmtMs(tickMs)} (${fmtMs(alone.workerLambdaMs)} + ${perTarget(alone.workerLambdaMs, many.workerLambdaMs).toFixed(1)} ms/target) | ${fmtMs(SCALE.clusters * tickMs)} | worker timeout ${SCALE.workerTimeoutS} s per tick | ${num((SCALE.workerTimeoutS * 1000) / tickMs)}× |`,
   );
   out(
     `| concurrent worker invocations (average) | 1 | ${concurrency.toFixed(2)} | job queue maxConcurrency 10 (driftless:workerConcurrency), account 1000 | ${num(10 / Math.max(concurrency, 0.01))}× |`,
@@ -1669,70 +1669,27 @@ function assumptions(): string {
 
 const README_HEADING = '## Cost per reconcile';
 const READING_HEADING = '### Reading it';
+const LATEST_HEADING = '### Latest run';
 
+/**
+ * Rewrites the run's part of bench/README.md's cost section: from its
+ * "Latest run" heading to "Reading it" (kept: the run's interpretation, by
+ * hand). The section's description above it is the README's own.
+ */
 async function writeReadmeSection(text: string): Promise<void> {
   const file = path.join(here, 'README.md');
   const readme = await readFile(file, 'utf8');
-  const intro = [
-    README_HEADING,
-    '',
-    'What one reconcile costs on AWS, and how that compares with an always-on',
-    'Argo CD or Flux: [cost.bench.ts](cost.bench.ts) runs the data plane’s',
-    'production adapters (DynamoCatalog, DynamoLeaseManager, SqsJobQueue,',
-    'IsomorphicGitSource, EksConnector) against moto, a base-profile API server',
-    'and a Git server, and counts what AWS bills per request.',
-    '',
-    '```sh',
-    'npm run bench:cost                  # or: bash bench/run-cost.sh',
-    'bash bench/run-cost.sh --sizes 30 --reps 5 --memory 512 --arch x86_64 --out /tmp/cost.md',
-    '```',
-    '',
-    '`bench/run-cost.sh` installs what is missing (Node 22, npm dependencies, moto,',
-    'git http-backend, the Go-built etcd + kube-apiserver), then runs the benchmark',
-    '(about a minute on 2 cores after the first install). `--readme` rewrites this',
-    'section with the run’s tables.',
-    '',
-    '### What is measured',
-    '',
-    '- **No-op reconcile**: the drift sweep (`sweep()`, with a clock that makes the',
-    '  target due) enqueues the target (SendMessageBatch, setNextDue); one',
-    '  ReceiveMessage; `processJob` in this process (lease, Git ls-refs, render from',
-    '  the cache, one LIST per kind, nothing drifted, status write, next due time);',
-    '  one DeleteMessageBatch. The event source mapping receives and deletes in',
-    '  production; those are billed SQS requests, so they are counted here as one',
-    '  receive and one delete per message batch (batches of one).',
-    '- **One-object change**: a push changes one ConfigMap; the webhook function’s',
-    '  path (checkDelivery: the HMAC check; Powertools idempotency record on the table; `routeDelivery`:',
-    '  targetsForRepo, recordWantedRevision, enqueue); receive; `processJob` syncs',
-    '  (one server-side apply, status, history); delete.',
-    '- Each for a 30-object and a 200-object app (eight kinds, [manifests.ts](manifests.ts)),',
-    '  **warm** (median of N runs after a discarded warm-up, the cluster client, Git',
-    '  cache and render cache reused as in a warm Lambda) and **cold** (one run of',
-    '  `processJob` in a fresh Node process running an esbuild bundle of',
-    '  [cost-worker.ts](cost-worker.ts): no caches, no connections; `init` is the',
-    '  time from process start to the first line of the bundle).',
-    '- SQS requests: an SQS client middleware ([cost-wiring.ts](cost-wiring.ts)).',
-    '  DynamoDB: the capacity callback of DynamoCatalog and DynamoLeaseManager,',
-    '  which reports ConsumedCapacity and an estimate from item sizes; moto returns',
-    '  fixed numbers, so the estimate is what is priced. Kubernetes requests:',
-    '  `KubeClient.stats`; Git requests: the Git server’s counter.',
-    '',
-    '### Latest run',
-    '',
-    '',
-  ].join('\n');
   const start = readme.indexOf(`\n${README_HEADING}\n`);
-  const after = start < 0 ? -1 : readme.indexOf('\n## ', start + README_HEADING.length + 1);
-  const current = start < 0 ? '' : readme.slice(start + 1, after < 0 ? undefined : after + 1);
-  // A hand-written "Reading it" (the run's interpretation) is kept.
-  const reading = current.indexOf(`\n${READING_HEADING}\n`);
-  const kept = reading < 0 ? '' : `\n${current.slice(reading + 1).replace(/\n*$/, '\n')}`;
-  const section = `${intro}${text}\n\n### Assumptions\n\n${assumptions()}\n${kept}`;
-  const next =
-    start < 0
-      ? `${readme.replace(/\n*$/, '\n')}\n${section}`
-      : readme.slice(0, start + 1) + section + (after < 0 ? '' : `\n${readme.slice(after + 1)}`);
-  await writeFile(file, next);
+  if (start < 0) throw new Error(`bench/README.md has no "${README_HEADING}" section`);
+  const latest = readme.indexOf(`\n${LATEST_HEADING}\n`, start);
+  const reading = readme.indexOf(`\n${READING_HEADING}\n`, start);
+  if (latest < 0 || reading < latest) {
+    throw new Error(
+      `bench/README.md's cost section needs "${LATEST_HEADING}" before "${READING_HEADING}"`,
+    );
+  }
+  const run = `${LATEST_HEADING}\n\n${text}\n\n### Assumptions\n\n${assumptions()}\n`;
+  await writeFile(file, `${readme.slice(0, latest + 1)}${run}${readme.slice(reading)}`);
 }
 
 async function main() {
