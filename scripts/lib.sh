@@ -160,6 +160,17 @@ ensure_registry() {
   export DRIFTLESS_REGISTRY_BIN
 }
 
+# Flux's source-, kustomize- and notification-controller (and their CRDs) for
+# the fleet benchmark only (bench/run-fleet.sh), built from a pinned Go module
+# and cached by content key. Not part of ensure_testenv: the tests do not use it.
+ensure_flux() {
+  lock flux
+  "$DRIFTLESS_ROOT/scripts/testenv/build-flux.sh"
+  unlock
+  DRIFTLESS_FLUX_DIR="$("$DRIFTLESS_ROOT/scripts/testenv/build-flux.sh" --print-dir)"
+  export DRIFTLESS_FLUX_DIR
+}
+
 ensure_openssl() {
   command -v openssl >/dev/null 2>&1 || apt_install openssl
 }
