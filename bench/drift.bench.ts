@@ -18,14 +18,14 @@
 //   tsx bench/drift.bench.ts [--sizes 50,200,1000] [--reps 5] [--reps-large 3]
 //                            [--concurrency N] [--out FILE] [--keep]
 
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { mapBounded } from '../lib/concurrency.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { KubeconfigConnector, kubeClientFromKubeconfig } from '../lib/kube/kubeconfig.js';
@@ -54,8 +54,8 @@ import type { GitServerInfo } from '../scripts/testenv/gitserver.js';
 import { git, gitRequests, startGitServer } from './git.js';
 import { Kubectl, type KubectlRequests, type KubectlRun } from './kubectl.js';
 import { generateApp, markDeploymentsAvailable } from './manifests.js';
+import { initClockTicks, reapedChildrenCpuMs, ServerCpu } from './proc.js';
 
-const exec = promisify(execFile);
 const _here = path.dirname(fileURLToPath(import.meta.url));
 
 // ---------------------------------------------------------------------------
@@ -144,49 +144,6 @@ const silentReporter: CommitStatusReporter = { report: async () => {} };
 
 /** ReconcileOptions.concurrency; undefined: the engine's default. */
 let engineConcurrency: number | undefined;
-
-// ---------------------------------------------------------------------------
-// CPU time from /proc: of the API server and etcd (what an operation costs the
-// cluster), and of this process's reaped children (what a kubectl run cost,
-// the external diff it runs included).
-
-let clockTicks = 100;
-
-function ticksOf(stat: string, fields: number[]): number {
-  // Fields after "(comm) ", counted from 3 (state) as proc(5) numbers them.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields.reduce((sum, f) => sum + Number(rest[f - 3]), 0);
-}
-
-class ServerCpu {
-  private constructor(private readonly pids: number[]) {}
-
-  static async find(clusterDir: string): Promise<ServerCpu> {
-    const pids: number[] = [];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      const argv0 = path.basename(cmdline.split('\0')[0] ?? '');
-      if ((argv0 === 'etcd' || argv0 === 'kube-apiserver') && cmdline.includes(clusterDir)) {
-        pids.push(Number(entry));
-      }
-    }
-    if (pids.length !== 2)
-      throw new Error(`expected etcd and kube-apiserver, found ${pids.length}`);
-    return new ServerCpu(pids);
-  }
-
-  async ms(): Promise<number> {
-    let ticks = 0;
-    for (const pid of this.pids)
-      ticks += ticksOf(await readFile(`/proc/${pid}/stat`, 'utf8'), [14, 15]);
-    return (ticks * 1000) / clockTicks;
-  }
-}
-
-async function reapedChildrenCpuMs(): Promise<number> {
-  return (ticksOf(await readFile('/proc/self/stat', 'utf8'), [16, 17]) * 1000) / clockTicks;
-}
 
 interface Phases {
   resolve: number;
@@ -334,7 +291,7 @@ async function startEnv(dir: string): Promise<Env> {
     clientVersion: { gitVersion: string };
   };
   const server = (await admin.requestJson('GET', '/version')) as { gitVersion: string };
-  clockTicks = Number((await exec('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+  await initClockTicks();
   const serverCpu = await ServerCpu.find(path.join(dir, 'cluster'));
   const clusterSpec = ClusterSchema.parse({
     apiVersion: 'driftless.dev/v1',

@@ -22,8 +22,18 @@ type Obj = Record<string, unknown>;
 
 const PER_FILE = 25;
 
-/** `objects` objects in namespace `namespace`, labelled with the tracking label `app`. */
-export function generateApp(objects: number, namespace: string, app: string): AppManifests {
+/**
+ * `objects` objects in namespace `namespace`, labelled with the tracking label
+ * `app` — or without it (`tracked: false`) for another tool's copy of the app,
+ * which Driftless's label-selected LISTs must not return.
+ */
+export function generateApp(
+  objects: number,
+  namespace: string,
+  app: string,
+  opts: { tracked?: boolean } = {},
+): AppManifests {
+  const tracking: Record<string, string> = opts.tracked === false ? {} : { [LABEL_APP]: app };
   const tiers: Record<'config' | 'rbac' | 'network' | 'workloads', Obj[]> = {
     config: [],
     rbac: [],
@@ -45,7 +55,7 @@ export function generateApp(objects: number, namespace: string, app: string): Ap
     const component = `svc-${String(Math.floor(i / kinds.length)).padStart(3, '0')}`;
     const obj = make(component, namespace);
     const meta = obj.metadata as { labels: Record<string, string> };
-    meta.labels = { ...meta.labels, [LABEL_APP]: app };
+    meta.labels = { ...meta.labels, ...tracking };
     tiers[tier].push(obj);
   }
 
@@ -53,7 +63,7 @@ export function generateApp(objects: number, namespace: string, app: string): Ap
     '00-namespace.yaml': stringify({
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: namespace, labels: { team: 'payments', [LABEL_APP]: app } },
+      metadata: { name: namespace, labels: { team: 'payments', ...tracking } },
     }),
   };
   const order = ['config', 'rbac', 'network', 'workloads'] as const;
