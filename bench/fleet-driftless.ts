@@ -18,6 +18,8 @@ export interface FleetDriftlessSettings {
   apps: unknown[];
   webhookSecret: string;
   gitCacheDir: string;
+  /** Local mode's sweep tick (its default is a quick 5 s for development). */
+  sweepIntervalMs: number;
 }
 
 /** One line of this process's output after the first. */
@@ -68,6 +70,7 @@ const local = await startLocalMode({
   apps: settings.apps.map((a) => ApplicationSchema.parse(a)),
   webhookSecret: settings.webhookSecret,
   gitCacheDir: settings.gitCacheDir,
+  sweepIntervalMs: settings.sweepIntervalMs,
   onEvent,
   onLog: (m) => process.stderr.write(`[driftless] ${m}\n`),
 });
