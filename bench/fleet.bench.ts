@@ -1145,11 +1145,20 @@ async function runPhase(env: Env, tool: Tool, apps: number, interval: Interval):
         `API server ${(per(s1 - s0) / 1000).toFixed(1)} s CPU, ${tool.name} ${(per(c1 - c0) / 1000).toFixed(1)} s CPU`,
     );
 
-    // A hand edit of one object of one app, as `kubectl patch` makes it.
-    const i = Math.floor(apps / 2);
-    const ns = fleet.namespace(i);
-    const cmPath = `/api/v1/namespaces/${ns}/configmaps/${EDITED_CONFIGMAP}`;
+    // A hand edit of one object of one app, as `kubectl patch` makes it: the
+    // middle app, or (a tool still behind) the nearest one below it in sync.
     const want = desiredLogLevel(fleet.generation);
+    const cmPathOf = (k: number) =>
+      `/api/v1/namespaces/${fleet.namespace(k)}/configmaps/${EDITED_CONFIGMAP}`;
+    let i = Math.floor(apps / 2);
+    for (; i > 0; i--) {
+      const cm = (await admin.requestJson('GET', cmPathOf(i)).catch(() => undefined)) as
+        | { data?: Record<string, string> }
+        | undefined;
+      if (cm?.data?.[EDITED_KEY] === want) break;
+    }
+    const ns = fleet.namespace(i);
+    const cmPath = cmPathOf(i);
     const auditFrom = await env.audit.size();
     await admin.requestJson(
       'PATCH',
