@@ -1157,7 +1157,6 @@ async function runPhase(env: Env, tool: Tool, apps: number, interval: Interval):
         | undefined;
       if (cm?.data?.[EDITED_KEY] === want) break;
     }
-    const ns = fleet.namespace(i);
     const cmPath = cmPathOf(i);
     const auditFrom = await env.audit.size();
     await admin.requestJson(
