@@ -85,6 +85,12 @@ ensure_npm_deps() {
   local want
   want="$(sha256sum "$DRIFTLESS_ROOT/package-lock.json" | cut -d' ' -f1)-$(node -p process.version)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  # node_modules linked from another checkout: npm ci here would empty that
+  # checkout's install under it. Use it as it is.
+  if [ -L "$DRIFTLESS_ROOT/node_modules" ]; then
+    log "node_modules is a link to another checkout's install: not reinstalling it (its lock may differ)"
+    return 0
+  fi
   lock "npm-$(echo "$DRIFTLESS_ROOT" | sha256sum | cut -c1-8)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing npm dependencies (npm ci)"

@@ -22,10 +22,10 @@ afterAll(() => {
   for (const c of clients) c.close();
 });
 
-async function client(listPageSize?: number): Promise<KubeClient> {
+async function client(pageSize?: number): Promise<KubeClient> {
   const c = await kubeClientFromKubeconfig(testenv().kube.kubeconfig, undefined, {
     clusterName: 'test',
-    ...(listPageSize ? { listPageSize } : {}),
+    ...(pageSize ? { listPageSize: pageSize, metadataPageSize: pageSize } : {}),
   });
   clients.push(c);
   return c;
