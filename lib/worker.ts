@@ -35,6 +35,7 @@ import {
   reconcile,
   retryBackoffMs,
 } from './reconcile/index.js';
+import { failedView } from './reconcile/status.js';
 import { SourceDispatcher } from './source/sources.js';
 import { type ClusterSweepOptions, type ClusterSweepResult, sweepCluster } from './sweep/index.js';
 
@@ -390,10 +391,15 @@ async function markDegraded(
       finishedAt: now,
       progress: undefined,
     };
+    // The sweep leaves a target alone while its view says an operation runs:
+    // the operation ended here, so the view says the check failed instead (the
+    // sweep tries again when the target is next due).
+    const observed = ended || current.observed?.running ? failedView(current.observed) : undefined;
     await deps.catalog.putTargetStatus(
       {
         ...current,
         ...(ended ? { operation: ended } : {}),
+        ...(observed ? { observed } : {}),
         health: 'Degraded',
         healthMessage: `gave up after ${attempts} attempts: ${error.describe()}`,
         conditions: [
@@ -409,6 +415,7 @@ async function markDegraded(
       lease.fencingToken,
     );
     if (ended) await deps.catalog.appendHistory(target, ended, lease.fencingToken);
+    if (observed) await deps.catalog.putObserved(target, observed);
   } catch (e) {
     if (!(e instanceof DriftlessError && e.reason === 'LeaseLost')) throw e;
   } finally {

@@ -112,6 +112,8 @@ describe('processJob', () => {
     const { store, leases, git, deps, clock } = await setup(2);
     const lease = await leases.acquire(target, 'killed-worker', 1);
     await store.putTargetStatus(runningStatus(), lease?.fencingToken ?? 1);
+    // Its check's view, as the sweep reads it: an operation runs (the sweep leaves it to its re-checks).
+    await store.putObserved(target, { revision: 'abc123', running: true, objects: [] });
     clock.advance(5); // the killed worker's lease expires
     // Attempts 1..3 (limit 2) were all received; the 4th arrives: the 3rd never reported.
     const outcome = await processJob(deps, job, 4);
@@ -123,6 +125,9 @@ describe('processJob', () => {
     // The operation the killed attempts left Running ends, and is in the history.
     expect(status?.operation).toMatchObject({ id: 'op-1', phase: 'Error' });
     expect((await store.listHistory(target)).map((o) => o.id)).toEqual(['op-1']);
+    // The sweep's view no longer says it runs (the sweep would leave it alone for good).
+    const [swept] = (await store.clusterSweepState(target.cluster)).targets;
+    expect(swept?.observed).toEqual({ revision: '', objects: [] });
   });
 
   it('defers a job whose lease is held without spending an attempt', async () => {
