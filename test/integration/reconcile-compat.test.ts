@@ -221,6 +221,34 @@ describe("Driftless's own names for Flux's and Argo CD's options", () => {
   });
 });
 
+describe('IgnoreExtraneous', () => {
+  it('an object left behind neither makes the app OutOfSync nor starts a sync, and a sync that prunes deletes it (only Prune=false keeps it, as in Argo CD)', async () => {
+    const ns = await testNamespace('extraneous');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'stay.yaml': cm('stay', { k: 'v' }),
+      'b.yaml': cm('b', { k: 'v' }),
+      'gen.yaml': cm('gen', { k: 'v' }, { 'driftless.dev/compare-options': 'IgnoreExtraneous' }),
+    });
+    await h.setApp({ namespace: ns, syncPolicy: { prune: true } });
+    expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+
+    await h.repo.commit({ 'gen.yaml': null });
+    const client = await h.client();
+    client.resetStats();
+    const idle = await h.reconcile();
+    expect(idle.status.sync).toBe('Synced');
+    expect(Object.keys(client.stats.byVerb).filter((v) => v !== 'list' && v !== 'get')).toEqual([]);
+    expect(await configMapNames(ns)).toEqual(['b', 'gen', 'stay']);
+
+    await h.repo.commit({ 'b.yaml': null });
+    const synced = await h.reconcile();
+    expect(synced.status.operation).toMatchObject({ phase: 'Succeeded', pruned: 2 });
+    expect(await configMapNames(ns)).toEqual(['stay']);
+    expect(synced.status.sync).toBe('Synced');
+  });
+});
+
 describe('Validate=false', () => {
   // An object the schema check refuses: a field ConfigMap does not have.
   const invalid = (annotations: Record<string, string>) =>
