@@ -435,6 +435,24 @@ export function pruneOptOut(obj: Annotated): AnnotationValue | undefined {
   return { annotation, value: obj?.metadata.annotations?.[annotation] ?? '' };
 }
 
+/**
+ * Whether an object left in the cluster because of a prune opt-out still makes
+ * the app OutOfSync. Argo CD's `Prune=false` (and `driftless.dev/sync-options:
+ * Prune=false`, the same option) does: "the app will be out of sync if Argo CD
+ * expects a resource to be pruned" (pair it with IgnoreExtraneous to keep the
+ * app Synced). Flux's `prune: disabled` and `driftless.dev/prune: "false"` do
+ * not: Flux drops such an object from what it manages and stays Ready.
+ */
+export function pruneOptOutShowsOutOfSync(obj: Annotated): boolean {
+  const options = syncOptionsOrDefault(obj);
+  return (
+    options.prune === 'never' &&
+    options.reconcile &&
+    !options.ignoreExtraneous &&
+    SYNC_OPTIONS_FROM.includes(options.from.prune ?? '')
+  );
+}
+
 /** Whether pruning must leave the object alone. */
 export function isPruneDisabled(obj: Annotated): boolean {
   return pruneOptOut(obj) !== undefined;

@@ -6,7 +6,12 @@
 import type { SyncPlan } from '../apply/plan.js';
 import { type DriftReport, desiredFingerprint, type ObjectDrift } from '../diff/index.js';
 import { appHealth, evaluateHealth } from '../health/index.js';
-import { isPruneDisabled, syncOptionsOrDefault } from '../model/annotations.js';
+import {
+  isPruneDisabled,
+  pruneOptOut,
+  pruneOptOutShowsOutOfSync,
+  syncOptionsOrDefault,
+} from '../model/annotations.js';
 import type { IgnoreDifference } from '../model/application.js';
 import { metadataFingerprint } from '../model/fingerprint.js';
 import { type KubeObject, parseRefKey } from '../model/object.js';
@@ -47,6 +52,8 @@ export function comparisonOf(objects: ObjectDrift[]): TargetStatus['sync'] {
       o.state === 'OutOfSync' ||
       o.state === 'Missing' ||
       isCountedExtra(o) ||
+      // Kept by Argo CD's Prune=false: still not what Git says (Argo CD's semantics).
+      (o.state === 'Extra' && pruneOptOutShowsOutOfSync(o.live)) ||
       // Another app's object this one declares: not applied, so not in sync.
       !!o.sharedWith,
   );
@@ -87,6 +94,12 @@ export function healthOf(objects: ObjectDrift[], applied: ReadonlyMap<string, Ku
   return { byKey, app: appHealth([...byKey].map(([key, health]) => ({ key, health }))) };
 }
 
+/** Why a prune left an object: the annotation that keeps it, as Argo CD's sync status shows. */
+function pruneSkippedBecause(live: KubeObject | undefined): string {
+  const kept = pruneOptOut(live);
+  return `annotated ${kept?.annotation}: "${kept?.value}"`;
+}
+
 export function resourceStatuses(
   objects: ObjectDrift[],
   plan: SyncPlan,
@@ -107,7 +120,9 @@ export function resourceStatuses(
       health: health.get(o.key),
       reason: o.reason,
       wave: waves.get(o.key),
-      ...(o.state === 'Extra' && isPruneDisabled(o.live) ? { pruneSkipped: o.reason } : {}),
+      ...(o.state === 'Extra' && isPruneDisabled(o.live)
+        ? { pruneSkipped: pruneSkippedBecause(o.live) }
+        : {}),
     };
   });
 }

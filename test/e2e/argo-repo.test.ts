@@ -5,7 +5,9 @@
 // (BeforeHookCreation, HookSucceeded); `Prune=false`; `hook: Skip`; a Job
 // with `Replace=true`. It ends in the state Argo CD documents
 // (docs/user-guide/resource_hooks.md, sync-waves.md, sync-options.md), and
-// a reconcile with nothing to do applies and deletes nothing.
+// a reconcile with nothing to do sends nothing but reads (no apply, dry run,
+// create or delete). A kept Prune=false object leaves the app OutOfSync, as
+// Argo CD documents.
 
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../lib/model/object.js';
@@ -112,8 +114,10 @@ async function expectNoOp(h: EngineHarness) {
   client.resetStats();
   const outcome = await h.reconcile();
   expect(outcome.error).toBeUndefined();
-  expect(client.stats.byVerb.apply).toBeUndefined();
-  expect(client.stats.byVerb.delete).toBeUndefined();
+  // Reads only: no apply, dry run, create, patch or delete.
+  const requests = Object.keys(client.stats.byVerb).sort();
+  expect(requests.filter((verb) => verb !== 'list' && verb !== 'get')).toEqual([]);
+  expect(client.stats.byVerb.list).toBeGreaterThan(0);
   return outcome;
 }
 
@@ -195,12 +199,24 @@ describe('a repository written for Argo CD', () => {
     const kept = await read('ConfigMap', 'v1', ns, 'keep-me');
     expect(kept?.metadata.annotations?.['argocd.argoproj.io/sync-options']).toBe('Prune=false');
     expect(kept?.metadata.deletionTimestamp).toBeUndefined();
+    // As Argo CD documents Prune=false: "the app will be out of sync if Argo CD
+    // expects a resource to be pruned", and the status says pruning was skipped, and why.
+    expect(second.status.sync).toBe('OutOfSync');
+    expect(second.status.resources.find((r) => r.name === 'keep-me')).toMatchObject({
+      sync: 'Extra',
+      pruneSkipped: 'annotated argocd.argoproj.io/sync-options: "Prune=false"',
+    });
     // A generateName hook is named per operation: a second Job, the first kept.
     const after = await jobs(ns, 'db-migrate-');
     expect(after).toHaveLength(2);
     expect(after.every(complete)).toBe(true);
 
-    await expectNoOp(h);
+    // Nothing to do all the same: the kept object is left alone, every reconcile.
+    const idleAfter = await expectNoOp(h);
+    expect(idleAfter.status.sync).toBe('OutOfSync');
+    expect(idleAfter.status.resources.find((r) => r.name === 'keep-me')?.pruneSkipped).toBe(
+      'annotated argocd.argoproj.io/sync-options: "Prune=false"',
+    );
   });
 
   // `Replace=true`: a changed Job template (immutable) is deleted and created again.

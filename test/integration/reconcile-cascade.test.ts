@@ -70,6 +70,10 @@ describe('cascade on delete', () => {
       'first.yaml': cm('first', { 'argocd.argoproj.io/sync-wave': '-1' }),
       'late.yaml': cm('late', { 'argocd.argoproj.io/sync-wave': '5' }),
       'keep.yaml': cm('keep', { 'argocd.argoproj.io/sync-options': 'Delete=false' }),
+      // Driftless's own name for the same option.
+      'keep-dl.yaml': cm('keep-dl', { 'driftless.dev/sync-options': 'Delete=false' }),
+      // Argo CD's Prune=false governs pruning only: an app's deletion removes it.
+      'noprune.yaml': cm('noprune', { 'argocd.argoproj.io/sync-options': 'Prune=false' }),
       'ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${extraNs} }\n`,
     });
     await h.setApp({ namespace: ns });
@@ -83,16 +87,23 @@ describe('cascade on delete', () => {
     const res = await api('DELETE', `/apps/${h.appName}`, { cascade: 'true' });
     expect(res.status).toBe(202);
     expect((res.body as AppDeleteResponse).targets).toMatchObject([
-      { cluster: 'local', cascade: true, objects: 4 },
+      { cluster: 'local', cascade: true, objects: 6 },
     ]);
     // The API only queued the job: nothing deleted yet, the target's inventory kept.
     expect(queue.sent.map((q) => q.job)).toMatchObject([{ cluster: 'local', trigger: 'delete' }]);
-    expect(await configMapNames(ns)).toEqual(['copy', 'first', 'keep', 'late']);
+    expect(await configMapNames(ns)).toEqual([
+      'copy',
+      'first',
+      'keep',
+      'keep-dl',
+      'late',
+      'noprune',
+    ]);
     expect((await h.store.getApplication(h.appName))?.spec.destinations[0]?.deleting).toEqual({
       requestedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       allowPrune: false,
     });
-    expect((await h.store.getTargetStatus(h.target))?.inventory).toHaveLength(4);
+    expect((await h.store.getTargetStatus(h.target))?.inventory).toHaveLength(6);
 
     // The guard refuses the Namespace: the unguarded part goes, the app stays, the status says how.
     h.events.length = 0;
@@ -100,9 +111,10 @@ describe('cascade on delete', () => {
     expect(refused?.kind).toBe('done');
     expect(h.events.flatMap((e) => (e.type === 'pruned' ? [e.key] : []))).toEqual([
       `/ConfigMap/${ns}/late`,
+      `/ConfigMap/${ns}/noprune`,
       `/ConfigMap/${ns}/first`,
     ]);
-    expect(await configMapNames(ns)).toEqual(['copy', 'keep']);
+    expect(await configMapNames(ns)).toEqual(['copy', 'keep', 'keep-dl']);
     expect(await namespaceLive(extraNs)).toBe(true);
     const status = await h.store.getTargetStatus(h.target);
     expect(status?.operation).toMatchObject({
@@ -122,7 +134,7 @@ describe('cascade on delete', () => {
     const [allowed] = await work();
     expect(allowed?.kind).toBe('done');
     expect(await namespaceLive(extraNs)).toBe(false);
-    expect(await configMapNames(ns)).toEqual(['copy', 'keep']);
+    expect(await configMapNames(ns)).toEqual(['copy', 'keep', 'keep-dl']);
     expect(await h.store.getApplication(h.appName)).toBeUndefined();
   });
 

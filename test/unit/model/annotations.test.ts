@@ -10,6 +10,7 @@ import {
   isPruneDisabled,
   isSkipped,
   pruneOptOut,
+  pruneOptOutShowsOutOfSync,
   RECOGNIZED_ANNOTATIONS,
   syncOptionsOf,
   syncWaveOf,
@@ -232,5 +233,21 @@ describe("Argo CD's and Flux's annotations", () => {
         'driftless.dev/sync-options',
       ]),
     );
+  });
+
+  it("keeps the app OutOfSync for Argo CD's Prune=false only, as each tool shows it", () => {
+    const show = (a: Record<string, string>) => pruneOptOutShowsOutOfSync(obj(a));
+    expect(show({ 'argocd.argoproj.io/sync-options': 'Prune=false' })).toBe(true);
+    expect(show({ 'driftless.dev/sync-options': 'Prune=false' })).toBe(true);
+    expect(
+      show({
+        'argocd.argoproj.io/sync-options': 'Prune=false',
+        'argocd.argoproj.io/compare-options': 'IgnoreExtraneous',
+      }),
+    ).toBe(false);
+    expect(show({ 'kustomize.toolkit.fluxcd.io/prune': 'disabled' })).toBe(false);
+    expect(show({ [ANNOTATION_PRUNE]: 'false' })).toBe(false);
+    expect(show({ 'argocd.argoproj.io/sync-options': 'Prune=confirm' })).toBe(false);
+    expect(show({})).toBe(false);
   });
 });
