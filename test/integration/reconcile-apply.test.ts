@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { rejection } from '../support/errors.js';
@@ -126,6 +127,45 @@ ${annotations}spec:
 `;
 }
 
+/** A StatefulSet with one volumeClaimTemplate of `storage` (immutable once created). */
+function statefulSet(storage: string): string {
+  return `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels: { app: db }
+  template:
+    metadata:
+      labels: { app: db }
+    spec:
+      containers:
+        - name: db
+          image: postgres:16
+          volumeMounts: [{ name: data, mountPath: /data }]
+  volumeClaimTemplates:
+    - metadata: { name: data }
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: { requests: { storage: ${storage} } }
+`;
+}
+
+/** A ClusterIP Service; `spec` lines are added under spec (e.g. a clusterIP). */
+function service(spec: string, annotations = ''): string {
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+${annotations}spec:
+${spec}  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
+}
+
 describe('immutable fields', () => {
   it('fails the object alone with the field, file:line and the way out; the rest is applied and keeps its status', async () => {
     const namespace = uniqueName('immutable');
@@ -161,6 +201,99 @@ describe('immutable fields', () => {
     });
     const after = await client.get('apps/v1', 'Deployment', namespace, 'web');
     expect(after?.metadata.uid).toBe(before?.metadata.uid);
+  });
+
+  it("names a StatefulSet's volumeClaimTemplates per object in the check and the sync; the rest keeps its diff and is applied", async () => {
+    const namespace = uniqueName('immsts');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const config = (v: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: { v: "${v}" }\n`;
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'config.yaml': config('one'),
+      'db.yaml': statefulSet('1Gi'),
+    });
+    await h.setApp({ namespace });
+    const first = await h.reconcile();
+    expect(first.error?.describe()).toBeUndefined();
+    const client = await h.client();
+    const before = await client.get('apps/v1', 'StatefulSet', namespace, 'db');
+
+    await h.repo.commit({ 'config.yaml': config('two'), 'db.yaml': statefulSet('2Gi') });
+    // The check compares everything: the StatefulSet is OutOfSync with the
+    // server's reason, the ConfigMap's change is shown as a diff.
+    const preview = await h.reconcile({ preview: true });
+    expect(preview.error?.describe()).toBeUndefined();
+    const drift = new Map((preview.drift ?? []).map((d) => [d.key, d]));
+    const db = drift.get(`apps/StatefulSet/${namespace}/db`);
+    expect(db?.state).toBe('OutOfSync');
+    // The server names only `spec`; the field that changed is named from the comparison.
+    expect(db?.reason).toMatch(
+      /^spec\.volumeClaimTemplates\[0\]\.spec\.resources\.requests\.storage: .*updates to statefulset spec for fields other than/,
+    );
+    const settings = drift.get(`/ConfigMap/${namespace}/settings`);
+    expect(settings?.state).toBe('OutOfSync');
+    expect(settings?.diff).toMatch(/^-\s+v: one$/m);
+    expect(settings?.diff).toMatch(/^\+\s+v: two$/m);
+
+    // The sync fails on the StatefulSet alone, naming it, the field, the file and the way out.
+    const outcome = await h.reconcile();
+    expect(outcome.error?.reason).toBe('ApplyRejected');
+    expect(outcome.error?.describe()).toMatch(
+      new RegExp(
+        `^db\\.yaml:1: StatefulSet/${namespace}/db: spec\\.volumeClaimTemplates\\[0\\]\\.spec\\.resources\\.requests\\.storage: cannot change an immutable field \\(.*\\); .*Replace=true or Force=true`,
+      ),
+    );
+    const byName = new Map(outcome.status.resources.map((r) => [`${r.kind}/${r.name}`, r]));
+    expect(byName.get('StatefulSet/db')).toMatchObject({ sync: 'OutOfSync' });
+    expect(byName.get('StatefulSet/db')?.reason).toMatch(/^db\.yaml:1: .*immutable/);
+    expect(byName.get('ConfigMap/settings')).toMatchObject({ sync: 'Synced' });
+    expect((await client.get('v1', 'ConfigMap', namespace, 'settings'))?.data).toEqual({
+      v: 'two',
+    });
+    const after = (await client.get('apps/v1', 'StatefulSet', namespace, 'db')) as KubeObject & {
+      spec: { volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[] };
+    };
+    expect(after.metadata.uid).toBe(before?.metadata.uid);
+    expect(after.spec.volumeClaimTemplates[0]?.spec.resources.requests.storage).toBe('1Gi');
+  });
+
+  it("names a Service's clusterIP per object; with Argo CD's Force=true the Service is recreated", async () => {
+    const namespace = uniqueName('immsvc');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({ 'ns.yaml': ns(namespace), 'svc.yaml': service('') });
+    // No retries: the refused commit's operation ends, so the next commit syncs at once.
+    await h.setApp({ namespace, syncPolicy: { retry: { limit: 0 } } });
+    expect((await h.reconcile()).error?.describe()).toBeUndefined();
+    const client = await h.client();
+    const before = (await client.get('v1', 'Service', namespace, 'web')) as KubeObject & {
+      spec: { clusterIP: string };
+    };
+    // The server allocated one: an IPv4 address, not None.
+    expect(before.spec.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    // Headless from now on: the allocated clusterIP may not change.
+    await h.repo.commit({ 'svc.yaml': service('  clusterIP: None\n') });
+    const refused = await h.reconcile();
+    expect(refused.error?.reason).toBe('ApplyRejected');
+    expect(refused.error?.describe()).toMatch(
+      new RegExp(
+        `^svc\\.yaml:1: Service/${namespace}/web: spec\\.clusterIPs?(\\[0\\])?.*: cannot change an immutable field \\(.*may not change once set.*\\); .*Replace=true or Force=true`,
+      ),
+    );
+    const kept = (await client.get('v1', 'Service', namespace, 'web')) as typeof before;
+    expect(kept.metadata.uid).toBe(before.metadata.uid);
+    expect(kept.spec.clusterIP).toBe(before.spec.clusterIP);
+
+    // Opted in (Argo CD's Force=true): deleted and created again as written.
+    const force = '  annotations:\n    argocd.argoproj.io/sync-options: Force=true\n';
+    await h.repo.commit({ 'svc.yaml': service('  clusterIP: None\n', force) });
+    const forced = await h.reconcile();
+    expect(forced.error?.describe()).toBeUndefined();
+    expect(forced.status.sync).toBe('Synced');
+    const now = (await client.get('v1', 'Service', namespace, 'web')) as typeof before;
+    expect(now.metadata.uid).not.toBe(before.metadata.uid);
+    expect(now.spec.clusterIP).toBe('None');
   });
 
   it('Replace=true deletes and creates a Job whose template changes, after the old one is gone', async () => {
