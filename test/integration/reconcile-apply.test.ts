@@ -9,11 +9,13 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { KubeconfigConnector } from '../../lib/kube/kubeconfig.js';
 import type { KubeObject } from '../../lib/model/object.js';
-import { EngineHarness } from '../support/engine.js';
+import { EngineHarness, type HarnessConnector } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { rejection } from '../support/errors.js';
-import { kubeConfig } from '../support/kube.js';
+import { holdingWebhook } from '../support/holding-webhook.js';
+import { eventually, kubeConfig } from '../support/kube.js';
 
 function configMap(name: string, data: Record<string, string>, annotations = ''): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${annotations}data: ${JSON.stringify(data)}\n`;
@@ -374,6 +376,63 @@ describe('fail fast', () => {
     expect(
       h.events.filter((e) => e.type === 'applied').map((e) => e.type === 'applied' && e.key),
     ).toEqual([`/Namespace//${namespace}`]);
+  });
+});
+
+describe('fail fast with writes in flight', () => {
+  it('lets a write already in flight finish but starts none after the first failure', async () => {
+    const namespace = uniqueName('failfast2');
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } });
+    // b's create is held by an admission webhook until the test has seen a-bad fail.
+    const hold = await holdingWebhook(namespace, 'held');
+    let rejected = 0;
+    const inner = new KubeconfigConnector();
+    const connector: HarnessConnector = {
+      async connect(cluster) {
+        const client = await inner.connect(cluster);
+        // The real client; its rejected applies counted, so the test knows when the failure happened.
+        return new Proxy(client, {
+          get(target, prop, receiver) {
+            if (prop !== 'apply') return Reflect.get(target, prop, receiver);
+            return async (...args: Parameters<typeof client.apply>) => {
+              try {
+                return await target.apply(...args);
+              } catch (e) {
+                if (!args[1]?.dryRun) rejected++;
+                throw e;
+              }
+            };
+          },
+        });
+      },
+      close: () => inner.close(),
+    };
+    const h = await EngineHarness.create(uniqueName('app'), { connector });
+    const files: Record<string, string> = {
+      'a-bad.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-bad\ndata:\n  "bad key!": v\n',
+      'b.yaml': configMap('b', { k: 'v' }, '  labels: { held: "true" }\n'),
+    };
+    for (const name of ['c', 'd', 'e', 'f']) files[`${name}.yaml`] = configMap(name, { k: 'v' });
+    await h.repo.commit(files);
+    await h.setApp({ namespace });
+    // Two at a time: a-bad and b start together; a-bad fails while b is held.
+    const outcome = h.reconcile({}, { concurrency: 2 });
+    await eventually('a-bad refused while b is held', async () =>
+      rejected === 1 && hold.held === 1 ? true : undefined,
+    );
+    hold.release();
+    const done = await outcome;
+    expect(done.error?.reason).toBe('ApplyRejected');
+    expect(done.error?.location.file).toBe('a-bad.yaml');
+    // b was in flight and lands; nothing after the failure starts.
+    expect(await labelledConfigMaps(h.appName)).toEqual(['b']);
+    expect(
+      h.events.filter((e) => e.type === 'applied').map((e) => e.type === 'applied' && e.key),
+    ).toEqual([`/ConfigMap/${namespace}/b`]);
+    expect(rejected).toBe(1);
   });
 });
 
