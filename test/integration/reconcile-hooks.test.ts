@@ -358,6 +358,53 @@ spec:
     expect(degraded.status.operation?.id).toBe(synced.status.operation?.id);
   });
 
+  it('with a later wave, waits for health up to healthTimeout, reporting the comparison meanwhile', async () => {
+    const ns = await testNamespace('wavewait');
+    // healthTimeout passes when the test moves this clock on, not while the machine is busy.
+    const clock = offsetClock();
+    const h = await EngineHarness.create(uniqueName('app'), { clock });
+    await h.repo.commit({
+      // Never schedulable: Progressing for good, so wave 1 waits on it.
+      'deploy.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: stuck }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: stuck } }
+  template:
+    metadata: { labels: { app: stuck } }
+    spec:
+      nodeSelector: { driftless.dev/no-such-node: "true" }
+      containers: [{ name: web, image: "web:1" }]
+`,
+      'later.yaml': configMap('later', { k: 'v' }, 1),
+    });
+    await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '10m', retry: { limit: 0 } } });
+    const waiting = await h.reconcile({}, { waitBudgetMs: 1_000 });
+    expect(waiting.status.operation?.phase).toBe('Running');
+    expect(waiting.status.operation?.message).toMatch(/^waiting for wave 0: .*stuck/);
+    // The comparison: wave 0 applied, wave 1 not yet, so OutOfSync while the operation waits.
+    const byName = new Map(waiting.status.resources.map((r) => [r.name, r.sync]));
+    expect(byName.get('stuck')).toBe('Synced');
+    expect(byName.get('later')).toBe('Missing');
+    expect(waiting.status.sync).toBe('OutOfSync');
+    clock.advance(10 * 60_000);
+    const failed = await eventually(
+      'the operation to give up on wave 0',
+      async () => {
+        const o = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 1_000 });
+        return o.status.operation?.phase === 'Failed' ? o : undefined;
+      },
+      30_000,
+    );
+    expect(failed.status.operation?.reason).toBe('HealthTimeout');
+    expect(failed.status.operation?.message).toMatch(/waiting for wave 0: .*healthTimeout/);
+    expect(failed.status.sync).toBe('OutOfSync');
+    expect(h.events.some((e) => e.type === 'applied' && e.key.endsWith('/later'))).toBe(false);
+    const cms = await objectApi().list('v1', 'ConfigMap', ns);
+    expect(cms.items.map((c) => c.metadata?.name)).not.toContain('later');
+  });
+
   it('with PostSync hooks, waits for health up to healthTimeout, reporting the comparison meanwhile', async () => {
     const ns = await testNamespace('healthto');
     // healthTimeout passes when the test moves this clock on, not while the machine is busy.
