@@ -9,13 +9,15 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { KubeconfigConnector } from '../../lib/kube/kubeconfig.js';
+import { KubeClient } from '../../lib/kube/client.js';
+import { KubeconfigConnector, kubeconfigAccess } from '../../lib/kube/kubeconfig.js';
 import type { KubeObject } from '../../lib/model/object.js';
 import { EngineHarness, type HarnessConnector } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { rejection } from '../support/errors.js';
 import { holdingWebhook } from '../support/holding-webhook.js';
 import { eventually, kubeConfig } from '../support/kube.js';
+import { laggingDiscovery } from '../support/lagging-discovery.js';
 
 function configMap(name: string, data: Record<string, string>, annotations = ''): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${annotations}data: ${JSON.stringify(data)}\n`;
@@ -481,6 +483,37 @@ spec:
       );
       expect(await client.get(`${group}/v1`, kind, 'default', 'one')).toBeUndefined();
     }
+  });
+
+  it('retries a kind discovery does not serve yet just after its CRD is Established, then applies it', async () => {
+    const namespace = uniqueName('crdlag');
+    const group = `${uniqueName('g')}.driftless.test`;
+    // The first three discovery answers that list the new group leave it out.
+    const proxy = await laggingDiscovery(group, 3);
+    const access = await kubeconfigAccess(testenv().kube.kubeconfig);
+    let client: KubeClient | undefined;
+    const connector: HarnessConnector = {
+      async connect() {
+        client ??= new KubeClient({ ...access, server: proxy.server }, { clusterName: 'test' });
+        return client;
+      },
+      close: () => client?.close(),
+    };
+    const h = await EngineHarness.create(uniqueName('app'), { connector });
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'widget-crd.yaml': crd(group, 'Widget'),
+      'widget.yaml': `apiVersion: ${group}/v1\nkind: Widget\nmetadata:\n  name: one\nspec: { size: 1 }\n`,
+    });
+    await h.setApp({ namespace });
+    const outcome = await h.reconcileUntilSettled();
+    expect(outcome.error?.describe()).toBeUndefined();
+    expect(outcome.status.operation?.phase).toBe('Succeeded');
+    expect(proxy.hidden).toBe(3);
+    const direct = await h.client();
+    expect((await direct.get(`${group}/v1`, 'Widget', namespace, 'one'))?.metadata.namespace).toBe(
+      namespace,
+    );
   });
 
   it('fails a kind the cluster does not serve and no CRD here defines with UnknownKind, applying nothing', async () => {
