@@ -235,7 +235,7 @@ describe('operations', () => {
     expect(rerun?.metadata.uid).not.toBe(running?.metadata.uid);
   });
 
-  it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit or a manual sync', async () => {
+  it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit, a change to the source or a manual sync', async () => {
     const ns = await testNamespace('hookretry');
     // The backoff passes when the test moves this clock on, not while the machine is busy.
     const clock = offsetClock();
@@ -303,6 +303,25 @@ describe('operations', () => {
     ]);
     expect(manual.status.operation).toMatchObject({ id: 'manual-1', phase: 'Failed', attempt: 1 });
     expect(hookEvents(h, 'SyncFail')).toHaveLength(2);
+
+    // The same commit under changed source parameters (an explicit type that
+    // renders the same) is not the sync that failed: automation runs it.
+    await h.setApp({
+      namespace: ns,
+      source: { type: 'directory' },
+      syncPolicy: {
+        retry: { limit: 1, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
+      },
+    });
+    const [reparam] = await Promise.all([
+      h.reconcile({ trigger: 'sweep' }),
+      succeedJobPod(ns, 'migrate'),
+    ]);
+    expect(reparam.error).toBeUndefined();
+    expect(reparam.status.operation).toMatchObject({ trigger: 'sweep', phase: 'Succeeded' });
+    expect(reparam.status.operation?.id).not.toBe('manual-1');
+    expect(hookEvents(h, 'PreSync')).toHaveLength(4);
+    expect(reparam.status.conditions.map((c) => c.type)).not.toContain('SyncError');
 
     // A new commit is synced automatically.
     await h.repo.commit({
