@@ -18,6 +18,7 @@
 // (foreground), before creating the new one.
 
 import { mapBounded } from '../concurrency.js';
+import { refusedFields } from '../diff/immutable.js';
 import { asDriftlessError, DriftlessError } from '../errors.js';
 import type { SyncOptions } from '../model/annotations.js';
 import { isPrerequisiteKind } from '../model/kinds.js';
@@ -121,10 +122,11 @@ async function applyOne(
     const err = asDriftlessError(e, 'ApplyRejected');
     if (!isImmutableFieldError(err)) throw err;
     if (item.options?.force || item.options?.replace) return recreate();
+    const field = refusedFields(err.message, item.object, item.live) ?? err.location.field;
     throw new DriftlessError(
       'ApplyRejected',
       `cannot change an immutable field (${err.message}); ${RECREATE_HINT}`,
-      err.location,
+      { ...err.location, ...(field ? { field } : {}) },
       { cause: e },
     );
   }

@@ -35,6 +35,7 @@ import { appliedByDriftless } from '../prune/index.js';
 import { compareDesired } from './compare.js';
 import { fieldsOwnedBy, ownedNotDesired, unownedLeaves } from './fields.js';
 import { desiredFingerprint, type IgnoredView, ignoredView } from './ignore.js';
+import { refusedFields } from './immutable.js';
 import { unifiedDiff, withoutServerFields } from './render.js';
 
 export { COMPARISON_VERSION, desiredFingerprint } from './ignore.js';
@@ -432,6 +433,7 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
       // A change to an immutable field: OutOfSync, with the server's words; the
       // sync recreates it if it opts in, or fails on it alone, naming it.
       if (e instanceof DriftlessError && isImmutableFieldError(e)) {
+        const field = refusedFields(e.message, applyObject, liveObj) ?? e.location.field;
         return {
           key: d.key,
           state: 'OutOfSync',
@@ -439,7 +441,7 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
           live: liveObj,
           applyObject,
           dryRun: true,
-          reason: `${e.location.field ? `${e.location.field}: ` : ''}${e.message}`,
+          reason: `${field ? `${field}: ` : ''}${e.message}`,
         };
       }
       throw e;

@@ -2,9 +2,9 @@
 // server: API Priority and Fairness rejecting Driftless's user with 429 and
 // Retry-After (a FlowSchema and a PriorityLevelConfiguration with no seats and
 // no queue), and a loopback proxy in front of the server that resets
-// connections or answers 503 for the first ones. Also what is not transient:
-// a body the server cannot type is a bad manifest, and a DELETE whose UID
-// precondition fails means the object is already gone.
+// connections or answers 500, 502, 503 or 504 for the first ones. Also what
+// is not transient: a body the server cannot type is a bad manifest, and a
+// DELETE whose UID precondition fails means the object is already gone.
 
 import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { kubeconfigAccess } from '../../lib/kube/kubeconfig.js';
 import { type StarvedAccount, starvedAccount } from '../support/apf.js';
 import { testenv } from '../support/env.js';
 import { rejection } from '../support/errors.js';
-import { flakyProxy } from '../support/flaky-proxy.js';
+import { type ConnectionFault, flakyProxy } from '../support/flaky-proxy.js';
 import { eventually, kubeConfig, testNamespace } from '../support/kube.js';
 
 function configMap(namespace: string, name: string, data: Record<string, unknown> = { k: 'v' }) {
@@ -101,6 +101,25 @@ describe('connection resets and 503 from a proxy in front of the API server', ()
     const stored = await kubeConfig()
       .makeApiClient(CoreV1Api)
       .readNamespacedConfigMap({ name: 'through-proxy', namespace: ns });
+    expect(stored.metadata?.uid).toBe(live.metadata.uid);
+    c.close();
+  });
+
+  it('retries an internal 500, a 502 and a 504 the same way and succeeds', async () => {
+    const plan: ConnectionFault[] = ['500', '502', '504'];
+    const proxy = await flakyProxy((i) => plan[i] ?? 'pass');
+    const events: RetryEvent[] = [];
+    const c = await clientThrough(proxy.server, {
+      retry: { baseDelayMs: 50 },
+      onRetry: (e) => events.push(e),
+    });
+    const live = await c.apply(configMap(ns, 'through-5xx'));
+    expect(proxy.seen.slice(0, 3)).toEqual(plan);
+    expect(events.map((e) => e.cause).sort()).toEqual([500, 502, 504]);
+    for (const e of events) expect(e.retryAfter).toBe(false);
+    const stored = await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: 'through-5xx', namespace: ns });
     expect(stored.metadata?.uid).toBe(live.metadata.uid);
     c.close();
   });

@@ -9,10 +9,15 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { EngineHarness } from '../support/engine.js';
+import { KubeClient } from '../../lib/kube/client.js';
+import { KubeconfigConnector, kubeconfigAccess } from '../../lib/kube/kubeconfig.js';
+import type { KubeObject } from '../../lib/model/object.js';
+import { EngineHarness, type HarnessConnector } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { rejection } from '../support/errors.js';
-import { kubeConfig } from '../support/kube.js';
+import { holdingWebhook } from '../support/holding-webhook.js';
+import { eventually, kubeConfig } from '../support/kube.js';
+import { laggingDiscovery } from '../support/lagging-discovery.js';
 
 function configMap(name: string, data: Record<string, string>, annotations = ''): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${annotations}data: ${JSON.stringify(data)}\n`;
@@ -126,6 +131,45 @@ ${annotations}spec:
 `;
 }
 
+/** A StatefulSet with one volumeClaimTemplate of `storage` (immutable once created). */
+function statefulSet(storage: string): string {
+  return `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels: { app: db }
+  template:
+    metadata:
+      labels: { app: db }
+    spec:
+      containers:
+        - name: db
+          image: postgres:16
+          volumeMounts: [{ name: data, mountPath: /data }]
+  volumeClaimTemplates:
+    - metadata: { name: data }
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: { requests: { storage: ${storage} } }
+`;
+}
+
+/** A ClusterIP Service; `spec` lines are added under spec (e.g. a clusterIP). */
+function service(spec: string, annotations = ''): string {
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+${annotations}spec:
+${spec}  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
+}
+
 describe('immutable fields', () => {
   it('fails the object alone with the field, file:line and the way out; the rest is applied and keeps its status', async () => {
     const namespace = uniqueName('immutable');
@@ -161,6 +205,99 @@ describe('immutable fields', () => {
     });
     const after = await client.get('apps/v1', 'Deployment', namespace, 'web');
     expect(after?.metadata.uid).toBe(before?.metadata.uid);
+  });
+
+  it("names a StatefulSet's volumeClaimTemplates per object in the check and the sync; the rest keeps its diff and is applied", async () => {
+    const namespace = uniqueName('immsts');
+    const h = await EngineHarness.create(uniqueName('app'));
+    const config = (v: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: { v: "${v}" }\n`;
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'config.yaml': config('one'),
+      'db.yaml': statefulSet('1Gi'),
+    });
+    await h.setApp({ namespace });
+    const first = await h.reconcile();
+    expect(first.error?.describe()).toBeUndefined();
+    const client = await h.client();
+    const before = await client.get('apps/v1', 'StatefulSet', namespace, 'db');
+
+    await h.repo.commit({ 'config.yaml': config('two'), 'db.yaml': statefulSet('2Gi') });
+    // The check compares everything: the StatefulSet is OutOfSync with the
+    // server's reason, the ConfigMap's change is shown as a diff.
+    const preview = await h.reconcile({ preview: true });
+    expect(preview.error?.describe()).toBeUndefined();
+    const drift = new Map((preview.drift ?? []).map((d) => [d.key, d]));
+    const db = drift.get(`apps/StatefulSet/${namespace}/db`);
+    expect(db?.state).toBe('OutOfSync');
+    // The server names only `spec`; the field that changed is named from the comparison.
+    expect(db?.reason).toMatch(
+      /^spec\.volumeClaimTemplates\[0\]\.spec\.resources\.requests\.storage: .*updates to statefulset spec for fields other than/,
+    );
+    const settings = drift.get(`/ConfigMap/${namespace}/settings`);
+    expect(settings?.state).toBe('OutOfSync');
+    expect(settings?.diff).toMatch(/^-\s+v: one$/m);
+    expect(settings?.diff).toMatch(/^\+\s+v: two$/m);
+
+    // The sync fails on the StatefulSet alone, naming it, the field, the file and the way out.
+    const outcome = await h.reconcile();
+    expect(outcome.error?.reason).toBe('ApplyRejected');
+    expect(outcome.error?.describe()).toMatch(
+      new RegExp(
+        `^db\\.yaml:1: StatefulSet/${namespace}/db: spec\\.volumeClaimTemplates\\[0\\]\\.spec\\.resources\\.requests\\.storage: cannot change an immutable field \\(.*\\); .*Replace=true or Force=true`,
+      ),
+    );
+    const byName = new Map(outcome.status.resources.map((r) => [`${r.kind}/${r.name}`, r]));
+    expect(byName.get('StatefulSet/db')).toMatchObject({ sync: 'OutOfSync' });
+    expect(byName.get('StatefulSet/db')?.reason).toMatch(/^db\.yaml:1: .*immutable/);
+    expect(byName.get('ConfigMap/settings')).toMatchObject({ sync: 'Synced' });
+    expect((await client.get('v1', 'ConfigMap', namespace, 'settings'))?.data).toEqual({
+      v: 'two',
+    });
+    const after = (await client.get('apps/v1', 'StatefulSet', namespace, 'db')) as KubeObject & {
+      spec: { volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[] };
+    };
+    expect(after.metadata.uid).toBe(before?.metadata.uid);
+    expect(after.spec.volumeClaimTemplates[0]?.spec.resources.requests.storage).toBe('1Gi');
+  });
+
+  it("names a Service's clusterIP per object; with Argo CD's Force=true the Service is recreated", async () => {
+    const namespace = uniqueName('immsvc');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({ 'ns.yaml': ns(namespace), 'svc.yaml': service('') });
+    // No retries: the refused commit's operation ends, so the next commit syncs at once.
+    await h.setApp({ namespace, syncPolicy: { retry: { limit: 0 } } });
+    expect((await h.reconcile()).error?.describe()).toBeUndefined();
+    const client = await h.client();
+    const before = (await client.get('v1', 'Service', namespace, 'web')) as KubeObject & {
+      spec: { clusterIP: string };
+    };
+    // The server allocated one: an IPv4 address, not None.
+    expect(before.spec.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    // Headless from now on: the allocated clusterIP may not change.
+    await h.repo.commit({ 'svc.yaml': service('  clusterIP: None\n') });
+    const refused = await h.reconcile();
+    expect(refused.error?.reason).toBe('ApplyRejected');
+    expect(refused.error?.describe()).toMatch(
+      new RegExp(
+        `^svc\\.yaml:1: Service/${namespace}/web: spec\\.clusterIPs?(\\[0\\])?.*: cannot change an immutable field \\(.*may not change once set.*\\); .*Replace=true or Force=true`,
+      ),
+    );
+    const kept = (await client.get('v1', 'Service', namespace, 'web')) as typeof before;
+    expect(kept.metadata.uid).toBe(before.metadata.uid);
+    expect(kept.spec.clusterIP).toBe(before.spec.clusterIP);
+
+    // Opted in (Argo CD's Force=true): deleted and created again as written.
+    const force = '  annotations:\n    argocd.argoproj.io/sync-options: Force=true\n';
+    await h.repo.commit({ 'svc.yaml': service('  clusterIP: None\n', force) });
+    const forced = await h.reconcile();
+    expect(forced.error?.describe()).toBeUndefined();
+    expect(forced.status.sync).toBe('Synced');
+    const now = (await client.get('v1', 'Service', namespace, 'web')) as typeof before;
+    expect(now.metadata.uid).not.toBe(before.metadata.uid);
+    expect(now.spec.clusterIP).toBe('None');
   });
 
   it('Replace=true deletes and creates a Job whose template changes, after the old one is gone', async () => {
@@ -244,6 +381,63 @@ describe('fail fast', () => {
   });
 });
 
+describe('fail fast with writes in flight', () => {
+  it('lets a write already in flight finish but starts none after the first failure', async () => {
+    const namespace = uniqueName('failfast2');
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } });
+    // b's create is held by an admission webhook until the test has seen a-bad fail.
+    const hold = await holdingWebhook(namespace, 'held');
+    let rejected = 0;
+    const inner = new KubeconfigConnector();
+    const connector: HarnessConnector = {
+      async connect(cluster) {
+        const client = await inner.connect(cluster);
+        // The real client; its rejected applies counted, so the test knows when the failure happened.
+        return new Proxy(client, {
+          get(target, prop, receiver) {
+            if (prop !== 'apply') return Reflect.get(target, prop, receiver);
+            return async (...args: Parameters<typeof client.apply>) => {
+              try {
+                return await target.apply(...args);
+              } catch (e) {
+                if (!args[1]?.dryRun) rejected++;
+                throw e;
+              }
+            };
+          },
+        });
+      },
+      close: () => inner.close(),
+    };
+    const h = await EngineHarness.create(uniqueName('app'), { connector });
+    const files: Record<string, string> = {
+      'a-bad.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-bad\ndata:\n  "bad key!": v\n',
+      'b.yaml': configMap('b', { k: 'v' }, '  labels: { held: "true" }\n'),
+    };
+    for (const name of ['c', 'd', 'e', 'f']) files[`${name}.yaml`] = configMap(name, { k: 'v' });
+    await h.repo.commit(files);
+    await h.setApp({ namespace });
+    // Two at a time: a-bad and b start together; a-bad fails while b is held.
+    const outcome = h.reconcile({}, { concurrency: 2 });
+    await eventually('a-bad refused while b is held', async () =>
+      rejected === 1 && hold.held === 1 ? true : undefined,
+    );
+    hold.release();
+    const done = await outcome;
+    expect(done.error?.reason).toBe('ApplyRejected');
+    expect(done.error?.location.file).toBe('a-bad.yaml');
+    // b was in flight and lands; nothing after the failure starts.
+    expect(await labelledConfigMaps(h.appName)).toEqual(['b']);
+    expect(
+      h.events.filter((e) => e.type === 'applied').map((e) => e.type === 'applied' && e.key),
+    ).toEqual([`/ConfigMap/${namespace}/b`]);
+    expect(rejected).toBe(1);
+  });
+});
+
 describe('custom resources and unknown kinds', () => {
   function crd(group: string, kind: string): string {
     const plural = `${kind.toLowerCase()}s`;
@@ -289,6 +483,37 @@ spec:
       );
       expect(await client.get(`${group}/v1`, kind, 'default', 'one')).toBeUndefined();
     }
+  });
+
+  it('retries a kind discovery does not serve yet just after its CRD is Established, then applies it', async () => {
+    const namespace = uniqueName('crdlag');
+    const group = `${uniqueName('g')}.driftless.test`;
+    // The first three discovery answers that list the new group leave it out.
+    const proxy = await laggingDiscovery(group, 3);
+    const access = await kubeconfigAccess(testenv().kube.kubeconfig);
+    let client: KubeClient | undefined;
+    const connector: HarnessConnector = {
+      async connect() {
+        client ??= new KubeClient({ ...access, server: proxy.server }, { clusterName: 'test' });
+        return client;
+      },
+      close: () => client?.close(),
+    };
+    const h = await EngineHarness.create(uniqueName('app'), { connector });
+    await h.repo.commit({
+      'ns.yaml': ns(namespace),
+      'widget-crd.yaml': crd(group, 'Widget'),
+      'widget.yaml': `apiVersion: ${group}/v1\nkind: Widget\nmetadata:\n  name: one\nspec: { size: 1 }\n`,
+    });
+    await h.setApp({ namespace });
+    const outcome = await h.reconcileUntilSettled();
+    expect(outcome.error?.describe()).toBeUndefined();
+    expect(outcome.status.operation?.phase).toBe('Succeeded');
+    expect(proxy.hidden).toBe(3);
+    const direct = await h.client();
+    expect((await direct.get(`${group}/v1`, 'Widget', namespace, 'one'))?.metadata.namespace).toBe(
+      namespace,
+    );
   });
 
   it('fails a kind the cluster does not serve and no CRD here defines with UnknownKind, applying nothing', async () => {

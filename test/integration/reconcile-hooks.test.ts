@@ -235,7 +235,7 @@ describe('operations', () => {
     expect(rerun?.metadata.uid).not.toBe(running?.metadata.uid);
   });
 
-  it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit or a manual sync', async () => {
+  it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit, a change to the source or a manual sync', async () => {
     const ns = await testNamespace('hookretry');
     // The backoff passes when the test moves this clock on, not while the machine is busy.
     const clock = offsetClock();
@@ -304,6 +304,25 @@ describe('operations', () => {
     expect(manual.status.operation).toMatchObject({ id: 'manual-1', phase: 'Failed', attempt: 1 });
     expect(hookEvents(h, 'SyncFail')).toHaveLength(2);
 
+    // The same commit under changed source parameters (an explicit type that
+    // renders the same) is not the sync that failed: automation runs it.
+    await h.setApp({
+      namespace: ns,
+      source: { type: 'directory' },
+      syncPolicy: {
+        retry: { limit: 1, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
+      },
+    });
+    const [reparam] = await Promise.all([
+      h.reconcile({ trigger: 'sweep' }),
+      succeedJobPod(ns, 'migrate'),
+    ]);
+    expect(reparam.error).toBeUndefined();
+    expect(reparam.status.operation).toMatchObject({ trigger: 'sweep', phase: 'Succeeded' });
+    expect(reparam.status.operation?.id).not.toBe('manual-1');
+    expect(hookEvents(h, 'PreSync')).toHaveLength(4);
+    expect(reparam.status.conditions.map((c) => c.type)).not.toContain('SyncError');
+
     // A new commit is synced automatically.
     await h.repo.commit({
       'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }),
@@ -356,6 +375,53 @@ spec:
     expect(hpa?.health?.message).toMatch(/ScalingActive.*FailedGetResourceMetric/);
     expect(degraded.status.sync).toBe('Synced');
     expect(degraded.status.operation?.id).toBe(synced.status.operation?.id);
+  });
+
+  it('with a later wave, waits for health up to healthTimeout, reporting the comparison meanwhile', async () => {
+    const ns = await testNamespace('wavewait');
+    // healthTimeout passes when the test moves this clock on, not while the machine is busy.
+    const clock = offsetClock();
+    const h = await EngineHarness.create(uniqueName('app'), { clock });
+    await h.repo.commit({
+      // Never schedulable: Progressing for good, so wave 1 waits on it.
+      'deploy.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: stuck }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: stuck } }
+  template:
+    metadata: { labels: { app: stuck } }
+    spec:
+      nodeSelector: { driftless.dev/no-such-node: "true" }
+      containers: [{ name: web, image: "web:1" }]
+`,
+      'later.yaml': configMap('later', { k: 'v' }, 1),
+    });
+    await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '10m', retry: { limit: 0 } } });
+    const waiting = await h.reconcile({}, { waitBudgetMs: 1_000 });
+    expect(waiting.status.operation?.phase).toBe('Running');
+    expect(waiting.status.operation?.message).toMatch(/^waiting for wave 0: .*stuck/);
+    // The comparison: wave 0 applied, wave 1 not yet, so OutOfSync while the operation waits.
+    const byName = new Map(waiting.status.resources.map((r) => [r.name, r.sync]));
+    expect(byName.get('stuck')).toBe('Synced');
+    expect(byName.get('later')).toBe('Missing');
+    expect(waiting.status.sync).toBe('OutOfSync');
+    clock.advance(10 * 60_000);
+    const failed = await eventually(
+      'the operation to give up on wave 0',
+      async () => {
+        const o = await h.reconcile({ trigger: 'health-check' }, { waitBudgetMs: 1_000 });
+        return o.status.operation?.phase === 'Failed' ? o : undefined;
+      },
+      30_000,
+    );
+    expect(failed.status.operation?.reason).toBe('HealthTimeout');
+    expect(failed.status.operation?.message).toMatch(/waiting for wave 0: .*healthTimeout/);
+    expect(failed.status.sync).toBe('OutOfSync');
+    expect(h.events.some((e) => e.type === 'applied' && e.key.endsWith('/later'))).toBe(false);
+    const cms = await objectApi().list('v1', 'ConfigMap', ns);
+    expect(cms.items.map((c) => c.metadata?.name)).not.toContain('later');
   });
 
   it('with PostSync hooks, waits for health up to healthTimeout, reporting the comparison meanwhile', async () => {

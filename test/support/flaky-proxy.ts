@@ -1,6 +1,6 @@
 // A TCP proxy on loopback in front of the real API server that misbehaves for
 // the first connections as a load balancer or a restarting server does: it
-// resets them, or answers 503 over TLS (with the API server's own serving
+// resets them, or answers a 5xx (500 InternalError, 502, 503, 504) over TLS (with the API server's own serving
 // certificate, so the client's trust is unchanged) and closes. Later
 // connections are piped to the real server untouched: the system under test
 // is still the real API server. `stop` and `start` take the proxy's port down
@@ -14,7 +14,23 @@ import tls from 'node:tls';
 import { afterAll } from 'vitest';
 import { testenv } from './env.js';
 
-export type ConnectionFault = 'reset' | '503' | 'pass';
+export type ConnectionFault = 'reset' | '500' | '502' | '503' | '504' | 'pass';
+
+/** What a load balancer or a struggling API server answers, by status. */
+const ANSWERS: Record<string, { text: string; reason: string; message: string }> = {
+  '500': {
+    text: 'Internal Server Error',
+    reason: 'InternalError',
+    message: 'Internal error occurred: etcdserver: request timed out',
+  },
+  '502': { text: 'Bad Gateway', reason: 'BadGateway', message: 'upstream connect error' },
+  '503': {
+    text: 'Service Unavailable',
+    reason: 'ServiceUnavailable',
+    message: 'upstream connect error',
+  },
+  '504': { text: 'Gateway Timeout', reason: 'Timeout', message: 'upstream request timeout' },
+};
 
 export interface FlakyProxy {
   /** https://127.0.0.1:<port> */
@@ -50,7 +66,8 @@ export async function flakyProxy(plan: (i: number) => ConnectionFault): Promise<
       socket.resetAndDestroy();
       return;
     }
-    if (fault === '503') {
+    const answer = ANSWERS[fault];
+    if (answer) {
       const secure = new tls.TLSSocket(socket, { isServer: true, cert, key });
       secure.on('error', () => {});
       let head = '';
@@ -61,12 +78,12 @@ export async function flakyProxy(plan: (i: number) => ConnectionFault): Promise<
           kind: 'Status',
           apiVersion: 'v1',
           status: 'Failure',
-          message: 'upstream connect error',
-          reason: 'ServiceUnavailable',
-          code: 503,
+          message: answer.message,
+          reason: answer.reason,
+          code: Number(fault),
         });
         secure.end(
-          `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n` +
+          `HTTP/1.1 ${fault} ${answer.text}\r\ncontent-type: application/json\r\n` +
             `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         );
       });
