@@ -66,6 +66,26 @@ export default {
       to: { couldNotResolve: true, path: '^\\.\\.?/' },
     },
   ],
+  // One place per name: the stack sets the variables the wiring reads by the
+  // wiring's own names, and the webhook's idempotency records use the table's
+  // attribute names, not copies spelled again.
+  required: [
+    {
+      name: 'stack-imports-env-names',
+      severity: 'error',
+      comment: 'infra/stack.ts takes the environment variable names from functions/wiring/env.ts.',
+      module: { path: '^infra/stack\\.ts$' },
+      to: { path: '^functions/wiring/env\\.ts$' },
+    },
+    {
+      name: 'webhook-imports-table-schema',
+      severity: 'error',
+      comment:
+        "functions/webhook.ts takes the idempotency records' attribute names from lib/aws/dynamo/schema.ts.",
+      module: { path: '^functions/webhook\\.ts$' },
+      to: { path: '^lib/aws/dynamo/schema\\.ts$' },
+    },
+  ],
   options: {
     doNotFollow: { path: 'node_modules' },
     // node_modules is not crawled (doNotFollow), but imports of packages stay visible to the rules.
