@@ -3,6 +3,7 @@
 // subresource, and each version's structural schema. CRDs come from the
 // render itself, from files the user gives (`--crds`), or from the cluster.
 
+import { groupKind } from '../model/kinds.js';
 import { groupOf, type KubeObject } from '../model/object.js';
 
 export const CRD_API_VERSION = 'apiextensions.k8s.io/v1';
@@ -37,7 +38,7 @@ export class CrdIndex {
     const group = spec?.group;
     const kind = names?.kind;
     if (typeof group !== 'string' || typeof kind !== 'string') return;
-    const key = `${group}/${kind}`;
+    const key = groupKind(group, kind);
     if (this.byGroupKind.has(key)) return;
     const versions = Array.isArray(spec?.versions) ? spec.versions : [];
     this.byGroupKind.set(
@@ -68,7 +69,7 @@ export class CrdIndex {
 
   /** The versions of a group/kind, or undefined if no CRD defines it. */
   versionsOf(group: string, kind: string): readonly CustomResourceVersion[] | undefined {
-    return this.byGroupKind.get(`${group}/${kind}`);
+    return this.byGroupKind.get(groupKind(group, kind));
   }
 }
 
