@@ -220,7 +220,7 @@ export async function processJob(
   }
 
   // A sync's own failures are retried by the operation (its attempts, with
-  // backoff, in the target's status: lib/reconcile.ts); these retries are for
+  // backoff, in the target's status: lib/reconcile/sync.ts); these retries are for
   // failures outside a sync (Git or the cluster unreachable, the lease held).
   if (outcome.error) {
     // Not a failed attempt: another worker is on the target. Come back later

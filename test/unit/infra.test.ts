@@ -386,7 +386,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
   });
 
-  it('builds the table from lib/aws/table.ts, retained, with PITR, TTL and deletion protection', () => {
+  it('builds the table from lib/aws/dynamo/schema.ts, retained, with PITR, TTL and deletion protection', () => {
     const expected = createTableInput('ignored');
     const tables = template.findResources('AWS::DynamoDB::Table');
     expect(Object.keys(tables)).toHaveLength(1);
