@@ -46,9 +46,9 @@ export default {
       name: 'aws-adapters-not-to-services',
       severity: 'error',
       comment:
-        'lib/aws holds adapters only: it never imports the reconcile loop, the API or the worker.',
+        'lib/aws holds adapters only: it never imports the reconcile loop, the API, the worker, the sweep or the GitHub services.',
       from: { path: '^lib/aws/' },
-      to: { path: '^lib/(reconcile|api|worker|sweep)(\\.ts$|/)' },
+      to: { path: '^lib/(reconcile|api|worker|sweep|github)(\\.ts$|/)' },
     },
     {
       name: 'model-imports-only-itself-and-errors',
