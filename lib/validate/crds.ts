@@ -3,8 +3,8 @@
 // subresource, and each version's structural schema. CRDs come from the
 // render itself, from files the user gives (`--crds`), or from the cluster.
 
-import { groupKind } from '../model/kinds.js';
-import { groupOf, type KubeObject } from '../model/object.js';
+import { groupKind, isCustomResourceDefinition } from '../model/kinds.js';
+import type { KubeObject } from '../model/object.js';
 
 export const CRD_API_VERSION = 'apiextensions.k8s.io/v1';
 
@@ -20,10 +20,6 @@ export interface CustomResourceVersion {
   crd: string;
   /** spec.versions[].schema.openAPIV3Schema; undefined if the CRD has none. */
   schema: unknown;
-}
-
-export function isCustomResourceDefinition(o: KubeObject): boolean {
-  return o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io';
 }
 
 /** Custom resource kinds by group and kind; the first CRD added for a group/kind wins. */
