@@ -46,9 +46,9 @@ export default {
       name: 'aws-adapters-not-to-services',
       severity: 'error',
       comment:
-        'lib/aws holds adapters only: it never imports the reconcile loop, the API or the worker.',
+        'lib/aws holds adapters only: it never imports the reconcile loop, the API, the worker, the sweep or the GitHub services.',
       from: { path: '^lib/aws/' },
-      to: { path: '^lib/(reconcile|api|worker|sweep)(\\.ts$|/)' },
+      to: { path: '^lib/(reconcile|api|worker|sweep|github)(\\.ts$|/)' },
     },
     {
       name: 'model-imports-only-itself-and-errors',
@@ -64,6 +64,26 @@ export default {
       comment: 'Every relative import resolves to a file.',
       from: {},
       to: { couldNotResolve: true, path: '^\\.\\.?/' },
+    },
+  ],
+  // One place per name: the stack sets the variables the wiring reads by the
+  // wiring's own names, and the webhook's idempotency records use the table's
+  // attribute names, not copies spelled again.
+  required: [
+    {
+      name: 'stack-imports-env-names',
+      severity: 'error',
+      comment: 'infra/stack.ts takes the environment variable names from functions/wiring/env.ts.',
+      module: { path: '^infra/stack\\.ts$' },
+      to: { path: '^functions/wiring/env\\.ts$' },
+    },
+    {
+      name: 'webhook-imports-table-schema',
+      severity: 'error',
+      comment:
+        "functions/webhook.ts takes the idempotency records' attribute names from lib/aws/dynamo/schema.ts.",
+      module: { path: '^functions/webhook\\.ts$' },
+      to: { path: '^lib/aws/dynamo/schema\\.ts$' },
     },
   ],
   options: {

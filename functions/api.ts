@@ -1,4 +1,4 @@
-// The status API (HTTP API with IAM authorization): routes to lib/api.ts.
+// The status API (HTTP API with IAM authorization): routes to lib/api/index.ts.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';

@@ -31,9 +31,12 @@ const config = configFromEnv(process.env);
 const { logger, metrics, tracer } = observability('webhook');
 const plane = webhookPlane(config, logger);
 
+/** How long a processed body is remembered, so a replay of it within that time enqueues nothing. */
+const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
+
 const idempotency = new IdempotencyConfig({
   eventKeyJmesPath: 'bodyHash',
-  expiresAfterSeconds: 24 * 3600,
+  expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
 });
 const processDelivery = makeIdempotent(
   async (input: VerifiedDelivery): Promise<WebhookResponse> => {

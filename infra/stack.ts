@@ -132,7 +132,7 @@ export const BUNDLING: nodejs.BundlingOptions = {
 
 export interface DriftlessStackProps extends StackProps {
   config?: Partial<DriftlessConfig>;
-  /** The table definition (lib/aws/table.ts); tests may pass another. */
+  /** The table definition (lib/aws/dynamo/schema.ts); tests may pass another. */
   table?: TableDefinition;
 }
 
@@ -521,7 +521,7 @@ export class DriftlessStack extends Stack {
     );
     allow(sweep.role, 'Enqueue', ['sqs:SendMessage'], [this.jobQueue.queueArn]);
 
-    // api: lib/api.ts → reads the whole catalog (the clusters' guards too, for
+    // api: lib/api/ → reads the whole catalog (the clusters' guards too, for
     // their state); writes specs, Repository records and target records
     // (deleting a target batch-deletes its status and history), a target's
     // item in its cluster's sweep partition (spec-derived: interval,
@@ -555,7 +555,7 @@ export class DriftlessStack extends Stack {
       [this.jobDeadLetterQueue.queueArn],
     );
 
-    // worker: lib/worker.ts + lib/reconcile.ts → reads specs, clusters, status
+    // worker: lib/worker.ts + lib/reconcile/ → reads specs, clusters, status
     // (GetItem, Query); writes only its targets' partitions: lease (UpdateItem),
     // status (UpdateItem, PutItem), history (PutItem, DeleteItem of the oldest);
     // and the clusters' sweep partitions (lib/sweep/cluster.ts: the sweep

@@ -14,6 +14,7 @@ import { appSelector } from './diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from './errors.js';
 import { isHook } from './model/annotations.js';
 import type { Application } from './model/application.js';
+import { groupKind } from './model/kinds.js';
 import { describeRef, type KubeObject, objectKey, parseRefKey } from './model/object.js';
 import type { OperationResult, TargetStatus } from './model/status.js';
 import type { TargetId } from './model/target.js';
@@ -90,7 +91,7 @@ export async function cascadeDelete(
     const kinds = new Map<string, { apiVersion: string; kind: string }>();
     for (const i of inventory) {
       const { group, kind } = parseRefKey(i.key);
-      kinds.set(`${group}/${kind}`, { apiVersion: i.apiVersion, kind });
+      kinds.set(groupKind(group, kind), { apiVersion: i.apiVersion, kind });
     }
     const live: KubeObject[] = [];
     await mapBounded([...kinds.values()], concurrency, async ({ apiVersion, kind }) => {

@@ -75,6 +75,9 @@ export function backoffSeconds(app: Application | undefined, attempt: number): n
 /** When a job whose target's lease is held comes back. */
 export const LEASE_HELD_DELAY_SECONDS = 15;
 
+/** The lease marking a dead-lettered target Degraded holds: one read and one write. */
+const DEGRADED_MARK_LEASE_MS = 30_000;
+
 /** Sweep options the worker passes on (the wiring's configuration). */
 export interface WorkerSweepOptions {
   sweep?: ClusterSweepOptions;
@@ -220,7 +223,7 @@ export async function processJob(
   }
 
   // A sync's own failures are retried by the operation (its attempts, with
-  // backoff, in the target's status: lib/reconcile.ts); these retries are for
+  // backoff, in the target's status: lib/reconcile/sync.ts); these retries are for
   // failures outside a sync (Git or the cluster unreachable, the lease held).
   if (outcome.error) {
     // Not a failed attempt: another worker is on the target. Come back later
@@ -376,7 +379,11 @@ async function markDegraded(
   error: DriftlessError,
   attempts: number,
 ) {
-  const lease = await deps.leases.acquire(target, `dead-letter:${randomUUID()}`, 30_000);
+  const lease = await deps.leases.acquire(
+    target,
+    `dead-letter:${randomUUID()}`,
+    DEGRADED_MARK_LEASE_MS,
+  );
   if (!lease) return; // someone else is working on it: their status stands
   try {
     const current = (await deps.catalog.getTargetStatus(target)) ?? emptyStatus(target);

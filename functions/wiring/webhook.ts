@@ -4,7 +4,7 @@
 
 import { SecretsManagerSource } from '../../lib/aws/secrets.js';
 import type { OutboxLogger } from '../../lib/github/outbox.js';
-import { DEFAULT_MAX_BODY_BYTES, type WebhookDeps } from '../../lib/github/webhook.js';
+import { DEFAULT_MAX_WEBHOOK_BODY_BYTES, type WebhookDeps } from '../../lib/github/webhook.js';
 import { parseWebhookSecrets, type WebhookSecretSet } from '../../lib/model/webhook-secrets.js';
 import { type DataPlaneConfig, statusUrlFor } from './config.js';
 import { reporterPlane } from './github.js';
@@ -30,7 +30,7 @@ export function webhookPlane(config: DataPlaneConfig, logger?: OutboxLogger) {
     // The idempotency store's client too: every call goes through the wiring's hooks.
     dynamo,
     webhookSecrets,
-    maxWebhookBytes: DEFAULT_MAX_BODY_BYTES,
+    maxWebhookBytes: DEFAULT_MAX_WEBHOOK_BODY_BYTES,
     webhookDeps: (): WebhookDeps => ({
       catalog,
       queue,

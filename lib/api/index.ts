@@ -105,7 +105,7 @@ export interface ApiDeps {
   /** The clusters' guard (slots, breaker, backoff), shown by the clusters endpoints. */
   guard?: ClusterGuard;
   clock?: Clock;
-  /** Default DEFAULT_MAX_BODY_BYTES. */
+  /** Default DEFAULT_MAX_API_BODY_BYTES. */
   maxBodyBytes?: number;
   /**
    * Principal patterns of the platform admins (the stack's adminPrincipals;
@@ -130,7 +130,7 @@ export interface AuditEntry {
 }
 
 /** Largest request body the API accepts. */
-export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+export const DEFAULT_MAX_API_BODY_BYTES = 256 * 1024;
 /** Items per page when a request names no limit, and the most it may ask for. */
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
@@ -194,7 +194,7 @@ export async function handleApiRequest(deps: ApiDeps, req: ApiRequest): Promise<
       allowed: candidates.map(([m]) => m),
     });
   }
-  if (req.body && Buffer.byteLength(req.body) > (deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+  if (req.body && Buffer.byteLength(req.body) > (deps.maxBodyBytes ?? DEFAULT_MAX_API_BODY_BYTES)) {
     return error(413, 'PayloadTooLarge', 'request body too large');
   }
   const params = (route[1].exec(path) ?? []).slice(1) as string[];

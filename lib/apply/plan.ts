@@ -16,7 +16,12 @@ import {
   syncWaveOf,
 } from '../model/annotations.js';
 import { type Application, globMatch, policyViolation } from '../model/application.js';
-import { groupKind, groupKindOf, isFoundationKind } from '../model/kinds.js';
+import {
+  groupKind,
+  groupKindOf,
+  isCustomResourceDefinition,
+  isFoundationKind,
+} from '../model/kinds.js';
 import type { Manifest, PlannedManifest } from '../model/manifest.js';
 import { describeObject, groupOf, type KubeObject, LABEL_APP, objectKey } from '../model/object.js';
 import { objectRefusal, type Project } from '../model/project.js';
@@ -117,7 +122,7 @@ export async function buildPlan(
     const o = m.object as KubeObject & {
       spec?: { group?: string; names?: { kind?: string }; scope?: string };
     };
-    if (o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io') {
+    if (isCustomResourceDefinition(o)) {
       if (o.spec?.group && o.spec.names?.kind) {
         crdScopes.set(groupKind(o.spec.group, o.spec.names.kind), o.spec.scope !== 'Cluster');
       }

@@ -1,5 +1,5 @@
 // The status outbox on SQS FIFO: one message per report, MessageGroupId the
-// report's repository+commit+context (lib/github/outbox.ts outboxKey, hashed
+// report's repository+commit+context (lib/ports/outbox.ts outboxKey, hashed
 // when SQS would refuse it), so the reports of one context are delivered in
 // order and a retried one holds back the newer ones behind it; distinct
 // contexts flow in parallel (high-throughput FIFO). The deduplication id is
@@ -11,8 +11,8 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { outboxKey } from '../github/outbox.js';
 import type { OutboxEntry, StatusOutbox } from '../ports/outbox.js';
+import { outboxKey } from '../ports/outbox.js';
 import { DEFAULT_SEND_ATTEMPTS, type FailedEntry, sendInBatches, sqsMessageId } from './queue.js';
 
 export interface SqsStatusOutboxOptions {

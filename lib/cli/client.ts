@@ -8,7 +8,12 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { type AppDetailResponse, PRINCIPAL_HEADER, type TargetDetail } from '../api/contract.js';
+import {
+  type ApiErrorBody,
+  type AppDetailResponse,
+  PRINCIPAL_HEADER,
+  type TargetDetail,
+} from '../api/contract.js';
 import { signRequest } from '../aws/sigv4.js';
 import { DriftlessError } from '../errors.js';
 
@@ -59,6 +64,9 @@ function isLoopback(url: URL): boolean {
   return ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 }
 
+/** How long the CLI waits for one API answer (a preview renders and diffs a whole app). */
+export const DEFAULT_API_TIMEOUT_MS = 120_000;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -100,7 +108,7 @@ export class DriftlessClient {
         method,
         headers: sent,
         body: payload || undefined,
-        signal: AbortSignal.timeout(120_000),
+        signal: AbortSignal.timeout(DEFAULT_API_TIMEOUT_MS),
       });
     } catch (e) {
       const local = isLoopback(url);
@@ -111,11 +119,10 @@ export class DriftlessClient {
       );
     }
     const text = await res.text();
-    const data = text
-      ? (JSON.parse(text) as T & { code?: string; message?: string; field?: string })
-      : (null as T);
+    const data = text ? (JSON.parse(text) as T) : (null as T);
     if (!res.ok) {
-      const err = data as { code?: string; message?: string; field?: string } | null;
+      // The contract's one error shape; a proxy in between may answer with anything.
+      const err = data as Partial<ApiErrorBody> | null;
       throw new ApiError(
         res.status,
         err?.code ?? `HTTP${res.status}`,

@@ -244,10 +244,8 @@ async function otherAppsObjects(
         // Access limited to some namespaces: list each one we care about.
         if (!(e instanceof DriftlessError && e.reason === 'Forbidden') || namespaces.includes(''))
           throw e;
-        const perNs = await Promise.all(
-          namespaces.map((namespace) =>
-            client.list(apiVersion, kind, { labelSelector, namespace }),
-          ),
+        const perNs = await mapBounded(namespaces, concurrency, (namespace) =>
+          client.list(apiVersion, kind, { labelSelector, namespace }),
         );
         items = perNs.flat();
       }
@@ -329,10 +327,8 @@ export async function checkDrift(input: DriftCheckInput): Promise<DriftReport> {
         e.reason === 'Forbidden' &&
         ![...namespaces].includes('')
       ) {
-        const perNs = await Promise.all(
-          [...namespaces].map((namespace) =>
-            client.list(apiVersion, kind, { labelSelector: selector, namespace }),
-          ),
+        const perNs = await mapBounded([...namespaces], concurrency, (namespace) =>
+          client.list(apiVersion, kind, { labelSelector: selector, namespace }),
         );
         items = perNs.flat();
       } else {

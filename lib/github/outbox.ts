@@ -17,9 +17,8 @@
 
 import { z } from 'zod';
 import { mapBounded } from '../concurrency.js';
-import { normalizeRepoURL } from '../model/target.js';
 import { type Clock, systemClock } from '../ports/clock.js';
-import type { OutboxEntry, StatusOutbox } from '../ports/outbox.js';
+import { type OutboxEntry, outboxKey, type StatusOutbox } from '../ports/outbox.js';
 import type { CommitStatus, CommitStatusReporter } from '../ports/report.js';
 import type { PostResult } from './status.js';
 
@@ -41,11 +40,6 @@ export interface OutboxLogger {
 }
 
 const silent: OutboxLogger = { info() {}, warn() {} };
-
-/** What is coalesced: one repository's commit and context. */
-export function outboxKey(status: Pick<CommitStatus, 'repoURL' | 'commit' | 'context'>): string {
-  return `${normalizeRepoURL(status.repoURL)}#${status.commit}#${status.context}`;
-}
 
 // ---------------------------------------------------------------------------
 // Reporting

@@ -61,7 +61,7 @@ export interface WebhookDeps {
   statusUrl?: (target: TargetRecord) => string | undefined;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_MAX_WEBHOOK_BODY_BYTES = 5 * 1024 * 1024;
 
 /**
  * A push whose time (the payload's `repository.pushed_at`, set by GitHub and
@@ -306,7 +306,7 @@ const reject = (status: number, code: string, message: string) => ({
 export async function checkDelivery(
   req: WebhookRequest,
   secrets: () => Promise<WebhookSecretSet | readonly string[]>,
-  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+  maxBodyBytes = DEFAULT_MAX_WEBHOOK_BODY_BYTES,
 ): Promise<{ verified: VerifiedDelivery } | { rejected: WebhookResponse }> {
   const declared = Number(header(req, 'content-length') ?? Number.NaN);
   if (Buffer.byteLength(req.body) > maxBodyBytes || declared > maxBodyBytes) {

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PRINCIPAL_HEADER } from '../api/contract.js';
+import { type ApiErrorBody, PRINCIPAL_HEADER } from '../api/contract.js';
 import { handleApiRequest } from '../api/index.js';
 import { AwsKmsDecrypter } from '../aws/kms.js';
 import { DriftlessError } from '../errors.js';
@@ -260,7 +260,10 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode>
     } catch (e) {
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(
-        JSON.stringify({ code: 'Internal', message: e instanceof Error ? e.message : String(e) }),
+        JSON.stringify({
+          code: 'Internal',
+          message: e instanceof Error ? e.message : String(e),
+        } satisfies ApiErrorBody),
       );
     }
   });

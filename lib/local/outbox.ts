@@ -11,9 +11,8 @@ import {
   deliverOutbox,
   type OutboxDecision,
   type OutboxRecord,
-  outboxKey,
 } from '../github/outbox.js';
-import type { OutboxEntry, StatusOutbox } from '../ports/outbox.js';
+import { type OutboxEntry, outboxKey, type StatusOutbox } from '../ports/outbox.js';
 
 /** Entries per delivery: what one SQS receive returns at most. */
 export const LOCAL_OUTBOX_BATCH_SIZE = 10;

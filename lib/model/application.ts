@@ -8,6 +8,7 @@ import { DriftlessError } from '../errors.js';
 import { canonicalJson } from './canonical.js';
 import { API_VERSION, DNS_LABEL, globMatch, NameSchema } from './common.js';
 import { compileJqPath } from './jq.js';
+import { groupKind } from './kinds.js';
 import { DEFAULT_PROJECT, type Project, ProjectSchema } from './project.js';
 import { parseYamlDocuments, type YamlDocument } from './yaml.js';
 
@@ -404,7 +405,7 @@ export function policyViolation(
       message: `cluster-scoped ${o.kind} is not allowed for application ${appName}`,
     };
   }
-  const gk = `${o.group}/${o.kind}`;
+  const gk = groupKind(o.group, o.kind);
   if (
     policy.kinds.length &&
     !policy.kinds.some((p) => globMatch(p, p.includes('/') ? gk : o.kind))

@@ -52,6 +52,11 @@ export const KIND_ORDER: ReadonlyMap<string, Readonly<KindOrder>> = new Map<stri
 
 type Typed = { apiVersion: string; kind: string };
 
+/** A CustomResourceDefinition (of apiextensions.k8s.io, whatever its version). */
+export function isCustomResourceDefinition(obj: Typed): boolean {
+  return groupKindOf(obj) === 'apiextensions.k8s.io/CustomResourceDefinition';
+}
+
 function orderOf(obj: Typed): Readonly<KindOrder> | undefined {
   return KIND_ORDER.get(groupKindOf(obj));
 }

@@ -117,7 +117,6 @@ export interface OperationResult {
   pruned: number;
   /** Objects found drifted before the operation acted. */
   drifted: number;
-  dryRun?: boolean;
   /** Where a sync that spans invocations (waiting on health or hooks) stands. */
   progress?: OperationProgress;
   /**

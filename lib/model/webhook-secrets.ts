@@ -21,13 +21,13 @@ import { normalizeRepoURL } from './target.js';
 export interface WebhookSecretSet {
   /** Secrets any repository may sign with (the plain secret, `secrets` or `default`). */
   readonly default: readonly string[];
-  /** Secrets bound to repositories (keys from `repositoryKey`), current first, then previous ones. */
+  /** Secrets bound to repositories (keys from `boundRepositoryKey`), current first, then previous ones. */
   readonly repositories: ReadonlyMap<string, readonly string[]>;
   /** A GitHub App's webhook secret: deliveries of one installation, optionally of some repositories. */
   readonly githubApp?: {
     readonly secrets: readonly string[];
     readonly installationId: number;
-    /** Keys from `repositoryKey`; absent, every repository the installation sends. */
+    /** Keys from `boundRepositoryKey`; absent, every repository the installation sends. */
     readonly repositories?: readonly string[];
   };
 }
@@ -63,7 +63,7 @@ const list = (v: string | string[] | undefined): string[] =>
  * The key a repository is bound by: `owner/name` (lowercased) when given so,
  * else the normalized repoURL (`normalizeRepoURL`).
  */
-export function repositoryKey(name: string): string {
+export function boundRepositoryKey(name: string): string {
   const t = name.trim();
   if (/^[^/:@\s]+\/[^/\s]+$/.test(t) && !t.includes('://'))
     return t.replace(/\.git$/i, '').toLowerCase();
@@ -108,7 +108,7 @@ export function parseWebhookSecrets(raw: string): WebhookSecretSet {
   }
   const repositories = new Map<string, string[]>();
   for (const [name, value] of Object.entries(doc.repositories ?? {})) {
-    const key = repositoryKey(name);
+    const key = boundRepositoryKey(name);
     repositories.set(key, [...(repositories.get(key) ?? []), ...list(value)]);
   }
   const set: WebhookSecretSet = {
@@ -120,7 +120,7 @@ export function parseWebhookSecrets(raw: string): WebhookSecretSet {
             secrets: list(doc.githubApp.secret),
             installationId: doc.githubApp.installationId,
             ...(doc.githubApp.repositories
-              ? { repositories: doc.githubApp.repositories.map(repositoryKey) }
+              ? { repositories: doc.githubApp.repositories.map(boundRepositoryKey) }
               : {}),
           },
         }

@@ -3,6 +3,7 @@
 // them, coalesced and rate-limited. SQS FIFO in AWS (lib/aws/outbox.ts), in
 // process in local mode (lib/local/outbox.ts).
 
+import { normalizeRepoURL } from '../model/target.js';
 import type { CommitStatus } from './report.js';
 
 /** One report: the status and when it was made, so an older one never overwrites a newer. */
@@ -15,4 +16,13 @@ export interface OutboxEntry {
 export interface StatusOutbox {
   /** Queues the entries (FIFO per repository, commit and context); throws if they were not queued. */
   send(entries: OutboxEntry[]): Promise<void>;
+}
+
+/**
+ * What the outbox orders and coalesces by: one repository's commit and
+ * context (an SQS FIFO group in AWS, a group in local mode, the consumer's
+ * newest-wins key).
+ */
+export function outboxKey(status: Pick<CommitStatus, 'repoURL' | 'commit' | 'context'>): string {
+  return `${normalizeRepoURL(status.repoURL)}#${status.commit}#${status.context}`;
 }

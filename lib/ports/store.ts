@@ -1,5 +1,5 @@
 // The store port: specs, target records, status and history. DynamoDB in AWS
-// (lib/aws/catalog.ts), memory in local mode (lib/local/store.ts).
+// (lib/aws/catalog/), memory in local mode (lib/local/store.ts).
 
 import type { Application, ApplicationSource, Cluster, Repository } from '../model/application.js';
 import type { Project } from '../model/project.js';

@@ -24,6 +24,7 @@ import {
 } from '../diff/index.js';
 import { asDriftlessError, DriftlessError, isRetryable } from '../errors.js';
 import { appHealth, evaluateHealth } from '../health/index.js';
+import { isCustomResourceDefinition } from '../model/kinds.js';
 import { describeRef, type KubeObject, objectKey, parseRefKey } from '../model/object.js';
 import { shortSha } from '../model/revision.js';
 import type {
@@ -166,7 +167,7 @@ class SyncRun {
     const { plan, client } = this.inp;
     const foundation = plan.foundation.filter((d) => needsApply(this.byKey.get(d.key)));
     this.op.applied += await this.applyGroup(foundation, 0);
-    const crds = plan.foundation.filter((d) => d.object.kind === 'CustomResourceDefinition');
+    const crds = plan.foundation.filter((d) => isCustomResourceDefinition(d.object));
     if (crds.length) {
       await waitForCrds(
         client,

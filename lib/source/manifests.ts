@@ -14,6 +14,7 @@ import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError, type ErrorLocation } from '../errors.js';
+import { DNS_LABEL } from '../model/common.js';
 import type { Manifest } from '../model/manifest.js';
 import { describeObject, type KubeObject, objectKey } from '../model/object.js';
 import { DEFAULT_MAX_ALIAS_COUNT, parseYamlDocuments, type YamlDocument } from '../model/yaml.js';
@@ -55,7 +56,6 @@ export const DEFAULT_MANIFEST_LIMITS = {
   maxAliasCount: DEFAULT_MAX_ALIAS_COUNT,
 } as const;
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_LABEL_PART = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const API_VERSION = new RegExp(`^(${DNS_LABEL_PART}(\\.${DNS_LABEL_PART})*/)?${DNS_LABEL_PART}$`);
 const KIND = /^[A-Za-z][A-Za-z0-9]*$/;

@@ -23,6 +23,9 @@ export {
 /** The sweep's period: a tick is the minute it falls in (the shortest schedule rate). */
 export const SWEEP_TICK_MS = 60_000;
 
+/** The shortest tick a caller may ask for (local mode and tests tick faster than production). */
+const MIN_SWEEP_TICK_MS = 1_000;
+
 export interface SweepTickResult {
   /** Epoch ms of the tick (the start of its minute). */
   tick: number;
@@ -43,7 +46,7 @@ export async function sweepTick(
 ): Promise<SweepTickResult> {
   const clock = deps.clock ?? systemClock;
   const now = clock.now();
-  const period = Math.max(1_000, opts.periodMs ?? SWEEP_TICK_MS);
+  const period = Math.max(MIN_SWEEP_TICK_MS, opts.periodMs ?? SWEEP_TICK_MS);
   const tick = Math.floor(now / period) * period;
   const result: SweepTickResult = { tick, clusters: [], heldBack: {} };
   let next: string | undefined;

@@ -3,7 +3,8 @@
 // subresource, and each version's structural schema. CRDs come from the
 // render itself, from files the user gives (`--crds`), or from the cluster.
 
-import { groupOf, type KubeObject } from '../model/object.js';
+import { groupKind, isCustomResourceDefinition } from '../model/kinds.js';
+import type { KubeObject } from '../model/object.js';
 
 export const CRD_API_VERSION = 'apiextensions.k8s.io/v1';
 
@@ -21,10 +22,6 @@ export interface CustomResourceVersion {
   schema: unknown;
 }
 
-export function isCustomResourceDefinition(o: KubeObject): boolean {
-  return o.kind === 'CustomResourceDefinition' && groupOf(o.apiVersion) === 'apiextensions.k8s.io';
-}
-
 /** Custom resource kinds by group and kind; the first CRD added for a group/kind wins. */
 export class CrdIndex {
   private readonly byGroupKind = new Map<string, CustomResourceVersion[]>();
@@ -37,7 +34,7 @@ export class CrdIndex {
     const group = spec?.group;
     const kind = names?.kind;
     if (typeof group !== 'string' || typeof kind !== 'string') return;
-    const key = `${group}/${kind}`;
+    const key = groupKind(group, kind);
     if (this.byGroupKind.has(key)) return;
     const versions = Array.isArray(spec?.versions) ? spec.versions : [];
     this.byGroupKind.set(
@@ -68,7 +65,7 @@ export class CrdIndex {
 
   /** The versions of a group/kind, or undefined if no CRD defines it. */
   versionsOf(group: string, kind: string): readonly CustomResourceVersion[] | undefined {
-    return this.byGroupKind.get(`${group}/${kind}`);
+    return this.byGroupKind.get(groupKind(group, kind));
   }
 }
 

@@ -15,8 +15,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError } from '../errors.js';
+import { isCustomResourceDefinition } from '../model/kinds.js';
 import { loadManifests, type Manifest } from '../source/manifests.js';
-import { isCustomResourceDefinition } from './crds.js';
 import {
   type SchemaFinding,
   SchemaValidator,
@@ -26,7 +26,7 @@ import {
 import { loadShippedSchemas, type SchemaSet } from './schemas.js';
 
 export { type ClusterSchemaOptions, type OpenApiReader, schemasFromCluster } from './cluster.js';
-export { CrdIndex, type CustomResourceVersion, isCustomResourceDefinition } from './crds.js';
+export { CrdIndex, type CustomResourceVersion } from './crds.js';
 export {
   describeFinding,
   type FindingRule,

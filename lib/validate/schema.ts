@@ -16,10 +16,11 @@
 
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { DriftlessError } from '../errors.js';
+import { isCustomResourceDefinition } from '../model/kinds.js';
 import { describeObject, groupOf, type KubeObject, versionOf } from '../model/object.js';
 import { formatField } from '../source/manifests.js';
 import { translateCrd } from './ajv.js';
-import { CrdIndex, type CustomResourceVersion, isCustomResourceDefinition } from './crds.js';
+import { CrdIndex, type CustomResourceVersion } from './crds.js';
 import type { SchemaSet } from './schemas.js';
 
 /** What validation needs of a manifest (lib/source's Manifest is one). */

@@ -3,7 +3,9 @@
 // secret, then {"secrets": [new, old]} while GitHub's side is switched (both
 // accepted), then {"secrets": [new]} (the old one refused), and the same per
 // repository. The handler caches the value for DEFAULT_SECRET_TTL_MS; the
-// test moves Date.now() on past it instead of waiting five minutes.
+// test moves Date.now() on past it instead of waiting five minutes. And the
+// handler computes a delivery's HMAC once: node:crypto's createHmac is
+// wrapped (passing through) to count the keys it is called with.
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,6 +16,17 @@ import { type DataPlane, startDataPlane } from '../support/dataplane.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
+
+// Every key createHmac was called with, in this process's transformed modules (lib/, functions/).
+const hmacKeys = vi.hoisted((): unknown[] => []);
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  const createHmac = ((...args: Parameters<typeof real.createHmac>) => {
+    hmacKeys.push(args[1]);
+    return real.createHmac(...args);
+  }) as typeof real.createHmac;
+  return { ...real, default: { ...real, createHmac }, createHmac };
+});
 
 let plane: DataPlane;
 let web: TestRepo;
@@ -131,6 +144,35 @@ async function expectRefused(repo: TestRepo, secret: string) {
 }
 
 describe('webhook secret rotation, from the secret in Secrets Manager', () => {
+  it('verifies a delivery once: one HMAC of the body with the secret, through the handler', async () => {
+    const commit = await web.commit({ 'cm.yaml': `# ${randomUUID()}\n` });
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: commit,
+      repository: { full_name: 'test/rotation-web', clone_url: web.url },
+      commits: [],
+    });
+    const signature = `sha256=${createHmac('sha256', OLD).update(body).digest('hex')}`;
+    hmacKeys.length = 0;
+    const res = await plane.webhook(
+      httpEvent('POST', '/', {
+        body,
+        headers: {
+          'X-GitHub-Event': 'push',
+          'X-GitHub-Delivery': randomUUID(),
+          'X-Hub-Signature-256': signature,
+        },
+      }),
+      lambdaContext('driftless-webhook'),
+    );
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body as string)).toMatchObject({
+      targets: [{ app: 'rot-web', cluster: 'local' }],
+    });
+    expect(hmacKeys.filter((k) => k === OLD)).toHaveLength(1);
+  });
+
   it('accepts the plain secret it starts with, and nothing else', async () => {
     await expectAccepted(web, OLD, 'rot-web');
     await expectRefused(web, NEW);

@@ -16,7 +16,7 @@ async function violations(baseDir: string, dirs: string[]) {
     ...config.options,
     baseDir,
     validate: true,
-    ruleSet: { forbidden: config.forbidden },
+    ruleSet: { forbidden: config.forbidden, required: config.required },
   });
   if (typeof result.output === 'string') throw new Error('expected a cruise result, got text');
   return {
@@ -48,22 +48,45 @@ describe('architecture', () => {
     const { found } = await violations(path.join(root, 'test/fixtures/architecture'), [
       'lib',
       'functions',
+      'infra',
     ]);
     const by = (rule: string) =>
       found.filter((v) => v.rule === rule).map((v) => `${v.from} → ${v.to}`);
     // A cycle is reported once, from its first module.
     expect(by('no-cycles')).toEqual(['lib/model/left.ts → lib/model/right.ts']);
+    // lib/model/allowed.ts imports lib/errors.ts and the model: no rule fires on it.
     expect(by('model-imports-only-itself-and-errors')).toEqual([
       'lib/model/kind.ts → lib/kube/client.ts',
     ]);
     expect(by('lib-not-to-functions-or-infra')).toEqual([
       'lib/uses-handler.ts → functions/handler.ts',
+      'lib/uses-stack.ts → infra/stack.ts',
     ]);
-    expect(by('ports-not-to-adapters')).toEqual(['lib/ports/cluster.ts → lib/aws/adapter.ts']);
-    expect(by('aws-adapters-not-to-services')).toEqual(['lib/aws/adapter.ts → lib/reconcile.ts']);
+    // lib/ports/store.ts imports the errors, the model and another port: no rule fires on it.
+    expect(by('ports-not-to-adapters')).toEqual([
+      'lib/ports/cluster.ts → lib/aws/adapter.ts',
+      'lib/ports/queue.ts → lib/aws/queue.ts',
+    ]);
+    expect(by('aws-adapters-not-to-services')).toEqual([
+      'lib/aws/adapter.ts → lib/reconcile.ts',
+      'lib/aws/queue.ts → lib/api/index.ts',
+      'lib/aws/queue.ts → lib/github/outbox.ts',
+      'lib/aws/queue.ts → lib/sweep/index.ts',
+      'lib/aws/queue.ts → lib/worker.ts',
+    ]);
     expect(by('lib-no-lambda-or-cdk')).toHaveLength(1);
     expect(by('lib-no-lambda-or-cdk')[0]).toMatch(/^lib\/middleware\.ts → .*@middy\/core/);
     expect(by('no-unresolvable')).toEqual(['lib/missing.ts → ./not-there.js']);
+    // A required dependency that is missing is reported on the module itself.
+    expect(by('stack-imports-env-names')).toEqual(['infra/stack.ts → infra/stack.ts']);
+    expect(by('webhook-imports-table-schema')).toEqual([
+      'functions/webhook.ts → functions/webhook.ts',
+    ]);
+    // Those and nothing else: no rule fires on the allowed imports.
+    expect(found).toHaveLength(15);
+    expect(found.filter((v) => /^lib\/(model\/allowed|ports\/store)\.ts$/.test(v.from))).toEqual(
+      [],
+    );
   });
 });
 

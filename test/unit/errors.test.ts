@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asDriftlessError, DriftlessError } from '../../lib/errors.js';
+import { asDriftlessError, DriftlessError, httpStatusFor, isRetryable } from '../../lib/errors.js';
 import { describeObject, objectKey, parseRefKey, refOf } from '../../lib/model/object.js';
 
 describe('DriftlessError', () => {
@@ -38,5 +38,45 @@ describe('object identity', () => {
     expect(parseRefKey(objectKey(deploy))).toEqual(refOf(deploy));
     expect(describeObject(ns)).toBe('Namespace/prod');
     expect(describeObject(deploy)).toBe('Deployment/prod/web');
+  });
+});
+
+describe('what a reason means', () => {
+  it('is retryable only when a repeat may succeed: the network, the cluster, the source, the lease, the deadline', () => {
+    const retryable = [
+      'ClusterUnreachable',
+      'ClusterThrottled',
+      'ClusterDeferred',
+      'SourceUnavailable',
+      'LeaseHeld',
+      'DeadlineExceeded',
+      'Internal',
+    ] as const;
+    for (const r of retryable) expect(isRetryable(r), r).toBe(true);
+    const final = [
+      'InvalidSpec',
+      'InvalidManifest',
+      'RenderFailed',
+      'DecryptionFailed',
+      'Unauthorized',
+      'Forbidden',
+      'AccessDenied',
+      'NotFound',
+      'UnknownKind',
+      'ApplyRejected',
+      'PruneRefused',
+      'HookFailed',
+    ] as const;
+    for (const r of final) expect(isRetryable(r), r).toBe(false);
+  });
+
+  it("maps to the status API's HTTP status: the caller's mistakes 4xx, what lies behind the API 502", () => {
+    expect(httpStatusFor('InvalidSpec')).toBe(400);
+    expect(httpStatusFor('InvalidManifest')).toBe(400);
+    expect(httpStatusFor('AccessDenied')).toBe(403);
+    expect(httpStatusFor('NotFound')).toBe(404);
+    expect(httpStatusFor('ClusterUnreachable')).toBe(502);
+    expect(httpStatusFor('SourceUnavailable')).toBe(502);
+    expect(httpStatusFor('Forbidden')).toBe(502);
   });
 });

@@ -386,7 +386,7 @@ describe('DriftlessStack', { timeout: 60_000 }, () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
   });
 
-  it('builds the table from lib/aws/table.ts, retained, with PITR, TTL and deletion protection', () => {
+  it('builds the table from lib/aws/dynamo/schema.ts, retained, with PITR, TTL and deletion protection', () => {
     const expected = createTableInput('ignored');
     const tables = template.findResources('AWS::DynamoDB::Table');
     expect(Object.keys(tables)).toHaveLength(1);
@@ -890,6 +890,26 @@ describe('DriftlessStack variants', { timeout: 60_000 }, () => {
       expect(p.Layers).toBeUndefined();
     }
     template.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+  });
+
+  it('sets only environment variables the wiring reads, by its names (functions/wiring/env.ts)', () => {
+    // Every option that adds a variable on: render tools, previews, a GitHub App, metrics, tracing.
+    const { stack, template } = synth({
+      renderTools: true,
+      apiPreviews: true,
+      githubAppId: '42',
+      githubInstallationId: 7,
+      metrics: true,
+      tracing: true,
+    });
+    const functions = template.findResources('AWS::Lambda::Function');
+    const known: readonly string[] = Object.values(ENV);
+    const set = Object.entries(stack.functions).flatMap(([name, fn]) => {
+      const p = functions[id(stack, fn)]?.Properties as Json;
+      return Object.keys((p.Environment as Json).Variables as Json).map((v) => `${name}: ${v}`);
+    });
+    expect(set.length).toBeGreaterThan(20);
+    expect(set.filter((e) => !known.includes(e.split(': ')[1] as string))).toEqual([]);
   });
 
   it('uses a GitHub App when configured', () => {

@@ -38,6 +38,14 @@ import {
 
 type Scoped<T> = Omit<T, 'TableName' | 'ReturnConsumedCapacity'>;
 
+/** DynamoDB's limit on the requests of one BatchWriteItem. */
+const BATCH_WRITE_MAX_REQUESTS = 25;
+/** Calls per batch before its unprocessed writes are an error (each waits longer: throttling). */
+const BATCH_WRITE_ATTEMPTS = 6;
+/** Backoff between those calls: BASE × 2^attempt, capped. */
+const BATCH_WRITE_BACKOFF_BASE_MS = 50;
+const BATCH_WRITE_BACKOFF_MAX_MS = 2_000;
+
 export interface DynamoTableOptions {
   client: DynamoDBClient;
   tableName: string;
@@ -134,16 +142,19 @@ export class DynamoTable {
 
   /** Writes up to any number of requests, 25 per call, retrying unprocessed ones. */
   async batchWrite(op: string, requests: WriteRequest[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending = requests.slice(i, i + 25);
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX_REQUESTS) {
+      let pending = requests.slice(i, i + BATCH_WRITE_MAX_REQUESTS);
       for (let attempt = 1; pending.length; attempt++) {
-        if (attempt > 6) {
+        if (attempt > BATCH_WRITE_ATTEMPTS) {
           throw new DriftlessError(
             'Internal',
             `DynamoDB BatchWriteItem (${op}) on table ${this.tableName} left ${pending.length} writes unprocessed after ${attempt - 1} attempts (throttled?); retry the operation`,
           );
         }
-        if (attempt > 1) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+        if (attempt > 1)
+          await sleep(
+            Math.min(BATCH_WRITE_BACKOFF_MAX_MS, BATCH_WRITE_BACKOFF_BASE_MS * 2 ** attempt),
+          );
         const input: BatchWriteItemCommandInput = {
           RequestItems: { [this.tableName]: pending },
           ReturnConsumedCapacity: 'TOTAL',

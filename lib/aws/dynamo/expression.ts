@@ -14,13 +14,23 @@ export interface ExpressionFields {
 
 export class Expression {
   private readonly names: Record<string, string> = {};
+  private readonly placeholders = new Map<string, string>();
   private readonly values: Item = {};
   private count = 0;
 
-  /** The placeholder of an attribute name (`#attr`). */
+  /**
+   * The placeholder of an attribute name (`#attr`, the same one each time).
+   * Characters a placeholder cannot hold become `_`; two names that would
+   * then share one (`a-b`, `a_b`) get distinct placeholders.
+   */
   name(attribute: string): string {
-    const placeholder = `#${attribute.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    const known = this.placeholders.get(attribute);
+    if (known) return known;
+    const base = `#${attribute.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    let placeholder = base;
+    for (let n = 1; placeholder in this.names; n++) placeholder = `${base}_${n}`;
     this.names[placeholder] = attribute;
+    this.placeholders.set(attribute, placeholder);
     return placeholder;
   }
 

@@ -9,6 +9,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError } from '../../errors.js';
+import { DNS_LABEL } from '../../model/common.js';
 import {
   applicationYaml,
   type ImportedObject,
@@ -17,8 +18,6 @@ import {
 } from '../../model/import/index.js';
 import { type Command, type CommandContext, UsageError } from '../command.js';
 import { type Printer, paint } from '../output.js';
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export const importCommand: Command = {
   name: 'import',

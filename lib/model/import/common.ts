@@ -4,6 +4,7 @@
 // options that name clusters, and the small conversions both need.
 
 import { type API_VERSION, IgnoreDifferenceSchema, type SourceType } from '../application.js';
+import { DNS_LABEL } from '../common.js';
 import type { ObjectFields, Path } from './fields.js';
 
 /** A source as the importers write it; `chart` and `ref` are chart sources' (issue #13). */
@@ -60,8 +61,6 @@ export interface ImportOptions {
    */
   clusterMap: Readonly<Record<string, string>>;
 }
-
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Whether a name is a Driftless name (a DNS label of at most `max`). */
 export function isDnsLabel(s: string, max = 63): boolean {

@@ -11,6 +11,8 @@
 import { stringify } from 'yaml';
 import { DriftlessError, isDriftlessError } from '../../errors.js';
 import { ApplicationSchema, fieldPath, SourceSchema } from '../application.js';
+import { groupKind } from '../kinds.js';
+import { groupOf } from '../object.js';
 import { parseYamlDocuments, type YamlDocument } from '../yaml.js';
 import {
   ARGO_API_GROUP,
@@ -108,20 +110,20 @@ export function importDocuments(
       continue;
     }
     objects.push(f.report);
-    const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-    const as = `${group}/${kind}`;
-    if (as === `${ARGO_API_GROUP}/Application`) {
+    const group = groupOf(apiVersion);
+    const as = groupKind(group, kind);
+    if (as === groupKind(ARGO_API_GROUP, 'Application')) {
       pending.push({ f, convert: () => convertArgoApplication(f, options) });
-    } else if (as === `${ARGO_API_GROUP}/AppProject`) reportArgoProject(f);
-    else if (as === `${ARGO_API_GROUP}/ApplicationSet`) reportArgoApplicationSet(f);
+    } else if (as === groupKind(ARGO_API_GROUP, 'AppProject')) reportArgoProject(f);
+    else if (as === groupKind(ARGO_API_GROUP, 'ApplicationSet')) reportArgoApplicationSet(f);
     else if (
-      as === `${FLUX_SOURCE_GROUP}/GitRepository` ||
-      as === `${FLUX_SOURCE_GROUP}/HelmRepository`
+      as === groupKind(FLUX_SOURCE_GROUP, 'GitRepository') ||
+      as === groupKind(FLUX_SOURCE_GROUP, 'HelmRepository')
     )
       sources.add(f);
-    else if (as === `${FLUX_KUSTOMIZE_GROUP}/Kustomization`)
+    else if (as === groupKind(FLUX_KUSTOMIZE_GROUP, 'Kustomization'))
       pending.push({ f, convert: () => convertKustomization(f, sources, options) });
-    else if (as === `${FLUX_HELM_GROUP}/HelmRelease`)
+    else if (as === groupKind(FLUX_HELM_GROUP, 'HelmRelease'))
       pending.push({ f, convert: () => convertHelmRelease(f, sources, options) });
     else if (group === FLUX_SOURCE_GROUP)
       f.dropped(

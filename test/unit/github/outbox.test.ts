@@ -8,13 +8,12 @@ import {
   OUTBOX_DEFAULTS,
   type OutboxRecord,
   OutboxReporter,
-  outboxKey,
   parseOutboxEntry,
   type StatusPoster,
   unavailableBackoffS,
 } from '../../../lib/github/outbox.js';
 import type { PostResult } from '../../../lib/github/status.js';
-import type { OutboxEntry, StatusOutbox } from '../../../lib/ports/outbox.js';
+import { type OutboxEntry, outboxKey, type StatusOutbox } from '../../../lib/ports/outbox.js';
 import type { CommitState, CommitStatus } from '../../../lib/ports/report.js';
 
 const SHA = 'a'.repeat(40);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   groupKind,
   groupKindOf,
+  isCustomResourceDefinition,
   isFoundationKind,
   isPrerequisiteKind,
   isPrunedLast,
@@ -64,5 +65,15 @@ describe('kind order', () => {
   it('goes by group as well as kind', () => {
     expect(isFoundationKind({ apiVersion: 'example.com/v1', kind: 'Namespace' })).toBe(false);
     expect(isPrerequisiteKind({ apiVersion: 'example.com/v1', kind: 'Secret' })).toBe(false);
+  });
+
+  it('knows a CRD by its group and kind, whatever the version', () => {
+    const crd = (apiVersion: string) => ({ apiVersion, kind: 'CustomResourceDefinition' });
+    expect(isCustomResourceDefinition(crd('apiextensions.k8s.io/v1'))).toBe(true);
+    expect(isCustomResourceDefinition(crd('apiextensions.k8s.io/v1beta1'))).toBe(true);
+    expect(isCustomResourceDefinition(crd('example.com/v1'))).toBe(false);
+    expect(isCustomResourceDefinition({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CRD' })).toBe(
+      false,
+    );
   });
 });

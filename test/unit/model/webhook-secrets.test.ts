@@ -3,9 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import {
+  boundRepositoryKey,
   keyMatchesURL,
   parseWebhookSecrets,
-  repositoryKey,
 } from '../../../lib/model/webhook-secrets.js';
 
 describe('webhook secret document', () => {
@@ -43,7 +43,7 @@ describe('webhook secret document', () => {
   });
 
   it('matches owner/name keys on any host, URL keys exactly', () => {
-    expect(repositoryKey('git@github.com:Acme/Web.git')).toBe('github.com/acme/web');
+    expect(boundRepositoryKey('git@github.com:Acme/Web.git')).toBe('github.com/acme/web');
     expect(keyMatchesURL('acme/web', 'github.com/acme/web')).toBe(true);
     expect(keyMatchesURL('acme/web', 'github.com/xacme/web')).toBe(false);
     expect(keyMatchesURL('github.com/acme/web', 'github.com/acme/web')).toBe(true);
