@@ -2,9 +2,9 @@
 // by the worker (the API only marks the destination `deleting` and queues a
 // job: it holds no cluster credentials for writes). Under the target's lease:
 // one LIST per kind of the inventory, then the prune decision of every object
-// Driftless applied there — the guard and the app's policy hold, Delete=false
-// and Flux's prune: disabled keep an object — and deletion in reverse wave
-// order. When nothing is refused, the worker forgets the destination (and the
+// Driftless applied there — the guard, the app's policy and its project's
+// limits hold, Delete=false and Flux's prune: disabled keep an object — and
+// deletion in reverse wave order. When nothing is refused, the worker forgets the destination (and the
 // app with its last one); a refusal keeps it, with a status that says what to
 // change, so the inventory stays until the cascade can run.
 
@@ -21,7 +21,12 @@ import type { TargetId } from './model/target.js';
 import { systemClock } from './ports/clock.js';
 import { DEFAULT_REQUEST_CONCURRENCY } from './ports/cluster.js';
 import { appliedByDriftless, decidePrune, executePrune } from './prune/index.js';
-import { DEFAULT_LEASE_TTL_MS, emptyStatus, type ReconcileDeps } from './reconcile/index.js';
+import {
+  DEFAULT_LEASE_TTL_MS,
+  emptyStatus,
+  projectOf,
+  type ReconcileDeps,
+} from './reconcile/index.js';
 
 export interface CascadeOutcome {
   status: TargetStatus;
@@ -114,7 +119,12 @@ export async function cascadeDelete(
     const decision = decidePrune(
       candidates,
       inventory,
-      { app: target.app, syncPolicy: app.spec.syncPolicy, policy: app.spec.policy },
+      {
+        app: target.app,
+        syncPolicy: app.spec.syncPolicy,
+        policy: app.spec.policy,
+        project: { project: await projectOf(deps.store, app), cluster: target.cluster },
+      },
       { cascade: true, allowGuarded: destination?.deleting?.allowPrune === true },
     );
     lease = await deps.leases.renew(lease, ttl);
@@ -126,7 +136,10 @@ export async function cascadeDelete(
     const keptText = decision.kept.length
       ? `; kept ${decision.kept.map((k) => `${describeRef(parseRefKey(k.key))} (${k.reason})`).join(', ')}`
       : '';
-    const guarded = decision.kept.filter((k) => k.code === 'Guarded');
+    // The guard or the policy refused: nothing here may be forgotten yet.
+    const refused = decision.kept.filter(
+      (k) => k.code === 'Guarded' || k.code === 'ForbiddenByPolicy',
+    );
     const deletedKeys = new Set(deleted);
     const status: TargetStatus = {
       ...base,
@@ -135,9 +148,9 @@ export async function cascadeDelete(
       inventory: inventory.filter((i) => !deletedKeys.has(i.key)),
       resources: base.resources.filter((r) => !deletedKeys.has(r.key)),
     };
-    if (guarded.length && decision.refusal) {
-      // The guard refused: keep the destination (and its inventory) until
-      // the cascade is allowed, and say how.
+    if (refused.length && decision.refusal) {
+      // Keep the destination (and its inventory) until the cascade is
+      // allowed (--prune, a wider policy) or the objects are gone, and say how.
       op.phase = 'Failed';
       op.reason = 'PruneRefused';
       op.message = `deleted ${deleted.length} objects, then ${decision.refusal}`;

@@ -294,7 +294,8 @@ async function skip(
 /**
  * The cascade of a destination being deleted: prune what Driftless applied
  * there, then forget the destination, and the app with its last one. A
- * refusal (the prune guard) keeps both, with the status saying why.
+ * refusal (the prune guard, the app's policy or its project) keeps both,
+ * with the status saying why.
  */
 async function runCascade(
   deps: WorkerDeps,

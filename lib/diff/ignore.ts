@@ -69,10 +69,12 @@ export function ignoreRulesFor(
 export function desiredFingerprint(
   desired: { hash: string; object: KubeObject },
   rules: readonly IgnoreDifference[],
+  /** The comparison that reached the verdict (an inventory written by an older Driftless has an older one). */
+  comparison: number = COMPARISON_VERSION,
 ): string {
   const ignore = ignoreRulesFor(rules, desired.object);
   return createHash('sha256')
-    .update(canonicalJson({ comparison: COMPARISON_VERSION, hash: desired.hash, ignore }))
+    .update(canonicalJson({ comparison, hash: desired.hash, ignore }))
     .digest('hex');
 }
 

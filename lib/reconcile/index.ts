@@ -11,7 +11,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { DriftlessError } from '../errors.js';
-import { DEFAULT_PROJECT, implicitDefaultProject } from '../model/project.js';
+import type { Application } from '../model/application.js';
+import { DEFAULT_PROJECT, implicitDefaultProject, type Project } from '../model/project.js';
 import { modeOf } from '../model/status.js';
 import { systemClock } from '../ports/clock.js';
 import { TargetRun } from './run.js';
@@ -53,16 +54,7 @@ export async function reconcile(
   const cluster = await deps.store.getCluster(target.cluster);
   if (!cluster)
     throw new DriftlessError('InvalidSpec', `cluster ${target.cluster} is not registered`);
-  const project =
-    (await deps.store.getProject(app.spec.project)) ??
-    (app.spec.project === DEFAULT_PROJECT ? implicitDefaultProject() : undefined);
-  if (!project) {
-    throw new DriftlessError(
-      'InvalidSpec',
-      `application ${target.app} names project ${app.spec.project}, which is not registered`,
-      { field: 'spec.project' },
-    );
-  }
+  const project = await projectOf(deps.store, app);
 
   const holder = opts.holder ?? req.operationId ?? randomUUID();
   const leaseTtl = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
@@ -103,4 +95,26 @@ export async function reconcile(
   } finally {
     if (mode !== 'preview') await deps.leases.release(lease).catch(() => {});
   }
+}
+
+/**
+ * The app's Project as it is now (its limits hold for every write and
+ * delete, including a cascade's); the implicit `default` when none is
+ * registered under that name.
+ */
+export async function projectOf(
+  store: Pick<ReconcileDeps['store'], 'getProject'>,
+  app: Application,
+): Promise<Project> {
+  const project =
+    (await store.getProject(app.spec.project)) ??
+    (app.spec.project === DEFAULT_PROJECT ? implicitDefaultProject() : undefined);
+  if (!project) {
+    throw new DriftlessError(
+      'InvalidSpec',
+      `application ${app.metadata.name} names project ${app.spec.project}, which is not registered`,
+      { field: 'spec.project' },
+    );
+  }
+  return project;
 }

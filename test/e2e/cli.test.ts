@@ -325,7 +325,10 @@ spec:
     );
     expect(again[0]?.error?.attempts).toBe(2);
     expect((await driftless('redrive', '--max', 'x')).code).toBe(2);
-    expect((await driftless('apps', 'delete', 'stuck')).code).toBe(0);
+    // Without --cascade the output says the objects are orphaned.
+    const orphaned = await driftless('apps', 'delete', 'stuck');
+    expect(orphaned).toMatchObject({ code: 0 });
+    expect(orphaned.stdout).toBe('application stuck deleted (its objects stay in the cluster)\n');
   });
 
   it('deletes the app with --cascade: the worker prunes it, the guard holds for the Namespace until --prune', async () => {

@@ -12,6 +12,7 @@ import type { AppDeleteResponse, AppPutResponse } from '../../lib/api/contract.j
 import { handleApiRequest } from '../../lib/api/index.js';
 import { applicationInput } from '../../lib/model/application.js';
 import { LABEL_APP } from '../../lib/model/object.js';
+import { ProjectSchema } from '../../lib/model/project.js';
 import { reconcile } from '../../lib/reconcile/index.js';
 import { processJob } from '../../lib/worker.js';
 import { EngineHarness } from '../support/engine.js';
@@ -137,6 +138,66 @@ describe('cascade on delete', () => {
     expect(await configMapNames(ns)).toEqual(['copy', 'keep', 'keep-dl']);
     expect(await h.store.getApplication(h.appName)).toBeUndefined();
   });
+
+  it.each([
+    ['app', 'is not allowed for application'],
+    ['project', 'is not allowed by project'],
+  ])(
+    "holds to the %s's policy: an object outside it stays, the app is kept and the status says why, until it is gone",
+    async (narrowed, refusal) => {
+      const nsA = await testNamespace('cascade-pa');
+      const nsB = await testNamespace('cascade-pb');
+      const h = await EngineHarness.create(uniqueName('app'));
+      const inNs = (name: string, namespace: string) =>
+        cm(name).replace(`name: ${name}\n`, `name: ${name}\n  namespace: ${namespace}\n`);
+      await h.repo.commit({ 'a.yaml': inNs('a', nsA), 'b.yaml': inNs('b', nsB) });
+      await h.setApp({ namespace: nsA });
+      expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+      // The policy narrowed after b was applied: Driftless may no longer touch nsB.
+      if (narrowed === 'app') {
+        await h.setApp({ namespace: nsA, policy: { namespaces: [nsA] } });
+      } else {
+        const project = uniqueName('proj');
+        await h.store.putProject(
+          ProjectSchema.parse({
+            apiVersion: 'driftless.dev/v1',
+            kind: 'Project',
+            metadata: { name: project },
+            spec: { sourceRepos: ['*'], destinations: [{ cluster: '*', namespace: nsA }] },
+          }),
+        );
+        await h.setApp({ namespace: nsA, project });
+      }
+      const { api, work } = setup(h);
+
+      expect((await api('DELETE', `/apps/${h.appName}`, { cascade: 'true' })).status).toBe(202);
+      const [refused] = await work();
+      expect(refused?.kind).toBe('done');
+      expect(await configMapNames(nsA)).toEqual([]);
+      expect(await configMapNames(nsB)).toEqual(['b']);
+      const status = await h.store.getTargetStatus(h.target);
+      expect(status?.operation).toMatchObject({
+        trigger: 'delete',
+        phase: 'Failed',
+        reason: 'PruneRefused',
+      });
+      expect(status?.conditions.find((c) => c.type === 'PruneRefused')?.message).toContain(
+        `refused to prune ConfigMap/${nsB}/b (namespace ${nsB} ${refusal}`,
+      );
+      // Kept, with the destination and the inventory entry of what is still there.
+      expect(
+        (await h.store.getApplication(h.appName))?.spec.destinations[0]?.deleting,
+      ).toBeTruthy();
+      expect(status?.inventory.map((i) => i.key)).toEqual([`/ConfigMap/${nsB}/b`]);
+
+      // Deleted by hand: the cascade completes and the app is forgotten.
+      await core().deleteNamespacedConfigMap({ namespace: nsB, name: 'b' });
+      expect((await api('DELETE', `/apps/${h.appName}`, { cascade: 'true' })).status).toBe(202);
+      const [done] = await work();
+      expect(done?.kind).toBe('done');
+      expect(await h.store.getApplication(h.appName)).toBeUndefined();
+    },
+  );
 
   it('without cascade the app is forgotten and its objects stay', async () => {
     const ns = await testNamespace('orphan');

@@ -12,7 +12,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { SHARED_LOOKUP_GET_LIMIT } from '../../lib/diff/index.js';
-import { LABEL_APP } from '../../lib/model/object.js';
+import { type KubeObject, LABEL_APP } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
 import { eventually, kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
@@ -107,6 +107,38 @@ subsets:
     expect(outcome.error).toBeUndefined();
     expect(outcome.status.resources.map((r) => r.name)).toEqual(['a']);
     expect(outcome.status.sync).toBe('Synced');
+    expect(await configMapNames(ns)).toEqual(['a', 'copy']);
+  });
+
+  it('never prunes nor reports a copy applied under our field manager: not in the inventory, not ours', async () => {
+    const ns = await testNamespace('own-mf');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({ 'a.yaml': cm('a') });
+    await h.setApp({ namespace: ns, syncPolicy: { prune: true, selfHeal: true } });
+    expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+    // `kubectl get cm a -o yaml | sed s/a/copy/ | kubectl apply --server-side
+    // --field-manager=driftless -f -`: the label and a driftless Apply entry,
+    // everything the live object can say — only the inventory tells it apart.
+    const client = await h.client();
+    const a = (await client.get('v1', 'ConfigMap', ns, 'a')) as KubeObject;
+    const copy = await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'copy', namespace: ns, labels: a.metadata.labels },
+      data: a.data as Record<string, string>,
+    });
+    expect(copy.metadata.labels?.[LABEL_APP]).toBe(h.appName);
+    expect(copy.metadata.managedFields).toContainEqual(
+      expect.objectContaining({ manager: 'driftless', operation: 'Apply' }),
+    );
+
+    for (let i = 0; i < 2; i++) {
+      const outcome = await h.reconcile();
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.status.resources.map((r) => r.name)).toEqual(['a']);
+      expect(outcome.status.sync).toBe('Synced');
+      expect(outcome.status.inventory.map((e) => e.key)).toEqual([`/ConfigMap/${ns}/a`]);
+    }
     expect(await configMapNames(ns)).toEqual(['a', 'copy']);
   });
 
@@ -231,6 +263,34 @@ describe('empty render guard', () => {
     const manual = await h.reconcile({ trigger: 'manual', allowPrune: true });
     expect(manual.status.operation).toMatchObject({ phase: 'Succeeded', pruned: 2 });
     expect(await configMapNames(ns)).toEqual([]);
+  });
+
+  it('refuses an automated sync whose render is only hooks: it would prune every managed object', async () => {
+    const ns = await testNamespace('hooks-only');
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({ 'a.yaml': cm('a'), 'b.yaml': cm('b') });
+    await h.setApp({ namespace: ns, syncPolicy: { prune: true } });
+    expect((await h.reconcileUntilSettled()).status.sync).toBe('Synced');
+
+    await h.repo.commit(
+      {
+        'a.yaml': null,
+        'b.yaml': null,
+        'hook.yaml': cm('notify', { annotations: { 'argocd.argoproj.io/hook': 'PostSync' } }),
+      },
+      'only a hook left',
+    );
+    const refused = await h.reconcile({ trigger: 'webhook' });
+    expect(refused.error).toBeUndefined();
+    expect(refused.status.conditions.find((c) => c.type === 'SyncRefused')).toMatchObject({
+      reason: 'WouldPruneAll',
+      message: expect.stringMatching(
+        /renders only hooks, and the sync would prune every object the application manages \(2\).*allowEmpty/,
+      ),
+    });
+    // Nothing pruned, and the hook did not run.
+    expect(await configMapNames(ns)).toEqual(['a', 'b']);
+    expect(refused.status.sync).toBe('OutOfSync');
   });
 
   it('lets an automated sync empty the app when allowEmpty is set', async () => {

@@ -8,7 +8,12 @@ import {
   withoutPointer,
 } from '../../../lib/diff/fields.js';
 import { ignoredView } from '../../../lib/diff/ignore.js';
-import { applyObjectFor, desiredFingerprint, hashObject } from '../../../lib/diff/index.js';
+import {
+  applyObjectFor,
+  COMPARISON_VERSION,
+  desiredFingerprint,
+  hashObject,
+} from '../../../lib/diff/index.js';
 import { maskSecretPair, unifiedDiff } from '../../../lib/diff/render.js';
 import {
   type IgnoreDifferenceInput,
@@ -318,6 +323,9 @@ describe('ignore rules keep live values where they apply', () => {
     expect(desiredFingerprint(d, [threads])).not.toBe(none);
     const other = rule({ kind: 'Secret', jsonPointers: ['/data/x'] });
     expect(desiredFingerprint(d, [other])).toBe(none); // a rule for other objects changes nothing
+    // What an older comparison recorded is not this one's verdict.
+    expect(desiredFingerprint(d, [], COMPARISON_VERSION - 1)).not.toBe(none);
+    expect(desiredFingerprint(d, [], COMPARISON_VERSION)).toBe(none);
   });
 });
 
