@@ -58,9 +58,13 @@ export class TargetRun {
         ? this.s.prev.operation
         : undefined;
     if (running?.nextAttemptAt && !this.s.preview) {
-      // A failed attempt waiting out its backoff: nothing runs until then.
+      // A failed attempt waiting out its backoff: nothing runs until then,
+      // unless someone asked to end it — it ends now (as Argo CD terminates a
+      // retrying operation), not after the backoff.
       const wait = Date.parse(running.nextAttemptAt) - this.s.clock.now();
-      if (wait > 0 && this.s.prev) return { status: this.s.prev, requeueAfterMs: wait };
+      if (wait > 0 && this.s.prev && !(await this.s.terminationOf(running))) {
+        return { status: this.s.prev, requeueAfterMs: wait };
+      }
     }
     // A re-check resumes the operation as it was started, whatever triggered the re-check.
     if (running && !this.s.preview) this.s.resume(running);

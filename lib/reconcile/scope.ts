@@ -21,6 +21,7 @@ import type { TargetId } from '../model/target.js';
 import type { Clock } from '../ports/clock.js';
 import type { Lease } from '../ports/lease.js';
 import { commitStatusContext } from '../ports/report.js';
+import type { TerminationRequest } from '../ports/store.js';
 import { DEADLINE_RESERVE_MS, Deadline } from './deadline.js';
 import { buildStatus, recheckOf, sameObserved } from './status.js';
 import {
@@ -148,11 +149,17 @@ export class TargetScope {
     this.lease = await this.deps.leases.renew(this.lease, this.leaseTtlMs);
   }
 
+  /** The request to end this operation (`driftless terminate`), if someone made one. */
+  async terminationOf(op: OperationResult): Promise<TerminationRequest | undefined> {
+    if (this.preview) return undefined;
+    const asked = (await this.deps.store.getTargetRecord(this.target))?.termination;
+    return asked?.operationId === op.id ? asked : undefined;
+  }
+
   /** Stops with Terminated when someone asked to end this operation (`driftless terminate`). */
   async unlessTerminated(op: OperationResult): Promise<void> {
-    if (this.preview) return;
-    const asked = (await this.deps.store.getTargetRecord(this.target))?.termination;
-    if (asked?.operationId === op.id) {
+    const asked = await this.terminationOf(op);
+    if (asked) {
       throw new DriftlessError(
         'Terminated',
         `operation ${op.id} terminated by ${asked.by} at ${this.iso(asked.at)}`,

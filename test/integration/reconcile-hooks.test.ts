@@ -331,6 +331,51 @@ describe('operations', () => {
     expect(fixed.status.operation?.phase).toBe('Succeeded');
     expect(fixed.status.conditions.map((c) => c.type)).not.toContain('SyncError');
   });
+
+  it('a termination asked for during a retry backoff ends the operation at once: SyncFail runs, and a new commit is synced', async () => {
+    const ns = await testNamespace('hookterm');
+    const clock = offsetClock();
+    const h = await EngineHarness.create(uniqueName('app'), { clock });
+    await h.repo.commit({
+      'cm.yaml': configMap('settings', { rev: '1' }),
+      'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
+      'notify.yaml': job({ name: 'notify' }, { [ARGO_HOOK]: 'SyncFail' }),
+    });
+    await h.setApp({
+      namespace: ns,
+      syncPolicy: {
+        retry: { limit: 3, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
+      },
+    });
+    const [attempt1] = await Promise.all([h.reconcile(), failJobPod(ns, 'migrate', 'attempt 1')]);
+    const op = attempt1.status.operation;
+    expect(op).toMatchObject({ phase: 'Running', attempt: 2 });
+    expect(op?.nextAttemptAt).toBeDefined();
+
+    // Asked to end while it waits out a 10-minute backoff (the clock does not move):
+    // Argo CD terminates a retrying operation at once, so does Driftless.
+    await h.store.requestTermination(h.target, {
+      operationId: op?.id ?? '',
+      by: 'someone',
+      at: clock.now(),
+    });
+    const ended = await h.reconcile({ trigger: 'health-check', operationId: op?.id });
+    expect(ended.status.operation).toMatchObject({
+      id: op?.id,
+      phase: 'Failed',
+      reason: 'Terminated',
+    });
+    expect(hookEvents(h, 'SyncFail')).toHaveLength(1);
+    expect(hookEvents(h, 'PreSync')).toHaveLength(1);
+
+    // The new commit that waited behind it is synced.
+    await h.repo.commit({
+      'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }),
+    });
+    const next = await h.reconcileUntilSettled({ trigger: 'webhook' });
+    expect(next.status.operation?.phase).toBe('Succeeded');
+    expect(next.status.operation?.id).not.toBe(op?.id);
+  });
 });
 
 describe('status semantics', () => {
