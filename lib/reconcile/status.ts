@@ -83,7 +83,11 @@ export function recheckOf(status: TargetStatus): number | undefined {
 export function healthOf(objects: ObjectDrift[], applied: ReadonlyMap<string, KubeObject>) {
   const byKey = new Map<string, HealthResult>();
   for (const o of objects) {
-    if (o.state === 'Extra') continue;
+    // Extras are no part of the app's health, except those kept with
+    // IgnoreExtraneous: as Argo CD documents, that option "only affects the
+    // sync status. If the resource's health is degraded, then the app will
+    // also be degraded."
+    if (o.state === 'Extra' && !(o.live && syncOptionsOrDefault(o.live).ignoreExtraneous)) continue;
     const live = applied.get(o.key) ?? o.live;
     if (o.leftAlone && !live) continue; // not ours to create (ssa: Ignore, reconcile: disabled)
     byKey.set(

@@ -9,7 +9,12 @@
 // annotations (Prune=confirm, PruneLast, IgnoreExtraneous, Flux's reconcile:
 // disabled) mean what Argo CD and Flux document.
 
-import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { SHARED_LOOKUP_GET_LIMIT } from '../../lib/diff/index.js';
 import { type KubeObject, LABEL_APP } from '../../lib/model/object.js';
@@ -380,6 +385,66 @@ describe('prune annotations', () => {
     const outcome = await h.reconcile();
     expect(await configMapNames(ns)).toEqual(['gen', 'stay']);
     expect(outcome.status.sync).toBe('Synced');
+  });
+
+  it('IgnoreExtraneous counts for health: a Degraded object left behind degrades the app, which stays Synced', async () => {
+    // Argo CD's compare options: "This only affects the sync status. If the
+    // resource's health is degraded, then the app will also be degraded."
+    const ns = await testNamespace('extrahealth');
+    const group = `${uniqueName('g')}.driftless.test`;
+    const h = await EngineHarness.create(uniqueName('app'));
+    await h.repo.commit({
+      'crd.yaml': `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: probes.${group} }
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: { plural: probes, singular: probe, kind: Probe, listKind: ProbeList }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true }
+`,
+      'stay.yaml': cm('stay'),
+      'probe.yaml': `apiVersion: ${group}/v1
+kind: Probe
+metadata:
+  name: gen
+  annotations: { argocd.argoproj.io/compare-options: IgnoreExtraneous }
+spec: { target: db }
+`,
+    });
+    await h.setApp({ namespace: ns });
+    expect((await h.reconcileUntilSettled()).status.health).toBe('Healthy');
+    await h.repo.commit({ 'probe.yaml': null }, 'remove the probe');
+    // Its controller gives up on it (no status subresource: status is written with the object).
+    const custom = kubeConfig().makeApiClient(CustomObjectsApi);
+    await custom.patchNamespacedCustomObject(
+      {
+        group,
+        version: 'v1',
+        namespace: ns,
+        plural: 'probes',
+        name: 'gen',
+        body: {
+          status: {
+            conditions: [
+              { type: 'Stalled', status: 'True', reason: 'Unreachable', message: 'db unreachable' },
+            ],
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const outcome = await h.reconcile();
+    expect(outcome.status.sync).toBe('Synced');
+    expect(outcome.status.health).toBe('Degraded');
+    const probe = outcome.status.resources.find((r) => r.kind === 'Probe');
+    expect(probe).toMatchObject({ sync: 'Extra', health: { status: 'Degraded' } });
+    expect(probe?.health?.message).toMatch(/db unreachable/);
   });
 
   it("Flux's reconcile: disabled on the live object: neither compared nor reverted, until it goes", async () => {
