@@ -136,6 +136,14 @@ export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
 /** Guard items read at once for a clusters listing. */
 const GUARD_READ_CONCURRENCY = 8;
+/**
+ * Diff previews of one app run at most this many destinations at a time: each
+ * is a whole check (checkout, render, a LIST per kind), so an app deployed to
+ * fifty clusters does not hold fifty renders in one API invocation's memory.
+ */
+export const PREVIEW_CONCURRENCY = 4;
+/** Reads per destination (history, status) at a time. */
+const TARGET_READ_CONCURRENCY = 8;
 /** Resources per page of GET /apps/NAME unless asked otherwise, the most it may ask for, and
  * the bytes of resources one page carries at most (far below Lambda's 6 MB response). */
 export const DEFAULT_RESOURCE_PAGE = 500;
@@ -655,13 +663,15 @@ async function history(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promis
   const app = await requireApp(deps, name as string);
   await authorizeApp(deps, req, app, 'get');
   const limit = limitOf(req);
-  const targets = await Promise.all(
-    clustersOf(app, req).map(async (cluster) => ({
+  const targets = await mapBounded(
+    clustersOf(app, req),
+    TARGET_READ_CONCURRENCY,
+    async (cluster) => ({
       cluster,
       operations: await deps.catalog.listHistory({ app: app.metadata.name, cluster }, limit, {
         succeeded: req.query?.succeeded === 'true',
       }),
-    })),
+    }),
   );
   const events = await deps.catalog.listEvents(app.metadata.name, limit);
   return {
@@ -675,8 +685,10 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
   await authorizeApp(deps, req, app, 'get');
   if (!deps.engine) return error(501, 'NotImplemented', 'diff previews are not configured');
   const engine = deps.engine;
-  const targets = await Promise.all(
-    clustersOf(app, req).map(async (cluster): Promise<DiffResponse['targets'][number]> => {
+  const targets = await mapBounded(
+    clustersOf(app, req),
+    PREVIEW_CONCURRENCY,
+    async (cluster): Promise<DiffResponse['targets'][number]> => {
       const outcome = await reconcile(
         { ...engine, store: deps.catalog },
         {
@@ -696,7 +708,7 @@ async function diff(deps: ApiDeps, req: ApiRequest, [name]: string[]): Promise<A
           .filter((o) => o.state !== 'Synced')
           .map((o) => ({ key: o.key, state: o.state, reason: o.reason, diff: o.diff })),
       };
-    }),
+    },
   );
   return { status: 200, body: { app: app.metadata.name, targets } satisfies DiffResponse };
 }

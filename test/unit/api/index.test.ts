@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ApiDeps, handleApiRequest } from '../../../lib/api/index.js';
+import { type ApiDeps, handleApiRequest, PREVIEW_CONCURRENCY } from '../../../lib/api/index.js';
+import { DriftlessError } from '../../../lib/errors.js';
 import { MemoryStore } from '../../../lib/local/store.js';
 import { RecordingQueue } from '../../support/recording-queue.js';
 
@@ -345,5 +346,38 @@ describe('status API', () => {
     });
     expect(JSON.stringify(res.body)).not.toContain('ghp_leak');
     expect((await call('GET', '/apps/leaky')).status).toBe(404);
+  });
+
+  it('previews the diff of an app on many clusters at most PREVIEW_CONCURRENCY destinations at a time, each answered', async () => {
+    const clusters = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    for (const c of clusters)
+      expect((await call('PUT', `/clusters/${c}`, cluster(c))).status).toBe(201);
+    expect((await call('PUT', '/apps/wide', app('wide', clusters))).status).toBe(201);
+    let inFlight = 0;
+    let most = 0;
+    // The unit's own collaborator: a source that holds each preview a moment, then fails it.
+    const sources = {
+      async resolve(): Promise<string> {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        throw new DriftlessError('SourceUnavailable', 'the repository is not reachable');
+      },
+      async fetch(): Promise<never> {
+        throw new Error('not reached');
+      },
+    };
+    deps.engine = { sources } as unknown as NonNullable<ApiDeps['engine']>;
+    const res = await call('GET', '/apps/wide/diff');
+    expect(res.status).toBe(200);
+    const body = res.body as {
+      targets: { cluster: string; sync: string; error?: { code: string } }[];
+    };
+    expect(body.targets.map((t) => t.cluster)).toEqual(clusters);
+    expect(body.targets.map((t) => [t.sync, t.error?.code])).toEqual(
+      clusters.map(() => ['Unknown', 'SourceUnavailable']),
+    );
+    expect(most).toBe(PREVIEW_CONCURRENCY);
   });
 });
