@@ -316,8 +316,13 @@ describe('health of workloads under the real controllers', () => {
       /^BackoffLimitExceeded: Job has reached the specified backoff limit/,
     );
     expect(seen.every((h) => h.status === 'Progressing' || h.status === 'Degraded')).toBe(true);
-    const job = await kube<KubeObject & { status: { failed?: number } }>('GET', path);
-    expect(job.status.failed).toBe(1);
+    // The controller marks the Job failing (FailureTarget, which health reads)
+    // before it counts the pod in status.failed: wait for the count.
+    const failed = await eventually('the Job controller to count the failed pod', async () => {
+      const job = await kube<KubeObject & { status: { failed?: number } }>('GET', path);
+      return job.status.failed;
+    });
+    expect(failed).toBe(1);
   });
 });
 
