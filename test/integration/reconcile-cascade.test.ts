@@ -17,7 +17,7 @@ import { reconcile } from '../../lib/reconcile/index.js';
 import { processJob } from '../../lib/worker.js';
 import { EngineHarness } from '../support/engine.js';
 import { testenv, uniqueName } from '../support/env.js';
-import { kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
+import { configMapNames, kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
 import { RecordingQueue } from '../support/recording-queue.js';
 
 const core = () => kubeConfig().makeApiClient(CoreV1Api);
@@ -30,14 +30,6 @@ metadata:
   name: ${name}
 ${ann.length ? `  annotations:\n${ann.map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n` : ''}data: { name: ${name} }
 `;
-}
-
-async function configMapNames(ns: string): Promise<string[]> {
-  const list = await core().listNamespacedConfigMap({ namespace: ns });
-  return list.items
-    .map((c) => c.metadata?.name ?? '')
-    .filter((n) => n !== 'kube-root-ca.crt')
-    .sort();
 }
 
 async function namespaceLive(name: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
 import {
+  configMapNames,
   eventually,
   failJobPod,
   kubeConfig,
@@ -61,14 +62,6 @@ ${annotated(annotations)}spec:
       restartPolicy: Never
       containers: [{ name: main, image: "${image}" }]
 `;
-}
-
-async function configMapNames(ns: string): Promise<string[]> {
-  const list = await core().listNamespacedConfigMap({ namespace: ns });
-  return list.items
-    .map((c) => c.metadata?.name ?? '')
-    .filter((n) => n !== 'kube-root-ca.crt')
-    .sort();
 }
 
 const readCm = (ns: string, name: string) =>

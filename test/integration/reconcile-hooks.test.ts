@@ -63,6 +63,20 @@ async function readJob(namespace: string, name: string): Promise<KubeObject | un
   return (await jobsIn(namespace)).find((j) => j.metadata.name === name);
 }
 
+/** A Deployment no node can run: Progressing for good. */
+const STUCK_DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: stuck }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: stuck } }
+  template:
+    metadata: { labels: { app: stuck } }
+    spec:
+      nodeSelector: { driftless.dev/no-such-node: "true" }
+      containers: [{ name: web, image: "web:1" }]
+`;
+
 function hookEvents(h: EngineHarness, phase: string, action = 'created') {
   return h.events.filter((e) => e.type === 'hook' && e.phase === phase && e.action === action) as {
     key: string;
@@ -429,18 +443,7 @@ spec:
     const h = await EngineHarness.create(uniqueName('app'), { clock });
     await h.repo.commit({
       // Never schedulable: Progressing for good, so wave 1 waits on it.
-      'deploy.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: stuck }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: stuck } }
-  template:
-    metadata: { labels: { app: stuck } }
-    spec:
-      nodeSelector: { driftless.dev/no-such-node: "true" }
-      containers: [{ name: web, image: "web:1" }]
-`,
+      'deploy.yaml': STUCK_DEPLOYMENT,
       'later.yaml': configMap('later', { k: 'v' }, 1),
     });
     await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '10m', retry: { limit: 0 } } });
@@ -476,18 +479,7 @@ spec:
     const h = await EngineHarness.create(uniqueName('app'), { clock });
     await h.repo.commit({
       // Never schedulable: Progressing for good.
-      'deploy.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: stuck }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: stuck } }
-  template:
-    metadata: { labels: { app: stuck } }
-    spec:
-      nodeSelector: { driftless.dev/no-such-node: "true" }
-      containers: [{ name: web, image: "web:1" }]
-`,
+      'deploy.yaml': STUCK_DEPLOYMENT,
       'smoke.yaml': job({ name: 'smoke' }, { [ARGO_HOOK]: 'PostSync' }),
     });
     await h.setApp({ namespace: ns, syncPolicy: { healthTimeout: '10m', retry: { limit: 0 } } });

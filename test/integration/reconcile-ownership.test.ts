@@ -20,7 +20,13 @@ import { SHARED_LOOKUP_GET_LIMIT } from '../../lib/diff/index.js';
 import { type KubeObject, LABEL_APP } from '../../lib/model/object.js';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
-import { eventually, kubeConfig, testNamespace, unlessNotFound } from '../support/kube.js';
+import {
+  configMapNames,
+  eventually,
+  kubeConfig,
+  testNamespace,
+  unlessNotFound,
+} from '../support/kube.js';
 
 const core = () => kubeConfig().makeApiClient(CoreV1Api);
 
@@ -32,14 +38,6 @@ metadata:
   name: ${name}
 ${opts.namespace ? `  namespace: ${opts.namespace}\n` : ''}${ann.length ? `  annotations:\n${ann.map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n` : ''}data: { name: ${name} }
 `;
-}
-
-async function configMapNames(ns: string): Promise<string[]> {
-  const list = await core().listNamespacedConfigMap({ namespace: ns });
-  return list.items
-    .map((c) => c.metadata?.name ?? '')
-    .filter((n) => n !== 'kube-root-ca.crt')
-    .sort();
 }
 
 async function labelOf(ns: string, name: string): Promise<string | undefined> {

@@ -7,7 +7,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EngineHarness } from '../support/engine.js';
 import { uniqueName } from '../support/env.js';
-import { kubeConfig, unlessNotFound } from '../support/kube.js';
+import { configMapNames, kubeConfig, unlessNotFound } from '../support/kube.js';
 
 function cm(name: string, annotations: Record<string, string> = {}): string {
   const ann = Object.entries(annotations);
@@ -17,16 +17,6 @@ metadata:
   name: ${name}
 ${ann.length ? `  annotations:\n${ann.map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n` : ''}data: { name: ${name} }
 `;
-}
-
-async function configMapNames(ns: string): Promise<string[]> {
-  const list = await kubeConfig()
-    .makeApiClient(CoreV1Api)
-    .listNamespacedConfigMap({ namespace: ns });
-  return list.items
-    .map((c) => c.metadata?.name ?? '')
-    .filter((n) => n !== 'kube-root-ca.crt')
-    .sort();
 }
 
 async function namespaceExists(name: string): Promise<boolean> {

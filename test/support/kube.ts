@@ -132,3 +132,12 @@ async function finishJobPod(
   );
   return name;
 }
+
+/** The ConfigMaps of a namespace by name, sorted, without the one the cluster puts in each. */
+export async function configMapNames(namespace: string): Promise<string[]> {
+  const list = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace });
+  return list.items
+    .map((c) => c.metadata?.name ?? '')
+    .filter((n) => n !== 'kube-root-ca.crt')
+    .sort();
+}
