@@ -20,6 +20,8 @@ import { handleWebhook } from '../github/webhook.js';
 import { ClusterRouter } from '../kube/connector.js';
 import { type Application, ClusterSchema, type Repository } from '../model/application.js';
 import { shortSha } from '../model/revision.js';
+import { systemClock } from '../ports/clock.js';
+import type { BreakerPolicy } from '../ports/cluster-guard.js';
 import type { SecretSource } from '../ports/secrets.js';
 import type { ReconcileEvent } from '../reconcile/index.js';
 import { CredentialsResolver } from '../source/credentials.js';
@@ -82,6 +84,8 @@ export interface LocalModeOptions {
   secretsFile?: string;
   /** SOPS keys; default: age identities from `secrets`, KMS as this process's AWS identity. */
   decryption?: DecryptionKeys;
+  /** The clusters' circuit breaker (threshold, cool-downs); default DEFAULT_BREAKER_POLICY. */
+  breaker?: BreakerPolicy;
 }
 
 export interface LocalMode {
@@ -96,7 +100,7 @@ export interface LocalMode {
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalMode> {
   const store = new MemoryStore();
   const leases = new MemoryLeaseManager(store);
-  const guard = new MemoryClusterGuard();
+  const guard = new MemoryClusterGuard(systemClock, opts.breaker);
   const queue = new LocalJobQueue();
   const clusters = new ClusterRouter();
   const git = new IsomorphicGitSource({

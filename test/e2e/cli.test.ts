@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalMode, startLocalMode } from '../../lib/local/dev.js';
+import { DEFAULT_BREAKER_POLICY } from '../../lib/ports/cluster-guard.js';
 import { testenv, uniqueName } from '../support/env.js';
 import { TestRepo } from '../support/git.js';
 import { eventually, kubeConfig, unlessNotFound } from '../support/kube.js';
@@ -62,6 +63,11 @@ describe('driftless CLI against local mode', () => {
       sweepIntervalMs: 500,
       waitBudgetMs: 30_000,
       secretsFile: path.join(dir, 'secrets.yaml'),
+      // The dead cluster's breaker opens after 3 failures (the sweep's check
+      // of the stuck app can be one of them) and defers the redriven job to
+      // its probes: short cool-downs keep that wait well inside the test's
+      // (the default's 30 s, 60 s, … exceeded 90 s on a busy machine).
+      breaker: { ...DEFAULT_BREAKER_POLICY, coolDownMs: 1_000, maxCoolDownMs: 2_000 },
     });
     ns = uniqueName('cli');
     repo = await TestRepo.create('cli');
