@@ -63,6 +63,30 @@ async function readJob(namespace: string, name: string): Promise<KubeObject | un
   return (await jobsIn(namespace)).find((j) => j.metadata.name === name);
 }
 
+/**
+ * An app whose PreSync hook `migrate` the test fails (its pod is played by
+ * failJobPod), with a SyncFail hook and `retryLimit` retries 10 minutes apart,
+ * on a clock the test moves (the backoff passes when the test says so, not
+ * while the machine is busy).
+ */
+async function failingMigrationApp(prefix: string, retryLimit: number) {
+  const ns = await testNamespace(prefix);
+  const clock = offsetClock();
+  const h = await EngineHarness.create(uniqueName('app'), { clock });
+  await h.repo.commit({
+    'cm.yaml': configMap('settings', { rev: '1' }),
+    'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
+    'notify.yaml': job({ name: 'notify' }, { [ARGO_HOOK]: 'SyncFail' }),
+  });
+  await h.setApp({
+    namespace: ns,
+    syncPolicy: {
+      retry: { limit: retryLimit, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
+    },
+  });
+  return { ns, clock, h };
+}
+
 /** A Deployment no node can run: Progressing for good. */
 const STUCK_DEPLOYMENT = `apiVersion: apps/v1
 kind: Deployment
@@ -250,21 +274,7 @@ describe('operations', () => {
   });
 
   it('retries a failed commit up to retry.limit, runs SyncFail once, then waits for a new commit, a change to the source or a manual sync', async () => {
-    const ns = await testNamespace('hookretry');
-    // The backoff passes when the test moves this clock on, not while the machine is busy.
-    const clock = offsetClock();
-    const h = await EngineHarness.create(uniqueName('app'), { clock });
-    await h.repo.commit({
-      'cm.yaml': configMap('settings', { rev: '1' }),
-      'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
-      'notify.yaml': job({ name: 'notify' }, { [ARGO_HOOK]: 'SyncFail' }),
-    });
-    await h.setApp({
-      namespace: ns,
-      syncPolicy: {
-        retry: { limit: 1, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
-      },
-    });
+    const { ns, clock, h } = await failingMigrationApp('hookretry', 1);
 
     // Attempt 1 fails: a retry is scheduled, SyncFail does not run yet.
     const [attempt1] = await Promise.all([h.reconcile(), failJobPod(ns, 'migrate', 'attempt 1')]);
@@ -347,20 +357,7 @@ describe('operations', () => {
   });
 
   it('a termination asked for during a retry backoff ends the operation at once: SyncFail runs, and a new commit is synced', async () => {
-    const ns = await testNamespace('hookterm');
-    const clock = offsetClock();
-    const h = await EngineHarness.create(uniqueName('app'), { clock });
-    await h.repo.commit({
-      'cm.yaml': configMap('settings', { rev: '1' }),
-      'migrate.yaml': job({ name: 'migrate' }, { [ARGO_HOOK]: 'PreSync' }, { custom: true }),
-      'notify.yaml': job({ name: 'notify' }, { [ARGO_HOOK]: 'SyncFail' }),
-    });
-    await h.setApp({
-      namespace: ns,
-      syncPolicy: {
-        retry: { limit: 3, backoff: { duration: '10m', factor: 1, maxDuration: '10m' } },
-      },
-    });
+    const { ns, h, clock } = await failingMigrationApp('hookterm', 3);
     const [attempt1] = await Promise.all([h.reconcile(), failJobPod(ns, 'migrate', 'attempt 1')]);
     const op = attempt1.status.operation;
     expect(op).toMatchObject({ phase: 'Running', attempt: 2 });
